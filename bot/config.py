@@ -1,0 +1,165 @@
+"""Configuration: one settings class read from the environment and ``.env``, validated at start.
+
+Environment names are the public contract (see README). Nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "gpt-5.4-mini"
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
+    host: str = "0.0.0.0"
+    slack_api_url: str = SLACK_API_DEFAULT
+
+    database_url: str = "sqlite:///support-bot.db"
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    support_bot_model: str = DEFAULT_MODEL
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    llm_parse_retries: int = Field(default=2, ge=0, le=5)
+    llm_concurrency: int = Field(default=16, ge=1, le=256)
+
+    support_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    escalation_channel: str | None = None
+    support_reviewers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    support_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    auto_answer_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+
+    job_lease_seconds: float = Field(default=120.0, gt=0)
+    job_max_attempts: int = Field(default=8, ge=1)
+    job_retry_base_seconds: float = Field(default=2.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("support_channels", "support_reviewers", "support_admins", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("support_channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _CHANNEL_ID.match(v)]
+        if bad:
+            raise ValueError(
+                f"channel ids look like C0123ABCD (got {', '.join(bad)}); in Slack, open the"
+                " channel details and copy the Channel ID at the bottom"
+            )
+        return value
+
+    @field_validator("escalation_channel")
+    @classmethod
+    def _escalation_channel(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not _CHANNEL_ID.match(value.strip()):
+            raise ValueError(f"a channel id looks like C0123ABCD (got {value!r})")
+        return value.strip() if value else None
+
+    @field_validator("support_reviewers", "support_admins")
+    @classmethod
+    def _users(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _USER_ID.match(v)]
+        if bad:
+            raise ValueError(
+                f"user ids look like U0123ABCD (got {', '.join(bad)}); in Slack, open the"
+                " person's profile, ⋮ menu, Copy member ID"
+            )
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("SLACK_API_URL must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None
+
+
+# What each setting is and where a user finds it: printed when start-up finds one missing.
+WHERE_TO_GET = {
+    "SLACK_BOT_TOKEN": "api.slack.com/apps → your app → OAuth & Permissions → Bot User OAuth Token"
+    " (starts with xoxb-)",
+    "SLACK_APP_TOKEN": "api.slack.com/apps → your app → Basic Information → App-Level Tokens,"
+    " with the connections:write scope (starts with xapp-); leave unset to run in HTTP mode",
+    "SLACK_SIGNING_SECRET": "api.slack.com/apps → your app → Basic Information → Signing Secret"
+    " (needed in HTTP mode, when SLACK_APP_TOKEN is not set)",
+    "SUPPORT_CHANNELS": "comma-separated channel ids the bot answers in (channel details →"
+    " Channel ID); invite the bot to each with /invite @Support Bot",
+    "ESCALATION_CHANNEL": "the channel id where review cards go; invite the bot there too",
+}
+
+
+class ConfigError(Exception):
+    """Start-up configuration is missing or invalid; the message says what to set."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = ["The configuration is invalid:"]
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            lines.append(f"  {name}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def problems_for_start(settings: Settings) -> list[str]:
+    """What must be set before the bot can serve Slack, each with where to find it."""
+    missing: list[str] = []
+    if settings.slack_bot_token is None:
+        missing.append("SLACK_BOT_TOKEN")
+    elif not settings.slack_bot_token.get_secret_value().startswith("xoxb-"):
+        return ["SLACK_BOT_TOKEN must be a bot token starting with xoxb-"]
+    if (
+        settings.slack_app_token is not None
+        and not settings.slack_app_token.get_secret_value().startswith("xapp-")
+    ):
+        return ["SLACK_APP_TOKEN must be an app-level token starting with xapp-"]
+    if not settings.socket_mode and settings.slack_signing_secret is None:
+        missing.append("SLACK_SIGNING_SECRET")
+    if not settings.support_channels:
+        missing.append("SUPPORT_CHANNELS")
+    if settings.escalation_channel is None:
+        missing.append("ESCALATION_CHANNEL")
+    problems = [f"{name} is not set: {WHERE_TO_GET[name]}" for name in missing]
+    if settings.escalation_channel and settings.escalation_channel in settings.support_channels:
+        problems.append(
+            "ESCALATION_CHANNEL must not be one of SUPPORT_CHANNELS: review cards and drafts"
+            " would be visible to customers"
+        )
+    return problems

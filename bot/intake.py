@@ -1,0 +1,169 @@
+"""Intake: accept a message durably (before Slack is acknowledged), then file it on a ticket.
+
+``accept`` only writes a job keyed by the message, so the handler can acknowledge within Slack's
+3 seconds with the message already safe. ``handle`` runs in the worker and decides, in one
+transaction, whether the message opens a ticket, continues one, or is ignored (with a reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot import jobkinds
+from bot.inbound import InboundMessage
+from bot.people import People
+from bot.policy import has_words
+from bot.repos import Repositories
+from persistence.records import IN_PROGRESS_STATES
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    def __init__(self, repos: Repositories, people: People, wake: Callable[[], None]) -> None:
+        self.repos = repos
+        self.people = people
+        self.wake = wake
+
+    async def accept(self, message: InboundMessage) -> bool:
+        async with self.repos.db.transaction() as tx:
+            new = await self.repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.INBOUND_MESSAGE,
+                dedupe_key=message.dedupe_key,
+                payload=message.to_payload(),
+            )
+        if new:
+            self.wake()
+        else:
+            log.info("duplicate delivery of %s dropped", message.dedupe_key)
+        return new
+
+    async def handle(self, message: InboundMessage) -> None:
+        role = self.people.author_role(
+            user_id=message.user_id,
+            user_team=message.user_team,
+            shared_channel=message.shared_channel,
+        )
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+
+            async def ignore(reason: str) -> None:
+                log.info("ignoring message %s: %s", message.dedupe_key, reason)
+                await repos.trail.ignore(
+                    tx,
+                    channel_id=message.channel_id,
+                    ts=message.ts,
+                    user_id=message.user_id,
+                    reason=reason,
+                )
+
+            if message.is_root:
+                if role == "staff":
+                    await ignore("a staff member's own post, not a customer question")
+                    return
+                if not has_words(message.text):
+                    await ignore("no words to answer (empty or emoji only)")
+                    return
+                ticket, created = await repos.tickets.open(
+                    tx,
+                    channel_id=message.channel_id,
+                    thread_ts=message.ts,
+                    customer_user_id=message.user_id,
+                    customer_team_id=message.user_team,
+                )
+                if not created:
+                    return
+                await repos.tickets.add_turn(
+                    tx,
+                    ticket_id=ticket.id,
+                    role="customer",
+                    user_id=message.user_id,
+                    text=message.text,
+                    slack_ts=message.ts,
+                )
+                await repos.trail.record(
+                    tx,
+                    ticket_id=ticket.id,
+                    step="received",
+                    actor=message.user_id,
+                    detail={"channel": message.channel_id, "ts": message.ts},
+                )
+                await repos.jobs.enqueue(
+                    tx,
+                    kind=jobkinds.ADVANCE_TICKET,
+                    dedupe_key=jobkinds.advance_key(ticket.id, ticket.round),
+                    payload={"ticket_id": ticket.id, "round": ticket.round},
+                )
+                self.wake()
+                return
+
+            assert message.thread_ts is not None
+            found = await repos.tickets.find_by_thread(message.channel_id, message.thread_ts, tx)
+            if found is None:
+                await ignore("a reply in a thread that is not a support ticket")
+                return
+            ticket = found
+            turn = await repos.tickets.add_turn(
+                tx,
+                ticket_id=ticket.id,
+                role=role,
+                user_id=message.user_id,
+                text=message.text,
+                slack_ts=message.ts,
+            )
+            if turn is None:
+                return
+            if role == "staff":
+                await repos.trail.record(
+                    tx, ticket_id=ticket.id, step="staff_replied", actor=message.user_id
+                )
+                return
+            if not has_words(message.text):
+                await repos.trail.record(
+                    tx,
+                    ticket_id=ticket.id,
+                    step="follow_up_ignored",
+                    actor=message.user_id,
+                    detail={"reason": "no words to answer (empty or emoji only)"},
+                )
+                return
+            step = "follow_up"
+            detail: dict[str, object] = {"turn_id": turn.id, "state": ticket.state}
+            if ticket.state in IN_PROGRESS_STATES:
+                # The running round picks it up when it finishes (see Workflow._finish_round).
+                detail["handling"] = "queued behind the running round"
+            elif ticket.state == "awaiting_review":
+                escalation = await repos.escalations.pending_for_ticket(tx, ticket.id)
+                if escalation is not None:
+                    await repos.jobs.enqueue(
+                        tx,
+                        kind=jobkinds.SYNC_CARD,
+                        dedupe_key=jobkinds.card_key(escalation.id, f"turn:{turn.id}"),
+                        payload={"escalation_id": escalation.id},
+                    )
+                    detail["handling"] = "shown on the review card"
+            elif ticket.state in ("answered", "replied"):
+                moved = await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state=ticket.state,
+                    expected_version=ticket.version,
+                    new_state="received",
+                    round=ticket.round + 1,
+                )
+                assert moved, "ticket changed inside a write transaction"
+                await repos.jobs.enqueue(
+                    tx,
+                    kind=jobkinds.ADVANCE_TICKET,
+                    dedupe_key=jobkinds.advance_key(ticket.id, ticket.round + 1),
+                    payload={"ticket_id": ticket.id, "round": ticket.round + 1},
+                )
+                detail["handling"] = f"new round {ticket.round + 1}"
+            else:
+                detail["handling"] = "left to a human (the escalation was rejected)"
+            await repos.trail.record(
+                tx, ticket_id=ticket.id, step=step, actor=message.user_id, detail=detail
+            )
+        self.wake()

@@ -1,0 +1,57 @@
+"""Domain values of the support workflow: what the LLM must return, and what a step decides."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+Category = Literal["simple_faq", "complex_issue", "billing_query", "feature_request", "unknown"]
+
+
+class Classification(BaseModel):
+    """The LLM's reading of a customer's message."""
+
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    keywords: list[str] = Field(default_factory=list, max_length=20)
+    summary: str = Field(default="", max_length=1000)
+    wants_human: bool = False
+
+    @field_validator("keywords")
+    @classmethod
+    def _clean_keywords(cls, value: list[str]) -> list[str]:
+        return [k.strip()[:80] for k in value if k.strip()]
+
+
+class DraftReply(BaseModel):
+    """A reply written from retrieved articles only, saying which it used and if they suffice."""
+
+    answer: str = Field(min_length=1, max_length=6000)
+    used_article_ids: list[int] = Field(default_factory=list)
+    grounded: bool
+    missing_information: str = Field(default="", max_length=1000)
+
+
+class Source(BaseModel):
+    """An article a draft cites, as shown to customers and reviewers."""
+
+    article_id: int
+    title: str
+    heading: str
+    source: str
+
+
+class Draft(BaseModel):
+    """What the ticket stores as its draft, whichever way it was produced."""
+
+    text: str
+    sources: list[Source] = Field(default_factory=list)
+    grounded: bool
+    origin: Literal["llm", "knowledge_base"]
+    missing_information: str = ""
+
+
+class Decision(BaseModel):
+    action: Literal["answer", "escalate"]
+    reason: str

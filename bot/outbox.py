@@ -1,0 +1,261 @@
+"""Delivering the outbox to Slack, once.
+
+Every post carries message metadata naming its outbox key. A delivery that runs a second time
+(the process died after Slack took the message but before the job was marked done, or Slack
+answered 5xx after posting) first looks in the thread or channel for a message with that key,
+and only posts if there is none. That makes "at least once" delivery land exactly once.
+
+Why only the 429 handler inside slack_sdk: a 429 means Slack did nothing, so an immediate retry
+is safe; a 5xx or a dropped connection may hide a message that was posted, so those retries go
+through the job queue and the look-before-post check above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import ids
+from bot.blocks import CardContent, escalation_card
+from bot.jobkinds import PermanentFailure, RetryLater
+from bot.models import Source
+from bot.people import Workspace
+from bot.repos import Repositories
+from bot.slack_text import message_link
+from bot.workflow import split_round
+from persistence.records import Job
+
+log = logging.getLogger(__name__)
+
+# Slack errors that no retry will fix: give up at once and say so in the trail.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+        "restricted_action",
+        "thread_not_found",
+        "message_not_found",
+        "cant_update_message",
+    }
+)
+
+
+def _metadata(key: str) -> dict[str, Any]:
+    return {"event_type": ids.OUTBOX_METADATA_EVENT, "event_payload": {"key": key}}
+
+
+def _has_key(message: dict[str, Any], key: str) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return bool(
+        metadata.get("event_type") == ids.OUTBOX_METADATA_EVENT and payload.get("key") == key
+    )
+
+
+def _classify_slack_error(exc: SlackApiError) -> Exception:
+    error = str(exc.response.get("error", "")) if exc.response is not None else ""
+    if error in PERMANENT_ERRORS:
+        return PermanentFailure(f"Slack refused: {error}")
+    if error == "ratelimited":
+        retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+        delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 5.0
+        return RetryLater("Slack rate limit", delay=delay)
+    status = exc.response.status_code if exc.response is not None else "?"
+    return RetryLater(f"Slack error {error or status}")
+
+
+class SlackOutbox:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        repos: Repositories,
+        workspace: Workspace,
+        escalation_channel: str,
+    ) -> None:
+        self.client = client
+        self.repos = repos
+        self.workspace = workspace
+        self.escalation_channel = escalation_channel
+        self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def deliver_post(self, job: Job) -> dict[str, Any]:
+        p = job.payload
+        channel, thread_ts = p["channel"], p.get("thread_ts")
+        ts = None
+        if job.attempts > 1:
+            ts = await self._find_posted(channel, thread_ts, job.dedupe_key, since=job.created_at)
+        if ts is None:
+            ts = await self._call(
+                "chat_postMessage",
+                channel=channel,
+                thread_ts=thread_ts,
+                text=p["text"],
+                blocks=p.get("blocks") or None,
+                metadata=_metadata(job.dedupe_key),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        else:
+            log.info("outbox %s was already delivered as %s; not posting again", job.dedupe_key, ts)
+        async with self.repos.db.transaction() as tx:
+            ticket_id = p.get("ticket_id")
+            if ticket_id is not None:
+                await self.repos.tickets.add_turn(
+                    tx,
+                    ticket_id=ticket_id,
+                    role="bot",
+                    user_id=self.workspace.bot_user_id,
+                    text=p["text"],
+                    slack_ts=ts,
+                )
+                await self.repos.trail.record(
+                    tx,
+                    ticket_id=ticket_id,
+                    step="sent",
+                    actor="bot",
+                    detail={"purpose": p.get("purpose"), "ts": ts, "attempts": job.attempts},
+                )
+        return {"ts": ts}
+
+    async def deliver_card(self, job: Job) -> dict[str, Any]:
+        escalation_id = int(job.payload["escalation_id"])
+        # Card jobs of one escalation run one at a time, so an older render never lands last.
+        async with self._card_locks[escalation_id]:
+            return await self._sync_card(job, escalation_id)
+
+    async def _sync_card(self, job: Job, escalation_id: int) -> dict[str, Any]:
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None:
+            raise PermanentFailure(f"escalation {escalation_id} does not exist")
+        message = escalation_card(await self.card_content(escalation_id))
+        if escalation.card_ts is not None and escalation.card_channel is not None:
+            await self._call(
+                "chat_update",
+                channel=escalation.card_channel,
+                ts=escalation.card_ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
+            return {"ts": escalation.card_ts, "updated": True}
+        if not job.dedupe_key.endswith(":open"):
+            # Only the opening job posts the card; updates wait until it exists.
+            raise RetryLater("the card is not posted yet", delay=1.0)
+        channel = self.escalation_channel
+        ts = None
+        if job.attempts > 1:
+            ts = await self._find_posted(channel, None, job.dedupe_key, since=job.created_at)
+        if ts is None:
+            ts = await self._call(
+                "chat_postMessage",
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=_metadata(job.dedupe_key),
+                unfurl_links=False,
+            )
+        async with self.repos.db.transaction() as tx:
+            await self.repos.escalations.set_card(
+                tx, escalation_id=escalation_id, channel=channel, ts=ts
+            )
+            await self.repos.trail.record(
+                tx,
+                ticket_id=escalation.ticket_id,
+                step="card_posted",
+                actor="bot",
+                detail={"escalation_id": escalation_id, "channel": channel, "ts": ts},
+            )
+        # The decision may have been made while the card was being posted: render it again.
+        fresh = await self.repos.escalations.get(escalation_id)
+        if fresh is not None and fresh.version != escalation.version:
+            again = escalation_card(await self.card_content(escalation_id))
+            await self._call(
+                "chat_update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
+            )
+        return {"ts": ts}
+
+    async def card_content(self, escalation_id: int) -> CardContent:
+        escalation = await self.repos.escalations.get(escalation_id)
+        assert escalation is not None
+        ticket = await self.repos.tickets.get(escalation.ticket_id)
+        assert ticket is not None
+        turns = await self.repos.tickets.turns(ticket.id)
+        classification = ticket.classification or {}
+        start, end = (classification.get("turn_range") or [0, ticket.processed_turn_id])[:2]
+        question_turns = [t for t in turns if t.role == "customer" and start < t.id <= end]
+        _, later = split_round(turns, max(end, start))
+        follow_ups = [t.text for t in later]
+        question_ts = question_turns[0].slack_ts if question_turns else ticket.thread_ts
+        draft = ticket.draft or {}
+        missing = draft.get("missing_information") or ""
+        return CardContent(
+            escalation_id=escalation.id,
+            ticket_id=ticket.id,
+            state=escalation.state,
+            customer_user_id=ticket.customer_user_id,
+            question="\n".join(t.text for t in question_turns) or "(no text)",
+            message_link=message_link(
+                self.workspace.url, ticket.channel_id, question_ts or ticket.thread_ts
+            ),
+            reason=escalation.reason,
+            category=classification.get("category"),
+            confidence=classification.get("confidence"),
+            summary=classification.get("summary"),
+            draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
+            sources=[Source.model_validate(s) for s in draft.get("sources", [])],
+            missing_information=missing,
+            follow_ups=follow_ups,
+            decided_by=escalation.decided_by,
+            decided_at=escalation.decided_at,
+            final_text=escalation.final_text,
+        )
+
+    async def _call(self, method: str, **kwargs: Any) -> str:
+        try:
+            response = await getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            raise _classify_slack_error(exc) from None
+        except (TimeoutError, OSError) as exc:
+            raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
+        ts = response.get("ts")
+        if not isinstance(ts, str):
+            raise RetryLater(f"Slack answered {method} without a ts")
+        return ts
+
+    async def _find_posted(
+        self, channel: str, thread_ts: str | None, key: str, *, since: float
+    ) -> str | None:
+        """The ts of an earlier delivery of this outbox key, if Slack has one."""
+        try:
+            if thread_ts is not None:
+                response = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+                )
+            else:
+                response = await self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{since - 60:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                )
+        except SlackApiError as exc:
+            raise _classify_slack_error(exc) from None
+        except (TimeoutError, OSError) as exc:
+            raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
+        for message in response.get("messages") or []:
+            if _has_key(message, key) and isinstance(message.get("ts"), str):
+                return str(message["ts"])
+        return None

@@ -1,0 +1,190 @@
+"""The review desk: a reviewer's Approve, Edit or Reject on an escalation card.
+
+Every decision is a conditional update on the escalation (``WHERE state = 'pending'``), made in
+the same transaction that queues the reply and the card update. Whoever commits first decides;
+everyone after is told who did, and nothing more is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot import jobkinds
+from bot.blocks import answer_message, edit_modal, plain_reply
+from bot.models import Draft
+from bot.people import People
+from bot.repos import Repositories
+from bot.slack_text import slack_date
+from persistence.db import Tx
+from persistence.records import Escalation, TicketState
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["approved", "edited", "rejected"]
+_PAST = {"approved": "approved", "edited": "edited and sent", "rejected": "rejected"}
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What to tell the clicker (ephemerally); ``done`` is True when their decision took effect."""
+
+    done: bool
+    notice: str | None = None
+    field_errors: dict[str, str] = field(default_factory=dict)
+
+
+def already_decided(escalation: Escalation) -> str:
+    who = f"<@{escalation.decided_by}>" if escalation.decided_by else "someone"
+    when = slack_date(escalation.decided_at) if escalation.decided_at else ""
+    verb = _PAST.get(escalation.state, escalation.state)
+    return f"Already {verb} by {who} {when}. Nothing more was sent.".replace("  ", " ")
+
+
+class ReviewDesk:
+    def __init__(self, repos: Repositories, people: People, wake: Callable[[], None]) -> None:
+        self.repos = repos
+        self.people = people
+        self.wake = wake
+
+    def _allowed(self, user_id: str, user_team: str | None) -> ReviewOutcome | None:
+        if self.people.may_review(user_id=user_id, user_team=user_team):
+            return None
+        log.info("refused review action by %s", user_id)
+        return ReviewOutcome(done=False, notice=self.people.refusal())
+
+    async def approve(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        refusal = self._allowed(user_id, user_team)
+        if refusal:
+            return refusal
+        return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
+
+    async def reject(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        refusal = self._allowed(user_id, user_team)
+        if refusal:
+            return refusal
+        return await self._decide(escalation_id, "rejected", user_id=user_id, edited_text=None)
+
+    async def edit_form(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
+        """The Edit modal for a pending escalation, or the reason there is none."""
+        refusal = self._allowed(user_id, user_team)
+        if refusal:
+            return None, refusal
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None:
+            return None, ReviewOutcome(done=False, notice="This card is not known to the bot.")
+        if escalation.state != "pending":
+            return None, ReviewOutcome(done=False, notice=already_decided(escalation))
+        turns = await self.repos.tickets.turns(escalation.ticket_id)
+        question = next((t.text for t in turns if t.role == "customer"), "")
+        view = edit_modal(
+            escalation_id=escalation.id, draft=escalation.draft_text or "", question=question
+        )
+        return view, None
+
+    async def submit_edit(
+        self, escalation_id: int, *, user_id: str, user_team: str | None, text: str, field: str
+    ) -> ReviewOutcome:
+        refusal = self._allowed(user_id, user_team)
+        if refusal:
+            return ReviewOutcome(done=False, field_errors={field: refusal.notice or ""})
+        if not text.strip():
+            return ReviewOutcome(done=False, field_errors={field: "Write the reply to send."})
+        outcome = await self._decide(escalation_id, "edited", user_id=user_id, edited_text=text)
+        if not outcome.done and outcome.notice:
+            return ReviewOutcome(done=False, field_errors={field: outcome.notice})
+        return outcome
+
+    async def _decide(
+        self, escalation_id: int, verdict: Verdict, *, user_id: str, edited_text: str | None
+    ) -> ReviewOutcome:
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+            escalation = await repos.escalations.get(escalation_id, tx)
+            if escalation is None:
+                return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            if verdict == "approved" and not escalation.draft_text:
+                return ReviewOutcome(
+                    done=False, notice="There is no draft to approve; use Edit to write a reply."
+                )
+            final_text = edited_text if verdict == "edited" else None
+            if verdict == "approved":
+                final_text = escalation.draft_text
+            decided = await repos.escalations.decide(
+                tx,
+                escalation_id=escalation_id,
+                new_state=verdict,
+                decided_by=user_id,
+                final_text=final_text,
+            )
+            if not decided:
+                current = await repos.escalations.get(escalation_id, tx)
+                assert current is not None
+                return ReviewOutcome(done=False, notice=already_decided(current))
+            await self._settle_ticket(tx, escalation, verdict, user_id, final_text)
+        self.wake()
+        return ReviewOutcome(done=True)
+
+    async def _settle_ticket(
+        self,
+        tx: Tx,
+        escalation: Escalation,
+        verdict: Verdict,
+        user_id: str,
+        final_text: str | None,
+    ) -> None:
+        repos = self.repos
+        ticket = await repos.tickets.get(escalation.ticket_id, tx)
+        assert ticket is not None
+        latest = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
+        new_state: TicketState = "rejected" if verdict == "rejected" else "replied"
+        if ticket.state == "awaiting_review":
+            await repos.tickets.transition(
+                tx,
+                ticket_id=ticket.id,
+                expected_state="awaiting_review",
+                expected_version=ticket.version,
+                new_state=new_state,
+                # The reviewer saw the follow-ups on the card, so the reply covers them.
+                processed_turn_id=max(latest, ticket.processed_turn_id),
+            )
+        if final_text is not None:
+            if verdict == "approved":
+                draft = Draft.model_validate(ticket.draft) if ticket.draft else None
+                message = answer_message(final_text, draft.sources if draft else [])
+            else:
+                message = plain_reply(final_text)
+            await repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.SLACK_POST,
+                dedupe_key=jobkinds.reply_key(escalation.id),
+                payload={
+                    "ticket_id": ticket.id,
+                    "channel": ticket.channel_id,
+                    "thread_ts": ticket.thread_ts,
+                    "text": message.text,
+                    "blocks": message.blocks,
+                    "purpose": "reply",
+                },
+            )
+        await repos.jobs.enqueue(
+            tx,
+            kind=jobkinds.SYNC_CARD,
+            dedupe_key=jobkinds.card_key(escalation.id, "decided"),
+            payload={"escalation_id": escalation.id},
+        )
+        await repos.trail.record(
+            tx,
+            ticket_id=ticket.id,
+            step=verdict,
+            actor=user_id,
+            detail={"escalation_id": escalation.id, "edited": verdict == "edited"},
+        )

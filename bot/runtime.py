@@ -1,0 +1,193 @@
+"""The running bot: database, Slack client, worker, scheduler and the Slack connection.
+
+Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise an HTTP server on ``PORT`` with events,
+interactivity and slash commands all on ``/slack/events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import jobkinds
+from bot.app import build_app
+from bot.config import Settings
+from bot.inbound import InboundMessage
+from bot.intake import Intake
+from bot.knowledge import KnowledgeBase
+from bot.llm import SupportModel
+from bot.outbox import SlackOutbox
+from bot.people import People, Workspace
+from bot.repos import Repositories
+from bot.review import ReviewDesk
+from bot.services import Services
+from bot.worker import JobWorker
+from bot.workflow import Workflow
+from persistence.db import Database
+from persistence.records import Job
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says why and what to do."""
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    token = settings.slack_bot_token
+    if token is None:
+        raise StartupError("SLACK_BOT_TOKEN is not set")
+    return AsyncWebClient(
+        token=token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+async def identify(client: AsyncWebClient) -> Workspace:
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else str(exc)
+        raise StartupError(
+            f"Slack refused the bot token (auth.test: {error}); check SLACK_BOT_TOKEN"
+        ) from None
+    except (TimeoutError, OSError) as exc:
+        raise StartupError(f"cannot reach the Slack API: {exc}") from None
+    return Workspace(
+        team_id=str(auth["team_id"]),
+        bot_user_id=str(auth["user_id"]),
+        bot_id=auth.get("bot_id"),
+        url=str(auth.get("url") or "https://slack.com/"),
+    )
+
+
+class BotRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: Database | None = None
+        self.services: Services | None = None
+        self.model: SupportModel | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        assert settings.escalation_channel is not None
+        self.db = Database.from_url(settings.database_url)
+        await self.db.open()
+        repos = Repositories.over(self.db)
+        client = slack_client(settings)
+        workspace = await identify(client)
+        people = People(settings, workspace)
+        self.model = SupportModel(settings) if settings.llm_enabled else None
+        knowledge = KnowledgeBase(repos.knowledge)
+        outbox = SlackOutbox(client, repos, workspace, settings.escalation_channel)
+
+        worker_ref: list[JobWorker] = []
+
+        def wake() -> None:
+            if worker_ref:
+                worker_ref[0].wake()
+
+        intake = Intake(repos, people, wake)
+        workflow = Workflow(settings, repos, knowledge, self.model, wake)
+
+        async def run_inbound(job: Job) -> None:
+            await intake.handle(InboundMessage.from_payload(job.payload))
+
+        async def run_advance(job: Job) -> None:
+            await workflow.advance(int(job.payload["ticket_id"]), int(job.payload["round"]))
+
+        async def advance_failed(job: Job, error: str) -> None:
+            await workflow.fail_safe(int(job.payload["ticket_id"]), error)
+
+        worker = JobWorker(
+            repos.jobs,
+            {
+                jobkinds.INBOUND_MESSAGE: run_inbound,
+                jobkinds.ADVANCE_TICKET: run_advance,
+                jobkinds.SLACK_POST: outbox.deliver_post,
+                jobkinds.SYNC_CARD: outbox.deliver_card,
+            },
+            concurrency=settings.llm_concurrency * 2,
+            lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.job_max_attempts,
+            retry_base_seconds=settings.job_retry_base_seconds,
+            on_dead={jobkinds.ADVANCE_TICKET: advance_failed},
+        )
+        worker_ref.append(worker)
+        self.services = Services(
+            settings=settings,
+            workspace=workspace,
+            people=people,
+            repos=repos,
+            knowledge=knowledge,
+            intake=intake,
+            review=ReviewDesk(repos, people, wake),
+            worker=worker,
+            client=client,
+        )
+        app = build_app(self.services)
+        await worker.reclaim_from_dead_processes()
+        worker.start()
+        self._scheduler = AsyncIOScheduler()
+        # The clock, not the state: it wakes the worker so delayed retries and reclaimed leases
+        # are picked up even when nothing new arrives.
+        self._scheduler.add_job(worker.wake, "interval", seconds=1, id="wake-worker")
+        self._scheduler.add_job(
+            worker.reclaim_from_dead_processes, "interval", seconds=30, id="reclaim-leases"
+        )
+        self._scheduler.start()
+        if settings.socket_mode:
+            assert settings.slack_app_token is not None
+            self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode as %s", workspace.bot_user_id)
+        else:
+            self._runner = web.AppRunner(app.web_app(path="/slack/events", port=settings.port))
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, settings.host, settings.port)
+            await site.start()
+            server: Any = site._server  # the bound port, when PORT=0 asked for a free one
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1] if sockets else settings.port
+            log.info("listening for Slack on http://%s:%s/slack/events", settings.host, self.port)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        if self.services is not None:
+            await self.services.worker.stop()
+        if self.model is not None:
+            await self.model.close()
+        if self.db is not None:
+            await self.db.close()
+
+    async def run_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await self.stop()

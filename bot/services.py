@@ -1,0 +1,32 @@
+"""The services the handlers call, wired once at start. Handlers get this and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.intake import Intake
+from bot.knowledge import KnowledgeBase
+from bot.people import People, Workspace
+from bot.repos import Repositories
+from bot.review import ReviewDesk
+from bot.worker import JobWorker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    workspace: Workspace
+    people: People
+    repos: Repositories
+    knowledge: KnowledgeBase
+    intake: Intake
+    review: ReviewDesk
+    worker: JobWorker
+    client: AsyncWebClient
+
+    @property
+    def watched_channels(self) -> frozenset[str]:
+        return frozenset(self.settings.support_channels)

@@ -1,0 +1,69 @@
+"""Making text safe and small enough for Slack: escaping, truncation and splitting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# Slack's limits that the builders respect (api.slack.com/reference/block-kit).
+SECTION_TEXT_MAX = 3000
+MESSAGE_BLOCKS_MAX = 50
+MODAL_BLOCKS_MAX = 100
+MESSAGE_TEXT_MAX = 40000
+PLAIN_INPUT_MAX = 3000
+CONTEXT_TEXT_MAX = 3000
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as markup, so echoed text cannot ping or link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int, *, note: str = "…") -> str:
+    """Cut to at most ``limit`` characters, ending with ``note`` when anything was dropped."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(note))].rstrip() + note
+
+
+def truncate_escaped(text: str, limit: int) -> str:
+    """Escape, then cut, without leaving half an entity such as ``&am`` at the end."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    hidden = len(text)
+    note = f"… _({hidden:,} characters in all)_"
+    cut = escaped[: max(0, limit - len(note))]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut.rstrip() + note
+
+
+def split_for_sections(text: str, limit: int = SECTION_TEXT_MAX) -> list[str]:
+    """Split long text at paragraph or line breaks into pieces each within ``limit``."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def slack_date(epoch: float) -> str:
+    """A date Slack renders in each reader's own time zone, with a UTC fallback."""
+    fallback = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def message_link(workspace_url: str, channel: str, ts: str) -> str:
+    base = workspace_url if workspace_url.endswith("/") else workspace_url + "/"
+    return f"{base}archives/{channel}/p{ts.replace('.', '')}"

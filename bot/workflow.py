@@ -1,0 +1,403 @@
+"""The ticket state machine: classify, retrieve, draft, decide; then answer or escalate.
+
+Each step computes outside any transaction (LLM and search are slow), then stores its result and
+moves the state in one conditional update, with an audit event. A step whose result is stored is
+never run again: after a crash the worker resumes from the stored state. If two workers race on
+one ticket, the loser's conditional update changes nothing and it re-reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot import jobkinds
+from bot.blocks import answer_message, holding_message
+from bot.config import Settings
+from bot.knowledge import KnowledgeBase
+from bot.llm import LlmFailure, LlmUsage, SupportModel
+from bot.models import Classification, Draft, DraftReply, Source
+from bot.policy import asks_for_a_person, decide
+from bot.prompts import load_prompt
+from bot.repos import Repositories
+from persistence.db import Tx
+from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
+
+log = logging.getLogger(__name__)
+
+QUESTION_CHARS_FOR_LLM = 4000
+HISTORY_TURNS = 10
+HISTORY_CHARS_PER_TURN = 800
+PASSAGE_CHARS = 1500
+SEARCH_RESULTS = 5
+OFFLINE_PASSAGE_CHARS = 1200
+NO_LLM_REASON = "No LLM is configured (OPENAI_API_KEY is not set), so every answer needs approval."
+
+
+def _usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
+    if usage is None:
+        return {}
+    return {
+        "duration_ms": usage.duration_ms,
+        "model": usage.model,
+        "prompt_name": usage.prompt_name,
+        "prompt_version": usage.prompt_version,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+    }
+
+
+def _role_label(turn: Turn) -> str:
+    return {"customer": "Customer", "bot": "Support (AI)", "staff": "Support (human)"}[turn.role]
+
+
+def split_round(turns: list[Turn], processed_turn_id: int) -> tuple[list[Turn], list[Turn]]:
+    """Earlier turns (context) and this round's new customer turns (the question)."""
+    new = [t for t in turns if t.id > processed_turn_id and t.role == "customer"]
+    history = [t for t in turns if t not in new]
+    return history, new
+
+
+class Workflow:
+    def __init__(
+        self,
+        settings: Settings,
+        repos: Repositories,
+        knowledge: KnowledgeBase,
+        model: SupportModel | None,
+        wake: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.repos = repos
+        self.knowledge = knowledge
+        self.model = model
+        self.wake = wake
+        self.classify_prompt = load_prompt("classify")
+        self.draft_prompt = load_prompt("draft")
+
+    async def advance(self, ticket_id: int, round: int) -> None:
+        """Run the ticket's remaining steps for this round, from wherever it stands."""
+        steps = {
+            "received": self._classify,
+            "classified": self._retrieve,
+            "retrieved": self._draft,
+            "drafted": self._decide,
+        }
+        for _ in range(20):
+            ticket = await self.repos.tickets.get(ticket_id)
+            if ticket is None or ticket.round != round or ticket.state not in steps:
+                return
+            await steps[ticket.state](ticket)
+        raise RuntimeError(f"ticket {ticket_id} did not settle")
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def _round_text(self, ticket: Ticket) -> tuple[str, str, int]:
+        turns = await self.repos.tickets.turns(ticket.id)
+        history_turns, new = split_round(turns, ticket.processed_turn_id)
+        question = "\n".join(t.text for t in new).strip()
+        history = "\n".join(
+            f"{_role_label(t)}: {t.text[:HISTORY_CHARS_PER_TURN]}"
+            for t in history_turns[-HISTORY_TURNS:]
+        )
+        upto = max((t.id for t in new), default=ticket.processed_turn_id)
+        return question, history or "(none)", upto
+
+    async def _classify(self, ticket: Ticket) -> None:
+        question, history, upto = await self._round_text(ticket)
+        result: dict[str, Any] = {"turn_range": [ticket.processed_turn_id, upto]}
+        usage: LlmUsage | None = None
+        if asks_for_a_person(question):
+            result.update(wants_human=True, category=None)
+        elif self.model is None:
+            result.update(skipped=NO_LLM_REASON)
+        else:
+            try:
+                answer = await self.model.structured(
+                    self.classify_prompt,
+                    Classification,
+                    question=question[:QUESTION_CHARS_FOR_LLM],
+                    history=history,
+                )
+                result.update(answer.value.model_dump())
+                usage = answer.usage
+            except LlmFailure as failure:
+                result.update(error=failure.reason)
+                usage = failure.usage
+        await self._store(ticket, "classified", "classified", {"classification": result}, usage)
+
+    async def _retrieve(self, ticket: Ticket) -> None:
+        started = time.monotonic()
+        question, _, _ = await self._round_text(ticket)
+        keywords = (ticket.classification or {}).get("keywords") or []
+        query = " ".join([question[:QUESTION_CHARS_FOR_LLM], *keywords])
+        hits = await self.knowledge.search(query, limit=SEARCH_RESULTS)
+        retrieval = {
+            "query": query[:500],
+            "hits": [
+                {
+                    "chunk_id": h.chunk_id,
+                    "article_id": h.article_id,
+                    "title": h.title,
+                    "heading": h.heading,
+                    "source": h.source,
+                    "score": round(h.score, 4),
+                    "text": h.text[:PASSAGE_CHARS],
+                }
+                for h in hits
+            ],
+        }
+        duration = int((time.monotonic() - started) * 1000)
+        await self._store(
+            ticket, "retrieved", "searched", {"retrieval": retrieval}, None, duration_ms=duration
+        )
+
+    async def _draft(self, ticket: Ticket) -> None:
+        classification = ticket.classification or {}
+        hits: list[dict[str, Any]] = (ticket.retrieval or {}).get("hits", [])
+        usage: LlmUsage | None = None
+        draft: dict[str, Any] | None
+        llm_usable = self.model is not None and not classification.get("error")
+        if not hits:
+            draft = None
+        elif not llm_usable or self.model is None:
+            draft = self._passage_draft(hits[0]).model_dump()
+        else:
+            question, history, _ = await self._round_text(ticket)
+            articles = "\n\n".join(
+                f"[article {h['article_id']}] {h['title']} › {h['heading']}\n{h['text']}"
+                for h in hits
+            )
+            try:
+                reply = await self.model.structured(
+                    self.draft_prompt,
+                    DraftReply,
+                    question=question[:QUESTION_CHARS_FOR_LLM],
+                    history=history,
+                    articles=articles,
+                )
+                usage = reply.usage
+                draft = self._llm_draft(reply.value, hits).model_dump()
+            except LlmFailure as failure:
+                usage = failure.usage
+                draft = self._passage_draft(hits[0]).model_dump()
+                draft["error"] = failure.reason
+        await self._store(ticket, "drafted", "drafted", {"draft": draft}, usage)
+
+    def _passage_draft(self, hit: dict[str, Any]) -> Draft:
+        """Offline draft: the best passage, for a reviewer to approve or edit."""
+        text = hit["text"][:OFFLINE_PASSAGE_CHARS]
+        return Draft(
+            text=text,
+            sources=[_source(hit)],
+            grounded=False,
+            origin="knowledge_base",
+        )
+
+    def _llm_draft(self, reply: DraftReply, hits: list[dict[str, Any]]) -> Draft:
+        by_article: dict[int, dict[str, Any]] = {}
+        for hit in hits:
+            by_article.setdefault(hit["article_id"], hit)
+        # Only articles the model was actually shown can be cited; invented ids are dropped.
+        cited = [by_article[i] for i in dict.fromkeys(reply.used_article_ids) if i in by_article]
+        return Draft(
+            text=reply.answer.strip(),
+            sources=[_source(h) for h in cited],
+            grounded=reply.grounded and bool(cited),
+            origin="llm",
+            missing_information=reply.missing_information.strip(),
+        )
+
+    async def _decide(self, ticket: Ticket) -> None:
+        classification = ticket.classification or {}
+        decision = decide(
+            classification=classification,
+            draft=ticket.draft,
+            threshold=self.settings.auto_answer_threshold,
+        )
+        upto = int((classification.get("turn_range") or [0, ticket.processed_turn_id])[1])
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+            current = await repos.tickets.get(ticket.id, tx)
+            if current is None or current.version != ticket.version:
+                return
+            if decision.action == "answer":
+                moved = await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state="drafted",
+                    expected_version=ticket.version,
+                    new_state="answered",
+                    decision=decision.model_dump(),
+                    processed_turn_id=upto,
+                )
+                draft = Draft.model_validate(ticket.draft)
+                message = answer_message(draft.text, draft.sources)
+                await repos.jobs.enqueue(
+                    tx,
+                    kind=jobkinds.SLACK_POST,
+                    dedupe_key=jobkinds.answer_key(ticket.id, ticket.round),
+                    payload={
+                        "ticket_id": ticket.id,
+                        "channel": ticket.channel_id,
+                        "thread_ts": ticket.thread_ts,
+                        "text": message.text,
+                        "blocks": message.blocks,
+                        "purpose": "answer",
+                    },
+                )
+            else:
+                moved = await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state="drafted",
+                    expected_version=ticket.version,
+                    new_state="awaiting_review",
+                    decision=decision.model_dump(),
+                    processed_turn_id=upto,
+                )
+                await self._open_escalation(tx, ticket, decision.reason)
+            assert moved
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="decided",
+                actor="bot",
+                detail=decision.model_dump(),
+            )
+            if decision.action == "answer":
+                await self._start_next_round_if_asked(tx, ticket.id)
+        self.wake()
+
+    async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
+        repos = self.repos
+        draft_text = (ticket.draft or {}).get("text")
+        escalation = await repos.escalations.create(
+            tx, ticket_id=ticket.id, round=ticket.round, reason=reason, draft_text=draft_text
+        )
+        holding = holding_message()
+        await repos.jobs.enqueue(
+            tx,
+            kind=jobkinds.SLACK_POST,
+            dedupe_key=jobkinds.holding_key(ticket.id, ticket.round),
+            payload={
+                "ticket_id": ticket.id,
+                "channel": ticket.channel_id,
+                "thread_ts": ticket.thread_ts,
+                "text": holding.text,
+                "blocks": holding.blocks,
+                "purpose": "holding",
+            },
+        )
+        await repos.jobs.enqueue(
+            tx,
+            kind=jobkinds.SYNC_CARD,
+            dedupe_key=jobkinds.card_key(escalation.id, "open"),
+            payload={"escalation_id": escalation.id},
+        )
+        await repos.trail.record(
+            tx,
+            ticket_id=ticket.id,
+            step="escalated",
+            actor="bot",
+            detail={"escalation_id": escalation.id, "reason": reason},
+        )
+
+    async def _start_next_round_if_asked(self, tx: Tx, ticket_id: int) -> None:
+        """A customer who wrote again while the round ran gets a round of their own."""
+        ticket = await self.repos.tickets.get(ticket_id, tx)
+        assert ticket is not None
+        latest = await self.repos.tickets.latest_customer_turn_id(tx, ticket_id)
+        if latest <= ticket.processed_turn_id:
+            return
+        await self.repos.tickets.transition(
+            tx,
+            ticket_id=ticket.id,
+            expected_state=ticket.state,
+            expected_version=ticket.version,
+            new_state="received",
+            round=ticket.round + 1,
+        )
+        await self.repos.jobs.enqueue(
+            tx,
+            kind=jobkinds.ADVANCE_TICKET,
+            dedupe_key=jobkinds.advance_key(ticket.id, ticket.round + 1),
+            payload={"ticket_id": ticket.id, "round": ticket.round + 1},
+        )
+
+    async def _store(
+        self,
+        ticket: Ticket,
+        new_state: str,
+        step: str,
+        fields: dict[str, Any],
+        usage: LlmUsage | None,
+        *,
+        duration_ms: int | None = None,
+    ) -> None:
+        async with self.repos.db.transaction() as tx:
+            moved = await self.repos.tickets.transition(
+                tx,
+                ticket_id=ticket.id,
+                expected_state=ticket.state,
+                expected_version=ticket.version,
+                new_state=new_state,  # type: ignore[arg-type]
+                **fields,
+            )
+            if not moved:
+                log.info("ticket %s moved on while %s ran; re-reading", ticket.id, step)
+                return
+            detail = _trail_detail(step, fields)
+            extra = _usage_fields(usage)
+            if duration_ms is not None:
+                extra["duration_ms"] = duration_ms
+            await self.repos.trail.record(
+                tx, ticket_id=ticket.id, step=step, actor="bot", detail=detail, **extra
+            )
+
+    async def fail_safe(self, ticket_id: int, reason: str) -> None:
+        """A round that keeps crashing still ends with a human: escalate with the reason."""
+        async with self.repos.db.transaction() as tx:
+            ticket = await self.repos.tickets.get(ticket_id, tx)
+            if ticket is None or ticket.state not in IN_PROGRESS_STATES:
+                return
+            decision = {"action": "escalate", "reason": f"Processing failed: {reason}"}
+            await self.repos.tickets.transition(
+                tx,
+                ticket_id=ticket.id,
+                expected_state=ticket.state,
+                expected_version=ticket.version,
+                new_state="awaiting_review",
+                decision=decision,
+            )
+            await self._open_escalation(tx, ticket, decision["reason"])
+        self.wake()
+
+
+def _source(hit: dict[str, Any]) -> Source:
+    return Source(
+        article_id=hit["article_id"],
+        title=hit["title"],
+        heading=hit["heading"],
+        source=hit["source"],
+    )
+
+
+def _trail_detail(step: str, fields: dict[str, Any]) -> dict[str, Any]:
+    if step == "classified":
+        c = fields["classification"]
+        return {k: c.get(k) for k in ("category", "confidence", "wants_human", "error", "skipped")}
+    if step == "searched":
+        r = fields["retrieval"]
+        return {"hits": [[h["article_id"], h["score"]] for h in r["hits"]]}
+    if step == "drafted":
+        d = fields["draft"] or {}
+        return {
+            "origin": d.get("origin"),
+            "grounded": d.get("grounded"),
+            "sources": [s["article_id"] for s in d.get("sources", [])],
+            "error": d.get("error"),
+        }
+    return {}

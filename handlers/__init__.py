@@ -1,0 +1,15 @@
+"""Slack surfaces. Each handler acks, parses into a typed value, calls one ``bot/`` service."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import Services
+from handlers import actions, commands, events, views
+
+
+def register_handlers(app: AsyncApp, services: Services) -> None:
+    events.register(app, services)
+    actions.register(app, services)
+    views.register(app, services)
+    commands.register(app, services)

@@ -1,0 +1,25 @@
+"""``message`` events: a customer message is stored as a job before Slack is acknowledged."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.inbound import Ignored, parse_message_event
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def handle_message(services: Services, body: dict[str, Any]) -> None:
+    parsed = parse_message_event(
+        body,
+        watched_channels=services.watched_channels,
+        bot_user_id=services.workspace.bot_user_id,
+    )
+    if isinstance(parsed, Ignored):
+        event = body.get("event")
+        channel = event.get("channel") if isinstance(event, dict) else None
+        log.info("ignoring event %s in %s: %s", body.get("event_id"), channel, parsed.reason)
+        return
+    await services.intake.accept(parsed)

@@ -1,0 +1,19 @@
+"""Modal submissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot import ids
+from bot.services import Services
+from handlers.views.edit_submission import handle_edit_submission
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def edit_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await handle_edit_submission(services, body, ack)
+
+    app.view(ids.VIEW_EDIT)(edit_submission)

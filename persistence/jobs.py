@@ -1,0 +1,154 @@
+"""The job queue and outbox: idempotent enqueue by ``dedupe_key``, leased claims, backoff."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from persistence.db import Database, Tx, now
+from persistence.records import Job
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        dedupe_key=row["dedupe_key"],
+        payload=json.loads(row["payload"]),
+        state=row["state"],
+        attempts=row["attempts"],
+        available_at=row["available_at"],
+        lease_owner=row["lease_owner"],
+        lease_until=row["lease_until"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+    )
+
+
+class JobRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def enqueue(
+        self,
+        tx: Tx,
+        *,
+        kind: str,
+        dedupe_key: str,
+        payload: dict[str, Any],
+        delay: float = 0.0,
+    ) -> bool:
+        """Insert a job unless one with this key exists; True when it was new."""
+        t = now()
+        cur = await tx.execute(
+            "INSERT INTO jobs(kind, dedupe_key, payload, available_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            (kind, dedupe_key, json.dumps(payload), t + delay, t),
+        )
+        return cur.rowcount == 1
+
+    async def claim(self, *, owner: str, limit: int, lease_seconds: float) -> list[Job]:
+        """Lease up to ``limit`` ready jobs (pending and due, or running with an expired lease)."""
+        if limit <= 0:
+            return []
+        t = now()
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?,"
+                " attempts = attempts + 1"
+                " WHERE id IN (SELECT id FROM jobs"
+                "   WHERE (state = 'pending' AND available_at <= ?)"
+                "      OR (state = 'running' AND lease_until < ?)"
+                "   ORDER BY available_at, id LIMIT ?)"
+                " RETURNING *",
+                (owner, t + lease_seconds, t, t, limit),
+            )
+        return sorted((_job(r) for r in rows), key=lambda j: (j.available_at, j.id))
+
+    async def extend_leases(self, *, owner: str, job_ids: list[int], lease_seconds: float) -> None:
+        if not job_ids:
+            return
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?"
+                " AND state = 'running'",
+                [(now() + lease_seconds, job_id, owner) for job_id in job_ids],
+            )
+
+    async def complete(self, tx: Tx, *, job_id: int, owner: str, result: Any = None) -> bool:
+        cur = await tx.execute(
+            "UPDATE jobs SET state = 'done', result = ?, finished_at = ?, lease_owner = NULL,"
+            " lease_until = NULL WHERE id = ? AND lease_owner = ? AND state = 'running'",
+            (json.dumps(result), now(), job_id, owner),
+        )
+        return cur.rowcount == 1
+
+    async def retry_later(self, *, job_id: int, owner: str, error: str, delay: float) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET state = 'pending', available_at = ?, last_error = ?,"
+                " lease_owner = NULL, lease_until = NULL"
+                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                (now() + delay, error[:2000], job_id, owner),
+            )
+
+    async def bury(self, *, job_id: int, owner: str, error: str) -> None:
+        """Give up on a job for good; it stays in the table for inspection."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET state = 'dead', last_error = ?, finished_at = ?,"
+                " lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                (error[:2000], now(), job_id, owner),
+            )
+
+    async def release(self, *, owner: str) -> int:
+        """Hand back every job this worker holds (graceful shutdown).
+
+        ``attempts`` is kept: an interrupted delivery may have reached Slack, and the next run
+        must know to look for it before posting.
+        """
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = ? AND state = 'running'",
+                (owner,),
+            )
+        return cur.rowcount
+
+    async def running_owners(self) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running'"
+            " AND lease_owner IS NOT NULL"
+        )
+        return [r["lease_owner"] for r in rows]
+
+    async def expire_leases_of(self, owners: list[str]) -> int:
+        """Make jobs leased by owners known to be gone claimable now, instead of at lease end."""
+        if not owners:
+            return 0
+        async with self.db.transaction() as tx:
+            cur_total = 0
+            for owner in owners:
+                cur = await tx.execute(
+                    "UPDATE jobs SET lease_until = 0 WHERE lease_owner = ? AND state = 'running'",
+                    (owner,),
+                )
+                cur_total += cur.rowcount
+        return cur_total
+
+    async def get_by_key(self, dedupe_key: str) -> Job | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+        return None if row is None else _job(row)
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
+
+    async def next_due_in(self) -> float | None:
+        row = await self.db.fetchone(
+            "SELECT MIN(available_at) AS t FROM jobs WHERE state = 'pending'"
+        )
+        if row is None or row["t"] is None:
+            return None
+        return max(0.0, float(row["t"]) - now())

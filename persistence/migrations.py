@@ -1,0 +1,123 @@
+"""Ordered schema migrations. Append new steps; never edit one that has shipped."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (
+        "0001_core_loop",
+        [
+            # One row per customer conversation (a Slack thread in a watched channel).
+            """CREATE TABLE tickets (
+                id INTEGER PRIMARY KEY,
+                channel_id TEXT NOT NULL,
+                thread_ts TEXT NOT NULL,
+                customer_user_id TEXT NOT NULL,
+                customer_team_id TEXT,
+                state TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 0,
+                round INTEGER NOT NULL DEFAULT 1,
+                processed_turn_id INTEGER NOT NULL DEFAULT 0,
+                classification TEXT,
+                retrieval TEXT,
+                draft TEXT,
+                decision TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                UNIQUE (channel_id, thread_ts)
+            )""",
+            "CREATE INDEX tickets_state ON tickets(state)",
+            # Every message in a ticket's thread, whoever wrote it: the shared history.
+            """CREATE TABLE ticket_turns (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                role TEXT NOT NULL CHECK (role IN ('customer', 'bot', 'staff')),
+                user_id TEXT,
+                text TEXT NOT NULL,
+                slack_ts TEXT,
+                created_at REAL NOT NULL
+            )""",
+            "CREATE INDEX ticket_turns_ticket ON ticket_turns(ticket_id, id)",
+            "CREATE UNIQUE INDEX ticket_turns_ts ON ticket_turns(ticket_id, slack_ts)"
+            " WHERE slack_ts IS NOT NULL",
+            # One row per time a ticket waits for a human decision.
+            """CREATE TABLE escalations (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                round INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 0,
+                reason TEXT NOT NULL,
+                draft_text TEXT,
+                card_channel TEXT,
+                card_ts TEXT,
+                decided_by TEXT,
+                decided_at REAL,
+                final_text TEXT,
+                created_at REAL NOT NULL,
+                UNIQUE (ticket_id, round)
+            )""",
+            "CREATE INDEX escalations_state ON escalations(state)",
+            # Work queue and outbox in one: unique keys make enqueueing idempotent.
+            """CREATE TABLE jobs (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL UNIQUE,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                available_at REAL NOT NULL,
+                lease_owner TEXT,
+                lease_until REAL,
+                last_error TEXT,
+                result TEXT,
+                created_at REAL NOT NULL,
+                finished_at REAL
+            )""",
+            "CREATE INDEX jobs_ready ON jobs(state, available_at)",
+            # The audit trail: every step, decision and delivery, with who, how long and cost.
+            """CREATE TABLE ticket_events (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER REFERENCES tickets(id),
+                step TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT '{}',
+                duration_ms INTEGER,
+                model TEXT,
+                prompt_name TEXT,
+                prompt_version TEXT,
+                tokens_in INTEGER,
+                tokens_out INTEGER,
+                created_at REAL NOT NULL
+            )""",
+            "CREATE INDEX ticket_events_ticket ON ticket_events(ticket_id, id)",
+            # Messages the bot decided not to act on, with the reason: nothing vanishes silently.
+            """CREATE TABLE ignored_messages (
+                id INTEGER PRIMARY KEY,
+                channel_id TEXT,
+                ts TEXT,
+                user_id TEXT,
+                reason TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )""",
+            # First knowledge base: articles, their heading chunks and an FTS5 index over chunks.
+            """CREATE TABLE kb_articles (
+                id INTEGER PRIMARY KEY,
+                source TEXT NOT NULL UNIQUE,
+                title TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            """CREATE TABLE kb_chunks (
+                id INTEGER PRIMARY KEY,
+                article_id INTEGER NOT NULL REFERENCES kb_articles(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                heading TEXT NOT NULL,
+                text TEXT NOT NULL
+            )""",
+            "CREATE INDEX kb_chunks_article ON kb_chunks(article_id)",
+            "CREATE VIRTUAL TABLE kb_fts USING fts5("
+            "title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2')",
+        ],
+    ),
+]

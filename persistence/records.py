@@ -1,0 +1,131 @@
+"""Typed records the repositories return. Plain data: no behaviour, no SQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+TicketState = Literal[
+    "received",
+    "classified",
+    "retrieved",
+    "drafted",
+    "answered",
+    "awaiting_review",
+    "replied",
+    "rejected",
+]
+# Steps of the automated round, in order; a ticket in one of these has work left to do.
+IN_PROGRESS_STATES: tuple[TicketState, ...] = ("received", "classified", "retrieved", "drafted")
+
+EscalationState = Literal["pending", "approved", "edited", "rejected"]
+TurnRole = Literal["customer", "bot", "staff"]
+JobState = Literal["pending", "running", "done", "dead"]
+
+
+def load_json(raw: str | None) -> Any:
+    return None if raw is None else json.loads(raw)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    channel_id: str
+    thread_ts: str
+    customer_user_id: str
+    customer_team_id: str | None
+    state: TicketState
+    version: int
+    round: int
+    processed_turn_id: int
+    classification: dict[str, Any] | None
+    retrieval: dict[str, Any] | None
+    draft: dict[str, Any] | None
+    decision: dict[str, Any] | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    id: int
+    ticket_id: int
+    role: TurnRole
+    user_id: str | None
+    text: str
+    slack_ts: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Escalation:
+    id: int
+    ticket_id: int
+    round: int
+    state: EscalationState
+    version: int
+    reason: str
+    draft_text: str | None
+    card_channel: str | None
+    card_ts: str | None
+    decided_by: str | None
+    decided_at: float | None
+    final_text: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    dedupe_key: str
+    payload: dict[str, Any]
+    state: JobState
+    attempts: int
+    available_at: float
+    lease_owner: str | None
+    lease_until: float | None
+    last_error: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TrailEvent:
+    id: int
+    ticket_id: int | None
+    step: str
+    actor: str
+    detail: dict[str, Any]
+    duration_ms: int | None
+    model: str | None
+    prompt_name: str | None
+    prompt_version: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class KnowledgeHit:
+    chunk_id: int
+    article_id: int
+    title: str
+    source: str
+    heading: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class KnowledgeChunkInput:
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    source: str
+    title: str
+    content_hash: str
+    chunks: list[KnowledgeChunkInput] = field(default_factory=list)

@@ -1,0 +1,159 @@
+"""Tickets and their turns: the persisted state machine of each customer conversation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from persistence.db import Database, Tx, now
+from persistence.records import Ticket, TicketState, Turn, TurnRole, load_json
+
+
+def _ticket(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        channel_id=row["channel_id"],
+        thread_ts=row["thread_ts"],
+        customer_user_id=row["customer_user_id"],
+        customer_team_id=row["customer_team_id"],
+        state=row["state"],
+        version=row["version"],
+        round=row["round"],
+        processed_turn_id=row["processed_turn_id"],
+        classification=load_json(row["classification"]),
+        retrieval=load_json(row["retrieval"]),
+        draft=load_json(row["draft"]),
+        decision=load_json(row["decision"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _turn(row: sqlite3.Row) -> Turn:
+    return Turn(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        role=row["role"],
+        user_id=row["user_id"],
+        text=row["text"],
+        slack_ts=row["slack_ts"],
+        created_at=row["created_at"],
+    )
+
+
+# Columns a state transition may set alongside the state; JSON columns are serialised here.
+_JSON_COLUMNS = {"classification", "retrieval", "draft", "decision"}
+_PLAIN_COLUMNS = {"round", "processed_turn_id"}
+
+
+class TicketRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def open(
+        self,
+        tx: Tx,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        customer_user_id: str,
+        customer_team_id: str | None,
+    ) -> tuple[Ticket, bool]:
+        """Create the ticket for a thread, or return the existing one; True when created."""
+        t = now()
+        cur = await tx.execute(
+            "INSERT INTO tickets(channel_id, thread_ts, customer_user_id, customer_team_id,"
+            " state, created_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)"
+            " ON CONFLICT(channel_id, thread_ts) DO NOTHING",
+            (channel_id, thread_ts, customer_user_id, customer_team_id, t, t),
+        )
+        row = await tx.fetchone(
+            "SELECT * FROM tickets WHERE channel_id = ? AND thread_ts = ?", (channel_id, thread_ts)
+        )
+        assert row is not None
+        return _ticket(row), cur.rowcount == 1
+
+    async def get(self, ticket_id: int, tx: Tx | None = None) -> Ticket | None:
+        sql, params = "SELECT * FROM tickets WHERE id = ?", (ticket_id,)
+        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params))
+        return None if row is None else _ticket(row)
+
+    async def find_by_thread(
+        self, channel_id: str, thread_ts: str, tx: Tx | None = None
+    ) -> Ticket | None:
+        sql = "SELECT * FROM tickets WHERE channel_id = ? AND thread_ts = ?"
+        params = (channel_id, thread_ts)
+        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params))
+        return None if row is None else _ticket(row)
+
+    async def transition(
+        self,
+        tx: Tx,
+        *,
+        ticket_id: int,
+        expected_state: TicketState,
+        expected_version: int,
+        new_state: TicketState,
+        **fields: Any,
+    ) -> bool:
+        """Move the ticket only if nobody moved it since it was read; False when someone did."""
+        sets = ["state = ?", "version = version + 1", "updated_at = ?"]
+        params: list[Any] = [new_state, now()]
+        for column, value in fields.items():
+            if column in _JSON_COLUMNS:
+                sets.append(f"{column} = ?")
+                params.append(None if value is None else json.dumps(value))
+            elif column in _PLAIN_COLUMNS:
+                sets.append(f"{column} = ?")
+                params.append(value)
+            else:
+                raise ValueError(f"unknown ticket column {column!r}")
+        params += [ticket_id, expected_state, expected_version]
+        cur = await tx.execute(
+            f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND state = ? AND version = ?",
+            params,
+        )
+        return cur.rowcount == 1
+
+    async def add_turn(
+        self,
+        tx: Tx,
+        *,
+        ticket_id: int,
+        role: TurnRole,
+        user_id: str | None,
+        text: str,
+        slack_ts: str | None,
+    ) -> Turn | None:
+        """Store a message of the thread; None when that Slack message was already stored."""
+        cur = await tx.execute(
+            "INSERT INTO ticket_turns(ticket_id, role, user_id, text, slack_ts, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ticket_id, role, user_id, text, slack_ts, now()),
+        )
+        if cur.rowcount != 1:
+            return None
+        row = await tx.fetchone("SELECT * FROM ticket_turns WHERE id = ?", (cur.lastrowid,))
+        assert row is not None
+        return _turn(row)
+
+    async def turns(self, ticket_id: int, tx: Tx | None = None) -> list[Turn]:
+        sql, params = "SELECT * FROM ticket_turns WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        rows = await (tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params))
+        return [_turn(r) for r in rows]
+
+    async def latest_customer_turn_id(self, tx: Tx, ticket_id: int) -> int:
+        row = await tx.fetchone(
+            "SELECT COALESCE(MAX(id), 0) AS m FROM ticket_turns"
+            " WHERE ticket_id = ? AND role = 'customer'",
+            (ticket_id,),
+        )
+        return int(row["m"]) if row else 0
+
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
+
+    async def all(self) -> list[Ticket]:
+        return [_ticket(r) for r in await self.db.fetchall("SELECT * FROM tickets ORDER BY id")]

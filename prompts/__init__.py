@@ -1,0 +1,1 @@
+"""Prompt templates as files (``*.md``), shipped inside the package; loaded by ``bot.prompts``."""

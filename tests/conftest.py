@@ -1,0 +1,61 @@
+"""Shared fixtures: the local Slack and OpenAI fakes, and a bot factory over a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.utils.harness import (
+    BOT_TOKEN,
+    CUSTOMER_TEAM,
+    HOME_TEAM,
+    LLM_KEY,
+    RunningBot,
+    import_kb,
+    settings_for,
+)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack(token=BOT_TOKEN, team_id=HOME_TEAM)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI(api_key=LLM_KEY)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+BotFactory = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+async def make_bot(tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI) -> AsyncIterator[BotFactory]:
+    """Start the real bot in HTTP mode; ``offline=True`` runs it without an LLM key."""
+    started: list[RunningBot] = []
+
+    async def factory(*, offline: bool = False, kb: bool = True, **overrides: Any) -> RunningBot:
+        settings = settings_for(tmp_path, slack, None if offline else llm, **overrides)
+        if kb:
+            await import_kb(settings)
+        bot = RunningBot(settings, slack)
+        started.append(bot)
+        return await bot.start()
+
+    yield factory
+    for bot in started:
+        await bot.stop()
+
+
+__all__ = ["CUSTOMER_TEAM"]

@@ -1,0 +1,327 @@
+"""A fake OpenAI-compatible API served over real HTTP for end-to-end tests.
+
+This module owns :class:`FakeOpenAI`: an aiohttp server on 127.0.0.1 answering
+``POST /v1/chat/completions``, ``GET /v1/models`` (and ``/v1/models/{id}``) and
+``POST /v1/embeddings`` with the JSON shapes the real ``openai`` client parses. The test
+decides what the "model" says (a scripted queue, then a responder function) and can inject
+faults: HTTP errors, slow answers (client timeouts) and answers held indefinitely (crashes
+mid-call). Malformed model output needs no special support: script a non-JSON string.
+
+Only chat-completion bodies are kept in :attr:`FakeOpenAI.requests` (every body that arrived,
+including those answered with an injected fault); embedding bodies go to
+:attr:`FakeOpenAI.embedding_requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import math
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["FakeOpenAI", "count_tokens", "fake_embedding"]
+
+Json = dict[str, Any]
+Responder = Callable[[Json], str]
+
+EMBEDDING_DIM = 8
+
+_ERROR_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+def count_tokens(text: str) -> int:
+    """The fake's token count: ceil(characters / 4), close enough to real tokenizers."""
+    return math.ceil(len(text) / 4)
+
+
+def _content_text(content: object) -> str:
+    # Content is a string or a list of parts ({"type": "text", "text": ...}).
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def fake_embedding(text: str) -> list[float]:
+    """A deterministic unit vector of :data:`EMBEDDING_DIM` floats derived from ``text``."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    raw = [(b / 255.0) * 2.0 - 1.0 for b in digest[:EMBEDDING_DIM]]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+def _error_body(status: int, message: str) -> Json:
+    kind, code = _ERROR_TYPES.get(status, ("server_error", None))
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+class FakeOpenAI:
+    """A fake OpenAI server; see the module docstring.
+
+    Reply precedence for each chat completion: scripted replies (:meth:`script`) in order,
+    then :attr:`responder`. With neither, the request is answered with a 500 whose message
+    says so, so a test that forgot to set up the model fails loudly.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "sk-test",
+        model: str = "gpt-test",
+        responder: Responder | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.model = model
+        self.responder: Responder | None = responder
+        self.requests: list[Json] = []
+        self.embedding_requests: list[Json] = []
+        self._script: deque[str] = deque()
+        self._failures: deque[int] = deque()
+        self._delays: deque[float] = deque()
+        self._unhung = asyncio.Event()
+        self._unhung.set()
+        self._stopping = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/models/{model}", self._model)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        # A short shutdown timeout: stop() must not wait a minute on a delayed answer.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        # Wake delayed and hung handlers so cleanup does not wait on them.
+        self._stopping.set()
+        self._unhung.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeOpenAI is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``AsyncOpenAI(base_url=...)``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # ------------------------------------------------------------------ behaviour
+
+    def script(self, *contents: str) -> None:
+        """Queue replies, consumed one per chat completion before the responder is asked."""
+        self._script.extend(contents)
+
+    def set_responder(self, fn: Responder | None) -> None:
+        self.responder = fn
+
+    def fail_next(self, status: int = 500, times: int = 1) -> None:
+        """Answer the next ``times`` chat completions with ``status`` and OpenAI error JSON."""
+        self._failures.extend([status] * times)
+
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        """Sleep ``seconds`` before answering the next ``times`` chat completions."""
+        self._delays.extend([seconds] * times)
+
+    def hang(self) -> None:
+        """Withhold every chat-completion answer until :meth:`unhang` (requests still recorded)."""
+        self._unhung.clear()
+
+    def unhang(self) -> None:
+        self._unhung.set()
+
+    # ------------------------------------------------------------------ waiting
+
+    async def wait_for_requests(
+        self,
+        n: int,
+        timeout: float = 10.0,
+    ) -> list[Json]:
+        """Wait until at least ``n`` chat-completion requests arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < n:
+            if time.monotonic() >= deadline:
+                models = [r.get("model") for r in self.requests]
+                raise AssertionError(
+                    f"FakeOpenAI: expected {n} chat completion request(s) within {timeout}s, "
+                    f"got {len(self.requests)} (models: {models})"
+                )
+            await asyncio.sleep(0.02)
+        return list(self.requests)
+
+    # ------------------------------------------------------------------ HTTP handlers
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "") == f"Bearer {self.api_key}"
+
+    @staticmethod
+    def _gone(request: web.Request) -> bool:
+        # The client hung up (e.g. its timeout fired) while we were delaying or hung.
+        transport = request.transport
+        return transport is None or transport.is_closing()
+
+    async def _wait(self, seconds: float | None) -> None:
+        if seconds is not None:
+            stop = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({stop}, timeout=seconds)
+            finally:
+                stop.cancel()
+        if not self._unhung.is_set():
+            hung = asyncio.ensure_future(self._unhung.wait())
+            stop = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({hung, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                hung.cancel()
+                stop.cancel()
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(_error_body(400, "request body is not JSON"), status=400)
+        if not isinstance(body, dict):
+            return web.json_response(_error_body(400, "request body must be an object"), status=400)
+        self.requests.append(body)
+        if not self._authorized(request):
+            return web.json_response(_error_body(401, "Incorrect API key provided"), status=401)
+
+        await self._wait(self._delays.popleft() if self._delays else None)
+        if self._gone(request):
+            # The caller gave up: don't let a dead request consume a scripted reply or fault.
+            return web.Response(status=499)
+        if self._failures:
+            status = self._failures.popleft()
+            headers = {"retry-after": "0"} if status == 429 else None
+            return web.json_response(
+                _error_body(status, f"fake injected failure {status}"),
+                status=status,
+                headers=headers,
+            )
+        if body.get("stream"):
+            return web.json_response(
+                _error_body(400, "FakeOpenAI does not implement stream=true"), status=400
+            )
+        if self._script:
+            content = self._script.popleft()
+        elif self.responder is not None:
+            try:
+                content = self.responder(body)
+            except Exception as exc:  # a responder bug should read as a server error
+                return web.json_response(_error_body(500, f"responder raised {exc!r}"), status=500)
+        else:
+            return web.json_response(
+                _error_body(500, "FakeOpenAI has no scripted reply and no responder"), status=500
+            )
+        messages = body.get("messages") or []
+        prompt_tokens = sum(
+            count_tokens(_content_text(m.get("content"))) for m in messages if isinstance(m, dict)
+        )
+        completion_tokens = count_tokens(content)
+        return web.json_response(
+            {
+                "id": f"chatcmpl-fake{next(self._ids):06d}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model") or self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+                "system_fingerprint": "fp_fake",
+            }
+        )
+
+    def _model_object(self, model: str) -> Json:
+        return {"id": model, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response(_error_body(401, "Incorrect API key provided"), status=401)
+        return web.json_response({"object": "list", "data": [self._model_object(self.model)]})
+
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response(_error_body(401, "Incorrect API key provided"), status=401)
+        model = request.match_info["model"]
+        if model != self.model:
+            return web.json_response(_error_body(404, f"model {model} not found"), status=404)
+        return web.json_response(self._model_object(model))
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(_error_body(400, "request body is not JSON"), status=400)
+        if not isinstance(body, dict):
+            return web.json_response(_error_body(400, "request body must be an object"), status=400)
+        self.embedding_requests.append(body)
+        if not self._authorized(request):
+            return web.json_response(_error_body(401, "Incorrect API key provided"), status=401)
+        raw_input = body.get("input")
+        inputs = raw_input if isinstance(raw_input, list) else [raw_input]
+        # Token-id inputs (lists of ints) are hashed via their repr: still deterministic.
+        texts = [item if isinstance(item, str) else repr(item) for item in inputs]
+        # The openai client asks for base64 unless told otherwise, then decodes float32s.
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector = fake_embedding(text)
+            embedding: list[float] | str = vector
+            if as_base64:
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+                embedding = base64.b64encode(packed).decode("ascii")
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        tokens = sum(count_tokens(t) for t in texts)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model") or self.model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )

@@ -1,0 +1,862 @@
+"""A fake Slack Web API served over real HTTP for end-to-end tests.
+
+This module owns :class:`FakeSlack`: an aiohttp server on 127.0.0.1 that answers the Web API
+methods the bot uses the way Slack does (HTTP 200 with ``ok: false`` for API errors, 429 with
+``Retry-After`` for rate limits), keeps the workspace state those methods touch (messages,
+ephemerals, views, reactions, response_url posts), records every call, and lets a test inject
+faults: HTTP errors, ``ok: false`` answers, and withheld responses.
+
+It is driven by the real ``slack_sdk`` ``AsyncWebClient`` (``base_url=fake.url``), so it accepts
+JSON bodies, form-encoded bodies (JSON-valued fields such as ``blocks`` arrive as strings) and
+query strings, exactly as the SDK sends them.
+
+Message timestamps are wall-clock based (``"1763551234.000123"``, strictly increasing) rather
+than fixed: the bot compares Slack ts values with ``time.time()`` (e.g. ``oldest=`` on
+conversations.history) and sorts bot replies against user messages the test injects with
+real-time ts values, so a fixed epoch would put replies before their thread root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from tests.fakes.blockkit import MAX_MESSAGE_TEXT, Surface, validate_blocks, validate_view
+
+__all__ = ["FakeSlack", "SlackCall", "Surface", "validate_blocks", "validate_view"]
+
+Json = dict[str, Any]
+Handler = Callable[[Json], Json]
+
+# Fields the SDK (or a hand-rolled form post) may send as JSON-encoded strings.
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+
+
+@dataclass
+class SlackCall:
+    """One Web API call as the fake saw it.
+
+    ``status`` is the HTTP status returned; ``ok``/``error`` mirror the JSON answer (``ok`` is
+    None when the answer was not JSON, e.g. an injected 500).
+    """
+
+    method: str
+    args: Json
+    at: float
+    status: int
+    ok: bool | None = None
+    error: str | None = None
+    http_method: str = "POST"
+
+
+@dataclass
+class _HttpFault:
+    status: int
+    retry_after: int
+
+
+@dataclass
+class _ErrorFault:
+    error: str
+
+
+@dataclass
+class _Held:
+    """A method whose answers are withheld; ``waiting`` counts calls parked on ``event``."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0
+
+
+def _truthy(value: object) -> bool:
+    # Query strings carry booleans as "true"/"1" (slack_sdk converts True to "1").
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("1", "true")
+
+
+def _ts_key(ts: object) -> tuple[int, int]:
+    # Compare ts values exactly as (seconds, microseconds); float() loses microseconds at
+    # this magnitude. "1.5" means 1.500000, so the fraction is right-padded.
+    seconds, _, fraction = str(ts).strip().partition(".")
+    return int(seconds or 0), int((fraction + "000000")[:6])
+
+
+def _error(error: str, **extra: Any) -> Json:
+    return {"ok": False, "error": error, **extra}
+
+
+def _invalid(error: str, reasons: list[str]) -> Json:
+    # Slack reports block problems both as ``errors`` and in response_metadata.messages.
+    return _error(
+        error,
+        errors=reasons,
+        response_metadata={"messages": [f"[ERROR] {reason}" for reason in reasons]},
+    )
+
+
+class FakeSlack:
+    """A fake Slack workspace and Web API; see the module docstring.
+
+    State a test may read or fill directly: ``calls``, ``messages`` (every stored message,
+    posted or injected), ``ephemerals``, ``views``, ``home_views`` (user id -> home view),
+    ``reactions``, ``responses`` (bodies posted to :attr:`response_url`), ``channels`` and
+    ``users`` (partial dicts merged over the defaults conversations.info/users.info return).
+    """
+
+    def __init__(
+        self,
+        token: str = "xoxb-test",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        team_id: str = "THOME",
+        team_url: str = "https://home.slack.com/",
+    ) -> None:
+        self.token = token
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.team_id = team_id
+        self.team_url = team_url
+        self.calls: list[SlackCall] = []
+        self.messages: list[Json] = []
+        self.ephemerals: list[Json] = []
+        self.views: list[Json] = []
+        self.home_views: dict[str, Json] = {}
+        self.reactions: list[Json] = []
+        self.responses: list[Json] = []
+        self.channels: dict[str, Json] = {}
+        self.users: dict[str, Json] = {}
+        # Identity of the dicts created by chat.postMessage, so posts() skips injected ones.
+        self._posted: list[Json] = []
+        self._faults: dict[str, deque[_HttpFault | _ErrorFault]] = {}
+        self._held: dict[str, _Held] = {}
+        self._used_ts: set[str] = set()
+        self._last_ts = (0, 0)
+        self._view_ids = itertools.count(1)
+        self._started_at = time.monotonic()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._methods: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "views.open": self._views_open,
+            "views.push": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
+            "users.info": self._users_info,
+            "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_post("/response_url/{key:.*}", self._handle_response_url)
+        # A short shutdown timeout: stop() must not wait a minute on a parked handler.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        self._started_at = time.monotonic()
+
+    async def stop(self) -> None:
+        # Release parked answers first so their handlers finish and cleanup is quick.
+        for held in self._held.values():
+            held.event.set()
+        self._held.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``AsyncWebClient(base_url=...)``; the SDK appends the method name."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def response_url(self) -> str:
+        """A response_url the bot can post to; bodies land in :attr:`responses`."""
+        return f"http://127.0.0.1:{self.port}/response_url/T0/B0/fake"
+
+    # ------------------------------------------------------------------ fault injection
+
+    def fail_next(
+        self,
+        method: str,
+        status: Literal[429, 500, 503] | int = 429,
+        times: int = 1,
+        retry_after: int = 1,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status``, unperformed.
+
+        429 carries ``Retry-After: retry_after`` and ``{"ok": false, "error": "ratelimited"}``;
+        5xx carries a plain-text body, like a failing load balancer.
+        """
+        queue = self._faults.setdefault(method, deque())
+        queue.extend(_HttpFault(status, retry_after) for _ in range(times))
+
+    def error_next(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``ok: false``, not performing them."""
+        queue = self._faults.setdefault(method, deque())
+        queue.extend(_ErrorFault(error) for _ in range(times))
+
+    def hold(self, method: str) -> None:
+        """Perform and record calls of ``method`` but withhold the HTTP answer until release().
+
+        This is the "Slack accepted it, the client never heard back" case: the message is
+        stored (visible to conversations.replies/history) while the caller waits or times out.
+        """
+        self._held.setdefault(method, _Held())
+
+    def release(self, method: str) -> None:
+        held = self._held.pop(method, None)
+        if held is not None:
+            held.event.set()
+
+    def held_count(self, method: str) -> int:
+        """How many answers of ``method`` are currently parked by hold()."""
+        held = self._held.get(method)
+        return held.waiting if held is not None else 0
+
+    # ------------------------------------------------------------------ test helpers
+
+    def add_message(
+        self,
+        channel: str,
+        ts: str | None,
+        text: str,
+        user: str,
+        thread_ts: str | None = None,
+        team: str | None = None,
+        **extra: Any,
+    ) -> Json:
+        """Inject a message (e.g. from a customer) so conversations.* can return it.
+
+        ``ts=None`` picks a fresh one. Injecting an existing channel+ts again updates that
+        message in place (so redelivered events mirrored by SlackSender don't duplicate it).
+        """
+        if ts is None:
+            ts = self._new_ts()
+        else:
+            self._claim_ts(ts)
+            existing = self.find_message(channel, ts)
+            if existing is not None:
+                existing.update(text=text, user=user, thread_ts=thread_ts, **extra)
+                if team is not None:
+                    existing["team"] = team
+                return existing
+        message: Json = {
+            "type": "message",
+            "channel": channel,
+            "ts": ts,
+            "thread_ts": thread_ts,
+            "text": text,
+            "user": user,
+            "team": team or self.team_id,
+            "blocks": None,
+            "metadata": None,
+            "bot_id": None,
+            **extra,
+        }
+        self.messages.append(message)
+        return message
+
+    def calls_to(self, method: str) -> list[Json]:
+        """Args of the successful (HTTP 200, ok: true) calls of ``method``, in order."""
+        return [c.args for c in self.calls if c.method == method and c.status == 200 and c.ok]
+
+    def posts(self, channel: str | None = None, thread_ts: str | None = None) -> list[Json]:
+        """Messages stored by successful chat.postMessage calls (current state, after updates).
+
+        ``thread_ts`` selects replies in that thread (the root itself is not included).
+        """
+        return [
+            copy.deepcopy(m)
+            for m in self._posted
+            if (channel is None or m["channel"] == channel)
+            and (thread_ts is None or m.get("thread_ts") == thread_ts)
+        ]
+
+    def find_message(self, channel: str, ts: str) -> Json | None:
+        for message in self.messages:
+            if message["channel"] == channel and message["ts"] == ts:
+                return message
+        return None
+
+    def clear_calls(self) -> None:
+        self.calls.clear()
+
+    def dump(self) -> str:
+        """A readable log of calls and stored messages, for assertion messages."""
+        lines = [f"FakeSlack: {len(self.calls)} call(s)"]
+        for c in self.calls:
+            args = json.dumps(c.args, default=str)
+            if len(args) > 400:
+                args = args[:400] + "..."
+            outcome = "ok" if c.ok else (c.error or "no json")
+            lines.append(
+                f"  +{c.at - self._started_at:7.3f}s {c.http_method} {c.method} "
+                f"-> {c.status} {outcome} {args}"
+            )
+        lines.append(f"FakeSlack: {len(self.messages)} stored message(s)")
+        for m in self.messages:
+            text = (m.get("text") or "")[:120]
+            lines.append(
+                f"  {m['channel']} ts={m['ts']} thread_ts={m.get('thread_ts')} "
+                f"user={m.get('user')} text={text!r}"
+            )
+        return "\n".join(lines)
+
+    # A timeout argument (not asyncio.timeout) so the failure carries the call dump.
+    async def wait_for(
+        self,
+        predicate: Callable[[FakeSlack], bool],
+        timeout: float = 10.0,
+    ) -> None:
+        """Poll ``predicate(self)`` every 20 ms; AssertionError with a call dump on timeout.
+
+        An exception from the predicate counts as "not yet" (so ``s.posts()[0]`` may be used
+        before anything is posted) and is reported if the wait times out.
+        """
+        deadline = time.monotonic() + timeout
+        last_exc: Exception | None = None
+        while True:
+            try:
+                if predicate(self):
+                    return
+                last_exc = None
+            except Exception as exc:  # reported if the wait times out
+                last_exc = exc
+            if time.monotonic() >= deadline:
+                detail = f" (last predicate error: {last_exc!r})" if last_exc else ""
+                raise AssertionError(
+                    f"FakeSlack.wait_for timed out after {timeout}s{detail}\n{self.dump()}"
+                )
+            await asyncio.sleep(0.02)
+
+    async def wait_for_posts(
+        self,
+        n: int,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        timeout: float = 10.0,
+    ) -> list[Json]:
+        """Wait until at least ``n`` matching posts exist; return them all."""
+        await self.wait_for(lambda s: len(s.posts(channel, thread_ts)) >= n, timeout)
+        return self.posts(channel, thread_ts)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    async def _read_args(self, request: web.Request) -> Json:
+        args: Json = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    body = None
+                if isinstance(body, dict):
+                    args.update(body)
+                else:
+                    args["__invalid_json__"] = True
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    args[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+        for key in _JSON_FIELDS:
+            raw = args.get(key)
+            if isinstance(raw, str) and raw.strip()[:1] in ("[", "{"):
+                # Left as a string when malformed: the method handler then reports it invalid.
+                with contextlib.suppress(ValueError):
+                    args[key] = json.loads(raw)
+        return args
+
+    def _token(self, request: web.Request, args: Json) -> str | None:
+        token = args.pop("token", None)
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[len("Bearer ") :]
+        return token if isinstance(token, str) else None
+
+    def _record(
+        self, request: web.Request, method: str, args: Json, status: int, body: Json | None
+    ) -> None:
+        self.calls.append(
+            SlackCall(
+                method=method,
+                args=copy.deepcopy(args),
+                at=time.monotonic(),
+                status=status,
+                ok=None if body is None else bool(body.get("ok")),
+                error=None if body is None else body.get("error"),
+                http_method=request.method,
+            )
+        )
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        args = await self._read_args(request)
+        invalid_json = bool(args.pop("__invalid_json__", False))
+        token = self._token(request, args)
+        if token != self.token:
+            # Auth failures do not consume injected faults: the call never reached the method.
+            body = _error("invalid_auth")
+            self._record(request, method, args, 200, body)
+            return web.json_response(body)
+
+        queue = self._faults.get(method)
+        fault = queue.popleft() if queue else None
+        if isinstance(fault, _HttpFault):
+            if fault.status == 429:
+                body = _error("ratelimited")
+                self._record(request, method, args, 429, body)
+                return web.json_response(
+                    body, status=429, headers={"Retry-After": str(fault.retry_after)}
+                )
+            self._record(request, method, args, fault.status, None)
+            return web.Response(status=fault.status, text=f"fake upstream error {fault.status}")
+        if isinstance(fault, _ErrorFault):
+            body = _error(fault.error)
+        elif invalid_json:
+            body = _error("invalid_json")
+        elif method not in self._methods:
+            body = _error("unknown_method")
+        else:
+            body = self._methods[method](args)
+        self._record(request, method, args, 200, body)
+
+        held = self._held.get(method)
+        if held is not None:
+            # The call is performed and recorded; only the answer waits for release().
+            held.waiting += 1
+            try:
+                await held.event.wait()
+            finally:
+                held.waiting -= 1
+        return web.json_response(body)
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type == "application/json":
+            body = await request.json()
+        else:
+            body = dict(await request.post())
+        self.responses.append(body if isinstance(body, dict) else {"body": body})
+        return web.json_response({"ok": True})
+
+    # ------------------------------------------------------------------ state helpers
+
+    def _claim_ts(self, ts: str) -> None:
+        self._used_ts.add(ts)
+        self._last_ts = max(self._last_ts, _ts_key(ts))
+
+    def _new_ts(self) -> str:
+        now_us = time.time_ns() // 1000
+        candidate = divmod(now_us, 1_000_000)
+        if candidate <= self._last_ts:
+            seconds, micros = self._last_ts
+            candidate = (seconds, micros + 1) if micros < 999_999 else (seconds + 1, 0)
+        ts = f"{candidate[0]}.{candidate[1]:06d}"
+        self._claim_ts(ts)
+        return ts
+
+    def _public(self, message: Json, *, include_metadata: bool = True) -> Json:
+        """A stored message as Slack returns it: no channel, no null fields, thread info."""
+        out = {
+            k: copy.deepcopy(v)
+            for k, v in message.items()
+            if v is not None and k not in ("channel", "metadata")
+        }
+        if include_metadata and message.get("metadata") is not None:
+            out["metadata"] = copy.deepcopy(message["metadata"])
+        if not message.get("thread_ts") or message["thread_ts"] == message["ts"]:
+            replies = self._replies(message["channel"], message["ts"])
+            if replies:
+                out["thread_ts"] = message["ts"]
+                out["reply_count"] = len(replies)
+                out["reply_users"] = sorted({r["user"] for r in replies if r.get("user")})
+                out["latest_reply"] = replies[-1]["ts"]
+        return out
+
+    def _replies(self, channel: str, root_ts: str) -> list[Json]:
+        found = [
+            m
+            for m in self.messages
+            if m["channel"] == channel and m.get("thread_ts") == root_ts and m["ts"] != root_ts
+        ]
+        return sorted(found, key=lambda m: _ts_key(m["ts"]))
+
+    def _check_message_content(self, args: Json, surface: Surface = "message") -> Json | None:
+        """The error answer for bad text/blocks/metadata, or None if acceptable."""
+        text = args.get("text")
+        if text is not None and not isinstance(text, str):
+            return _error("invalid_arguments")
+        if isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
+            return _error("msg_too_long")
+        if "blocks" in args:
+            reasons = validate_blocks(args["blocks"], surface=surface)
+            if reasons:
+                return _invalid("invalid_blocks", reasons)
+        metadata = args.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return _error("invalid_metadata_format")
+        return None
+
+    def _is_own(self, message: Json) -> bool:
+        return message.get("user") == self.bot_user_id or message.get("bot_id") == self.bot_id
+
+    @staticmethod
+    def _page(items: list[Json], args: Json, default_limit: int) -> tuple[list[Json], Json]:
+        # Offset cursors: enough for clients that follow next_cursor, opaque to everyone else.
+        try:
+            limit = int(args.get("limit") or default_limit)
+        except (TypeError, ValueError):
+            limit = default_limit
+        cursor = str(args.get("cursor") or "")
+        start = int(cursor[4:]) if cursor.startswith("off:") and cursor[4:].isdigit() else 0
+        page = items[start : start + max(limit, 1)]
+        more = start + len(page) < len(items)
+        meta = {
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"off:{start + len(page)}" if more else ""},
+        }
+        return page, meta
+
+    @staticmethod
+    def _in_range(ts: str, args: Json) -> bool:
+        inclusive = _truthy(args.get("inclusive", False))
+        key = _ts_key(ts)
+        oldest, latest = args.get("oldest"), args.get("latest")
+        if oldest not in (None, "", "0"):
+            low = _ts_key(oldest)
+            if key < low or (key == low and not inclusive):
+                return False
+        if latest not in (None, "", "0"):
+            high = _ts_key(latest)
+            if key > high or (key == high and not inclusive):
+                return False
+        return True
+
+    def _store_view(self, view: Json, *, existing: Json | None = None) -> Json:
+        view_id = existing["id"] if existing else f"V{next(self._view_ids):08d}"
+        stored: Json = {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": view["type"],
+            "title": view.get("title"),
+            "submit": view.get("submit"),
+            "close": view.get("close"),
+            "blocks": copy.deepcopy(view.get("blocks", [])),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}.{view_id}",
+            "root_view_id": existing["root_view_id"] if existing else view_id,
+            "previous_view_id": None,
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+        # Slack omits absent optional fields (a home tab has no title/submit/close).
+        stored = {k: v for k, v in stored.items() if v is not None or k == "previous_view_id"}
+        if existing is not None:
+            existing.clear()
+            existing.update(stored)
+            return existing
+        self.views.append(stored)
+        return stored
+
+    # ------------------------------------------------------------------ API methods
+
+    def _auth_test(self, args: Json) -> Json:
+        return {
+            "ok": True,
+            "url": self.team_url,
+            "team": "Home",
+            "user": "support-bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, args: Json) -> Json:
+        channel = args.get("channel")
+        if not channel:
+            return _error("channel_not_found")
+        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
+            return _error("no_text")
+        problem = self._check_message_content(args)
+        if problem is not None:
+            return problem
+        message: Json = {
+            "type": "message",
+            "channel": channel,
+            "ts": self._new_ts(),
+            "thread_ts": args.get("thread_ts") or None,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks"),
+            "metadata": args.get("metadata"),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "team": self.team_id,
+        }
+        self.messages.append(message)
+        self._posted.append(message)
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message["ts"],
+            "message": self._public(message),
+        }
+
+    def _chat_update(self, args: Json) -> Json:
+        channel, ts = args.get("channel"), args.get("ts")
+        message = self.find_message(channel, ts) if channel and ts else None
+        if message is None:
+            return _error("message_not_found")
+        if not self._is_own(message):
+            return _error("cant_update_message")
+        if "text" not in args and "blocks" not in args and "attachments" not in args:
+            return _error("no_text")
+        problem = self._check_message_content(args)
+        if problem is not None:
+            return problem
+        # Like Slack, fields left out keep their previous value.
+        for key in ("text", "blocks", "metadata", "attachments"):
+            if key in args:
+                message[key] = args[key]
+        message["edited"] = {"user": self.bot_user_id, "ts": self._new_ts()}
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": message.get("text", ""),
+            "message": self._public(message),
+        }
+
+    def _chat_delete(self, args: Json) -> Json:
+        channel, ts = args.get("channel"), args.get("ts")
+        message = self.find_message(channel, ts) if channel and ts else None
+        if message is None:
+            return _error("message_not_found")
+        if not self._is_own(message):
+            return _error("cant_delete_message")
+        self.messages = [m for m in self.messages if m is not message]
+        self._posted = [m for m in self._posted if m is not message]
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_post_ephemeral(self, args: Json) -> Json:
+        channel, user = args.get("channel"), args.get("user")
+        if not channel:
+            return _error("channel_not_found")
+        if not user:
+            return _error("user_not_in_channel")
+        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
+            return _error("no_text")
+        problem = self._check_message_content(args)
+        if problem is not None:
+            return problem
+        message_ts = self._new_ts()
+        self.ephemerals.append(
+            {
+                "channel": channel,
+                "user": user,
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks"),
+                "thread_ts": args.get("thread_ts") or None,
+                "message_ts": message_ts,
+            }
+        )
+        return {"ok": True, "message_ts": message_ts}
+
+    def _chat_get_permalink(self, args: Json) -> Json:
+        channel, ts = args.get("channel"), args.get("message_ts")
+        if not channel:
+            return _error("channel_not_found")
+        if not ts:
+            return _error("message_not_found")
+        # Deliberately lenient: the fake never sees the events a test sends to the bot, so it
+        # cannot know whether such a message exists; the permalink depends only on its ids.
+        link = f"{self.team_url.rstrip('/')}/archives/{channel}/p{str(ts).replace('.', '')}"
+        message = self.find_message(channel, ts)
+        if message and message.get("thread_ts") and message["thread_ts"] != ts:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _views_open(self, args: Json) -> Json:
+        if not args.get("trigger_id") or "view" not in args:
+            return _error("invalid_arguments")
+        reasons = validate_view(args["view"], expect_type="modal")
+        if reasons:
+            return _invalid("invalid_arguments", reasons)
+        return {"ok": True, "view": copy.deepcopy(self._store_view(args["view"]))}
+
+    def _views_update(self, args: Json) -> Json:
+        view_id, external_id = args.get("view_id"), args.get("external_id")
+        if (not view_id and not external_id) or "view" not in args:
+            return _error("invalid_arguments")
+        existing = next(
+            (
+                v
+                for v in self.views
+                if (view_id and v["id"] == view_id)
+                or (external_id and v["external_id"] == external_id)
+            ),
+            None,
+        )
+        if existing is None:
+            return _error("not_found")
+        if args.get("hash") and args["hash"] != existing["hash"]:
+            return _error("hash_conflict")
+        reasons = validate_view(args["view"])
+        if reasons:
+            return _invalid("invalid_arguments", reasons)
+        return {
+            "ok": True,
+            "view": copy.deepcopy(self._store_view(args["view"], existing=existing)),
+        }
+
+    def _views_publish(self, args: Json) -> Json:
+        user_id = args.get("user_id")
+        if not user_id or "view" not in args:
+            return _error("invalid_arguments")
+        reasons = validate_view(args["view"], expect_type="home")
+        if reasons:
+            return _invalid("invalid_arguments", reasons)
+        stored = self._store_view(args["view"], existing=self.home_views.get(user_id))
+        self.home_views[user_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _conversations_info(self, args: Json) -> Json:
+        channel = args.get("channel")
+        if not channel:
+            return _error("channel_not_found")
+        info: Json = {
+            "id": channel,
+            "name": channel.lower(),
+            "is_channel": not channel.startswith("D"),
+            "is_im": channel.startswith("D"),
+            "is_private": channel.startswith("G"),
+            "is_ext_shared": False,
+            "is_member": True,
+        }
+        info.update(copy.deepcopy(self.channels.get(channel, {})))
+        return {"ok": True, "channel": info}
+
+    def _conversations_replies(self, args: Json) -> Json:
+        channel, ts = args.get("channel"), args.get("ts")
+        if not channel:
+            return _error("channel_not_found")
+        message = self.find_message(channel, ts) if ts else None
+        if message is None:
+            return _error("thread_not_found")
+        # A reply's ts also names its thread, as with real Slack.
+        root_ts = message.get("thread_ts") or message["ts"]
+        root = self.find_message(channel, root_ts)
+        replies = [m for m in self._replies(channel, root_ts) if self._in_range(m["ts"], args)]
+        thread = ([root] if root is not None else []) + replies
+        with_metadata = _truthy(args.get("include_all_metadata", False))
+        page, meta = self._page(thread, args, default_limit=1000)
+        return {
+            "ok": True,
+            "messages": [self._public(m, include_metadata=with_metadata) for m in page],
+            **meta,
+        }
+
+    def _conversations_history(self, args: Json) -> Json:
+        channel = args.get("channel")
+        if not channel:
+            return _error("channel_not_found")
+        roots = [
+            m
+            for m in self.messages
+            if m["channel"] == channel
+            and m.get("thread_ts") in (None, m["ts"])
+            and self._in_range(m["ts"], args)
+        ]
+        roots.sort(key=lambda m: _ts_key(m["ts"]), reverse=True)
+        with_metadata = _truthy(args.get("include_all_metadata", False))
+        page, meta = self._page(roots, args, default_limit=100)
+        return {
+            "ok": True,
+            "messages": [self._public(m, include_metadata=with_metadata) for m in page],
+            **meta,
+        }
+
+    def _users_info(self, args: Json) -> Json:
+        user = args.get("user")
+        if not user:
+            return _error("user_not_found")
+        info: Json = {
+            "id": user,
+            "team_id": self.team_id,
+            "name": user.lower(),
+            "real_name": user,
+            "deleted": False,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": False,
+            "profile": {"display_name": user.lower(), "real_name": user},
+        }
+        info.update(copy.deepcopy(self.users.get(user, {})))
+        return {"ok": True, "user": info}
+
+    def _reactions_add(self, args: Json) -> Json:
+        channel, ts, name = args.get("channel"), args.get("timestamp"), args.get("name")
+        if not channel or not ts or not name:
+            return _error("invalid_arguments")
+        reaction = {"channel": channel, "ts": ts, "name": name}
+        if reaction in self.reactions:
+            return _error("already_reacted")
+        self.reactions.append(reaction)
+        return {"ok": True}
+
+    def _reactions_remove(self, args: Json) -> Json:
+        reaction = {
+            "channel": args.get("channel"),
+            "ts": args.get("timestamp"),
+            "name": args.get("name"),
+        }
+        if reaction not in self.reactions:
+            return _error("no_reaction")
+        self.reactions.remove(reaction)
+        return {"ok": True}
