@@ -65,6 +65,12 @@ def _check_folder(path: str) -> None:
         raise DatabaseUnavailableError(f"the folder for the database does not exist: {parent}")
 
 
+async def _run_to_end(conn: aiosqlite.Connection, sql: str) -> None:
+    """Execute and drain a statement, so no half-read cursor keeps a lock open."""
+    async with conn.execute(sql) as cur:
+        await cur.fetchall()
+
+
 def now() -> float:
     return time.time()
 
@@ -110,7 +116,7 @@ class Database:
             _check_folder(self.path)
         try:
             self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await _run_to_end(self._writer, "PRAGMA journal_mode=WAL")
             if migrate:
                 await self.migrate()
             # An in-memory database is private to its connection, so reads share the writer.
@@ -122,9 +128,17 @@ class Database:
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            for pragma in (
+                f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+                "PRAGMA synchronous=FULL",
+                "PRAGMA foreign_keys=ON",
+            ):
+                await _run_to_end(conn, pragma)
+        except BaseException:
+            # An unclosed aiosqlite connection keeps its thread, and the process, alive.
+            await conn.close()
+            raise
         return conn
 
     async def close(self) -> None:

@@ -1,0 +1,366 @@
+"""Block Kit builders and the text helpers behind them, checked against Slack's limits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from bot import ids
+from bot.blocks import (
+    REACH_A_PERSON,
+    CardContent,
+    answer_message,
+    edit_modal,
+    escalation_card,
+    sources_line,
+)
+from bot.models import Source
+from bot.slack_text import escape, split_for_sections, truncate, truncate_escaped
+from tests.fakes.blockkit import validate_blocks, validate_view
+
+HOSTILE = "Hey <!channel> and <@U1> & <!here> <https://evil.example|click> <#C9>"
+# Anything Slack would render as a ping, link, channel mention or special command.
+_MARKUP = re.compile(r"<[!@#]|<https?:")
+
+
+def _source(n: int = 1, title: str = "Exporting reports", heading: str = "CSV") -> Source:
+    return Source(article_id=n, title=title, heading=heading, source=f"/kb/{n}.md")
+
+
+def _card(**overrides: Any) -> CardContent:
+    values: dict[str, Any] = {
+        "escalation_id": 42,
+        "ticket_id": 7,
+        "state": "pending",
+        "customer_user_id": "UCUSTOMER",
+        "question": "How do I export a report?",
+        "message_link": "https://acme.slack.com/archives/C1/p123",
+        "reason": "Confidence 0.40 is below the threshold 0.70.",
+        "category": "simple_faq",
+        "confidence": 0.4,
+        "summary": "Wants to export a report.",
+        "draft": "Open the report and click *Export*.",
+        "sources": [_source()],
+    }
+    values.update(overrides)
+    return CardContent(**values)
+
+
+def _buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def _texts(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every mrkdwn/plain text in the blocks, in order."""
+    out: list[str] = []
+    for b in blocks:
+        if "text" in b and isinstance(b["text"], dict):
+            out.append(b["text"]["text"])
+        for e in b.get("elements", []):
+            if isinstance(e.get("text"), str):
+                out.append(e["text"])
+            elif isinstance(e.get("text"), dict):
+                out.append(e["text"]["text"])
+    return out
+
+
+def _assert_valid_message(blocks: list[dict[str, Any]]) -> None:
+    assert validate_blocks(blocks, surface="message") == []
+    assert len(blocks) <= 50
+    for b in blocks:
+        if b["type"] == "section":
+            assert len(b["text"]["text"]) <= 3000
+        if b["type"] == "header":
+            assert len(b["text"]["text"]) <= 150
+        if b["type"] == "context":
+            assert 1 <= len(b["elements"]) <= 10
+    for button in _buttons(blocks):
+        assert len(button["value"]) <= 2000
+
+
+# --- escalation_card: states -------------------------------------------------------------
+
+
+def test_pending_card_with_draft_has_approve_edit_reject_carrying_the_escalation_id() -> None:
+    message = escalation_card(_card())
+    _assert_valid_message(message.blocks)
+    buttons = _buttons(message.blocks)
+    assert [b["action_id"] for b in buttons] == [
+        ids.ACTION_APPROVE,
+        ids.ACTION_EDIT,
+        ids.ACTION_REJECT,
+    ]
+    labels = [b["text"]["text"] for b in buttons]
+    assert labels[0].startswith("Approve")
+    assert labels[1].startswith("Edit")
+    assert labels[2].startswith("Reject")
+    assert {b["value"] for b in buttons} == {"42"}
+    assert message.blocks[0]["type"] == "header"
+    assert "review" in message.blocks[0]["text"]["text"].lower()
+    joined = "\n".join(_texts(message.blocks))
+    assert "Open the report and click *Export*." in joined
+    assert "Exporting reports › CSV" in joined
+    assert "Ticket #7" in joined
+    assert "<@UCUSTOMER>" in joined
+    assert "#7" in message.text
+
+
+def test_pending_card_without_draft_has_no_approve_button() -> None:
+    message = escalation_card(_card(draft=None, sources=[]))
+    _assert_valid_message(message.blocks)
+    buttons = _buttons(message.blocks)
+    assert [b["action_id"] for b in buttons] == [ids.ACTION_EDIT, ids.ACTION_REJECT]
+    assert buttons[0]["text"]["text"].startswith("Edit")
+    assert buttons[1]["text"]["text"].startswith("Reject")
+    assert "No draft" in "\n".join(_texts(message.blocks))
+
+
+def test_pending_card_with_empty_draft_has_no_approve_button() -> None:
+    buttons = _buttons(escalation_card(_card(draft="")).blocks)
+    assert ids.ACTION_APPROVE not in [b["action_id"] for b in buttons]
+
+
+@pytest.mark.parametrize(
+    ("state", "verb"),
+    [("approved", "Approved by"), ("edited", "Edited by"), ("rejected", "Rejected by")],
+)
+def test_decided_card_has_no_buttons_and_names_the_decider(state: str, verb: str) -> None:
+    message = escalation_card(
+        _card(state=state, decided_by="UREVIEWER", decided_at=1_700_000_000.0)
+    )
+    _assert_valid_message(message.blocks)
+    assert _buttons(message.blocks) == []
+    assert all(b["type"] != "actions" for b in message.blocks)
+    last = message.blocks[-1]
+    assert last["type"] == "context"
+    line = last["elements"][0]["text"]
+    assert line.startswith(f"{verb} <@UREVIEWER>")
+    assert "<!date^1700000000^" in line  # rendered in the reader's time zone
+    assert message.blocks[0]["text"]["text"] == message.text
+    assert "review" not in message.text.lower()
+
+
+def test_decided_headers_differ_per_state() -> None:
+    headers = {
+        state: escalation_card(_card(state=state, decided_by="UR")).blocks[0]["text"]["text"]
+        for state in ("pending", "approved", "edited", "rejected")
+    }
+    assert len(set(headers.values())) == 4
+    assert "Rejected" in headers["rejected"]
+    assert "Edited" in headers["edited"]
+
+
+def test_decided_card_without_decider_says_someone_earlier() -> None:
+    line = escalation_card(_card(state="approved")).blocks[-1]["elements"][0]["text"]
+    assert line.startswith("Approved by someone earlier")
+
+
+# --- escaping ------------------------------------------------------------------------------
+
+
+def test_customer_text_on_the_card_cannot_ping_or_link() -> None:
+    message = escalation_card(
+        _card(
+            question=HOSTILE,
+            summary=HOSTILE,
+            reason=HOSTILE,
+            follow_ups=[HOSTILE, HOSTILE],
+            missing_information=HOSTILE,
+        )
+    )
+    _assert_valid_message(message.blocks)
+    customer_parts = [
+        t
+        for t in _texts(message.blocks)
+        if "Hey" in t  # only the pieces that carry customer text
+    ]
+    assert len(customer_parts) == 6  # question, summary, reason, 2 follow-ups, open question
+    for text in customer_parts:
+        assert not _MARKUP.search(text), text
+        assert "&lt;!channel&gt;" in text
+        assert "&lt;@U1&gt;" in text
+        assert " &amp; " in text
+
+
+def test_source_titles_are_escaped() -> None:
+    line = sources_line([_source(title="Q&A <!channel>", heading="Q&A <!channel>")])
+    assert line == "Sources: Q&amp;A &lt;!channel&gt;"
+
+
+def test_escape_only_touches_slack_markup() -> None:
+    assert escape("a & b < c > d *bold* _it_") == "a &amp; b &lt; c &gt; d *bold* _it_"
+    assert escape("&amp;") == "&amp;amp;"
+
+
+def test_edit_modal_escapes_the_question_but_keeps_the_draft_verbatim() -> None:
+    view = edit_modal(escalation_id=5, draft="Use <https://x.example|this> & that", question=HOSTILE)
+    assert validate_view(view, expect_type="modal") == []
+    question_text = view["blocks"][0]["elements"][0]["text"]
+    assert not _MARKUP.search(question_text)
+    element = view["blocks"][1]["element"]
+    assert element["initial_value"] == "Use <https://x.example|this> & that"
+    assert json.loads(view["private_metadata"]) == {"escalation_id": 5}
+    assert view["callback_id"] == ids.VIEW_EDIT
+    assert view["blocks"][1]["block_id"] == ids.BLOCK_EDIT_TEXT
+    assert element["action_id"] == ids.ACTION_EDIT_TEXT
+
+
+# --- size limits -----------------------------------------------------------------------------
+
+
+def test_huge_card_stays_within_slack_limits() -> None:
+    card = _card(
+        question="&<" * 20_000,  # 40,000 chars that grow when escaped
+        draft="word " * 8_000,  # 40,000 chars
+        summary="s" * 10_000,
+        reason="r" * 10_000,
+        follow_ups=[f"follow-up {i} " + "x" * 5_000 for i in range(100)],
+        missing_information="m" * 10_000,
+        sources=[_source(i, title="T" * 500, heading="H" * 500) for i in range(20)],
+        customer_user_id="U" + "A" * 50,
+    )
+    message = escalation_card(card)
+    _assert_valid_message(message.blocks)
+    joined = "\n".join(_texts(message.blocks))
+    # The newest follow-ups are the ones shown.
+    assert "follow-up 99 " in joined
+    assert "follow-up 0 " not in joined
+    assert "40,000 characters in all" in joined  # says the question was cut
+    assert len(message.text) <= 40_000
+
+
+@pytest.mark.parametrize("state", ["approved", "edited", "rejected"])
+def test_huge_decided_card_stays_within_slack_limits(state: str) -> None:
+    card = _card(
+        state=state,
+        question="q " * 20_000,
+        draft="d" * 40_000,
+        follow_ups=["f" * 40_000] * 100,
+        decided_by="UREVIEWER",
+        decided_at=1.0,
+    )
+    blocks = escalation_card(card).blocks
+    _assert_valid_message(blocks)
+    assert "<@UREVIEWER>" in blocks[-1]["elements"][0]["text"]
+
+
+def test_edit_modal_with_a_long_draft_is_a_valid_view() -> None:
+    draft = "line of a long draft\n" * 500  # 10,500 chars
+    view = edit_modal(escalation_id=123456789, draft=draft, question="?" * 40_000)
+    assert validate_view(view, expect_type="modal") == []
+    assert len(view["title"]["text"]) <= 24
+    assert len(view["private_metadata"]) <= 3000
+    initial = view["blocks"][1]["element"]["initial_value"]
+    assert 0 < len(initial) <= 3000
+    assert draft.startswith(initial)
+
+
+def test_edit_modal_without_draft_has_no_initial_value() -> None:
+    view = edit_modal(escalation_id=1, draft="", question="q")
+    assert validate_view(view, expect_type="modal") == []
+    assert "initial_value" not in view["blocks"][1]["element"]
+
+
+# --- answer_message ----------------------------------------------------------------------------
+
+
+def test_short_answer_is_one_section_plus_sources_and_footer() -> None:
+    message = answer_message("Click *Export*.", [_source(), _source(2, "Billing", "Billing")])
+    _assert_valid_message(message.blocks)
+    assert [b["type"] for b in message.blocks] == ["section", "context"]
+    assert message.blocks[0]["text"]["text"] == "Click *Export*."
+    footer = [e["text"] for e in message.blocks[-1]["elements"]]
+    assert footer == ["Sources: Exporting reports › CSV; Billing", REACH_A_PERSON]
+    assert "talk to a person" in REACH_A_PERSON
+    assert message.text.startswith("Click *Export*.")
+    assert "Exporting reports" in message.text
+
+
+def test_long_answer_is_split_into_several_sections_keeping_sources_and_footer() -> None:
+    paragraphs = [f"Paragraph {i}: " + "some helpful words " * 40 for i in range(20)]
+    answer = "\n\n".join(paragraphs)  # ~15,000 chars
+    message = answer_message(answer, [_source()])
+    _assert_valid_message(message.blocks)
+    sections = [b for b in message.blocks if b["type"] == "section"]
+    assert len(sections) >= 5
+    assert " ".join(s["text"]["text"] for s in sections).split() == answer.split()
+    footer = [e["text"] for e in message.blocks[-1]["elements"]]
+    assert footer[0].startswith("Sources: Exporting reports")
+    assert footer[-1] == REACH_A_PERSON
+
+
+def test_answer_without_sources_still_offers_a_person() -> None:
+    message = answer_message("Yes.", [])
+    assert [e["text"] for e in message.blocks[-1]["elements"]] == [REACH_A_PERSON]
+    assert message.text == "Yes."
+
+
+def test_40k_answer_stays_within_block_limits() -> None:
+    message = answer_message("x" * 40_000, [_source(i) for i in range(12)])
+    _assert_valid_message(message.blocks)
+    assert message.blocks[-1]["elements"][-1]["text"] == REACH_A_PERSON
+
+
+# --- slack_text helpers ------------------------------------------------------------------------
+
+
+def test_truncate_marks_a_cut_and_leaves_short_text_alone() -> None:
+    assert truncate("short", 10) == "short"
+    cut = truncate("x" * 100, 10)
+    assert len(cut) == 10
+    assert cut.endswith("…")
+
+
+@pytest.mark.parametrize("limit", range(40, 80))
+def test_truncate_escaped_never_leaves_half_an_entity(limit: int) -> None:
+    text = "&<>" * 100
+    result = truncate_escaped(text, limit)
+    assert len(result) <= limit
+    body = result.split("…")[0]
+    # Every & starts a whole entity.
+    assert re.fullmatch(r"(?:&amp;|&lt;|&gt;)*", body), body
+    assert result.endswith("_(300 characters in all)_")
+
+
+def test_truncate_escaped_short_text_is_just_escaped() -> None:
+    assert truncate_escaped("a & b", 100) == "a &amp; b"
+
+
+def test_truncate_escaped_at_the_boundary_of_an_entity() -> None:
+    # Enough x's that a naive cut would end in "&am".
+    for pad in range(0, 8):
+        result = truncate_escaped("x" * pad + "&" * 200, 60)
+        assert not re.search(r"&(?:a|am|l|g|lt|gt)?$", result.split("…")[0]), result
+
+
+@pytest.mark.parametrize("limit", [50, 200, 3000])
+def test_split_for_sections_pieces_fit_and_rejoin_to_the_words(limit: int) -> None:
+    words = [f"w{i}" + "o" * (i % 13) for i in range(3000)]
+    text = ""
+    for i, word in enumerate(words):
+        text += word + ("\n\n" if i % 37 == 36 else "\n" if i % 11 == 10 else " ")
+    pieces = split_for_sections(text, limit)
+    assert len(pieces) > 1
+    assert all(0 < len(p) <= limit for p in pieces)
+    assert " ".join(pieces).split() == words
+
+
+def test_split_for_sections_prefers_paragraph_breaks() -> None:
+    first = "a " * 30 + "end."
+    text = first + "\n\n" + "b " * 30
+    pieces = split_for_sections(text, 80)
+    assert pieces[0] == first
+
+
+def test_split_for_sections_hard_cuts_a_word_longer_than_the_limit() -> None:
+    text = "y" * 250
+    pieces = split_for_sections(text, 100)
+    assert pieces == ["y" * 100, "y" * 100, "y" * 50]
+
+
+def test_split_for_sections_short_text_is_one_piece() -> None:
+    assert split_for_sections("hello world") == ["hello world"]
+    assert split_for_sections("") == []

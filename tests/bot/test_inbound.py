@@ -1,0 +1,218 @@
+"""parse_message_event: which Slack message events become customer messages, and why not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.inbound import Ignored, InboundMessage, parse_message_event
+
+SUPPORT = "CSUPPORT"
+BOT_USER = "UBOT"
+WATCHED = frozenset({SUPPORT})
+
+
+def _body(event: Any = None, **body: Any) -> dict[str, Any]:
+    if event is None:
+        event = _event()
+    values: dict[str, Any] = {"event_id": "Ev1", "team_id": "THOME", "event": event}
+    values.update(body)
+    return values
+
+
+def _event(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "type": "message",
+        "channel": SUPPORT,
+        "user": "UCUSTOMER",
+        "text": "How do I export?",
+        "ts": "1700000000.000100",
+        "team": "TCUST",
+    }
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _parse(body: dict[str, Any]) -> InboundMessage | Ignored:
+    return parse_message_event(body, watched_channels=WATCHED, bot_user_id=BOT_USER)
+
+
+def _accepted(body: dict[str, Any]) -> InboundMessage:
+    result = _parse(body)
+    assert isinstance(result, InboundMessage), result
+    return result
+
+
+def _ignored(body: dict[str, Any]) -> str:
+    result = _parse(body)
+    assert isinstance(result, Ignored), result
+    return result.reason
+
+
+def test_plain_message_is_accepted_with_all_fields() -> None:
+    message = _accepted(_body(is_ext_shared_channel=True))
+    assert message == InboundMessage(
+        event_id="Ev1",
+        channel_id=SUPPORT,
+        ts="1700000000.000100",
+        thread_ts=None,
+        user_id="UCUSTOMER",
+        user_team="TCUST",
+        text="How do I export?",
+        shared_channel=True,
+    )
+
+
+def test_user_team_is_preferred_over_team() -> None:
+    assert _accepted(_body(_event(user_team="TUSER"))).user_team == "TUSER"
+
+
+@pytest.mark.parametrize("subtype", ["file_share", "thread_broadcast", "me_message"])
+def test_person_subtypes_are_accepted(subtype: str) -> None:
+    message = _accepted(_body(_event(subtype=subtype)))
+    assert message.user_id == "UCUSTOMER"
+
+
+def test_file_share_without_text_is_accepted_with_empty_text() -> None:
+    event = _event(subtype="file_share")
+    del event["text"]
+    assert _accepted(_body(event)).text == ""
+
+
+@pytest.mark.parametrize(
+    "subtype",
+    [
+        "message_changed",
+        "message_deleted",
+        "bot_message",
+        "channel_join",
+        "channel_topic",
+        "message_replied",
+        "",
+    ],
+)
+def test_other_subtypes_are_ignored(subtype: str) -> None:
+    reason = _ignored(_body(_event(subtype=subtype)))
+    assert repr(subtype) in reason
+
+
+def test_bot_messages_are_ignored() -> None:
+    assert _ignored(_body(_event(bot_id="B1"))) == "message from a bot"
+    assert _ignored(_body(_event(bot_profile={"id": "B1"}))) == "message from a bot"
+
+
+def test_own_bot_user_is_ignored() -> None:
+    assert _ignored(_body(_event(user=BOT_USER))) == "the bot's own message"
+
+
+def test_unwatched_channel_is_ignored() -> None:
+    reason = _ignored(_body(_event(channel="COTHER")))
+    assert "COTHER" in reason
+    assert "not a support channel" in reason
+
+
+@pytest.mark.parametrize("user", [None, "", 123, ["U1"], {"id": "U1"}])
+def test_missing_or_malformed_user_is_ignored(user: Any) -> None:
+    event = _event()
+    event["user"] = user
+    if user is None:
+        del event["user"]
+    assert _ignored(_body(event)) == "message has no user"
+
+
+@pytest.mark.parametrize("ts", [None, "", 1700000000.0001, ["1.2"]])
+def test_missing_or_malformed_ts_is_ignored(ts: Any) -> None:
+    event = _event()
+    event["ts"] = ts
+    if ts is None:
+        del event["ts"]
+    assert _ignored(_body(event)) == "message has no ts"
+
+
+@pytest.mark.parametrize("channel", [None, 5, ["CSUPPORT"]])
+def test_malformed_channel_is_ignored(channel: Any) -> None:
+    event = _event()
+    event["channel"] = channel
+    assert "not a support channel" in _ignored(_body(event))
+
+
+@pytest.mark.parametrize("event", [None, "message", 3, ["x"]])
+def test_event_that_is_not_a_dict_is_ignored(event: Any) -> None:
+    body = {"event_id": "Ev1", "event": event}
+    assert _ignored(body) == "no event in the payload"
+
+
+def test_body_without_event_is_ignored() -> None:
+    assert _ignored({}) == "no event in the payload"
+
+
+def test_wrongly_typed_optional_fields_never_raise() -> None:
+    event = _event(text=["not", "text"], thread_ts=17.5, user_team=9, team=9)
+    message = _accepted(_body(event, event_id=123, is_ext_shared_channel="yes"))
+    assert message.text == ""
+    assert message.thread_ts is None
+    assert message.user_team is None
+    assert message.event_id is None
+
+
+@pytest.mark.xfail(
+    reason="parse_message_event checks `subtype not in <set>`, which raises TypeError for an"
+    " unhashable subtype (list/dict) instead of returning Ignored",
+    strict=True,
+)
+@pytest.mark.parametrize("subtype", [["file_share"], {"x": 1}])
+def test_unhashable_subtype_never_raises(subtype: Any) -> None:
+    assert isinstance(_parse(_body(_event(subtype=subtype))), Ignored)
+
+
+def test_dedupe_key_is_per_channel_and_message_not_per_event() -> None:
+    first = _accepted(_body(event_id="Ev1"))
+    retry = _accepted(_body(event_id="Ev2"))
+    other = _accepted(_body(_event(ts="1700000000.000200")))
+    assert first.dedupe_key == "message:CSUPPORT:1700000000.000100"
+    assert retry.dedupe_key == first.dedupe_key
+    assert other.dedupe_key != first.dedupe_key
+
+
+def test_root_and_thread_reply() -> None:
+    ts = "1700000000.000100"
+    assert _accepted(_body(_event(ts=ts))).is_root
+    # A thread parent carries thread_ts equal to its own ts.
+    assert _accepted(_body(_event(ts=ts, thread_ts=ts))).is_root
+    reply = _accepted(_body(_event(ts="1700000001.000000", thread_ts=ts)))
+    assert not reply.is_root
+    assert reply.thread_ts == ts
+
+
+def test_thread_broadcast_reply_is_not_a_root() -> None:
+    event = _event(subtype="thread_broadcast", ts="2.0", thread_ts="1.0")
+    assert not _accepted(_body(event)).is_root
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _event(),
+        _event(thread_ts="1699999999.000001", subtype="thread_broadcast", text="é <!channel>"),
+    ],
+)
+def test_payload_round_trip(event: dict[str, Any]) -> None:
+    message = _accepted(_body(event, is_ext_shared_channel=True))
+    payload = message.to_payload()
+    assert InboundMessage.from_payload(payload) == message
+    assert payload["channel_id"] == SUPPORT
+
+
+def test_from_payload_tolerates_missing_optional_keys() -> None:
+    message = InboundMessage.from_payload({"channel_id": "C1", "ts": "1.0", "user_id": "U1"})
+    assert message == InboundMessage(
+        event_id=None,
+        channel_id="C1",
+        ts="1.0",
+        thread_ts=None,
+        user_id="U1",
+        user_team=None,
+        text="",
+        shared_channel=False,
+    )

@@ -1,0 +1,89 @@
+"""The support-bot command line, run as a real process: migrate, doctor, kb import and search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.utils.harness import ESCALATION, KB_DIR, SUPPORT
+from tests.utils.process import SUPPORT_BOT, base_env, bot_env, free_port
+
+
+async def run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        SUPPORT_BOT,
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+async def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    code, out, _ = await run(env, tmp_path, "migrate")
+    assert code == 0 and "0001_core_loop" in out
+    code, out, _ = await run(env, tmp_path, "migrate")
+    assert code == 0 and "up to date" in out
+
+
+async def test_migrate_reports_an_unusable_database_url(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {"DATABASE_URL": "mysql://db/x"}
+    code, _, err = await run(env, tmp_path, "migrate")
+    assert code == 2 and "sqlite:///" in err and "Traceback" not in err
+
+
+async def test_kb_import_and_search_json(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}"}
+    code, out, _ = await run(env, tmp_path, "kb", "import", str(KB_DIR), str(tmp_path / "nope"))
+    assert code == 0
+    assert "added 3" in out and "no such file or folder" in out
+    code, out, _ = await run(env, tmp_path, "kb", "import", str(KB_DIR))
+    assert "unchanged 3" in out
+    code, out, _ = await run(env, tmp_path, "kb", "search", "export", "CSV", "--json", "-k", "2")
+    result = json.loads(out)
+    assert result["query"] == "export CSV"
+    first = result["results"][0]
+    assert first["title"] == "Exporting reports" and first["source"].endswith(
+        "exporting-reports.md"
+    )
+    assert {"article_id", "heading", "score", "text"} <= set(first)
+    code, out, _ = await run(env, tmp_path, "kb", "search", 'NEAR("a" b) AND -( *')
+    assert code == 0
+
+
+async def test_doctor_passes_against_a_healthy_setup(
+    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 0, out
+    assert "[ok] slack: authenticated as <@UBOT>" in out
+    assert f"[ok] channel {SUPPORT}" in out and f"[ok] channel {ESCALATION}" in out
+    assert "[ok] llm" in out
+
+
+async def test_doctor_says_precisely_what_is_wrong(
+    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    slack.channels[ESCALATION] = {"is_member": False, "name": "support-escalations"}
+    env = bot_env(tmp_path, slack, llm, free_port()) | {
+        "OPENAI_API_KEY": "sk-wrong",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+    }
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1
+    assert "/invite it there" in out and "support-escalations" in out
+    assert "refused OPENAI_API_KEY" in out
+    assert "support-bot migrate" in out
+    env["SLACK_BOT_TOKEN"] = "xoxb-wrong"
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert "Slack refused the bot token (auth.test: invalid_auth)" in out
+    assert "xoxb-wrong" not in out
