@@ -32,6 +32,9 @@ from persistence.records import Job
 
 log = logging.getLogger(__name__)
 
+# How many pages of 200 messages a retried delivery reads looking for an earlier one.
+LOOKUP_PAGES = 10
+
 # Slack errors that no retry will fix: give up at once and say so in the trail.
 PERMANENT_ERRORS = frozenset(
     {
@@ -238,24 +241,34 @@ class SlackOutbox:
     async def _find_posted(
         self, channel: str, thread_ts: str | None, key: str, *, since: float
     ) -> str | None:
-        """The ts of an earlier delivery of this outbox key, if Slack has one."""
-        try:
-            if thread_ts is not None:
-                response = await self.client.conversations_replies(
-                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
-                )
-            else:
-                response = await self.client.conversations_history(
-                    channel=channel,
-                    oldest=f"{since - 60:.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                )
-        except SlackApiError as exc:
-            raise _classify_slack_error(exc) from None
-        except (TimeoutError, OSError) as exc:
-            raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
-        for message in response.get("messages") or []:
-            if _has_key(message, key) and isinstance(message.get("ts"), str):
-                return str(message["ts"])
-        return None
+        """The ts of an earlier delivery of this outbox key, if Slack has one.
+
+        Only messages from shortly before the job was created can be earlier deliveries, so the
+        look-up starts there; long threads are paged through.
+        """
+        args: dict[str, Any] = {
+            "channel": channel,
+            "oldest": f"{since - 60:.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        cursor = None
+        for _ in range(LOOKUP_PAGES):
+            try:
+                if thread_ts is not None:
+                    response = await self.client.conversations_replies(
+                        ts=thread_ts, cursor=cursor, **args
+                    )
+                else:
+                    response = await self.client.conversations_history(cursor=cursor, **args)
+            except SlackApiError as exc:
+                raise _classify_slack_error(exc) from None
+            except (TimeoutError, OSError) as exc:
+                raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
+            for message in response.get("messages") or []:
+                if _has_key(message, key) and isinstance(message.get("ts"), str):
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        raise RetryLater("too many messages to search for an earlier delivery")

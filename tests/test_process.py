@@ -1,4 +1,4 @@
-"""``support-bot start`` as a separate process: start-up errors, and SIGKILL at the worst moments."""
+"""`support-bot start` as a real process: start-up errors, and SIGKILL at the worst moments."""
 
 from __future__ import annotations
 

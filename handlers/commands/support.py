@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 async def handle_support(commands: SupportCommands, body: dict[str, Any], ack: AsyncAck) -> None:
     user_id = body.get("user_id")
     if not isinstance(user_id, str):
-        await ack(text="Slack did not say who ran this command.")
+        await ack(text="Slack did not say who ran this command.", response_type="ephemeral")
         return
     team = body.get("team_id")
     try:
@@ -27,4 +27,5 @@ async def handle_support(commands: SupportCommands, body: dict[str, Any], ack: A
     except Exception:
         log.exception("/support failed")
         reply = "Something went wrong running that command; it has been logged."
-    await ack(text=reply)
+    # Ephemeral: only the caller sees the answer, in the channel where they typed it.
+    await ack(text=reply, response_type="ephemeral")

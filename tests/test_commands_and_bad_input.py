@@ -1,0 +1,58 @@
+"""Slash commands and malformed interactivity through the real app: a clear answer, never silence."""
+
+from __future__ import annotations
+
+import json
+
+from bot import ids
+from tests.conftest import BotFactory
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.utils.harness import ESCALATION, OUTSIDER, REVIEWER, SUPPORT
+
+
+async def test_support_help_and_status_answer_privately(make_bot: BotFactory) -> None:
+    bot = await make_bot()
+    status, body = await bot.send.slash_command(REVIEWER, "help")
+    assert status == 200
+    reply = json.loads(body)
+    assert reply["response_type"] == "ephemeral"
+    assert "/support status" in reply["text"] and "You are a reviewer" in reply["text"]
+    status, body = await bot.send.slash_command(OUTSIDER, "status")
+    text = json.loads(body)["text"]
+    assert f"<#{SUPPORT}>" in text and f"<#{ESCALATION}>" in text
+    assert "Awaiting review: 0" in text
+
+
+async def test_unknown_subcommand_shows_the_right_form(make_bot: BotFactory) -> None:
+    bot = await make_bot()
+    _, body = await bot.send.slash_command(REVIEWER, "frobnicate now")
+    assert json.loads(body)["text"] == "I don't know `/support frobnicate`. Try `/support help`."
+
+
+async def test_click_on_an_unknown_card_says_so(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot = await make_bot()
+    status, _ = await bot.send.block_action(
+        REVIEWER, ids.ACTION_APPROVE, "999", channel=ESCALATION, message_ts="1.000001"
+    )
+    assert status == 200
+    assert [e["text"] for e in slack.ephemerals] == ["This card is not known to the bot."]
+    assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_edit_submission_with_a_broken_form_or_empty_text_shows_field_errors(
+    make_bot: BotFactory, slack: FakeSlack
+) -> None:
+    bot = await make_bot()
+    values = {ids.BLOCK_EDIT_TEXT: {ids.ACTION_EDIT_TEXT: "hello"}}
+    status, body = await bot.send.view_submission(REVIEWER, ids.VIEW_EDIT, values, "not json")
+    assert status == 200
+    assert json.loads(body)["errors"][ids.BLOCK_EDIT_TEXT].startswith("This form is out of date")
+    empty = {ids.BLOCK_EDIT_TEXT: {ids.ACTION_EDIT_TEXT: "   "}}
+    _, body = await bot.send.view_submission(
+        REVIEWER, ids.VIEW_EDIT, empty, json.dumps({"escalation_id": 1})
+    )
+    assert json.loads(body)["errors"][ids.BLOCK_EDIT_TEXT] == "Write the reply to send."
+    assert slack.calls_to("chat.postMessage") == []
