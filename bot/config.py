@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
 
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "openai_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `SLACK_SIGNING_SECRET=` in a .env must not mean "verify signatures with an empty key".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("support_channels", "support_reviewers", "support_admins", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

@@ -73,7 +73,7 @@ def parse_message_event(
     if not isinstance(event, dict):
         return Ignored("no event in the payload")
     subtype = event.get("subtype")
-    if subtype not in _PERSON_SUBTYPES:
+    if not (subtype is None or isinstance(subtype, str)) or subtype not in _PERSON_SUBTYPES:
         return Ignored(f"message subtype {subtype!r} is not a new message")
     if event.get("bot_id") or event.get("bot_profile"):
         return Ignored("message from a bot")

@@ -18,7 +18,8 @@ from persistence.records import ArticleInput, KnowledgeChunkInput, KnowledgeHit
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
 MAX_FILE_BYTES = 2_000_000
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# ATX headings; a closing run of '#' counts only after a space ("## Using C#" keeps its '#').
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words that match nearly every chunk and so only add noise to an OR query.
 _STOPWORDS = frozenset(
@@ -117,7 +118,7 @@ def chunk_markdown(text: str, *, fallback_title: str) -> tuple[str, list[Knowled
         body.clear()
 
     for line in text.splitlines():
-        if line.lstrip().startswith("```"):
+        if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
         match = None if in_fence else _HEADING.match(line)
         if match is None:
@@ -157,7 +158,9 @@ class KnowledgeBase:
         for path in paths:
             if path.is_dir():
                 files += sorted(
-                    p for p in path.rglob("*") if p.is_file() and p.suffix in SUPPORTED_SUFFIXES
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
                 )
             elif path.is_file():
                 if path.suffix.lower() in SUPPORTED_SUFFIXES:

@@ -134,6 +134,21 @@ class SlackOutbox:
                 )
         return {"ts": ts}
 
+    async def delivery_failed(self, job: Job, error: str) -> None:
+        """Record a delivery given up for good on the ticket's trail, where people see it."""
+        ticket_id = job.payload.get("ticket_id")
+        if ticket_id is None and "escalation_id" in job.payload:
+            escalation = await self.repos.escalations.get(int(job.payload["escalation_id"]))
+            ticket_id = escalation.ticket_id if escalation else None
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.record(
+                tx,
+                ticket_id=ticket_id,
+                step="delivery_failed",
+                actor="bot",
+                detail={"job": job.dedupe_key, "error": error},
+            )
+
     async def deliver_card(self, job: Job) -> dict[str, Any]:
         escalation_id = int(job.payload["escalation_id"])
         # Card jobs of one escalation run one at a time, so an older render never lands last.

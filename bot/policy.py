@@ -8,10 +8,15 @@ from typing import Any
 from bot.blocks import CATEGORY_LABELS
 from bot.models import Decision
 
+_QUALIFIED = r"(an?\s+|the\s+|your\s+|some\s*)?(real\s+|actual\s+|live\s+)?"
 _HUMAN_REQUEST = re.compile(
-    r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an?\s+|some\s*one|somebody|a\s+real\s+)?"
-    r"(person|human|agent|someone|somebody|representative|rep|staff|people)\b"
-    r"|\b(real|live)\s+(person|human|agent)\b"
+    r"\b(talk|speak|chat)\s+(to|with)\s+"
+    + _QUALIFIED
+    + r"(person|human|agent|representative|rep|someone|somebody|team|staff|people)\b"
+    r"|\b(want|need|get|reach|contact)\s+(me\s+)?(to\s+)?"
+    + _QUALIFIED
+    + r"(human|person|agent|representative)\b"
+    r"|\bis\s+there\s+" + _QUALIFIED + r"(human|person|agent|someone)\b"
     r"|\bhuman\s+(please|agent|support)\b",
     re.IGNORECASE,
 )

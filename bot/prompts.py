@@ -52,11 +52,14 @@ def parse_prompt(text: str, *, origin: str) -> Prompt:
         meta = yaml.safe_load(front) or {}
     except (ValueError, yaml.YAMLError) as exc:
         raise PromptError(f"{origin}: bad front matter: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise PromptError(f"{origin}: front matter must be key: value lines")
     for key in ("name", "version", "variables"):
         if key not in meta:
             raise PromptError(f"{origin}: front matter lacks {key!r}")
+    found = [m.group(1) for m in _SECTION.finditer(body)]
     sections = {m.group(1): m.group(2) for m in _SECTION.finditer(body)}
-    if set(sections) != {"system", "user"}:
+    if sorted(found) != ["system", "user"]:
         raise PromptError(f"{origin}: needs exactly one <system> and one <user> section")
     declared = frozenset(str(v) for v in meta["variables"])
     used = set(_PLACEHOLDER.findall(sections["system"] + sections["user"]))

@@ -126,7 +126,11 @@ class BotRuntime:
             lease_seconds=settings.job_lease_seconds,
             max_attempts=settings.job_max_attempts,
             retry_base_seconds=settings.job_retry_base_seconds,
-            on_dead={jobkinds.ADVANCE_TICKET: advance_failed},
+            on_dead={
+                jobkinds.ADVANCE_TICKET: advance_failed,
+                jobkinds.SLACK_POST: outbox.delivery_failed,
+                jobkinds.SYNC_CARD: outbox.delivery_failed,
+            },
         )
         worker_ref.append(worker)
         self.services = Services(

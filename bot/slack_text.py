@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 # Slack's limits that the builders respect (api.slack.com/reference/block-kit).
 SECTION_TEXT_MAX = 3000
@@ -16,6 +17,28 @@ CONTEXT_TEXT_MAX = 3000
 def escape(text: str) -> str:
     """Escape the three characters Slack treats as markup, so echoed text cannot ping or link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_BROADCAST = re.compile(
+    r"<(!(?:channel|here|everyone)|!subteam\^[A-Z0-9]+|@[UW][A-Z0-9]+)(\|[^>]*)?>"
+)
+_BARE_BROADCAST = re.compile(r"(?<![<\w])@(channel|here|everyone)\b")
+
+
+def neutralize_mentions(text: str) -> str:
+    """Keep machine-written text (LLM drafts, article passages) from pinging anyone.
+
+    ``<!channel>``, ``<!here>``, ``<!everyone>``, user-group and user mentions are shown as
+    plain words; links and formatting stay. Text a human reviewer typed is never passed here.
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        label = (match.group(2) or "")[1:]
+        token = match.group(1)
+        return "@" + (label or token.lstrip("!@").split("^")[0])
+
+    text = _BROADCAST.sub(plain, text)
+    return _BARE_BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
 
 
 def truncate(text: str, limit: int, *, note: str = "…") -> str:
@@ -32,6 +55,8 @@ def truncate_escaped(text: str, limit: int) -> str:
         return escaped
     hidden = len(text)
     note = f"… _({hidden:,} characters in all)_"
+    if len(note) >= limit:
+        note = "…"
     cut = escaped[: max(0, limit - len(note))]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
@@ -55,7 +80,7 @@ def split_for_sections(text: str, limit: int = SECTION_TEXT_MAX) -> list[str]:
         rest = rest[cut:].lstrip()
     if rest:
         pieces.append(rest)
-    return pieces
+    return [piece for piece in pieces if piece.strip()]
 
 
 def slack_date(epoch: float) -> str:

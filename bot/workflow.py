@@ -22,6 +22,7 @@ from bot.models import Classification, Draft, DraftReply, Source
 from bot.policy import asks_for_a_person, decide
 from bot.prompts import load_prompt
 from bot.repos import Repositories
+from bot.slack_text import neutralize_mentions
 from persistence.db import Tx
 from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
 
@@ -188,7 +189,7 @@ class Workflow:
 
     def _passage_draft(self, hit: dict[str, Any]) -> Draft:
         """Offline draft: the best passage, for a reviewer to approve or edit."""
-        text = hit["text"][:OFFLINE_PASSAGE_CHARS]
+        text = neutralize_mentions(hit["text"][:OFFLINE_PASSAGE_CHARS])
         return Draft(
             text=text,
             sources=[_source(hit)],
@@ -203,7 +204,7 @@ class Workflow:
         # Only articles the model was actually shown can be cited; invented ids are dropped.
         cited = [by_article[i] for i in dict.fromkeys(reply.used_article_ids) if i in by_article]
         return Draft(
-            text=reply.answer.strip(),
+            text=neutralize_mentions(reply.answer.strip()),
             sources=[_source(h) for h in cited],
             grounded=reply.grounded and bool(cited),
             origin="llm",

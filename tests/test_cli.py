@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import zipfile
 from pathlib import Path
 
 from tests.fakes.openai_api import FakeOpenAI
@@ -87,3 +89,36 @@ async def test_doctor_says_precisely_what_is_wrong(
     code, out, _ = await run(env, tmp_path, "doctor")
     assert "Slack refused the bot token (auth.test: invalid_auth)" in out
     assert "xoxb-wrong" not in out
+
+
+async def test_python_dash_m_bot_is_the_same_command(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--help", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    for command in ("start", "migrate", "doctor", "kb"):
+        assert command in out.decode()
+
+
+async def test_the_wheel_ships_the_prompts(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(tmp_path),
+        str(root),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, err.decode()
+    wheel = next(tmp_path.glob("*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"prompts/classify.md", "prompts/draft.md", "bot/cli.py"} <= names

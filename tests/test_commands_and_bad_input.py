@@ -1,4 +1,4 @@
-"""Slash commands and malformed interactivity through the real app: a clear answer, never silence."""
+"""Slash commands and malformed interactivity through the real app: an answer, never silence."""
 
 from __future__ import annotations
 

@@ -402,3 +402,32 @@ async def test_colleague_in_a_slack_connect_channel_is_not_a_customer(
     await bot.drained()
     assert await bot.ticket_states() == []
     assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_a_post_slack_refuses_for_good_is_on_the_trail_not_retried_forever(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
+    slack.error_next("chat.postMessage", error="not_in_channel")
+    bot = await make_bot()
+    await bot.ask("How do I export CSV?")
+    await bot.drained()
+    rows = await bot.db.fetchall("SELECT detail FROM ticket_events WHERE step = 'delivery_failed'")
+    assert len(rows) == 1 and "not_in_channel" in rows[0]["detail"]
+    job = await bot.db.fetchone("SELECT state, attempts FROM jobs WHERE kind = 'slack_post'")
+    assert job is not None and (job["state"], job["attempts"]) == ("dead", 1)
+
+
+async def test_a_draft_that_tries_to_ping_everyone_pings_no_one(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    answer = "<!channel> <!here|here> @everyone <@U0BOSS> <!subteam^S1|@oncall>: click Export."
+    llm.set_responder(scripted_llm(classification(), draft(answer, [EXPORT_ARTICLE])))
+    bot = await make_bot()
+    ts = await bot.ask("How do I export CSV?")
+    await bot.drained()
+    posted = bot.thread(ts)[0]
+    everything = posted["text"] + str(posted["blocks"])
+    for ping in ("<!channel>", "<!here", "<@U0BOSS>", "<!subteam", "@everyone"):
+        assert ping not in everything
+    assert "click Export." in posted["text"]

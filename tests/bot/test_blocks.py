@@ -196,7 +196,9 @@ def test_escape_only_touches_slack_markup() -> None:
 
 
 def test_edit_modal_escapes_the_question_but_keeps_the_draft_verbatim() -> None:
-    view = edit_modal(escalation_id=5, draft="Use <https://x.example|this> & that", question=HOSTILE)
+    view = edit_modal(
+        escalation_id=5, draft="Use <https://x.example|this> & that", question=HOSTILE
+    )
     assert validate_view(view, expect_type="modal") == []
     question_text = view["blocks"][0]["elements"][0]["text"]
     assert not _MARKUP.search(question_text)

@@ -104,21 +104,11 @@ def test_plain_text_file_is_one_chunk_under_the_fallback_title() -> None:
     assert chunks == [KnowledgeChunkInput(heading="Notes", text="line one\nline two")]
 
 
-@pytest.mark.xfail(
-    reason="_HEADING strips trailing '#' even when not preceded by a space, so '## Using C#'"
-    " becomes heading 'Using C' (CommonMark keeps 'Using C#')",
-    strict=True,
-)
 def test_heading_ending_in_hash_keeps_it() -> None:
     _, chunks = chunk_markdown("## Using C#\ntext\n", fallback_title="F")
     assert chunks[0].heading == "Using C#"
 
 
-@pytest.mark.xfail(
-    reason="only ``` fences are recognised; a '# comment' line inside a ~~~ fenced block is"
-    " taken as a heading and splits the article",
-    strict=True,
-)
 def test_tilde_fenced_code_with_hash_lines_is_not_a_heading() -> None:
     text = "## Running\n~~~\n# install the tool\n~~~\n"
     _, chunks = chunk_markdown(text, fallback_title="F")
@@ -289,12 +279,6 @@ async def test_direct_file_suffix_is_case_insensitive(kb: KnowledgeBase, tmp_pat
     assert summary.added == 1
 
 
-@pytest.mark.xfail(
-    reason="_files matches suffixes case-sensitively inside folders, so docs/Guide.MD is"
-    " silently left out (not even listed as skipped) while the same file given directly is"
-    " imported",
-    strict=True,
-)
 async def test_folder_import_finds_upper_case_suffixes(kb: KnowledgeBase, tmp_path: Path) -> None:
     _write(tmp_path / "docs" / "Guide.MD", "capybara\n")
     summary = await kb.import_paths([tmp_path / "docs"])

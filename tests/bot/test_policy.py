@@ -43,9 +43,7 @@ def test_confident_grounded_cited_simple_faq_is_answered() -> None:
 
 
 def test_confidence_exactly_at_the_threshold_is_answered() -> None:
-    decision = decide(
-        classification=_classification(confidence=0.7), draft=_draft(), threshold=0.7
-    )
+    decision = decide(classification=_classification(confidence=0.7), draft=_draft(), threshold=0.7)
     assert decision.action == "answer"
 
 
@@ -117,9 +115,7 @@ def test_categories_other_than_simple_faq_escalate(category: str, label: str) ->
         threshold=0.0,
     )
     assert decision.action == "escalate"
-    assert decision.reason == (
-        f"Category is {label}; only simple FAQs are answered automatically."
-    )
+    assert decision.reason == (f"Category is {label}; only simple FAQs are answered automatically.")
 
 
 @pytest.mark.parametrize("draft", [None, {"text": ""}, _draft(text=None)])
@@ -178,6 +174,9 @@ def test_reasons_are_checked_in_priority_order() -> None:
         "is there a live agent?",
         "human please",
         "talk to staff",
+        "can I get a human",
+        "talk to an actual person",
+        "speak to your team",
     ],
 )
 def test_asks_for_a_person_positive(text: str) -> None:
@@ -195,6 +194,8 @@ def test_asks_for_a_person_positive(text: str) -> None:
         "our HR (human resources) team needs access",
         "the agent installer fails",
         "talk to the API from Python",
+        "I am a real person",
+        "the live agent feature is broken",
     ],
 )
 def test_asks_for_a_person_negative(text: str) -> None:

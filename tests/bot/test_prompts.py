@@ -10,7 +10,9 @@ import pytest
 from bot.prompts import Prompt, PromptError, load_prompt, parse_prompt
 
 SHIPPED = sorted(
-    p.name.removesuffix(".md") for p in resources.files("prompts").iterdir() if p.name.endswith(".md")
+    p.name.removesuffix(".md")
+    for p in resources.files("prompts").iterdir()
+    if p.name.endswith(".md")
 )
 
 
@@ -119,7 +121,7 @@ def test_declared_but_unused_variable_is_rejected() -> None:
     "text",
     [
         "<system>\nx\n</system>\n<user>\ny\n</user>\n",
-        "\n---\nname: a\nversion: 1\nvariables: []\n---\n<system>\nx\n</system>\n<user>\ny\n</user>\n",
+        "\n" + _template(),
         "",
     ],
 )
@@ -167,11 +169,6 @@ def test_origin_is_named_in_parse_errors() -> None:
         parse_prompt("no front matter", origin="prompts/broken.md")
 
 
-@pytest.mark.xfail(
-    reason="parse_prompt keeps only the last of two <system> sections instead of refusing them"
-    " ('needs exactly one <system>'), so the first system text is silently dropped",
-    strict=True,
-)
 def test_a_second_system_section_is_rejected() -> None:
     text = _template(
         system="<system>\nFirst rules.\n</system>\n<system>\nSecond {{history}}\n</system>\n"

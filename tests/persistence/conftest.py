@@ -1,0 +1,18 @@
+"""A migrated SQLite database in a fresh file for each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from persistence.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(str(tmp_path / "bot.db"))
+    await database.open()
+    yield database
+    await database.close()

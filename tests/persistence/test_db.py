@@ -1,0 +1,212 @@
+"""The SQLite owner: URL parsing, migrations, pragmas and transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from persistence.db import (
+    Database,
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    sqlite_path_from_url,
+)
+from persistence.migrations import MIGRATIONS
+
+CORE_TABLES = {
+    "tickets",
+    "ticket_turns",
+    "escalations",
+    "jobs",
+    "ticket_events",
+    "ignored_messages",
+    "kb_articles",
+    "kb_chunks",
+    "kb_fts",
+    "schema_migrations",
+}
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {r[0] for r in rows}
+
+
+async def test_migrations_on_a_blank_file_create_the_tables(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    db = Database(str(path))
+    await db.open(migrate=False)
+    try:
+        assert await db.migrate() == ["0001_core_loop"]
+        assert await db.applied_migrations() == ["0001_core_loop"]
+        assert await db.migrate() == []
+        assert await db.applied_migrations() == ["0001_core_loop"]
+    finally:
+        await db.close()
+    assert _tables(path) >= CORE_TABLES
+
+
+async def test_open_migrates_and_reopening_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = Database(str(path))
+    await db.open()
+    await db.close()
+    assert _tables(path) >= CORE_TABLES
+    again = Database(str(path))
+    await again.open(migrate=False)
+    try:
+        assert await again.migrate() == []
+        assert await again.applied_migrations() == [name for name, _ in MIGRATIONS]
+    finally:
+        await again.close()
+
+
+async def test_open_without_migrate_leaves_the_file_empty(tmp_path: Path) -> None:
+    path = tmp_path / "bare.db"
+    db = Database(str(path))
+    await db.open(migrate=False)
+    await db.close()
+    assert _tables(path) == set()
+
+
+async def test_wal_mode_and_foreign_keys_are_on(db: Database) -> None:
+    row = await db.fetchone("PRAGMA journal_mode")
+    assert row is not None and row[0] == "wal"
+    row = await db.fetchone("PRAGMA foreign_keys")
+    assert row is not None and row[0] == 1
+    async with db.transaction() as tx:
+        row = await tx.fetchone("PRAGMA foreign_keys")
+        assert row is not None and row[0] == 1
+
+
+async def test_foreign_keys_are_enforced(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO ticket_turns(ticket_id, role, text, created_at)"
+                " VALUES (999, 'customer', 'x', 0)"
+            )
+
+
+async def test_a_failing_transaction_rolls_back(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO ignored_messages(reason, created_at) VALUES ('first', 0)")
+            row = await tx.fetchone("SELECT COUNT(*) FROM ignored_messages")
+            assert row is not None and row[0] == 1  # visible inside the transaction
+            raise RuntimeError("boom")
+    row = await db.fetchone("SELECT COUNT(*) FROM ignored_messages")
+    assert row is not None and row[0] == 0
+    # The writer is usable again afterwards, and commits.
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO ignored_messages(reason, created_at) VALUES ('second', 0)")
+    rows = await db.fetchall("SELECT reason FROM ignored_messages")
+    assert [r["reason"] for r in rows] == ["second"]
+
+
+async def test_a_failing_statement_rolls_back_earlier_writes(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO jobs(kind, dedupe_key, payload, available_at, created_at)"
+                " VALUES ('k', 'same', '{}', 0, 0)"
+            )
+            await tx.execute(
+                "INSERT INTO jobs(kind, dedupe_key, payload, available_at, created_at)"
+                " VALUES ('k', 'same', '{}', 0, 0)"
+            )
+    row = await db.fetchone("SELECT COUNT(*) FROM jobs")
+    assert row is not None and row[0] == 0
+
+
+async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "durable.db")
+    db = Database(path)
+    await db.open()
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO ignored_messages(reason, created_at) VALUES ('kept', 0)")
+    await db.close()
+    db = Database(path)
+    await db.open()
+    try:
+        rows = await db.fetchall("SELECT reason FROM ignored_messages")
+        assert [r["reason"] for r in rows] == ["kept"]
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///support-bot.db", "support-bot.db"),
+        ("sqlite:///data/bot.db", "data/bot.db"),
+        ("sqlite:////var/lib/support-bot.db", "/var/lib/support-bot.db"),
+        ("sqlite:///:memory:", ":memory:"),
+        ("sqlite://:memory:", ":memory:"),
+    ],
+)
+def test_database_url_parsing(url: str, path: str) -> None:
+    assert sqlite_path_from_url(url) == path
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@host/db", "postgres://host/db"])
+def test_postgres_urls_are_refused_with_a_hint(url: str) -> None:
+    with pytest.raises(DatabaseConfigError, match="PostgreSQL"):
+        sqlite_path_from_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://example.com/db", "mysql://h/db", "support-bot.db", ""])
+def test_other_schemes_are_refused(url: str) -> None:
+    with pytest.raises(DatabaseConfigError, match="must start with sqlite:///"):
+        sqlite_path_from_url(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/bot.db"])
+def test_malformed_sqlite_urls_are_refused(url: str) -> None:
+    with pytest.raises(DatabaseConfigError, match="must look like sqlite:///"):
+        sqlite_path_from_url(url)
+
+
+def test_from_url_uses_the_parsed_path(tmp_path: Path) -> None:
+    assert Database.from_url(f"sqlite:///{tmp_path}/x.db").path == f"{tmp_path}/x.db"
+    with pytest.raises(DatabaseConfigError):
+        Database.from_url("postgresql://host/db")
+
+
+async def test_in_memory_database_works(tmp_path: Path) -> None:
+    db = Database.from_url("sqlite:///:memory:")
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO ignored_messages(reason, created_at) VALUES ('m', 0)")
+        row = await db.fetchone("SELECT COUNT(*) FROM ignored_messages")
+        assert row is not None and row[0] == 1
+    finally:
+        await db.close()
+
+
+async def test_missing_folder_is_database_unavailable(tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "no" / "such" / "folder" / "bot.db"))
+    with pytest.raises(DatabaseUnavailableError, match="folder for the database does not exist"):
+        await db.open()
+    assert not (tmp_path / "no").exists()
+
+
+async def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    db = Database(str(path))
+    with pytest.raises(DatabaseUnavailableError, match="cannot open database"):
+        await db.open()
+
+
+async def test_using_a_closed_database_is_unavailable(tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "bot.db"))
+    with pytest.raises(DatabaseUnavailableError):
+        await db.fetchone("SELECT 1")
+    with pytest.raises(DatabaseUnavailableError):
+        async with db.transaction():
+            pass
