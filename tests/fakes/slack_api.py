@@ -121,8 +121,14 @@ class FakeSlack:
         bot_id: str = "BBOT",
         team_id: str = "THOME",
         team_url: str = "https://home.slack.com/",
+        app_token: str = "xapp-test",
     ) -> None:
         self.token = token
+        self.app_token = app_token
+        # Socket Mode: connected websockets, and the acks the app sent back by envelope id.
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: dict[str, Json] = {}
+        self._envelopes = itertools.count(1)
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
@@ -170,6 +176,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/response_url/{key:.*}", self._handle_response_url)
         # A short shutdown timeout: stop() must not wait a minute on a parked handler.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -184,6 +191,8 @@ class FakeSlack:
         for held in self._held.values():
             held.event.set()
         self._held.clear()
+        for ws in self.sockets:
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -431,6 +440,15 @@ class FakeSlack:
         args = await self._read_args(request)
         invalid_json = bool(args.pop("__invalid_json__", False))
         token = self._token(request, args)
+        if method == "apps.connections.open":
+            # Socket Mode: only the app-level token may open a connection.
+            body = (
+                {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+                if token == self.app_token
+                else _error("invalid_auth")
+            )
+            self._record(request, method, args, 200, body)
+            return web.json_response(body)
         if token != self.token:
             # Auth failures do not consume injected faults: the call never reached the method.
             body = _error("invalid_auth")
@@ -467,6 +485,46 @@ class FakeSlack:
             finally:
                 held.waiting -= 1
         return web.json_response(body)
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json(
+            {"type": "hello", "num_connections": len(self.sockets), "debug_info": {}}
+        )
+        async for message in ws:
+            if message.type != web.WSMsgType.TEXT:
+                continue
+            with contextlib.suppress(ValueError):
+                data = json.loads(message.data)
+                if isinstance(data, dict) and "envelope_id" in data:
+                    self.socket_acks[str(data["envelope_id"])] = data
+        if ws in self.sockets:
+            self.sockets.remove(ws)
+        return ws
+
+    async def socket_send(self, kind: str, payload: Json, retry_attempt: int = 0) -> str:
+        """Deliver a Socket Mode envelope (``events_api``, ``interactive``, ``slash_commands``)
+        to the newest connection; returns its envelope id."""
+        await self.wait_for(lambda s: bool(s.sockets))
+        envelope_id = f"env-{next(self._envelopes)}"
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
+        return envelope_id
+
+    async def socket_ack(self, envelope_id: str, timeout: float = 10.0) -> Json:
+        """The app's acknowledgement of an envelope (with its response payload, if any)."""
+        await self.wait_for(lambda s: envelope_id in s.socket_acks, timeout=timeout)
+        return self.socket_acks[envelope_id]
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         if request.content_type == "application/json":
