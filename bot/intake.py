@@ -14,6 +14,7 @@ from bot import jobkinds
 from bot.inbound import InboundMessage
 from bot.people import People
 from bot.policy import has_words
+from bot.queueing import queue_advance, queue_card_sync
 from bot.repos import Repositories
 from persistence.records import IN_PROGRESS_STATES
 
@@ -90,12 +91,7 @@ class Intake:
                     actor=message.user_id,
                     detail={"channel": message.channel_id, "ts": message.ts},
                 )
-                await repos.jobs.enqueue(
-                    tx,
-                    kind=jobkinds.ADVANCE_TICKET,
-                    dedupe_key=jobkinds.advance_key(ticket.id, ticket.round),
-                    payload={"ticket_id": ticket.id, "round": ticket.round},
-                )
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round)
                 self.wake()
                 return
 
@@ -137,11 +133,8 @@ class Intake:
             elif ticket.state == "awaiting_review":
                 escalation = await repos.escalations.pending_for_ticket(tx, ticket.id)
                 if escalation is not None:
-                    await repos.jobs.enqueue(
-                        tx,
-                        kind=jobkinds.SYNC_CARD,
-                        dedupe_key=jobkinds.card_key(escalation.id, f"turn:{turn.id}"),
-                        payload={"escalation_id": escalation.id},
+                    await queue_card_sync(
+                        repos.jobs, tx, escalation_id=escalation.id, reason=f"turn:{turn.id}"
                     )
                     detail["handling"] = "shown on the review card"
             elif ticket.state in ("answered", "replied"):
@@ -154,12 +147,7 @@ class Intake:
                     round=ticket.round + 1,
                 )
                 assert moved, "ticket changed inside a write transaction"
-                await repos.jobs.enqueue(
-                    tx,
-                    kind=jobkinds.ADVANCE_TICKET,
-                    dedupe_key=jobkinds.advance_key(ticket.id, ticket.round + 1),
-                    payload={"ticket_id": ticket.id, "round": ticket.round + 1},
-                )
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
                 detail["handling"] = f"new round {ticket.round + 1}"
             else:
                 detail["handling"] = "left to a human (the escalation was rejected)"

@@ -16,6 +16,7 @@ from bot import jobkinds
 from bot.blocks import answer_message, edit_modal, plain_reply
 from bot.models import Draft
 from bot.people import People
+from bot.queueing import queue_card_sync, queue_thread_post
 from bot.repos import Repositories
 from bot.slack_text import slack_date
 from persistence.db import Tx
@@ -162,25 +163,15 @@ class ReviewDesk:
                 message = answer_message(final_text, draft.sources if draft else [])
             else:
                 message = plain_reply(final_text)
-            await repos.jobs.enqueue(
+            await queue_thread_post(
+                repos.jobs,
                 tx,
-                kind=jobkinds.SLACK_POST,
-                dedupe_key=jobkinds.reply_key(escalation.id),
-                payload={
-                    "ticket_id": ticket.id,
-                    "channel": ticket.channel_id,
-                    "thread_ts": ticket.thread_ts,
-                    "text": message.text,
-                    "blocks": message.blocks,
-                    "purpose": "reply",
-                },
+                key=jobkinds.reply_key(escalation.id),
+                ticket=ticket,
+                message=message,
+                purpose="reply",
             )
-        await repos.jobs.enqueue(
-            tx,
-            kind=jobkinds.SYNC_CARD,
-            dedupe_key=jobkinds.card_key(escalation.id, "decided"),
-            payload={"escalation_id": escalation.id},
-        )
+        await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="decided")
         await repos.trail.record(
             tx,
             ticket_id=ticket.id,

@@ -21,6 +21,7 @@ from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.models import Classification, Draft, DraftReply, Source
 from bot.policy import asks_for_a_person, decide
 from bot.prompts import load_prompt
+from bot.queueing import queue_advance, queue_card_sync, queue_thread_post
 from bot.repos import Repositories
 from bot.slack_text import neutralize_mentions
 from persistence.db import Tx
@@ -236,18 +237,13 @@ class Workflow:
                 )
                 draft = Draft.model_validate(ticket.draft)
                 message = answer_message(draft.text, draft.sources)
-                await repos.jobs.enqueue(
+                await queue_thread_post(
+                    repos.jobs,
                     tx,
-                    kind=jobkinds.SLACK_POST,
-                    dedupe_key=jobkinds.answer_key(ticket.id, ticket.round),
-                    payload={
-                        "ticket_id": ticket.id,
-                        "channel": ticket.channel_id,
-                        "thread_ts": ticket.thread_ts,
-                        "text": message.text,
-                        "blocks": message.blocks,
-                        "purpose": "answer",
-                    },
+                    key=jobkinds.answer_key(ticket.id, ticket.round),
+                    ticket=ticket,
+                    message=message,
+                    purpose="answer",
                 )
             else:
                 moved = await repos.tickets.transition(
@@ -278,26 +274,15 @@ class Workflow:
         escalation = await repos.escalations.create(
             tx, ticket_id=ticket.id, round=ticket.round, reason=reason, draft_text=draft_text
         )
-        holding = holding_message()
-        await repos.jobs.enqueue(
+        await queue_thread_post(
+            repos.jobs,
             tx,
-            kind=jobkinds.SLACK_POST,
-            dedupe_key=jobkinds.holding_key(ticket.id, ticket.round),
-            payload={
-                "ticket_id": ticket.id,
-                "channel": ticket.channel_id,
-                "thread_ts": ticket.thread_ts,
-                "text": holding.text,
-                "blocks": holding.blocks,
-                "purpose": "holding",
-            },
+            key=jobkinds.holding_key(ticket.id, ticket.round),
+            ticket=ticket,
+            message=holding_message(),
+            purpose="holding",
         )
-        await repos.jobs.enqueue(
-            tx,
-            kind=jobkinds.SYNC_CARD,
-            dedupe_key=jobkinds.card_key(escalation.id, "open"),
-            payload={"escalation_id": escalation.id},
-        )
+        await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="open")
         await repos.trail.record(
             tx,
             ticket_id=ticket.id,
@@ -321,12 +306,7 @@ class Workflow:
             new_state="received",
             round=ticket.round + 1,
         )
-        await self.repos.jobs.enqueue(
-            tx,
-            kind=jobkinds.ADVANCE_TICKET,
-            dedupe_key=jobkinds.advance_key(ticket.id, ticket.round + 1),
-            payload={"ticket_id": ticket.id, "round": ticket.round + 1},
-        )
+        await queue_advance(self.repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
 
     async def _store(
         self,

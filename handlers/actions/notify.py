@@ -1,17 +1,22 @@
-"""Telling the clicker, privately, what happened to their click."""
+"""What every review button shares: parsing the click, and telling the clicker privately."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.interactions import ReviewClick
+from bot.interactions import BadInteraction, ReviewClick
+from bot.review import ReviewOutcome
 
 log = logging.getLogger(__name__)
 
 FAILED = "Something went wrong recording your decision, so nothing was sent. Please try again."
+
+Decision = Callable[..., Awaitable[ReviewOutcome]]
 
 
 async def tell_clicker(client: AsyncWebClient, click: ReviewClick, text: str) -> None:
@@ -22,3 +27,24 @@ async def tell_clicker(client: AsyncWebClient, click: ReviewClick, text: str) ->
         await client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=text)
     except SlackApiError as exc:
         log.warning("could not tell %s: %s", click.user_id, exc.response.get("error"))
+
+
+async def decide_from_click(
+    client: AsyncWebClient, body: dict[str, Any], decision: Decision, name: str
+) -> None:
+    """Run one reviewer decision for a button click; the clicker hears of anything but success."""
+    try:
+        click = ReviewClick.from_body(body)
+    except BadInteraction as exc:
+        log.warning("ignoring a %s click: %s", name, exc)
+        return
+    try:
+        outcome = await decision(
+            click.escalation_id, user_id=click.user_id, user_team=click.user_team
+        )
+    except Exception:
+        log.exception("recording a %s failed", name)
+        await tell_clicker(client, click, FAILED)
+        return
+    if outcome.notice:
+        await tell_clicker(client, click, outcome.notice)

@@ -1,0 +1,48 @@
+"""Putting work on the queue: the three kinds of job the domain layer asks for, keyed once."""
+
+from __future__ import annotations
+
+from bot import jobkinds
+from bot.blocks import OutgoingMessage
+from persistence.db import Tx
+from persistence.jobs import JobRepository
+from persistence.records import Ticket
+
+
+async def queue_thread_post(
+    jobs: JobRepository, tx: Tx, *, key: str, ticket: Ticket, message: OutgoingMessage, purpose: str
+) -> None:
+    """A message for the customer's thread, delivered once by the outbox."""
+    await jobs.enqueue(
+        tx,
+        kind=jobkinds.SLACK_POST,
+        dedupe_key=key,
+        payload={
+            "ticket_id": ticket.id,
+            "channel": ticket.channel_id,
+            "thread_ts": ticket.thread_ts,
+            "text": message.text,
+            "blocks": message.blocks,
+            "purpose": purpose,
+        },
+    )
+
+
+async def queue_card_sync(jobs: JobRepository, tx: Tx, *, escalation_id: int, reason: str) -> None:
+    """Post the review card (reason ``open``) or bring it up to date with the escalation."""
+    await jobs.enqueue(
+        tx,
+        kind=jobkinds.SYNC_CARD,
+        dedupe_key=jobkinds.card_key(escalation_id, reason),
+        payload={"escalation_id": escalation_id},
+    )
+
+
+async def queue_advance(jobs: JobRepository, tx: Tx, *, ticket_id: int, round: int) -> None:
+    """Run (or resume) a ticket's workflow round."""
+    await jobs.enqueue(
+        tx,
+        kind=jobkinds.ADVANCE_TICKET,
+        dedupe_key=jobkinds.advance_key(ticket_id, round),
+        payload={"ticket_id": ticket_id, "round": round},
+    )
