@@ -12,6 +12,7 @@ from typing import Any
 
 from bot import ids
 from bot.models import Source
+from bot.retrieval import Lookup
 from bot.slack_text import (
     MESSAGE_BLOCKS_MAX,
     PLAIN_INPUT_MAX,
@@ -247,7 +248,90 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
         "• `/support status`: what I'm watching and how much is waiting",
     ]
     if is_reviewer:
+        lines.append("• `/support kb search QUESTION`: what the knowledge base would answer from")
+    if is_admin:
+        lines.append("• `/support kb add`: write an article; `/support kb remove ID`: delete one")
+    if is_reviewer:
         lines.append("You are a reviewer: you can approve, edit and reject cards.")
     if is_admin:
         lines.append("You are an admin.")
     return "\n".join(lines)
+
+
+def kb_search_text(lookup: Lookup) -> str:
+    """``/support kb search``: the verdict the workflow would reach, and the best passages."""
+    verdict = (
+        "fits: I would answer from these"
+        if lookup.fits
+        else "nothing fits well enough to answer from: I would escalate"
+    )
+    lines = [
+        f"*Knowledge base* for “{truncate_escaped(lookup.query, 200)}”: {verdict}"
+        f" (confidence {lookup.confidence:.2f}, threshold {lookup.threshold:.2f})"
+    ]
+    for hit in lookup.hits:
+        snippet = truncate_escaped(" ".join(hit.text.split()), 200)
+        lines.append(
+            f"• #{hit.article_id} *{escape(hit.title)} › {escape(hit.heading)}*: {snippet}"
+        )
+    if not lookup.hits:
+        lines.append("No article matches at all.")
+    return "\n".join(lines)
+
+
+def kb_add_modal() -> dict[str, Any]:
+    def field(block_id: str, label: str, element: dict[str, Any], optional: bool) -> Block:
+        return {
+            "type": "input",
+            "block_id": block_id,
+            "optional": optional,
+            "label": _plain(label, 2000),
+            "element": element,
+        }
+
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_KB_ADD,
+        "title": _plain("Add an article", 24),
+        "submit": _plain("Add", 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            field(
+                ids.BLOCK_KB_TITLE,
+                "Title",
+                {"type": "plain_text_input", "action_id": ids.ACTION_KB_TITLE, "max_length": 150},
+                False,
+            ),
+            field(
+                ids.BLOCK_KB_BODY,
+                "Text (Markdown headings split it into sections)",
+                {
+                    "type": "plain_text_input",
+                    "action_id": ids.ACTION_KB_BODY,
+                    "multiline": True,
+                    "max_length": PLAIN_INPUT_MAX,
+                },
+                False,
+            ),
+            field(
+                ids.BLOCK_KB_URL,
+                "Link to the article (optional)",
+                {"type": "url_text_input", "action_id": ids.ACTION_KB_URL},
+                True,
+            ),
+        ],
+    }
+
+
+def kb_added_view(*, article_id: int, title: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": _plain("Article added", 24),
+        "close": _plain("Done", 24),
+        "blocks": [
+            _section(
+                f"Added article #{article_id}, *{truncate_escaped(title, 200)}*. The bot uses it"
+                " from the next question on."
+            )
+        ],
+    }

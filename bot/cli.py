@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings, problems_for_start
+from bot.kb_cli import add_kb_commands, run_kb
 from bot.logs import setup_logging
 
 SETUP_HINT = (
@@ -23,14 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("start", help="run the bot (Socket Mode or HTTP mode)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check configuration, database, Slack and the LLM")
-    kb = sub.add_parser("kb", help="the knowledge base")
-    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
-    kb_import = kb_sub.add_parser("import", help="import Markdown or text files and folders")
-    kb_import.add_argument("paths", nargs="+", type=Path)
-    kb_search = kb_sub.add_parser("search", help="search the knowledge base")
-    kb_search.add_argument("query", nargs="+")
-    kb_search.add_argument("-k", type=int, default=5, help="how many results (default 5)")
-    kb_search.add_argument("--json", action="store_true", help="print JSON")
+    add_kb_commands(sub)
     return parser
 
 
@@ -49,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "doctor":
             return asyncio.run(_doctor(settings))
-        if args.kb_command == "import":
-            return asyncio.run(_kb_import(settings, args.paths))
-        return asyncio.run(_kb_search(settings, " ".join(args.query), args.k, args.json))
+        return asyncio.run(_kb(settings, args))
     except KeyboardInterrupt:
         return 130
 
@@ -73,14 +63,6 @@ def _start(settings: Settings) -> int:
         print(f"The bot cannot start: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-async def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
-    from persistence.db import Database
-
-    db = Database.from_url(settings.database_url)
-    await db.open()
-    return db
 
 
 async def _migrate(settings: Settings) -> int:
@@ -111,46 +93,11 @@ async def _doctor(settings: Settings) -> int:
     return 1 if failed else 0
 
 
-async def _kb_import(settings: Settings, paths: list[Path]) -> int:
-    from bot.knowledge import KnowledgeBase
-    from persistence.knowledge import KnowledgeRepository
+async def _kb(settings: Settings, args: argparse.Namespace) -> int:
+    from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
-    db = await _open_db(settings)
     try:
-        summary = await KnowledgeBase(KnowledgeRepository(db)).import_paths(paths)
-    finally:
-        await db.close()
-    print(summary.describe())
-    return 0 if summary.added + summary.updated + summary.unchanged > 0 else 1
-
-
-async def _kb_search(settings: Settings, query: str, k: int, as_json: bool) -> int:
-    from bot.knowledge import KnowledgeBase
-    from persistence.knowledge import KnowledgeRepository
-
-    db = await _open_db(settings)
-    try:
-        hits = await KnowledgeBase(KnowledgeRepository(db)).search(query, limit=max(1, k))
-    finally:
-        await db.close()
-    if as_json:
-        results = [
-            {
-                "article_id": h.article_id,
-                "title": h.title,
-                "source": h.source,
-                "heading": h.heading,
-                "score": round(h.score, 4),
-                "text": h.text,
-            }
-            for h in hits
-        ]
-        print(json.dumps({"query": query, "results": results}, ensure_ascii=False))
-        return 0
-    if not hits:
-        print("no matching article")
-        return 0
-    for rank, h in enumerate(hits, start=1):
-        snippet = " ".join(h.text.split())[:160]
-        print(f"{rank}. [{h.score:.2f}] {h.title} › {h.heading}  ({h.source})\n   {snippet}")
-    return 0
+        return await run_kb(settings, args)
+    except (DatabaseConfigError, DatabaseUnavailableError) as exc:
+        print(f"cannot open the database: {exc}", file=sys.stderr)
+        return 2

@@ -11,5 +11,13 @@ ACTION_EDIT_TEXT = "reply_text_input"
 
 SLASH_COMMAND = "/support"
 
+VIEW_KB_ADD = "kb_add_submit"
+BLOCK_KB_TITLE = "kb_title"
+ACTION_KB_TITLE = "kb_title_input"
+BLOCK_KB_BODY = "kb_body"
+ACTION_KB_BODY = "kb_body_input"
+BLOCK_KB_URL = "kb_url"
+ACTION_KB_URL = "kb_url_input"
+
 # Marks every message the bot posts so a retried delivery can find an earlier one (outbox).
 OUTBOX_METADATA_EVENT = "support_bot_outbox"

@@ -1,8 +1,8 @@
-"""The first knowledge base: import Markdown and text files, chunk them by heading, search BM25.
+"""The knowledge base: importing help articles and FAQ tables, and looking answers up.
 
-Search text comes from customers, so it is never handed to FTS5 as query syntax: it is cut into
-words, each word quoted, and the words OR-ed, so quotes, ``NEAR``, ``*``, ``-`` and brackets in a
-question are just characters.
+Parsing lives in ``kb_sources`` (one file's bytes to articles), ranking in ``retrieval``; this
+module owns the import policy (what is new, changed, unchanged or gone) and the public facade
+the CLI, the workflow and the Slack commands use.
 """
 
 from __future__ import annotations
@@ -10,80 +10,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.kb_sources import SUPPORTED_SUFFIXES, UnsupportedSource, parse_source
+from bot.retrieval import Lookup, Mode, Retriever
 from persistence.knowledge import KnowledgeRepository
-from persistence.records import ArticleInput, KnowledgeChunkInput, KnowledgeHit
-
-SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".text"}
-MAX_FILE_BYTES = 2_000_000
-# ATX headings; a closing run of '#' counts only after a space ("## Using C#" keeps its '#').
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words that match nearly every chunk and so only add noise to an OR query.
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "this",
-        "to",
-        "us",
-        "was",
-        "we",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "hi",
-        "hello",
-        "thanks",
-        "please",
-    ]
+from persistence.records import (
+    ArticleInput,
+    KnowledgeArticle,
+    KnowledgeChunkInput,
+    KnowledgeHit,
 )
+
+UPSERT_BATCH = 500
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -91,14 +35,21 @@ class ImportSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.added + self.updated + self.unchanged > 0
 
     def describe(self) -> str:
         lines = [
             f"added {self.added}, updated {self.updated}, unchanged {self.unchanged},"
-            f" skipped {len(self.skipped)}"
+            f" removed {self.removed}, skipped {len(self.skipped)}"
         ]
         lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
+        lines += [f"  {path}: {problem}" for path, problem in self.problems]
         return "\n".join(lines)
 
 
@@ -135,77 +86,126 @@ def chunk_markdown(text: str, *, fallback_title: str) -> tuple[str, list[Knowled
     return title, chunks
 
 
-def fts_query(text: str) -> str:
-    """A safe FTS5 MATCH expression: quoted words OR-ed together, stopwords dropped."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    terms = [w for w in words if w not in _STOPWORDS] or words
-    unique = list(dict.fromkeys(terms))[:32]
-    return " OR ".join(f'"{w}"' for w in unique)
+def _under(source: str, roots: list[str]) -> bool:
+    for root in roots:
+        if source == root or source.startswith(root.rstrip("/") + "/"):
+            return True
+        if source.startswith(root + "#"):
+            return True
+    return False
 
 
 class KnowledgeBase:
-    def __init__(self, repo: KnowledgeRepository) -> None:
+    def __init__(self, repo: KnowledgeRepository, retriever: Retriever | None = None) -> None:
         self.repo = repo
+        self.retriever = retriever or Retriever(repo)
 
-    async def import_paths(self, paths: list[Path]) -> ImportSummary:
+    # -- import -------------------------------------------------------------------------
+
+    async def import_paths(
+        self, paths: list[Path], *, prune: bool = False, progress: Progress | None = None
+    ) -> ImportSummary:
         summary = ImportSummary()
-        for file in self._files(paths, summary):
-            await self._import_file(file, summary)
+        files, roots = await asyncio.to_thread(self._files, paths, summary)
+        known = await self.repo.content_hashes()
+        seen: set[str] = set()
+        pending: list[ArticleInput] = []
+        for done, file in enumerate(files, start=1):
+            for article in await self._parse(file, summary):
+                seen.add(article.source)
+                previous = known.get(article.source)
+                if previous == article.content_hash:
+                    summary.unchanged += 1
+                    continue
+                pending.append(article)
+                if previous is None:
+                    summary.added += 1
+                else:
+                    summary.updated += 1
+                if len(pending) >= UPSERT_BATCH:
+                    await self.repo.upsert_many(pending)
+                    pending.clear()
+            if progress is not None:
+                progress(done, len(files))
+        if pending:
+            await self.repo.upsert_many(pending)
+        if prune:
+            gone = [s for s in known if s not in seen and _under(s, roots)]
+            summary.removed = await self.repo.remove(await self.repo.ids_for_sources(gone))
+        await self.retriever.embed_missing()
         return summary
 
-    def _files(self, paths: list[Path], summary: ImportSummary) -> list[Path]:
+    @staticmethod
+    def _files(paths: list[Path], summary: ImportSummary) -> tuple[list[Path], list[str]]:
         files: list[Path] = []
+        roots: list[str] = []
         for path in paths:
             if path.is_dir():
+                roots.append(str(path.resolve()))
                 files += sorted(
                     p
                     for p in path.rglob("*")
-                    if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                    if p.is_file()
+                    and p.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 )
             elif path.is_file():
+                roots.append(str(path.resolve()))
                 if path.suffix.lower() in SUPPORTED_SUFFIXES:
                     files.append(path)
                 else:
-                    summary.skipped.append((str(path), "not a .md or .txt file"))
+                    kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+                    summary.skipped.append((str(path), f"not a supported file ({kinds})"))
             else:
                 summary.skipped.append((str(path), "no such file or folder"))
-        return files
+        return files, roots
 
-    async def _import_file(self, file: Path, summary: ImportSummary) -> None:
-        source = str(await asyncio.to_thread(file.resolve))
+    async def _parse(self, file: Path, summary: ImportSummary) -> list[ArticleInput]:
         try:
+            label = str(await asyncio.to_thread(file.resolve))
             raw = await asyncio.to_thread(file.read_bytes)
+            parsed = parse_source(label, raw, suffix=file.suffix.lower())
         except OSError as exc:
             summary.skipped.append((str(file), f"unreadable: {exc.strerror}"))
-            return
-        if len(raw) > MAX_FILE_BYTES:
-            summary.skipped.append((str(file), f"larger than {MAX_FILE_BYTES} bytes"))
-            return
-        if b"\x00" in raw:
-            summary.skipped.append((str(file), "binary file"))
-            return
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            summary.skipped.append((str(file), "not UTF-8 text"))
-            return
-        if not text.strip():
-            summary.skipped.append((str(file), "empty file"))
-            return
-        digest = hashlib.sha256(raw).hexdigest()
-        previous = await self.repo.content_hash(source)
-        if previous == digest:
-            summary.unchanged += 1
-            return
-        fallback = file.stem.replace("-", " ").replace("_", " ").strip().capitalize()
-        title, chunks = chunk_markdown(text, fallback_title=fallback)
-        await self.repo.upsert(
-            ArticleInput(source=source, title=title, content_hash=digest, chunks=chunks)
+            return []
+        except UnsupportedSource as exc:
+            summary.skipped.append((str(file), str(exc)))
+            return []
+        summary.problems += [(str(file), problem) for problem in parsed.problems]
+        return parsed.articles
+
+    async def add_article(self, *, title: str, body: str, url: str | None, author: str) -> int:
+        """An article written in Slack (``/support kb add``)."""
+        text = body.strip()
+        _, chunks = chunk_markdown(text, fallback_title=title)
+        digest = hashlib.sha256(f"{title}\n{text}\n{url or ''}".encode()).hexdigest()
+        article = ArticleInput(
+            source=f"slack:{author}:{digest[:16]}",
+            title=title.strip(),
+            content_hash=digest,
+            chunks=chunks or [KnowledgeChunkInput(heading=title.strip(), text=text)],
+            url=url or None,
         )
-        if previous is None:
-            summary.added += 1
-        else:
-            summary.updated += 1
+        article_id = await self.repo.upsert(article)
+        await self.retriever.embed_missing()
+        return article_id
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def lookup(self, query: str, *, limit: int = 5, mode: Mode | None = None) -> Lookup:
+        return await self.retriever.lookup(query, limit=limit, mode=mode)
 
     async def search(self, query: str, *, limit: int = 5) -> list[KnowledgeHit]:
-        return await self.repo.search(fts_query(query), limit=limit)
+        return (await self.lookup(query, limit=limit)).hits
+
+    async def articles(self) -> list[KnowledgeArticle]:
+        return await self.repo.articles()
+
+    async def article(self, article_id: int) -> tuple[KnowledgeArticle, list[KnowledgeHit]] | None:
+        return await self.repo.article(article_id)
+
+    async def remove(self, article_id: int) -> bool:
+        return await self.repo.remove([article_id]) == 1
+
+    async def stats(self) -> dict[str, int]:
+        return await self.repo.stats()

@@ -38,6 +38,7 @@ def decide(
     classification: dict[str, Any],
     draft: dict[str, Any] | None,
     threshold: float,
+    retrieval: dict[str, Any] | None = None,
 ) -> Decision:
     """Answer only a grounded, cited draft of a confident simple FAQ; otherwise say why not."""
     if classification.get("wants_human"):
@@ -62,6 +63,15 @@ def decide(
         return Decision(
             action="escalate",
             reason=f"Confidence {confidence:.2f} is below the threshold {threshold:.2f}.",
+        )
+    if retrieval is not None and retrieval.get("fits") is False:
+        return Decision(
+            action="escalate",
+            reason=(
+                "Nothing in the knowledge base fits: retrieval confidence"
+                f" {float(retrieval.get('confidence') or 0):.2f} is below"
+                f" {float(retrieval.get('threshold') or 0):.2f}."
+            ),
         )
     if draft is None or not draft.get("text"):
         return Decision(action="escalate", reason="Nothing in the knowledge base matches.")

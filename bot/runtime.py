@@ -20,7 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import jobkinds
 from bot.app import build_app
+from bot.commands import SupportCommands
 from bot.config import Settings
+from bot.embeddings import embedder_from_settings
 from bot.inbound import InboundMessage
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
@@ -28,11 +30,13 @@ from bot.llm import SupportModel
 from bot.outbox import SlackOutbox
 from bot.people import People, Workspace
 from bot.repos import Repositories
+from bot.retrieval import Retriever
 from bot.review import ReviewDesk
 from bot.services import Services
 from bot.worker import JobWorker
 from bot.workflow import Workflow
 from persistence.db import Database
+from persistence.knowledge import KnowledgeRepository
 from persistence.records import Job
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,15 @@ async def identify(client: AsyncWebClient) -> Workspace:
     )
 
 
+def knowledge_base(settings: Settings, repo: KnowledgeRepository) -> KnowledgeBase:
+    retriever = Retriever(
+        repo,
+        embedder=embedder_from_settings(settings),
+        fit_threshold=settings.kb_fit_threshold,
+    )
+    return KnowledgeBase(repo, retriever)
+
+
 class BotRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -93,7 +106,7 @@ class BotRuntime:
         workspace = await identify(client)
         people = People(settings, workspace)
         self.model = SupportModel(settings) if settings.llm_enabled else None
-        knowledge = KnowledgeBase(repos.knowledge)
+        knowledge = knowledge_base(settings, repos.knowledge)
         outbox = SlackOutbox(client, repos, workspace, settings.escalation_channel)
 
         worker_ref: list[JobWorker] = []
@@ -143,6 +156,7 @@ class BotRuntime:
             review=ReviewDesk(repos, people, wake),
             worker=worker,
             client=client,
+            commands=SupportCommands(settings, people, repos, knowledge),
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands import SupportCommands
 from bot.config import Settings
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
@@ -26,6 +27,7 @@ class Services:
     review: ReviewDesk
     worker: JobWorker
     client: AsyncWebClient
+    commands: SupportCommands
 
     @property
     def watched_channels(self) -> frozenset[str]:

@@ -172,10 +172,12 @@ class JobWorker:
 
     async def _bury(self, job: Job, error: str) -> None:
         log.error("job %s (%s) failed for good: %s", job.id, job.dedupe_key, error)
-        await self.jobs.bury(job_id=job.id, owner=self.owner, error=error)
+        # The failure handler runs first, so whoever sees the job dead also sees its effects
+        # (an escalation, a trail entry); a failing handler still lets the job be buried.
         on_dead = self.on_dead.get(job.kind)
         if on_dead is not None:
             try:
                 await on_dead(job, error)
             except Exception:
                 log.exception("could not handle the failure of job %s", job.id)
+        await self.jobs.bury(job_id=job.id, owner=self.owner, error=error)

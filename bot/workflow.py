@@ -135,9 +135,14 @@ class Workflow:
         question, _, _ = await self._round_text(ticket)
         keywords = (ticket.classification or {}).get("keywords") or []
         query = " ".join([question[:QUESTION_CHARS_FOR_LLM], *keywords])
-        hits = await self.knowledge.search(query, limit=SEARCH_RESULTS)
+        lookup = await self.knowledge.lookup(query, limit=SEARCH_RESULTS)
+        hits = lookup.hits
         retrieval = {
             "query": query[:500],
+            "mode": lookup.mode,
+            "fits": lookup.fits,
+            "confidence": lookup.confidence,
+            "threshold": lookup.threshold,
             "hits": [
                 {
                     "chunk_id": h.chunk_id,
@@ -158,11 +163,15 @@ class Workflow:
 
     async def _draft(self, ticket: Ticket) -> None:
         classification = ticket.classification or {}
-        hits: list[dict[str, Any]] = (ticket.retrieval or {}).get("hits", [])
+        retrieval = ticket.retrieval or {}
+        hits: list[dict[str, Any]] = retrieval.get("hits", [])
         usage: LlmUsage | None = None
         draft: dict[str, Any] | None
         llm_usable = self.model is not None and not classification.get("error")
         if not hits:
+            draft = None
+        elif not llm_usable and not retrieval.get("fits", True):
+            # Offline, a passage that does not fit would only mislead the reviewer.
             draft = None
         elif not llm_usable or self.model is None:
             draft = self._passage_draft(hits[0]).model_dump()
@@ -216,6 +225,7 @@ class Workflow:
         classification = ticket.classification or {}
         decision = decide(
             classification=classification,
+            retrieval=ticket.retrieval or {},
             draft=ticket.draft,
             threshold=self.settings.auto_answer_threshold,
         )
@@ -372,7 +382,12 @@ def _trail_detail(step: str, fields: dict[str, Any]) -> dict[str, Any]:
         return {k: c.get(k) for k in ("category", "confidence", "wants_human", "error", "skipped")}
     if step == "searched":
         r = fields["retrieval"]
-        return {"hits": [[h["article_id"], h["score"]] for h in r["hits"]]}
+        return {
+            "mode": r.get("mode"),
+            "fits": r.get("fits"),
+            "confidence": r.get("confidence"),
+            "hits": [[h["article_id"], h["score"]] for h in r["hits"]],
+        }
     if step == "drafted":
         d = fields["draft"] or {}
         return {

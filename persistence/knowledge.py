@@ -1,18 +1,55 @@
-"""Knowledge articles, their heading chunks, and the FTS5 (BM25) index over them."""
+"""Knowledge articles, their heading chunks, the FTS5 (BM25) index and the dense vectors."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable, Sequence
+
 from persistence.db import Database, Tx, now
-from persistence.records import ArticleInput, KnowledgeHit
+from persistence.records import ArticleInput, KnowledgeArticle, KnowledgeHit
 
 # BM25 column weights for (title, heading, text). A match in a section heading says most (it is
 # specific to the chunk); the title is shared by every chunk of an article, so it weighs less.
 _BM25_WEIGHTS = (1.5, 2.0, 1.0)
+_HIT_COLUMNS = (
+    "c.id AS chunk_id, a.id AS article_id, a.title, COALESCE(a.url, a.source) AS source,"
+    " c.heading, c.text"
+)
+
+
+def _hit(row: sqlite3.Row, score: float) -> KnowledgeHit:
+    return KnowledgeHit(
+        chunk_id=row["chunk_id"],
+        article_id=row["article_id"],
+        title=row["title"],
+        source=row["source"],
+        heading=row["heading"],
+        text=row["text"],
+        score=score,
+    )
+
+
+def _article(row: sqlite3.Row) -> KnowledgeArticle:
+    return KnowledgeArticle(
+        id=row["id"],
+        source=row["source"],
+        url=row["url"],
+        title=row["title"],
+        tags=row["tags"],
+        chunks=row["chunks"],
+        updated_at=row["updated_at"],
+    )
 
 
 class KnowledgeRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def content_hashes(self) -> dict[str, str]:
+        rows = await self.db.fetchall("SELECT source, content_hash FROM kb_articles")
+        return {r["source"]: r["content_hash"] for r in rows}
 
     async def content_hash(self, source: str) -> str | None:
         row = await self.db.fetchone(
@@ -21,73 +58,198 @@ class KnowledgeRepository:
         return None if row is None else str(row["content_hash"])
 
     async def upsert(self, article: ArticleInput) -> int:
-        """Replace an article and its chunks atomically; returns its id."""
+        return (await self.upsert_many([article]))[0]
+
+    async def upsert_many(self, articles: Sequence[ArticleInput]) -> list[int]:
+        """Replace articles and their chunks in one transaction; returns their ids."""
+        ids: list[int] = []
         t = now()
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT id FROM kb_articles WHERE source = ?", (article.source,)
+            for article in articles:
+                ids.append(await self._upsert(tx, article, t))
+            await self._bump(tx)
+        return ids
+
+    async def _upsert(self, tx: Tx, article: ArticleInput, t: float) -> int:
+        row = await tx.fetchone("SELECT id FROM kb_articles WHERE source = ?", (article.source,))
+        if row is None:
+            cur = await tx.execute(
+                "INSERT INTO kb_articles(source, title, content_hash, url, tags, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article.source,
+                    article.title,
+                    article.content_hash,
+                    article.url,
+                    article.tags,
+                    t,
+                    t,
+                ),
             )
-            if row is None:
-                cur = await tx.execute(
-                    "INSERT INTO kb_articles(source, title, content_hash, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (article.source, article.title, article.content_hash, t, t),
-                )
-                assert cur.lastrowid is not None
-                article_id = int(cur.lastrowid)
-            else:
-                article_id = int(row["id"])
-                await self._delete_chunks(tx, article_id)
-                await tx.execute(
-                    "UPDATE kb_articles SET title = ?, content_hash = ?, updated_at = ?"
-                    " WHERE id = ?",
-                    (article.title, article.content_hash, t, article_id),
-                )
-            for position, chunk in enumerate(article.chunks):
-                cur = await tx.execute(
-                    "INSERT INTO kb_chunks(article_id, position, heading, text)"
-                    " VALUES (?, ?, ?, ?)",
-                    (article_id, position, chunk.heading, chunk.text),
-                )
-                await tx.execute(
-                    "INSERT INTO kb_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
-                    (cur.lastrowid, article.title, chunk.heading, chunk.text),
-                )
+            assert cur.lastrowid is not None
+            article_id = int(cur.lastrowid)
+        else:
+            article_id = int(row["id"])
+            await self._delete_chunks(tx, [article_id])
+            await tx.execute(
+                "UPDATE kb_articles SET title = ?, content_hash = ?, url = ?, tags = ?,"
+                " updated_at = ? WHERE id = ?",
+                (article.title, article.content_hash, article.url, article.tags, t, article_id),
+            )
+        for position, chunk in enumerate(article.chunks):
+            cur = await tx.execute(
+                "INSERT INTO kb_chunks(article_id, position, heading, text) VALUES (?, ?, ?, ?)",
+                (article_id, position, chunk.heading, chunk.text),
+            )
+            await tx.execute(
+                "INSERT INTO kb_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+                (cur.lastrowid, article.title, chunk.heading, chunk.text),
+            )
         return article_id
 
-    async def _delete_chunks(self, tx: Tx, article_id: int) -> None:
+    async def _delete_chunks(self, tx: Tx, article_ids: Sequence[int]) -> None:
+        marks = ",".join("?" * len(article_ids))
         await tx.execute(
-            "DELETE FROM kb_fts WHERE rowid IN (SELECT id FROM kb_chunks WHERE article_id = ?)",
+            f"DELETE FROM kb_fts WHERE rowid IN (SELECT id FROM kb_chunks"
+            f" WHERE article_id IN ({marks}))",
+            list(article_ids),
+        )
+        await tx.execute(f"DELETE FROM kb_chunks WHERE article_id IN ({marks})", list(article_ids))
+
+    async def _bump(self, tx: Tx) -> None:
+        await tx.execute("UPDATE kb_meta SET value = value + 1 WHERE key = 'version'")
+
+    async def remove(self, article_ids: Sequence[int]) -> int:
+        """Delete articles with their chunks, index entries and vectors; returns how many."""
+        if not article_ids:
+            return 0
+        async with self.db.transaction() as tx:
+            await self._delete_chunks(tx, article_ids)
+            marks = ",".join("?" * len(article_ids))
+            cur = await tx.execute(
+                f"DELETE FROM kb_articles WHERE id IN ({marks})", list(article_ids)
+            )
+            await self._bump(tx)
+        return cur.rowcount
+
+    async def ids_for_sources(self, sources: Iterable[str]) -> list[int]:
+        wanted = list(sources)
+        if not wanted:
+            return []
+        rows = await self.db.fetchall("SELECT id, source FROM kb_articles")
+        keep = set(wanted)
+        return [r["id"] for r in rows if r["source"] in keep]
+
+    async def version(self) -> int:
+        row = await self.db.fetchone("SELECT value FROM kb_meta WHERE key = 'version'")
+        return int(row["value"]) if row else 0
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def articles(self) -> list[KnowledgeArticle]:
+        rows = await self.db.fetchall(
+            "SELECT a.*, (SELECT COUNT(*) FROM kb_chunks c WHERE c.article_id = a.id) AS chunks"
+            " FROM kb_articles a ORDER BY a.id"
+        )
+        return [_article(r) for r in rows]
+
+    async def article(self, article_id: int) -> tuple[KnowledgeArticle, list[KnowledgeHit]] | None:
+        row = await self.db.fetchone(
+            "SELECT a.*, (SELECT COUNT(*) FROM kb_chunks c WHERE c.article_id = a.id) AS chunks"
+            " FROM kb_articles a WHERE a.id = ?",
             (article_id,),
         )
-        await tx.execute("DELETE FROM kb_chunks WHERE article_id = ?", (article_id,))
+        if row is None:
+            return None
+        chunks = await self.db.fetchall(
+            f"SELECT {_HIT_COLUMNS} FROM kb_chunks c JOIN kb_articles a ON a.id = c.article_id"
+            " WHERE a.id = ? ORDER BY c.position",
+            (article_id,),
+        )
+        return _article(row), [_hit(c, 0.0) for c in chunks]
+
+    async def stats(self) -> dict[str, int]:
+        row = await self.db.fetchone(
+            "SELECT (SELECT COUNT(*) FROM kb_articles) AS articles,"
+            " (SELECT COUNT(*) FROM kb_chunks) AS chunks,"
+            " (SELECT COALESCE(SUM(LENGTH(text)), 0) FROM kb_chunks) AS characters,"
+            " (SELECT COUNT(*) FROM kb_embeddings) AS embeddings"
+        )
+        assert row is not None
+        return {k: int(row[k]) for k in ("articles", "chunks", "characters", "embeddings")}
+
+    async def count_articles(self) -> int:
+        return (await self.stats())["articles"]
 
     async def search(self, match_expression: str, *, limit: int) -> list[KnowledgeHit]:
         """Run an already-sanitised FTS5 MATCH expression; best first, score higher is better."""
         if not match_expression:
             return []
         rows = await self.db.fetchall(
-            "SELECT c.id AS chunk_id, a.id AS article_id, a.title, a.source, c.heading, c.text,"
-            " bm25(kb_fts, ?, ?, ?) AS rank"
+            f"SELECT {_HIT_COLUMNS}, bm25(kb_fts, ?, ?, ?) AS rank"
             " FROM kb_fts JOIN kb_chunks c ON c.id = kb_fts.rowid"
             " JOIN kb_articles a ON a.id = c.article_id"
             " WHERE kb_fts MATCH ? ORDER BY rank LIMIT ?",
             (*_BM25_WEIGHTS, match_expression, limit),
         )
-        return [
-            KnowledgeHit(
-                chunk_id=r["chunk_id"],
-                article_id=r["article_id"],
-                title=r["title"],
-                source=r["source"],
-                heading=r["heading"],
-                text=r["text"],
-                # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
-                score=-float(r["rank"]),
-            )
-            for r in rows
-        ]
+        # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
+        return [_hit(r, -float(r["rank"])) for r in rows]
 
-    async def count_articles(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM kb_articles")
+    async def hits(self, chunk_ids: Sequence[int]) -> dict[int, KnowledgeHit]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = await self.db.fetchall(
+            f"SELECT {_HIT_COLUMNS} FROM kb_chunks c JOIN kb_articles a ON a.id = c.article_id"
+            f" WHERE c.id IN ({marks})",
+            list(chunk_ids),
+        )
+        return {r["chunk_id"]: _hit(r, 0.0) for r in rows}
+
+    async def chunk_count(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM kb_chunks")
         return int(row["n"]) if row else 0
+
+    async def document_frequency(self, term: str) -> int:
+        """How many chunks contain the (quoted, stemmed by FTS5) term."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM kb_fts WHERE kb_fts MATCH ?", (f'"{term}"',)
+        )
+        return int(row["n"]) if row else 0
+
+    async def chunks_containing(self, term: str, chunk_ids: Sequence[int]) -> set[int]:
+        if not chunk_ids:
+            return set()
+        marks = ",".join("?" * len(chunk_ids))
+        rows = await self.db.fetchall(
+            f"SELECT rowid FROM kb_fts WHERE kb_fts MATCH ? AND rowid IN ({marks})",
+            (f'"{term}"', *chunk_ids),
+        )
+        return {int(r["rowid"]) for r in rows}
+
+    # -- dense vectors ------------------------------------------------------------------
+
+    async def chunks_without_vectors(self, model: str, *, limit: int) -> list[tuple[int, str]]:
+        rows = await self.db.fetchall(
+            "SELECT c.id, a.title, c.heading, c.text FROM kb_chunks c"
+            " JOIN kb_articles a ON a.id = c.article_id"
+            " WHERE NOT EXISTS (SELECT 1 FROM kb_embeddings e WHERE e.chunk_id = c.id"
+            "   AND e.model = ?) ORDER BY c.id LIMIT ?",
+            (model, limit),
+        )
+        return [(r["id"], f"{r['title']} › {r['heading']}\n{r['text']}") for r in rows]
+
+    async def store_vectors(self, model: str, vectors: Sequence[tuple[int, bytes]]) -> None:
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT OR REPLACE INTO kb_embeddings(chunk_id, model, vector) VALUES (?, ?, ?)",
+                [(chunk_id, model, blob) for chunk_id, blob in vectors],
+            )
+            await self._bump(tx)
+
+    async def vectors(self, model: str) -> list[tuple[int, bytes]]:
+        rows = await self.db.fetchall(
+            "SELECT chunk_id, vector FROM kb_embeddings WHERE model = ? ORDER BY chunk_id",
+            (model,),
+        )
+        return [(int(r["chunk_id"]), bytes(r["vector"])) for r in rows]

@@ -120,4 +120,23 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2')",
         ],
     ),
+    (
+        "0002_knowledge_base",
+        [
+            # Where an article can be read by people (a help-centre URL), and its FAQ tags.
+            "ALTER TABLE kb_articles ADD COLUMN url TEXT",
+            "ALTER TABLE kb_articles ADD COLUMN tags TEXT NOT NULL DEFAULT ''",
+            # Dense vectors, one per chunk and model, as little-endian float32.
+            """CREATE TABLE kb_embeddings (
+                chunk_id INTEGER NOT NULL REFERENCES kb_chunks(id) ON DELETE CASCADE,
+                model TEXT NOT NULL,
+                vector BLOB NOT NULL,
+                PRIMARY KEY (chunk_id, model)
+            )""",
+            # A counter bumped by every change to the knowledge base, so caches know when to
+            # reload (term statistics, the embedding matrix).
+            "CREATE TABLE kb_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "INSERT INTO kb_meta(key, value) VALUES ('version', 0)",
+        ],
+    ),
 ]

@@ -129,3 +129,16 @@ class ArticleInput:
     title: str
     content_hash: str
     chunks: list[KnowledgeChunkInput] = field(default_factory=list)
+    url: str | None = None
+    tags: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeArticle:
+    id: int
+    source: str
+    url: str | None
+    title: str
+    tags: str
+    chunks: int
+    updated_at: float

@@ -50,7 +50,7 @@ async def test_kb_import_and_search_json(tmp_path: Path) -> None:
     assert "unchanged 3" in out
     code, out, _ = await run(env, tmp_path, "kb", "search", "export", "CSV", "--json", "-k", "2")
     result = json.loads(out)
-    assert result["query"] == "export CSV"
+    assert result["query"] == "export CSV" and result["fits"] is True
     first = result["results"][0]
     assert first["title"] == "Exporting reports" and first["source"].endswith(
         "exporting-reports.md"
@@ -122,3 +122,29 @@ async def test_the_wheel_ships_the_prompts(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"prompts/classify.md", "prompts/draft.md", "bot/cli.py"} <= names
+
+
+async def test_kb_list_show_stats_remove_and_prune(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}"}
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("exporting-reports.md", "password-reset.md"):
+        (docs / name).write_text((KB_DIR / name).read_text())
+    await run(env, tmp_path, "kb", "import", str(docs))
+    code, out, _ = await run(env, tmp_path, "kb", "list")
+    assert code == 0 and "Exporting reports" in out and "2 article(s)" in out
+    code, out, _ = await run(env, tmp_path, "kb", "show", "1")
+    assert "## Export a report as CSV" in out and "source: " in out
+    code, out, _ = await run(env, tmp_path, "kb", "stats")
+    assert out.startswith("2 articles, 5 sections")
+    code, _, err = await run(env, tmp_path, "kb", "show", "99")
+    assert code == 1 and "no article 99" in err
+    (docs / "password-reset.md").unlink()
+    code, out, _ = await run(env, tmp_path, "kb", "import", "--prune", str(docs))
+    assert "removed 1" in out
+    code, out, _ = await run(env, tmp_path, "kb", "search", "--json", "reset", "password")
+    assert json.loads(out)["fits"] is False
+    code, out, _ = await run(env, tmp_path, "kb", "remove", "1")
+    assert code == 0 and "removed article 1" in out
+    code, out, _ = await run(env, tmp_path, "kb", "list")
+    assert "0 article(s)" in out

@@ -10,6 +10,8 @@ from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import ESCALATION, OUTSIDER, REVIEWER, SUPPORT
 
+ADMIN = "UADMIN"
+
 
 async def test_support_help_and_status_answer_privately(make_bot: BotFactory) -> None:
     bot = await make_bot()
@@ -56,3 +58,46 @@ async def test_edit_submission_with_a_broken_form_or_empty_text_shows_field_erro
     )
     assert json.loads(body)["errors"][ids.BLOCK_EDIT_TEXT] == "Write the reply to send."
     assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_kb_search_add_and_remove_from_slack(make_bot: BotFactory, slack: FakeSlack) -> None:
+    bot = await make_bot(support_admins=[ADMIN])
+    _, body = await bot.send.slash_command(REVIEWER, "kb search how do I export a report as CSV")
+    text = json.loads(body)["text"]
+    assert "fits: I would answer from these" in text and "Exporting reports" in text
+    _, body = await bot.send.slash_command(OUTSIDER, "kb search export")
+    assert "Only support reviewers" in json.loads(body)["text"]
+
+    _, body = await bot.send.slash_command(REVIEWER, "kb add")
+    assert "Only support-bot admins" in json.loads(body)["text"]
+    status, _ = await bot.send.slash_command(ADMIN, "kb add")
+    assert status == 200
+    modal = slack.calls_to("views.open")[-1]["view"]
+    assert modal["callback_id"] == ids.VIEW_KB_ADD
+
+    bad = {
+        ids.BLOCK_KB_TITLE: {ids.ACTION_KB_TITLE: "API keys"},
+        ids.BLOCK_KB_BODY: {ids.ACTION_KB_BODY: ""},
+        ids.BLOCK_KB_URL: {ids.ACTION_KB_URL: "ftp://nope"},
+    }
+    _, body = await bot.send.view_submission(ADMIN, ids.VIEW_KB_ADD, bad)
+    errors = json.loads(body)["errors"]
+    assert set(errors) == {ids.BLOCK_KB_BODY, ids.BLOCK_KB_URL}
+    good = {
+        ids.BLOCK_KB_TITLE: {ids.ACTION_KB_TITLE: "API keys"},
+        ids.BLOCK_KB_BODY: {ids.ACTION_KB_BODY: "## Rotate API keys\nOpen Settings › API, Rotate."},
+        ids.BLOCK_KB_URL: {ids.ACTION_KB_URL: "https://help.example.com/api-keys"},
+    }
+    _, body = await bot.send.view_submission(ADMIN, ids.VIEW_KB_ADD, good)
+    reply = json.loads(body)
+    assert reply["response_action"] == "update"
+    article_id = int(reply["view"]["blocks"][0]["text"]["text"].split("#")[1].split(",")[0])
+    _, body = await bot.send.slash_command(REVIEWER, "kb search how do I rotate API keys")
+    assert "API keys › Rotate API keys" in json.loads(body)["text"]
+
+    _, body = await bot.send.slash_command(ADMIN, "kb remove nope")
+    assert "Usage" in json.loads(body)["text"]
+    _, body = await bot.send.slash_command(ADMIN, f"kb remove {article_id}")
+    assert json.loads(body)["text"] == f"Removed article #{article_id}, “API keys”."
+    _, body = await bot.send.slash_command(ADMIN, f"kb remove {article_id}")
+    assert json.loads(body)["text"] == f"There is no article #{article_id}."

@@ -431,3 +431,22 @@ async def test_a_draft_that_tries_to_ping_everyone_pings_no_one(
     for ping in ("<!channel>", "<!here", "<@U0BOSS>", "<!subteam", "@everyone"):
         assert ping not in everything
     assert "click Export." in posted["text"]
+
+
+async def test_out_of_scope_question_escalates_even_when_the_llm_is_sure(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    """The nearest irrelevant article must not become an answer."""
+    llm.set_responder(
+        scripted_llm(
+            classification("simple_faq", 0.95),
+            draft("Yes, export tariffs are included.", [EXPORT_ARTICLE]),
+        )
+    )
+    bot = await make_bot()
+    ts = await bot.ask("Do you ship garden furniture abroad, and who pays export tariffs?")
+    await bot.drained()
+    assert len(bot.cards()) == 1
+    assert "Nothing in the knowledge base fits" in card_text(bot.cards()[0])
+    assert [m["text"] for m in bot.thread(ts)] == [bot.thread(ts)[0]["text"]]
+    assert "passed it to the team" in bot.thread(ts)[0]["text"]

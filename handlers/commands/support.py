@@ -1,4 +1,4 @@
-"""``/support``: answered privately to the caller, in the acknowledgement itself."""
+"""``/support``: answered privately to the caller, or with a modal opened on their screen."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import SupportCommands
+from bot.commands import CommandReply, SupportCommands
 
 log = logging.getLogger(__name__)
 
 
-async def handle_support(commands: SupportCommands, body: dict[str, Any], ack: AsyncAck) -> None:
+async def handle_support(
+    commands: SupportCommands, body: dict[str, Any], ack: AsyncAck, client: AsyncWebClient
+) -> None:
     user_id = body.get("user_id")
     if not isinstance(user_id, str):
         await ack(text="Slack did not say who ran this command.", response_type="ephemeral")
@@ -26,6 +30,18 @@ async def handle_support(commands: SupportCommands, body: dict[str, Any], ack: A
         )
     except Exception:
         log.exception("/support failed")
-        reply = "Something went wrong running that command; it has been logged."
-    # Ephemeral: only the caller sees the answer, in the channel where they typed it.
-    await ack(text=reply, response_type="ephemeral")
+        reply = CommandReply("Something went wrong running that command; it has been logged.")
+    if reply.modal is None:
+        # Ephemeral: only the caller sees the answer, in the channel where they typed it.
+        await ack(text=reply.text, response_type="ephemeral")
+        return
+    try:
+        await client.views_open(trigger_id=str(body.get("trigger_id")), view=reply.modal)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.warning("could not open a modal for /support: %s", error)
+        await ack(
+            text=f"Slack would not open the form ({error}); try again.", response_type="ephemeral"
+        )
+        return
+    await ack()

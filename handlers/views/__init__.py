@@ -10,10 +10,15 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot import ids
 from bot.services import Services
 from handlers.views.edit_submission import handle_edit_submission
+from handlers.views.kb_add_submission import handle_kb_add_submission
 
 
 def register(app: AsyncApp, services: Services) -> None:
     async def edit_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         await handle_edit_submission(services, body, ack)
 
+    async def kb_add_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await handle_kb_add_submission(services, body, ack)
+
     app.view(ids.VIEW_EDIT)(edit_submission)
+    app.view(ids.VIEW_KB_ADD)(kb_add_submission)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import KnowledgeBase, chunk_markdown, fts_query
+from bot.knowledge import KnowledgeBase, chunk_markdown
+from bot.retrieval import fts_query
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import KnowledgeChunkInput
@@ -236,7 +237,7 @@ async def test_import_search_and_reimport(kb: KnowledgeBase, tmp_path: Path) -> 
     assert await kb.repo.count_articles() == 2
     assert await kb.search("zanzibar") == []  # old chunks are gone from the index
     assert [h.heading for h in await kb.search("quokka")] == ["Formats"]
-    assert "added 0, updated 1, unchanged 1, skipped 0" in changed.describe()
+    assert "added 0, updated 1, unchanged 1, removed 0, skipped 0" in changed.describe()
 
 
 async def test_import_skips_bad_files_with_reasons(kb: KnowledgeBase, tmp_path: Path) -> None:
@@ -255,8 +256,10 @@ async def test_import_skips_bad_files_with_reasons(kb: KnowledgeBase, tmp_path: 
     assert dict(summary.skipped) == {
         str(binary): "binary file",
         str(empty): "empty file",
-        str(latin1): "not UTF-8 text",
-        str(pdf): "not a .md or .txt file",
+        str(latin1): "not UTF-8 text (byte 0xe9 at offset 3)",
+        str(
+            pdf
+        ): "not a supported file (.csv, .htm, .html, .jsonl, .markdown, .md, .rst, .text, .txt)",
         str(missing): "no such file or folder",
     }
     described = summary.describe()

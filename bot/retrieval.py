@@ -1,0 +1,284 @@
+"""Finding the passages that answer a question, and knowing when none does.
+
+Three modes over one index: ``bm25`` (SQLite FTS5, porter stemming, heading and title weighted),
+``dense`` (cosine over stored vectors) and ``hybrid`` (reciprocal rank fusion of both). Every
+lookup also returns a confidence in [0, 1] and the "nothing fits" verdict the workflow uses to
+escalate rather than answer from the nearest irrelevant article:
+
+- BM25 scores are not comparable between queries, so the lexical confidence is *coverage*: the
+  IDF-weighted share of the question's terms that the best passage contains. A question about
+  something the knowledge base never mentions leaves its rare terms uncovered.
+- The dense confidence is the cosine similarity of the best passage.
+- Hybrid averages the two for the fused best passage.
+
+The thresholds were tuned on validation splits by ``bench/retrieval.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from bot.embeddings import Embedder
+from persistence.knowledge import KnowledgeRepository
+from persistence.records import KnowledgeHit
+
+Mode = Literal["bm25", "dense", "hybrid"]
+# Tuned on validation data (see bench/retrieval.py and the README); KB_FIT_THRESHOLD overrides.
+DEFAULT_FIT_THRESHOLDS: dict[str, float] = {"bm25": 0.5, "dense": 0.45, "hybrid": 0.5}
+RRF_K = 60
+CANDIDATES = 50
+EMBED_BATCH = 256
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words that match nearly every chunk and so only add noise to an OR query.
+_STOPWORDS = frozenset(
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "us",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+        "hi",
+        "hello",
+        "thanks",
+        "please",
+    )
+)
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct search words of a question, stopwords dropped (unless nothing is left)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    terms = [w for w in words if w not in _STOPWORDS] or words
+    return list(dict.fromkeys(terms))[:32]
+
+
+def fts_query(text: str) -> str:
+    """A safe FTS5 MATCH expression: each word quoted, OR-ed; FTS5 syntax in text is inert."""
+    return " OR ".join(f'"{w}"' for w in query_terms(text))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    query: str
+    mode: Mode
+    hits: list[KnowledgeHit]
+    confidence: float
+    threshold: float
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.hits) and self.confidence >= self.threshold
+
+
+class DenseIndex:
+    """All vectors of one model in memory as a normalised matrix, reloaded when the KB changes."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+
+    def load(self, version: int, rows: list[tuple[int, bytes]]) -> None:
+        self.version = version
+        self.ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        if rows:
+            self.matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        else:
+            self.matrix = np.zeros((0, 0), dtype=np.float32)
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if not len(self.ids) or self.matrix.shape[1] != query.shape[0]:
+            return []
+        scores = self.matrix @ query
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+    def similarity(self, query: np.ndarray, chunk_id: int) -> float:
+        where = np.nonzero(self.ids == chunk_id)[0]
+        if not len(where) or self.matrix.shape[1] != query.shape[0]:
+            return 0.0
+        return float(self.matrix[where[0]] @ query)
+
+
+class Retriever:
+    def __init__(
+        self,
+        repo: KnowledgeRepository,
+        *,
+        embedder: Embedder | None = None,
+        fit_threshold: float | None = None,
+    ) -> None:
+        self.repo = repo
+        self.embedder = embedder
+        self.fit_threshold = fit_threshold
+        self._df: dict[str, int] = {}
+        self._df_version = -1
+        self._chunks = 0
+        self._dense = DenseIndex()
+
+    @property
+    def default_mode(self) -> Mode:
+        return "hybrid" if self.embedder is not None else "bm25"
+
+    def threshold(self, mode: Mode) -> float:
+        if self.fit_threshold is not None:
+            return self.fit_threshold
+        return DEFAULT_FIT_THRESHOLDS[mode]
+
+    async def lookup(self, query: str, *, limit: int = 5, mode: Mode | None = None) -> Lookup:
+        mode = mode or self.default_mode
+        if mode != "bm25" and self.embedder is None:
+            raise ValueError(f"{mode} search needs an embedding model")
+        version = await self.repo.version()
+        terms = query_terms(query)
+        bm25_hits: list[KnowledgeHit] = []
+        if mode != "dense" and terms:
+            bm25_hits = await self.repo.search(fts_query(query), limit=max(limit, CANDIDATES))
+        vector = None
+        dense: list[tuple[int, float]] = []
+        if mode != "bm25":
+            vector = await self._query_vector(query, version)
+            dense = self._dense.nearest(vector, max(limit, CANDIDATES))
+        if mode == "bm25":
+            hits = bm25_hits[:limit]
+        elif mode == "dense":
+            found = await self.repo.hits([c for c, _ in dense[:limit]])
+            hits = [replace(found[c], score=s) for c, s in dense[:limit] if c in found]
+        else:
+            hits = await self._fuse(bm25_hits, dense, limit)
+        confidence = 0.0
+        if hits:
+            top = hits[0]
+            if mode == "dense":
+                confidence = top.score
+            else:
+                coverage = await self._coverage(terms, top.chunk_id, version)
+                if mode == "bm25":
+                    confidence = coverage
+                else:
+                    assert vector is not None
+                    confidence = (coverage + self._dense.similarity(vector, top.chunk_id)) / 2
+        return Lookup(
+            query=query,
+            mode=mode,
+            hits=hits,
+            confidence=round(max(0.0, min(1.0, confidence)), 4),
+            threshold=self.threshold(mode),
+        )
+
+    async def _fuse(
+        self, lexical: list[KnowledgeHit], dense: list[tuple[int, float]], limit: int
+    ) -> list[KnowledgeHit]:
+        """Reciprocal rank fusion: robust to the two scores living on different scales."""
+        fused: dict[int, float] = {}
+        for rank, hit in enumerate(lexical):
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for rank, (chunk_id, _) in enumerate(dense):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused.items(), key=lambda item: -item[1])[:limit]
+        known = {h.chunk_id: h for h in lexical}
+        missing = [c for c, _ in best if c not in known]
+        known.update(await self.repo.hits(missing))
+        return [replace(known[c], score=round(s, 6)) for c, s in best if c in known]
+
+    async def _coverage(self, terms: list[str], chunk_id: int, version: int) -> float:
+        """IDF-weighted share of the question's terms that the passage contains."""
+        if not terms:
+            return 0.0
+        if version != self._df_version:
+            self._df.clear()
+            self._df_version = version
+            self._chunks = await self.repo.chunk_count()
+        total = covered = 0.0
+        n = max(self._chunks, 1)
+        for term in terms:
+            if term not in self._df:
+                self._df[term] = await self.repo.document_frequency(term)
+            df = self._df[term]
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            total += idf
+            if df and await self.repo.chunks_containing(term, [chunk_id]):
+                covered += idf
+        return covered / total if total else 0.0
+
+    async def _query_vector(self, query: str, version: int) -> np.ndarray:
+        assert self.embedder is not None
+        if version != self._dense.version:
+            self._dense.load(version, await self.repo.vectors(self.embedder.name))
+        return np.asarray((await self.embedder.embed([query]))[0], dtype=np.float32)
+
+    async def embed_missing(self) -> int:
+        """Compute vectors for chunks that have none for the current model."""
+        if self.embedder is None:
+            return 0
+        done = 0
+        while True:
+            batch = await self.repo.chunks_without_vectors(self.embedder.name, limit=EMBED_BATCH)
+            if not batch:
+                return done
+            vectors = await self.embedder.embed([text for _, text in batch])
+            await self.repo.store_vectors(
+                self.embedder.name,
+                [
+                    (chunk_id, vectors[i].astype(np.float32).tobytes())
+                    for i, (chunk_id, _) in enumerate(batch)
+                ],
+            )
+            done += len(batch)
