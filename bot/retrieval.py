@@ -190,7 +190,9 @@ class Retriever:
         terms = query_terms(query)
         bm25_hits: list[KnowledgeHit] = []
         if mode != "dense" and terms:
-            bm25_hits = await self.repo.search(fts_query(query), limit=max(limit, CANDIDATES))
+            # Fusion needs a deep candidate list; plain BM25 needs only what it returns.
+            depth = limit if mode == "bm25" else max(limit, CANDIDATES)
+            bm25_hits = await self.repo.search(fts_query(query), limit=depth)
         vector = None
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
@@ -246,15 +248,16 @@ class Retriever:
             self._df.clear()
             self._df_version = version
             self._chunks = await self.repo.chunk_count()
+        unknown = [t for t in terms if t not in self._df]
+        self._df.update(await self.repo.document_frequencies(unknown))
+        present = await self.repo.terms_in_chunk([t for t in terms if self._df[t]], chunk_id)
         total = covered = 0.0
         n = max(self._chunks, 1)
         for term in terms:
-            if term not in self._df:
-                self._df[term] = await self.repo.document_frequency(term)
             df = self._df[term]
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
             total += idf
-            if df and await self.repo.chunks_containing(term, [chunk_id]):
+            if term in present:
                 covered += idf
         return covered / total if total else 0.0
 

@@ -210,22 +210,31 @@ class KnowledgeRepository:
         row = await self.db.fetchone("SELECT COUNT(*) AS n FROM kb_chunks")
         return int(row["n"]) if row else 0
 
-    async def document_frequency(self, term: str) -> int:
-        """How many chunks contain the (quoted, stemmed by FTS5) term."""
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM kb_fts WHERE kb_fts MATCH ?", (f'"{term}"',)
+    async def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each (quoted, stemmed by FTS5) term, in one round trip."""
+        if not terms:
+            return {}
+        sql = " UNION ALL ".join(
+            "SELECT ? AS i, COUNT(*) AS n FROM kb_fts WHERE kb_fts MATCH ?" for _ in terms
         )
-        return int(row["n"]) if row else 0
+        params: list[object] = []
+        for i, term in enumerate(terms):
+            params += [i, f'"{term}"']
+        rows = await self.db.fetchall(sql, params)
+        return {terms[int(r["i"])]: int(r["n"]) for r in rows}
 
-    async def chunks_containing(self, term: str, chunk_ids: Sequence[int]) -> set[int]:
-        if not chunk_ids:
+    async def terms_in_chunk(self, terms: Sequence[str], chunk_id: int) -> set[str]:
+        """Which of the terms the chunk contains (title, heading or text), in one round trip."""
+        if not terms:
             return set()
-        marks = ",".join("?" * len(chunk_ids))
-        rows = await self.db.fetchall(
-            f"SELECT rowid FROM kb_fts WHERE kb_fts MATCH ? AND rowid IN ({marks})",
-            (f'"{term}"', *chunk_ids),
+        sql = " UNION ALL ".join(
+            "SELECT ? AS i FROM kb_fts WHERE kb_fts MATCH ? AND rowid = ?" for _ in terms
         )
-        return {int(r["rowid"]) for r in rows}
+        params: list[object] = []
+        for i, term in enumerate(terms):
+            params += [i, f'"{term}"', chunk_id]
+        rows = await self.db.fetchall(sql, params)
+        return {terms[int(r["i"])] for r in rows}
 
     # -- dense vectors ------------------------------------------------------------------
 
