@@ -69,13 +69,15 @@ UPSERT_BATCH = 300  # articles per upsert_many transaction
 SEARCH_LIMIT = CANDIDATES  # ranking depth in chunks; the retriever's own candidate depth
 RANK_DEPTH = 10  # distinct articles kept per query (MRR@10)
 QUICK_MAX_QUERIES = 300
-QUICK_CLINC_TRAIN_PER_INTENT = 30
+QUICK_CLINC_TRAIN_PER_INTENT = 20
+QUICK_FEEDBACKQA_DOMAINS = ("Australia", "WHO")
 LATENCY_SIZES = (1_000, 10_000, 100_000)
 QUICK_LATENCY_SIZES = (1_000, 10_000)
 LATENCY_QUERIES = 200
 LATENCY_LIMIT = 10
 # Above this many chunks the latency run stores random unit vectors instead of embedding.
 REAL_EMBED_MAX_CHUNKS = 10_000
+QUICK_REAL_EMBED_MAX_CHUNKS = 1_000
 EMBED_DIM = 384
 WARM_UP_QUERY = "warm-up question that is not one of the timed ones"
 
@@ -374,6 +376,7 @@ async def latency_size(
     queries: Sequence[str],
     embedder: Embedder | None,
     stemmer: Any,
+    real_embed_max: int,
     started: float,
 ) -> dict[str, Any]:
     articles, copies = ds.corpus_of_size(pool, size)
@@ -385,7 +388,7 @@ async def latency_size(
         if embedder is not None:
             modes += ["dense", "hybrid"]
             embed_started = time.perf_counter()
-            if size <= REAL_EMBED_MAX_CHUNKS:
+            if size <= real_embed_max:
                 await Retriever(index.repo, embedder=embedder).embed_missing()
                 row["vectors"] = "real (all-MiniLM-L6-v2 on CPU)"
             else:
@@ -528,10 +531,14 @@ def latency_table(rows: Sequence[dict[str, Any]]) -> str:
 def load_tasks(data: Path, quick: bool, max_queries: int | None) -> tuple[list[Task], list[str]]:
     caps: list[str] = []
     tasks = ds.feedbackqa(data, "test")
+    if quick:
+        tasks = [t for t in tasks if t.name.split("/")[1] in QUICK_FEEDBACKQA_DOMAINS]
+        caps.append(f"feedbackqa: domains {', '.join(QUICK_FEEDBACKQA_DOMAINS)} only (--quick)")
     tasks.append(ds.stackfaq(data))
     tasks += ds.hint3(data)
     tasks.append(ds.clinc150(data, QUICK_CLINC_TRAIN_PER_INTENT if quick else None))
     if quick:
+        caps.append(f"latency: random vectors above {QUICK_REAL_EMBED_MAX_CHUNKS} chunks (--quick)")
         caps.append(
             f"clinc150 articles built from the first {QUICK_CLINC_TRAIN_PER_INTENT} train"
             " sentences per intent (--quick)"
@@ -549,18 +556,35 @@ def load_tasks(data: Path, quick: bool, max_queries: int | None) -> tuple[list[T
     return tasks, caps
 
 
-def git_head() -> str | None:
+CODE_UNDER_TEST = ("bot/retrieval.py", "bot/embeddings.py", "persistence/knowledge.py")
+
+
+def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
 
 
+def code_under_test() -> dict[str, Any]:
+    """Which code was measured: HEAD, and each file's hash and whether it differs from HEAD
+    (the modules are imported once at start, so later edits do not affect a running bench)."""
+    files = {}
+    for name in CODE_UNDER_TEST:
+        path = REPO_ROOT / name
+        files[name] = {
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
+            "modified_vs_head": bool(_git("status", "--porcelain", "--", name)),
+        }
+    return {"git_head": _git("rev-parse", "HEAD"), "files": files}
+
+
 async def run(args: argparse.Namespace, tasks: list[Task], caps: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
+    load_before = os.getloadavg()
     stemmer, stemmer_name = reference_stemmer()
     local: LocalEmbedder | None = None if args.no_dense else LocalEmbedder()
     cached = None if local is None else CachedEmbedder(local)
@@ -612,7 +636,10 @@ async def run(args: argparse.Namespace, tasks: list[Task], caps: list[str]) -> d
         queries = await asyncio.to_thread(ds.latency_queries, args.data, LATENCY_QUERIES)
         log(f"latency pool: {sum(len(a.chunks) for a in pool)} chunks", started)
         for size in sizes:
-            latency.append(await latency_size(pool, size, queries, local, stemmer, started))
+            real_max = QUICK_REAL_EMBED_MAX_CHUNKS if args.quick else REAL_EMBED_MAX_CHUNKS
+            latency.append(
+                await latency_size(pool, size, queries, local, stemmer, real_max, started)
+            )
         print(
             f"== latency: Retriever.lookup(limit={LATENCY_LIMIT}) over {len(queries)} mixed"
             " queries per size (fresh retriever per mode; '1st' = first lookup, which loads"
@@ -646,6 +673,8 @@ async def run(args: argparse.Namespace, tasks: list[Task], caps: list[str]) -> d
         "reference": {"package": "bm25s", "stopwords": "en", "stemmer": stemmer_name},
         "caps": caps,
         "seconds": time.perf_counter() - started,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
     }
 
 
@@ -679,7 +708,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     tasks, caps = load_tasks(args.data, args.quick, args.max_queries)
     command = shlex.join([Path(sys.executable).name, "-m", "bench.retrieval", *sys.argv[1:]])
+    code = code_under_test()
     print(f"$ {command}")
+    print(
+        f"code under test (HEAD {str(code['git_head'])[:12]}): "
+        + ", ".join(
+            f"{name} {v['sha256']}" + (" (modified vs HEAD)" if v["modified_vs_head"] else "")
+            for name, v in code["files"].items()
+        )
+    )
     report = asyncio.run(run(args, tasks, caps))
     seconds = time.perf_counter() - wall
     report["meta"] = {
@@ -688,7 +725,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quick": args.quick,
         "dense": not args.no_dense,
         "max_queries": args.max_queries,
-        "git_head": git_head(),
+        "code_under_test": code,
+        "ms_per_query_note": "mean Retriever.lookup time in the accuracy runs; query vectors"
+        " are pre-computed in one batch there, so dense/hybrid exclude query embedding (the"
+        " latency section includes it)",
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "cpus": os.cpu_count(),
@@ -698,6 +738,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    before = " ".join(f"{x:.2f}" for x in report["load_average_before"])
+    after = " ".join(f"{x:.2f}" for x in report["load_average_after"])
+    print(
+        f"load average (1/5/15 min) at start {before}, at end {after}, on {os.cpu_count()} cores"
+        " (anything above this run's own ~1-2 means shared CPU: timings are then pessimistic)"
+    )
     print(f"total wall time {seconds:.0f}s; results written to {args.out}")
     return 0
 
