@@ -185,11 +185,14 @@ class KnowledgeRepository:
         """Run an already-sanitised FTS5 MATCH expression; best first, score higher is better."""
         if not match_expression:
             return []
+        # Rank inside FTS5 first and join only the winners: joining every match before the
+        # sort cost a third of the time at 100k chunks (bench/retrieval.py latency).
         rows = await self.db.fetchall(
-            f"SELECT {_HIT_COLUMNS}, bm25(kb_fts, ?, ?, ?) AS rank"
-            " FROM kb_fts JOIN kb_chunks c ON c.id = kb_fts.rowid"
-            " JOIN kb_articles a ON a.id = c.article_id"
-            " WHERE kb_fts MATCH ? ORDER BY rank LIMIT ?",
+            f"SELECT {_HIT_COLUMNS}, r.score AS rank FROM ("
+            "   SELECT rowid AS id, bm25(kb_fts, ?, ?, ?) AS score FROM kb_fts"
+            "   WHERE kb_fts MATCH ? ORDER BY score LIMIT ?) r"
+            " JOIN kb_chunks c ON c.id = r.id JOIN kb_articles a ON a.id = c.article_id"
+            " ORDER BY r.score",
             (*_BM25_WEIGHTS, match_expression, limit),
         )
         # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
