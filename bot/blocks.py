@@ -27,8 +27,8 @@ from bot.slack_text import (
 Block = dict[str, Any]
 
 REACH_A_PERSON = (
-    "Not what you needed? Reply in this thread with *talk to a person* and a teammate"
-    " will pick it up."
+    "Not what you needed? Press *Talk to a person* or reply *talk to a person* in this thread,"
+    " and a teammate will pick it up."
 )
 HOLDING_REPLY = (
     "Thanks for your question! I've passed it to the team, and someone will reply in this"
@@ -76,13 +76,40 @@ class OutgoingMessage:
     blocks: list[Block] = field(default_factory=list)
 
 
-def answer_message(answer: str, sources: list[Source]) -> OutgoingMessage:
-    """An AI answer in the customer's thread: the answer, its sources, and the way to a person."""
-    blocks: list[Block] = [_section(piece) for piece in split_for_sections(answer)][:45]
+def answer_message(
+    answer: str, sources: list[Source], *, ticket_id: int | None = None, round: int = 0
+) -> OutgoingMessage:
+    """An AI answer in the customer's thread: the answer, its sources, the way to a person, and
+    (with ``ticket_id``) the Helpful and Talk to a person buttons."""
+    blocks: list[Block] = [_section(piece) for piece in split_for_sections(answer)][:44]
     footer = [t for t in (sources_line(sources), REACH_A_PERSON) if t]
     blocks.append(_context(*footer))
+    if ticket_id is not None:
+        value = f"{ticket_id}:{round}"
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "answer_feedback",
+                "elements": [
+                    _button(ids.ACTION_HELPFUL, "👍 Helpful", value),
+                    _button(ids.ACTION_TALK_TO_PERSON, "Talk to a person", value),
+                ],
+            }
+        )
     text = answer + ("\n\n" + sources_line(sources) if sources else "")
     return OutgoingMessage(text=text, blocks=blocks)
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": _plain(label, 75),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
 
 
 def plain_reply(text: str) -> OutgoingMessage:
@@ -92,6 +119,15 @@ def plain_reply(text: str) -> OutgoingMessage:
 
 def holding_message() -> OutgoingMessage:
     return OutgoingMessage(text=HOLDING_REPLY)
+
+
+@dataclass(frozen=True)
+class EarlierDraft:
+    n: int
+    origin: str
+    text: str | None
+    feedback: str | None
+    requested_by: str | None
 
 
 @dataclass(frozen=True)
@@ -113,19 +149,41 @@ class CardContent:
     decided_by: str | None = None
     decided_at: float | None = None
     final_text: str | None = None
+    # Humans in the loop
+    draft_number: int = 1
+    earlier_drafts: list[EarlierDraft] = field(default_factory=list)
+    work: str | None = None  # "redraft" or "compose" while the bot writes a new draft
+    work_by: str | None = None
+    owner: str | None = None
+    ticket_state: str = "awaiting_review"
+    human_owner: str | None = None
+    activity: list[str] = field(default_factory=list)
+    can_redraft: bool = False
+    saved_article_id: int | None = None
 
 
 _DECIDED_HEADERS = {
     "approved": "✅ Reply sent",
     "edited": "✏️ Edited reply sent",
     "rejected": "🚫 Rejected: left to a human",
+    "answered_in_thread": "💬 Answered in the thread by a teammate",
+    "resolved": "☑️ Resolved without a reply",
+}
+_WORK_LINES = {
+    "redraft": "⏳ Writing a new draft with <@{by}>'s feedback…",
+    "compose": "⏳ Writing a reply from <@{by}>'s answer…",
 }
 
 
 def escalation_card(card: CardContent) -> OutgoingMessage:
-    """The review card in the escalation channel; buttons only while it awaits a decision."""
+    """The review card in the escalation channel: decision buttons only while it awaits one."""
     pending = card.state == "pending"
-    header = "🙋 Question needs review" if pending else _DECIDED_HEADERS.get(card.state, "Decided")
+    if card.ticket_state == "resolved" and pending:
+        header = _DECIDED_HEADERS["resolved"]
+    elif pending:
+        header = "🙋 Question needs review"
+    else:
+        header = _DECIDED_HEADERS.get(card.state, "Decided")
     blocks: list[Block] = [{"type": "header", "text": _plain(header, 150)}]
     who = f"From <@{card.customer_user_id}> · <{card.message_link}|view message>"
     facts = [who, f"Ticket #{card.ticket_id}"]
@@ -133,6 +191,7 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
         label = CATEGORY_LABELS.get(card.category, card.category)
         conf = f" ({card.confidence:.2f})" if card.confidence is not None else ""
         facts.append(f"{label}{conf}")
+    facts.append(f"Owner: <@{card.owner}>" if card.owner else "Unclaimed")
     blocks.append(_context(" · ".join(facts)))
     blocks.append(_section("*Question*\n" + truncate_escaped(card.question, 2800)))
     if card.summary:
@@ -141,8 +200,17 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     for i, follow_up in enumerate(card.follow_ups[-5:], start=1):
         blocks.append(_section(f"*Follow-up {i}*\n" + truncate_escaped(follow_up, 1500)))
     blocks.append({"type": "divider"})
+    for earlier in card.earlier_drafts[-3:]:
+        line = f"Draft {earlier.n}: " + truncate_escaped(
+            " ".join((earlier.text or "").split()), 300
+        )
+        if earlier.feedback:
+            by = f"<@{earlier.requested_by}>" if earlier.requested_by else "a reviewer"
+            line += f"\n↳ {by}: “{truncate_escaped(earlier.feedback, 500)}”"
+        blocks.append(_context(line))
     if card.draft:
-        label = "*Suggested reply*" if pending else "*Draft*"
+        number = f" (draft {card.draft_number})" if card.draft_number > 1 else ""
+        label = f"*Suggested reply{number}*" if pending else "*Reply*"
         blocks.append(_section(label + "\n" + truncate(card.draft, 2900)))
         if card.sources:
             blocks.append(_context(sources_line(card.sources)))
@@ -154,43 +222,53 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
                 else "_No draft._"
             )
         )
-    if card.missing_information:
+    if card.missing_information and pending:
         blocks.append(
-            _context("Open question: " + truncate_escaped(card.missing_information, 1000))
-        )
-    if pending:
-        value = str(card.escalation_id)
-        buttons: list[Block] = []
-        if card.draft:
-            buttons.append(
-                {
-                    "type": "button",
-                    "action_id": ids.ACTION_APPROVE,
-                    "text": _plain("Approve and send", 75),
-                    "style": "primary",
-                    "value": value,
-                }
+            _section(
+                "*The bot's question for you:* " + truncate_escaped(card.missing_information, 1000)
             )
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": ids.ACTION_EDIT,
-                "text": _plain("Edit and send" if card.draft else "Edit: write a reply", 75),
-                "value": value,
-            }
         )
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": ids.ACTION_REJECT,
-                "text": _plain("Reject (answer it yourself)", 75),
-                "style": "danger",
-                "value": value,
-            }
-        )
-        blocks.append({"type": "actions", "block_id": "review", "elements": buttons})
+    if card.activity:
+        blocks.append(_context("\n".join(card.activity[-8:])))
+    value = str(card.escalation_id)
+    if pending and card.ticket_state != "resolved":
+        if card.work:
+            blocks.append(
+                _context(_WORK_LINES.get(card.work, "⏳ Working…").format(by=card.work_by))
+            )
+        else:
+            decide: list[Block] = []
+            if card.draft:
+                decide.append(_button(ids.ACTION_APPROVE, "Approve and send", value, "primary"))
+            decide.append(
+                _button(
+                    ids.ACTION_EDIT, "Edit and send" if card.draft else "Edit: write a reply", value
+                )
+            )
+            decide.append(
+                _button(ids.ACTION_REJECT, "Reject (answer it yourself)", value, "danger")
+            )
+            blocks.append({"type": "actions", "block_id": "review", "elements": decide})
+            more: list[Block] = []
+            if card.owner is None:
+                more.append(_button(ids.ACTION_CLAIM, "I'll take it", value))
+            if card.missing_information:
+                more.append(_button(ids.ACTION_ANSWER_QUESTION, "Answer the bot's question", value))
+            if card.can_redraft and card.draft:
+                more.append(_button(ids.ACTION_REDRAFT, "Redraft with feedback", value))
+            more.append(_button(ids.ACTION_RESOLVE, "Mark resolved", value))
+            blocks.append({"type": "actions", "block_id": "more", "elements": more})
     else:
         blocks.append(_context(_decided_line(card)))
+        after: list[Block] = []
+        if card.ticket_state in ("human", "rejected"):
+            after.append(_button(ids.ACTION_HANDBACK, "Hand back to the bot", value))
+        if card.ticket_state != "resolved":
+            after.append(_button(ids.ACTION_RESOLVE, "Mark resolved", value))
+        if card.state in ("approved", "edited") and card.saved_article_id is None:
+            after.append(_button(ids.ACTION_SAVE_ARTICLE, "Save as article", value))
+        if after:
+            blocks.append({"type": "actions", "block_id": "after", "elements": after})
     blocks = blocks[:MESSAGE_BLOCKS_MAX]
     text = f"Question needs review (ticket #{card.ticket_id})" if pending else header
     return OutgoingMessage(text=text, blocks=blocks)
@@ -200,12 +278,20 @@ def _decided_line(card: CardContent) -> str:
     when = slack_date(card.decided_at) if card.decided_at else "earlier"
     who = f"<@{card.decided_by}>" if card.decided_by else "someone"
     if card.state == "approved":
-        return f"Approved by {who} {when}; the draft was sent in the customer's thread."
-    if card.state == "edited":
-        return f"Edited by {who} {when}; their text was sent in the customer's thread."
-    if card.state == "rejected":
-        return f"Rejected by {who} {when}; nothing was sent. The thread is left to a human."
-    return f"Decided by {who} {when}."
+        line = f"Approved by {who} {when}; the draft was sent in the customer's thread."
+    elif card.state == "edited":
+        line = f"Edited by {who} {when}; their text was sent in the customer's thread."
+    elif card.state == "rejected":
+        line = f"Rejected by {who} {when}; nothing was sent. The thread is left to a human."
+    elif card.state == "answered_in_thread":
+        line = f"Answered in thread by {who} {when}; the bot stays quiet in that thread."
+    elif card.state == "resolved" or card.ticket_state == "resolved":
+        line = f"Resolved by {who} {when}; nothing was sent from this card."
+    else:
+        line = f"Decided by {who} {when}."
+    if card.saved_article_id is not None:
+        line += f" Saved as knowledge-base article #{card.saved_article_id}."
+    return line
 
 
 def edit_modal(*, escalation_id: int, draft: str, question: str) -> dict[str, Any]:
@@ -279,7 +365,15 @@ def kb_search_text(lookup: Lookup) -> str:
     return "\n".join(lines)
 
 
-def kb_add_modal() -> dict[str, Any]:
+def kb_add_modal(
+    *,
+    title: str = "",
+    body: str = "",
+    callback_id: str = ids.VIEW_KB_ADD,
+    private_metadata: str = "",
+) -> dict[str, Any]:
+    """The article form: empty for ``/support kb add``, pre-filled for "Save as article"."""
+
     def field(block_id: str, label: str, element: dict[str, Any], optional: bool) -> Block:
         return {
             "type": "input",
@@ -289,28 +383,35 @@ def kb_add_modal() -> dict[str, Any]:
             "element": element,
         }
 
-    return {
+    title_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ids.ACTION_KB_TITLE,
+        "max_length": 150,
+    }
+    if title.strip():
+        title_input["initial_value"] = title.strip()[:150]
+    body_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ids.ACTION_KB_BODY,
+        "multiline": True,
+        "max_length": PLAIN_INPUT_MAX,
+    }
+    if body.strip():
+        body_input["initial_value"] = body.strip()[:PLAIN_INPUT_MAX]
+    view: dict[str, Any] = {
         "type": "modal",
-        "callback_id": ids.VIEW_KB_ADD,
-        "title": _plain("Add an article", 24),
-        "submit": _plain("Add", 24),
+        "callback_id": callback_id,
+        "title": _plain(
+            "Add an article" if callback_id == ids.VIEW_KB_ADD else "Save as article", 24
+        ),
+        "submit": _plain("Add" if callback_id == ids.VIEW_KB_ADD else "Save", 24),
         "close": _plain("Cancel", 24),
         "blocks": [
-            field(
-                ids.BLOCK_KB_TITLE,
-                "Title",
-                {"type": "plain_text_input", "action_id": ids.ACTION_KB_TITLE, "max_length": 150},
-                False,
-            ),
+            field(ids.BLOCK_KB_TITLE, "Title", title_input, False),
             field(
                 ids.BLOCK_KB_BODY,
                 "Text (Markdown headings split it into sections)",
-                {
-                    "type": "plain_text_input",
-                    "action_id": ids.ACTION_KB_BODY,
-                    "multiline": True,
-                    "max_length": PLAIN_INPUT_MAX,
-                },
+                body_input,
                 False,
             ),
             field(
@@ -321,6 +422,115 @@ def kb_add_modal() -> dict[str, Any]:
             ),
         ],
     }
+    if private_metadata:
+        view["private_metadata"] = private_metadata
+    return view
+
+
+def redraft_modal(*, escalation_id: int, draft: str, left: int) -> dict[str, Any]:
+    """Reject with feedback: what is wrong with the draft; the bot writes a new one."""
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_REDRAFT,
+        "private_metadata": json.dumps({"escalation_id": escalation_id}),
+        "title": _plain("Redraft", 24),
+        "submit": _plain("Redraft", 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            _context_block("*Current draft:* " + truncate(draft, 2800)),
+            {
+                "type": "input",
+                "block_id": ids.BLOCK_FEEDBACK,
+                "label": _plain("What should the bot change?", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.ACTION_FEEDBACK,
+                    "multiline": True,
+                    "max_length": 2000,
+                    "placeholder": _plain(
+                        "e.g. Mention that exports are limited to 10,000 rows", 150
+                    ),
+                },
+            },
+            _context_block(f"The new draft replaces this one on the card. Redrafts left: {left}."),
+        ],
+    }
+
+
+ANSWER_MODE_REVIEW = "review"
+ANSWER_MODE_SEND = "send"
+
+
+def answer_question_modal(
+    *, escalation_id: int, question: str, customer_question: str
+) -> dict[str, Any]:
+    """Ask the developer: the bot's one open question, answered by a teammate."""
+
+    def option(value: str, text: str) -> Block:
+        return {"text": _plain(text, 75), "value": value}
+
+    review = option(ANSWER_MODE_REVIEW, "Compose a reply for my approval")
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_ANSWER_QUESTION,
+        "private_metadata": json.dumps({"escalation_id": escalation_id}),
+        "title": _plain("Answer the bot", 24),
+        "submit": _plain("Compose reply", 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            _context_block("*Customer:* " + truncate_escaped(customer_question, 1500)),
+            _section("*The bot asks:* " + truncate_escaped(question, 1500)),
+            {
+                "type": "input",
+                "block_id": ids.BLOCK_ANSWER,
+                "label": _plain("Your answer (the bot writes the reply from it)", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.ACTION_ANSWER,
+                    "multiline": True,
+                    "max_length": 3000,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": ids.BLOCK_ANSWER_MODE,
+                "label": _plain("Then", 2000),
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": ids.ACTION_ANSWER_MODE,
+                    "initial_option": review,
+                    "options": [review, option(ANSWER_MODE_SEND, "Compose and send at once")],
+                },
+            },
+        ],
+    }
+
+
+def _context_block(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(truncate(text, 2000))]}
+
+
+def still_on_it_message(text: str) -> OutgoingMessage:
+    return OutgoingMessage(text=text)
+
+
+def reminder_message(*, mentions: list[str], age: str, ticket_id: int) -> OutgoingMessage:
+    who = " ".join(f"<@{u}>" for u in mentions[:20])
+    lead = f"{who} " if who else ""
+    return OutgoingMessage(
+        text=f"{lead}⏰ Ticket #{ticket_id} has waited {age} for a decision on this card."
+    )
+
+
+def resolved_note(*, by_bot: bool) -> OutgoingMessage:
+    if by_bot:
+        return OutgoingMessage(
+            text="I've marked this conversation resolved since it has been quiet for a while."
+            " Reply here any time if you still need help, and it will reopen."
+        )
+    return OutgoingMessage(
+        text="The team marked this conversation resolved. Reply here if you need anything else."
+    )
 
 
 def kb_added_view(*, article_id: int, title: str) -> dict[str, Any]:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
+from bot import ids
 from bot.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text
 from bot.config import Settings
+from bot.handoffs import Handoffs
 from bot.knowledge import KnowledgeBase
 from bot.people import People
+from bot.queueing import queue_card_sync
 from bot.repos import Repositories
+from bot.review import ReviewOutcome
+from bot.slack_text import escape
 
 ADMINS_ONLY = "Only support-bot admins can change the knowledge base (SUPPORT_ADMINS)."
 
@@ -33,12 +40,18 @@ class FormResult:
 
 class SupportCommands:
     def __init__(
-        self, settings: Settings, people: People, repos: Repositories, knowledge: KnowledgeBase
+        self,
+        settings: Settings,
+        people: People,
+        repos: Repositories,
+        knowledge: KnowledgeBase,
+        handoffs: Handoffs,
     ) -> None:
         self.settings = settings
         self.people = people
         self.repos = repos
         self.knowledge = knowledge
+        self.handoffs = handoffs
 
     async def run(self, *, user_id: str, user_team: str | None, text: str) -> CommandReply:
         words = text.strip().split()
@@ -51,6 +64,8 @@ class SupportCommands:
             return CommandReply(await self.status())
         if sub == "kb":
             return await self.kb(words[1:], is_admin=is_admin, is_reviewer=is_reviewer)
+        if sub in ("handback", "resolve"):
+            return await self.on_ticket(sub, words[1:], user_id=user_id, user_team=user_team)
         return CommandReply(f"I don't know `/support {sub}`. Try `/support help`.")
 
     async def kb(self, words: list[str], *, is_admin: bool, is_reviewer: bool) -> CommandReply:
@@ -80,19 +95,112 @@ class SupportCommands:
             "Usage: `/support kb search QUESTION`, `/support kb add`, `/support kb remove ID`"
         )
 
+    async def on_ticket(
+        self, sub: str, words: list[str], *, user_id: str, user_team: str | None
+    ) -> CommandReply:
+        """``/support handback TICKET`` and ``/support resolve TICKET``. Slack does not run slash
+        commands inside threads, so the ticket is named: its number or a link to its message
+        (the message shortcuts of the same names work from inside the thread)."""
+        usage = (
+            f"Usage: `/support {sub} 42` (the ticket number on its card) or"
+            f" `/support {sub} LINK` (Copy link on the customer's message)."
+        )
+        if len(words) != 1:
+            return CommandReply(usage)
+        ticket_id = await self.find_ticket(words[0])
+        if ticket_id is None:
+            return CommandReply(f"I can't find a ticket for `{escape(words[0][:100])}`. {usage}")
+        action = self.handoffs.hand_back if sub == "handback" else self.handoffs.resolve
+        outcome = await action(ticket_id, user_id=user_id, user_team=user_team)
+        if outcome.notice:
+            return CommandReply(outcome.notice)
+        return CommandReply(
+            f"Ticket #{ticket_id} is back with the bot."
+            if sub == "handback"
+            else f"Ticket #{ticket_id} is resolved."
+        )
+
+    async def find_ticket(self, ref: str) -> int | None:
+        ref = ref.strip().strip("<>").split("|")[0]
+        if ref.lstrip("#").isdigit():
+            ticket = await self.repos.tickets.get(int(ref.lstrip("#")))
+            return ticket.id if ticket else None
+        thread = thread_of_link(ref)
+        if thread is None:
+            return None
+        ticket = await self.repos.tickets.find_by_thread(*thread)
+        return ticket.id if ticket else None
+
+    async def save_article_form(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
+        """ "Save as article" on a sent card: the reply, pre-filled, for a reviewer to tidy."""
+        if not self.people.may_review(user_id=user_id, user_team=user_team):
+            return None, ReviewOutcome(done=False, notice=self.people.refusal())
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None or escalation.state not in ("approved", "edited"):
+            return None, ReviewOutcome(done=False, notice="Only a sent reply can be saved.")
+        ticket = await self.repos.tickets.get(escalation.ticket_id)
+        assert ticket is not None
+        title = str((ticket.classification or {}).get("summary") or "")
+        if not title:
+            turns = await self.repos.tickets.turns(ticket.id)
+            title = next((t.text for t in turns if t.role == "customer"), "")
+        view = kb_add_modal(
+            title=" ".join(title.split())[:150],
+            body=escalation.final_text or "",
+            callback_id=ids.VIEW_SAVE_ARTICLE,
+            private_metadata=json.dumps({"escalation_id": escalation_id}),
+        )
+        return view, None
+
+    async def save_article(
+        self,
+        escalation_id: int,
+        *,
+        user_id: str,
+        user_team: str | None,
+        title: str,
+        body: str,
+        url: str,
+        fields: dict[str, str],
+    ) -> FormResult:
+        if not self.people.may_review(user_id=user_id, user_team=user_team):
+            return FormResult(errors={fields["title"]: self.people.refusal()})
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None:
+            return FormResult(errors={fields["title"]: "This card is not known to the bot."})
+        errors = _article_errors(title, body, url, fields)
+        if errors:
+            return FormResult(errors=errors)
+        article_id = await self.knowledge.add_article(
+            title=title,
+            body=body,
+            url=url.strip() or None,
+            author=user_id,
+            source=f"slack:escalation:{escalation_id}",
+        )
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.record(
+                tx,
+                ticket_id=escalation.ticket_id,
+                step="saved_as_article",
+                actor=user_id,
+                detail={"escalation_id": escalation_id, "article_id": article_id},
+            )
+            await self.repos.escalations.touch(tx, escalation_id)
+            await queue_card_sync(
+                self.repos.jobs, tx, escalation_id=escalation_id, reason=f"saved:{article_id}"
+            )
+        self.handoffs.wake()
+        return FormResult(view=kb_added_view(article_id=article_id, title=title.strip()))
+
     async def add_article(
         self, *, user_id: str, title: str, body: str, url: str, fields: dict[str, str]
     ) -> FormResult:
         if not self.people.is_admin(user_id):
             return FormResult(errors={fields["title"]: ADMINS_ONLY})
-        errors: dict[str, str] = {}
-        if not title.strip():
-            errors[fields["title"]] = "Give the article a title."
-        if not body.strip():
-            errors[fields["body"]] = "Write the article's text."
-        parsed = urlparse(url.strip()) if url.strip() else None
-        if parsed is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
-            errors[fields["url"]] = "A link looks like https://help.example.com/article"
+        errors = _article_errors(title, body, url, fields)
         if errors:
             return FormResult(errors=errors)
         article_id = await self.knowledge.add_article(
@@ -120,3 +228,29 @@ class SupportCommands:
                 f" {jobs.get('dead', 0)} failed",
             ]
         )
+
+
+def _article_errors(title: str, body: str, url: str, fields: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not title.strip():
+        errors[fields["title"]] = "Give the article a title."
+    if not body.strip():
+        errors[fields["body"]] = "Write the article's text."
+    parsed = urlparse(url.strip()) if url.strip() else None
+    if parsed is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+        errors[fields["url"]] = "A link looks like https://help.example.com/article"
+    return errors
+
+
+_LINK = re.compile(r"/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})(?:\?(.*))?$")
+
+
+def thread_of_link(link: str) -> tuple[str, str] | None:
+    """(channel, thread ts) of a Slack message link; a reply's link names its thread."""
+    match = _LINK.search(link)
+    if match is None:
+        return None
+    channel, ts = match.group(1), f"{match.group(2)}.{match.group(3)}"
+    query = parse_qs(match.group(4) or "")
+    thread_ts = (query.get("thread_ts") or [ts])[0]
+    return channel, thread_ts

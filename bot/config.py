@@ -11,6 +11,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.durations import FORMS, parse_duration
+
 DEFAULT_MODEL = "gpt-5.4-mini"
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
@@ -56,6 +58,16 @@ class Settings(BaseSettings):
     support_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     auto_answer_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
 
+    # Humans in the loop. Durations accept 45s, 30m, 2h, 1d or plain seconds.
+    review_reminder: float = 30 * 60  # first nudge on a card nobody acted on; then backing off
+    review_reminders_max: int = Field(default=5, ge=0, le=20)
+    review_timeout: float = 24 * 3600  # the customer hears "still on it" once after this
+    still_on_it_message: str = (
+        "Sorry for the wait! The team is still on your question and will reply in this thread."
+    )
+    review_max_redrafts: int = Field(default=3, ge=0, le=10)
+    auto_close_after: float = 7 * 86400  # idle on the customer's side this long: resolved
+
     job_lease_seconds: float = Field(default=120.0, gt=0)
     job_max_attempts: int = Field(default=8, ge=1)
     job_retry_base_seconds: float = Field(default=2.0, gt=0)
@@ -74,6 +86,13 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("review_reminder", "review_timeout", "auto_close_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        if not isinstance(value, str | int | float):
+            raise ValueError(f"a duration is {FORMS}")
+        return parse_duration(value)
 
     @field_validator("support_channels", "support_reviewers", "support_admins", mode="before")
     @classmethod

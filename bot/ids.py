@@ -21,3 +21,36 @@ ACTION_KB_URL = "kb_url_input"
 
 # Marks every message the bot posts so a retried delivery can find an earlier one (outbox).
 OUTBOX_METADATA_EVENT = "support_bot_outbox"
+
+# Humans in the loop: more buttons on the card, under AI answers, and their forms.
+ACTION_CLAIM = "escalation_claim"
+ACTION_REDRAFT = "escalation_redraft"
+ACTION_ANSWER_QUESTION = "escalation_answer_question"
+ACTION_SAVE_ARTICLE = "escalation_save_article"
+ACTION_HANDBACK = "ticket_handback"
+ACTION_RESOLVE = "ticket_resolve"
+ACTION_HELPFUL = "answer_helpful"
+ACTION_TALK_TO_PERSON = "answer_talk_to_person"
+CARD_ACTIONS = (
+    ACTION_CLAIM,
+    ACTION_REDRAFT,
+    ACTION_ANSWER_QUESTION,
+    ACTION_SAVE_ARTICLE,
+    ACTION_HANDBACK,
+    ACTION_RESOLVE,
+)
+ANSWER_ACTIONS = (ACTION_HELPFUL, ACTION_TALK_TO_PERSON)
+
+VIEW_REDRAFT = "escalation_redraft_submit"
+BLOCK_FEEDBACK = "feedback"
+ACTION_FEEDBACK = "feedback_input"
+VIEW_ANSWER_QUESTION = "escalation_answer_submit"
+BLOCK_ANSWER = "answer"
+ACTION_ANSWER = "answer_input"
+BLOCK_ANSWER_MODE = "answer_mode"
+ACTION_ANSWER_MODE = "answer_mode_input"
+VIEW_SAVE_ARTICLE = "escalation_save_article_submit"
+
+# Message shortcuts (the ⋯ menu of a message): slash commands do not work inside threads.
+SHORTCUT_HANDBACK = "ticket_handback_shortcut"
+SHORTCUT_RESOLVE = "ticket_resolve_shortcut"

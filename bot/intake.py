@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 from bot import jobkinds
+from bot.handoffs import Handoffs
 from bot.inbound import InboundMessage
 from bot.people import People
 from bot.policy import has_words
@@ -22,9 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class Intake:
-    def __init__(self, repos: Repositories, people: People, wake: Callable[[], None]) -> None:
+    def __init__(
+        self, repos: Repositories, people: People, handoffs: Handoffs, wake: Callable[[], None]
+    ) -> None:
         self.repos = repos
         self.people = people
+        self.handoffs = handoffs
         self.wake = wake
 
     async def accept(self, message: InboundMessage) -> bool:
@@ -115,6 +119,10 @@ class Intake:
                 await repos.trail.record(
                     tx, ticket_id=ticket.id, step="staff_replied", actor=message.user_id
                 )
+                # A teammate answering in the thread takes the conversation over.
+                await self.handoffs.take_over(tx, ticket, message.user_id)
+                await self.handoffs.schedule_auto_close(tx, ticket.id, turn)
+                self.wake()
                 return
             if not has_words(message.text):
                 await repos.trail.record(
@@ -149,8 +157,28 @@ class Intake:
                 assert moved, "ticket changed inside a write transaction"
                 await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
                 detail["handling"] = f"new round {ticket.round + 1}"
+            elif ticket.state == "resolved":
+                moved = await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state="resolved",
+                    expected_version=ticket.version,
+                    new_state="received",
+                    round=ticket.round + 1,
+                    resolved_by=None,
+                    resolved_at=None,
+                )
+                assert moved, "ticket changed inside a write transaction"
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
+                step = "reopened"
+                detail["handling"] = f"reopened: new round {ticket.round + 1}"
             else:
-                detail["handling"] = "left to a human (the escalation was rejected)"
+                owner = ticket.human_owner
+                detail["handling"] = (
+                    f"left to <@{owner}>, who took the thread over"
+                    if owner
+                    else "left to a human (the escalation was rejected)"
+                )
             await repos.trail.record(
                 tx, ticket_id=ticket.id, step=step, actor=message.user_id, detail=detail
             )

@@ -4,6 +4,10 @@ INBOUND_MESSAGE = "inbound_message"
 ADVANCE_TICKET = "advance_ticket"
 SLACK_POST = "slack_post"
 SYNC_CARD = "sync_card"
+REMIND = "remind"  # a nudge in the card's thread while nobody acts on it
+REVIEW_TIMEOUT = "review_timeout"  # the customer hears "still on it" once
+AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itself
+REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
 
 
 def advance_key(ticket_id: int, round: int) -> str:
@@ -20,6 +24,34 @@ def holding_key(ticket_id: int, round: int) -> str:
 
 def reply_key(escalation_id: int) -> str:
     return f"escalation:{escalation_id}:reply"
+
+
+def reminder_key(escalation_id: int, n: int) -> str:
+    return f"escalation:{escalation_id}:reminder:{n}"
+
+
+def reminder_post_key(escalation_id: int, n: int) -> str:
+    return f"escalation:{escalation_id}:reminder:{n}:post"
+
+
+def timeout_key(escalation_id: int) -> str:
+    return f"escalation:{escalation_id}:timeout"
+
+
+def still_on_it_key(escalation_id: int) -> str:
+    return f"escalation:{escalation_id}:still-on-it"
+
+
+def auto_close_key(ticket_id: int, turn_id: int) -> str:
+    return f"ticket:{ticket_id}:turn:{turn_id}:auto-close"
+
+
+def resolved_note_key(ticket_id: int, round: int) -> str:
+    return f"ticket:{ticket_id}:round:{round}:resolved-note"
+
+
+def redraft_key(escalation_id: int, n: int) -> str:
+    return f"escalation:{escalation_id}:redraft:{n}"
 
 
 def card_key(escalation_id: int, reason: str) -> str:

@@ -174,13 +174,16 @@ class KnowledgeBase:
         summary.problems += [(str(file), problem) for problem in parsed.problems]
         return parsed.articles
 
-    async def add_article(self, *, title: str, body: str, url: str | None, author: str) -> int:
-        """An article written in Slack (``/support kb add``)."""
+    async def add_article(
+        self, *, title: str, body: str, url: str | None, author: str, source: str | None = None
+    ) -> int:
+        """An article written in Slack (``/support kb add``, or "Save as article" on a card,
+        whose ``source`` names the card so saving it again replaces the article)."""
         text = body.strip()
         _, chunks = chunk_markdown(text, fallback_title=title)
         digest = hashlib.sha256(f"{title}\n{text}\n{url or ''}".encode()).hexdigest()
         article = ArticleInput(
-            source=f"slack:{author}:{digest[:16]}",
+            source=source or f"slack:{author}:{digest[:16]}",
             title=title.strip(),
             content_hash=digest,
             chunks=chunks or [KnowledgeChunkInput(heading=title.strip(), text=text)],

@@ -46,7 +46,7 @@ class LlmResult(Generic[T]):
 
 
 class LlmFailure(Exception):
-    def __init__(self, reason: str, usage: LlmUsage) -> None:
+    def __init__(self, reason: str, usage: LlmUsage | None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.usage = usage

@@ -48,7 +48,7 @@ class Draft(BaseModel):
     text: str
     sources: list[Source] = Field(default_factory=list)
     grounded: bool
-    origin: Literal["llm", "knowledge_base"]
+    origin: Literal["llm", "knowledge_base", "team"]
     missing_information: str = ""
 
 

@@ -15,22 +15,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.blocks import CardContent, escalation_card
+from bot.blocks import CardContent, EarlierDraft, escalation_card
 from bot.jobkinds import PermanentFailure, RetryLater
 from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
-from bot.slack_text import message_link
+from bot.slack_text import message_link, slack_date
 from bot.workflow import split_round
-from persistence.records import Job
+from persistence.db import Tx
+from persistence.records import Job, Turn
 
 log = logging.getLogger(__name__)
+
+# Posts that answer the customer: after one, the ticket waits on them (and may auto-close).
+REPLY_PURPOSES = frozenset({"answer", "reply"})
+AfterReply = Callable[[Tx, int, Turn], Awaitable[None]]
 
 # How many pages of 200 messages a retried delivery reads looking for an earlier one.
 LOOKUP_PAGES = 10
@@ -55,6 +61,33 @@ PERMANENT_ERRORS = frozenset(
         "cant_update_message",
     }
 )
+
+
+_ACTIVITY = {
+    "claimed": "🙋 Claimed by {who}",
+    "redraft_requested": "🔁 {who} asked for a new draft",
+    "question_answered": "💡 {who} answered the bot's question",
+    "redrafted": "📝 New draft written",
+    "redraft_failed": "⚠️ A new draft failed; the previous one stands",
+    "reminded": "⏰ Reminder {n} sent",
+    "review_timed_out": "⌛ The customer was told the team is still on it",
+    "taken_over": "💬 {who} answered in the customer's thread",
+    "handed_back": "🤖 {who} handed the thread back to the bot",
+    "resolved": "☑️ Resolved by {who}",
+    "auto_closed": "☑️ Resolved automatically after the customer went quiet",
+    "saved_as_article": "📚 {who} saved the reply as article #{article_id}",
+    "wants_person": "🙋 The customer asked for a person",
+}
+
+
+def activity_line(step: str, actor: str, detail: dict[str, Any], at: float) -> str | None:
+    """One line of a card's "who did what", or None for steps the card does not show."""
+    template = _ACTIVITY.get(step)
+    if template is None:
+        return None
+    who = "the bot" if actor == "bot" else f"<@{actor}>"
+    fields = {"who": who, "n": detail.get("n", ""), "article_id": detail.get("article_id", "?")}
+    return f"{template.format(**fields)} {slack_date(at)}"
 
 
 def _metadata(key: str) -> dict[str, Any]:
@@ -88,11 +121,18 @@ class SlackOutbox:
         repos: Repositories,
         workspace: Workspace,
         escalation_channel: str,
+        *,
+        after_reply: AfterReply | None = None,
+        can_redraft: bool = False,
+        max_redrafts: int = 0,
     ) -> None:
         self.client = client
         self.repos = repos
         self.workspace = workspace
         self.escalation_channel = escalation_channel
+        self.after_reply = after_reply
+        self.can_redraft = can_redraft
+        self.max_redrafts = max_redrafts
         self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def deliver_post(self, job: Job) -> dict[str, Any]:
@@ -117,7 +157,7 @@ class SlackOutbox:
         async with self.repos.db.transaction() as tx:
             ticket_id = p.get("ticket_id")
             if ticket_id is not None:
-                await self.repos.tickets.add_turn(
+                turn = await self.repos.tickets.add_turn(
                     tx,
                     ticket_id=ticket_id,
                     role="bot",
@@ -125,6 +165,8 @@ class SlackOutbox:
                     text=p["text"],
                     slack_ts=ts,
                 )
+                if turn is not None and self.after_reply and p.get("purpose") in REPLY_PURPOSES:
+                    await self.after_reply(tx, ticket_id, turn)
                 await self.repos.trail.record(
                     tx,
                     ticket_id=ticket_id,
@@ -206,11 +248,12 @@ class SlackOutbox:
         return {"ts": ts}
 
     async def card_content(self, escalation_id: int) -> CardContent:
-        escalation = await self.repos.escalations.get(escalation_id)
+        repos = self.repos
+        escalation = await repos.escalations.get(escalation_id)
         assert escalation is not None
-        ticket = await self.repos.tickets.get(escalation.ticket_id)
+        ticket = await repos.tickets.get(escalation.ticket_id)
         assert ticket is not None
-        turns = await self.repos.tickets.turns(ticket.id)
+        turns = await repos.tickets.turns(ticket.id)
         classification = ticket.classification or {}
         start, end = (classification.get("turn_range") or [0, ticket.processed_turn_id])[:2]
         question_turns = [t for t in turns if t.role == "customer" and start < t.id <= end]
@@ -219,6 +262,26 @@ class SlackOutbox:
         question_ts = question_turns[0].slack_ts if question_turns else ticket.thread_ts
         draft = ticket.draft or {}
         missing = draft.get("missing_information") or ""
+        drafts = await repos.escalations.drafts(escalation.id)
+        current = drafts[-1] if drafts else None
+        sources = current.sources if current is not None else draft.get("sources", [])
+        if escalation.state == "edited":
+            sources = []
+        events = await repos.trail.for_ticket(ticket.id)
+        activity = [
+            line
+            for e in events
+            if e.created_at >= escalation.created_at - 1
+            and (line := activity_line(e.step, e.actor, e.detail, e.created_at)) is not None
+        ]
+        saved = next(
+            (
+                e.detail.get("article_id")
+                for e in events
+                if e.step == "saved_as_article" and e.detail.get("escalation_id") == escalation.id
+            ),
+            None,
+        )
         return CardContent(
             escalation_id=escalation.id,
             ticket_id=ticket.id,
@@ -233,12 +296,32 @@ class SlackOutbox:
             confidence=classification.get("confidence"),
             summary=classification.get("summary"),
             draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
-            sources=[Source.model_validate(s) for s in draft.get("sources", [])],
-            missing_information=missing,
+            sources=[Source.model_validate(s) for s in sources],
+            missing_information=missing if escalation.draft_text or missing else "",
             follow_ups=follow_ups,
             decided_by=escalation.decided_by,
             decided_at=escalation.decided_at,
             final_text=escalation.final_text,
+            draft_number=current.n if current is not None else 1,
+            earlier_drafts=[
+                EarlierDraft(
+                    n=d.n,
+                    origin=d.origin,
+                    text=d.text,
+                    feedback=d.feedback,
+                    requested_by=d.requested_by if d.feedback else None,
+                )
+                for d in drafts[:-1]
+            ],
+            work=escalation.work,
+            work_by=escalation.work_by,
+            owner=ticket.owner_user_id,
+            ticket_state=ticket.state,
+            human_owner=ticket.human_owner,
+            activity=activity,
+            can_redraft=self.can_redraft
+            and sum(1 for d in drafts if d.origin == "redraft") < self.max_redrafts,
+            saved_article_id=int(saved) if isinstance(saved, int) else None,
         )
 
     async def _call(self, method: str, **kwargs: Any) -> str:

@@ -1,6 +1,8 @@
-"""Putting work on the queue: the three kinds of job the domain layer asks for, keyed once."""
+"""Putting work on the queue: the kinds of job the domain layer asks for, each keyed once."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from bot import jobkinds
 from bot.blocks import OutgoingMessage
@@ -26,6 +28,26 @@ async def queue_thread_post(
             "purpose": purpose,
         },
     )
+
+
+async def queue_card_thread_post(
+    jobs: JobRepository, tx: Tx, *, key: str, channel: str, thread_ts: str, text: str
+) -> None:
+    """A message in a review card's thread (reminders): for the team, not part of the ticket."""
+    await jobs.enqueue(
+        tx,
+        kind=jobkinds.SLACK_POST,
+        dedupe_key=key,
+        payload={"channel": channel, "thread_ts": thread_ts, "text": text, "purpose": "reminder"},
+    )
+
+
+async def queue_timer(
+    jobs: JobRepository, tx: Tx, *, kind: str, key: str, delay: float, payload: dict[str, Any]
+) -> None:
+    """A timer is a job that becomes available later: it survives restarts, and the claim
+    makes it fire once however many workers or replicas sweep for it."""
+    await jobs.enqueue(tx, kind=kind, dedupe_key=key, payload=payload, delay=delay)
 
 
 async def queue_card_sync(jobs: JobRepository, tx: Tx, *, escalation_id: int, reason: str) -> None:

@@ -25,7 +25,13 @@ from persistence.records import Escalation, TicketState
 log = logging.getLogger(__name__)
 
 Verdict = Literal["approved", "edited", "rejected"]
-_PAST = {"approved": "approved", "edited": "edited and sent", "rejected": "rejected"}
+_PAST = {
+    "approved": "approved",
+    "edited": "edited and sent",
+    "rejected": "rejected",
+    "answered_in_thread": "answered in the thread",
+    "resolved": "resolved",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,12 @@ class ReviewOutcome:
     done: bool
     notice: str | None = None
     field_errors: dict[str, str] = field(default_factory=dict)
+
+
+def busy_notice(escalation: Escalation) -> str:
+    what = "a new draft" if escalation.work == "redraft" else "a reply from a teammate's answer"
+    who = f" (asked by <@{escalation.work_by}>)" if escalation.work_by else ""
+    return f"The bot is writing {what}{who}; it will be on the card in a moment."
 
 
 def already_decided(escalation: Escalation) -> str:
@@ -64,6 +76,10 @@ class ReviewDesk:
             return refusal
         return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
 
+    async def approve_as(self, escalation_id: int, *, user_id: str) -> ReviewOutcome:
+        """Approve for someone already checked (a teammate's "compose and send")."""
+        return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
+
     async def reject(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
@@ -84,6 +100,8 @@ class ReviewDesk:
             return None, ReviewOutcome(done=False, notice="This card is not known to the bot.")
         if escalation.state != "pending":
             return None, ReviewOutcome(done=False, notice=already_decided(escalation))
+        if escalation.work is not None:
+            return None, ReviewOutcome(done=False, notice=busy_notice(escalation))
         turns = await self.repos.tickets.turns(escalation.ticket_id)
         question = next((t.text for t in turns if t.role == "customer"), "")
         view = edit_modal(
@@ -112,6 +130,8 @@ class ReviewDesk:
             escalation = await repos.escalations.get(escalation_id, tx)
             if escalation is None:
                 return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            if escalation.state == "pending" and escalation.work is not None:
+                return ReviewOutcome(done=False, notice=busy_notice(escalation))
             if verdict == "approved" and not escalation.draft_text:
                 return ReviewOutcome(
                     done=False, notice="There is no draft to approve; use Edit to write a reply."
@@ -160,7 +180,12 @@ class ReviewDesk:
         if final_text is not None:
             if verdict == "approved":
                 draft = Draft.model_validate(ticket.draft) if ticket.draft else None
-                message = answer_message(final_text, draft.sources if draft else [])
+                message = answer_message(
+                    final_text,
+                    draft.sources if draft else [],
+                    ticket_id=ticket.id,
+                    round=ticket.round,
+                )
             else:
                 message = plain_reply(final_text)
             await queue_thread_post(

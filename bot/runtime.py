@@ -23,12 +23,15 @@ from bot.app import build_app
 from bot.commands import SupportCommands
 from bot.config import Settings
 from bot.embeddings import embedder_from_settings
+from bot.handoffs import Handoffs
 from bot.inbound import InboundMessage
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
 from bot.llm import SupportModel
 from bot.outbox import SlackOutbox
 from bot.people import People, Workspace
+from bot.redraft import Redrafter
+from bot.reminders import Reminders
 from bot.repos import Repositories
 from bot.retrieval import Retriever
 from bot.review import ReviewDesk
@@ -107,16 +110,27 @@ class BotRuntime:
         people = People(settings, workspace)
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
-        outbox = SlackOutbox(client, repos, workspace, settings.escalation_channel)
-
         worker_ref: list[JobWorker] = []
 
         def wake() -> None:
             if worker_ref:
                 worker_ref[0].wake()
 
-        intake = Intake(repos, people, wake)
+        handoffs = Handoffs(settings, repos, people, wake)
+        outbox = SlackOutbox(
+            client,
+            repos,
+            workspace,
+            settings.escalation_channel,
+            after_reply=handoffs.schedule_auto_close,
+            can_redraft=settings.llm_enabled,
+            max_redrafts=settings.review_max_redrafts,
+        )
+        intake = Intake(repos, people, handoffs, wake)
         workflow = Workflow(settings, repos, knowledge, self.model, wake)
+        review = ReviewDesk(repos, people, wake)
+        redrafter = Redrafter(settings, repos, people, workflow, review, wake)
+        reminders = Reminders(settings, repos, people, wake)
 
         async def run_inbound(job: Job) -> None:
             await intake.handle(InboundMessage.from_payload(job.payload))
@@ -134,6 +148,12 @@ class BotRuntime:
                 jobkinds.ADVANCE_TICKET: run_advance,
                 jobkinds.SLACK_POST: outbox.deliver_post,
                 jobkinds.SYNC_CARD: outbox.deliver_card,
+                jobkinds.REMIND: lambda job: reminders.remind(job.payload),
+                jobkinds.REVIEW_TIMEOUT: lambda job: reminders.timeout(job.payload),
+                jobkinds.AUTO_CLOSE: lambda job: handoffs.auto_close(
+                    int(job.payload["ticket_id"]), int(job.payload["turn_id"])
+                ),
+                jobkinds.REDRAFT: lambda job: redrafter.run(job.payload),
             },
             concurrency=settings.llm_concurrency * 2,
             lease_seconds=settings.job_lease_seconds,
@@ -153,10 +173,12 @@ class BotRuntime:
             repos=repos,
             knowledge=knowledge,
             intake=intake,
-            review=ReviewDesk(repos, people, wake),
+            review=review,
+            handoffs=handoffs,
+            redrafter=redrafter,
             worker=worker,
             client=client,
-            commands=SupportCommands(settings, people, repos, knowledge),
+            commands=SupportCommands(settings, people, repos, knowledge, handoffs),
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()

@@ -8,9 +8,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import SupportCommands
 from bot.config import Settings
+from bot.handoffs import Handoffs
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
 from bot.people import People, Workspace
+from bot.redraft import Redrafter
 from bot.repos import Repositories
 from bot.review import ReviewDesk
 from bot.worker import JobWorker
@@ -25,6 +27,8 @@ class Services:
     knowledge: KnowledgeBase
     intake: Intake
     review: ReviewDesk
+    handoffs: Handoffs
+    redrafter: Redrafter
     worker: JobWorker
     client: AsyncWebClient
     commands: SupportCommands

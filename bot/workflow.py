@@ -14,18 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import jobkinds
-from bot.blocks import answer_message, holding_message
+from bot.blocks import answer_message
 from bot.config import Settings
+from bot.escalate import open_escalation
 from bot.knowledge import KnowledgeBase
 from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.models import Classification, Draft, DraftReply, Source
 from bot.policy import asks_for_a_person, decide
 from bot.prompts import load_prompt
-from bot.queueing import queue_advance, queue_card_sync, queue_thread_post
+from bot.queueing import queue_advance, queue_thread_post
 from bot.repos import Repositories
 from bot.slack_text import neutralize_mentions
 from persistence.db import Tx
-from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
+from persistence.records import IN_PROGRESS_STATES, Ticket, TicketNote, Turn
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ OFFLINE_PASSAGE_CHARS = 1200
 NO_LLM_REASON = "No LLM is configured (OPENAI_API_KEY is not set), so every answer needs approval."
 
 
-def _usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
+def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
     if usage is None:
         return {}
     return {
@@ -78,6 +79,7 @@ class Workflow:
         self.wake = wake
         self.classify_prompt = load_prompt("classify")
         self.draft_prompt = load_prompt("draft")
+        self.redraft_prompt = load_prompt("redraft")
 
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands."""
@@ -165,10 +167,11 @@ class Workflow:
         classification = ticket.classification or {}
         retrieval = ticket.retrieval or {}
         hits: list[dict[str, Any]] = retrieval.get("hits", [])
+        notes = await self.repos.tickets.notes(ticket.id)
         usage: LlmUsage | None = None
         draft: dict[str, Any] | None
         llm_usable = self.model is not None and not classification.get("error")
-        if not hits:
+        if not hits and not (notes and llm_usable):
             draft = None
         elif not llm_usable and not retrieval.get("fits", True):
             # Offline, a passage that does not fit would only mislead the reviewer.
@@ -177,25 +180,71 @@ class Workflow:
             draft = self._passage_draft(hits[0]).model_dump()
         else:
             question, history, _ = await self._round_text(ticket)
-            articles = "\n\n".join(
-                f"[article {h['article_id']}] {h['title']} › {h['heading']}\n{h['text']}"
-                for h in hits
-            )
             try:
                 reply = await self.model.structured(
                     self.draft_prompt,
                     DraftReply,
                     question=question[:QUESTION_CHARS_FOR_LLM],
                     history=history,
-                    articles=articles,
+                    articles=_articles(hits),
+                    team_notes=_team_notes(notes),
                 )
                 usage = reply.usage
                 draft = self._llm_draft(reply.value, hits).model_dump()
             except LlmFailure as failure:
                 usage = failure.usage
-                draft = self._passage_draft(hits[0]).model_dump()
-                draft["error"] = failure.reason
+                draft = self._passage_draft(hits[0]).model_dump() if hits else None
+                if draft is not None:
+                    draft["error"] = failure.reason
         await self._store(ticket, "drafted", "drafted", {"draft": draft}, usage)
+
+    async def revise(
+        self, ticket: Ticket, *, previous: str | None, feedback: str | None
+    ) -> tuple[Draft, LlmUsage | None]:
+        """A new draft for a waiting card: from a reviewer's feedback (``feedback``), or from
+        the team's answers to the bot's question (``feedback`` None). Raises LlmFailure."""
+        hits: list[dict[str, Any]] = (ticket.retrieval or {}).get("hits", [])
+        notes = await self.repos.tickets.notes(ticket.id)
+        if self.model is None:
+            if feedback is None and notes:
+                # Offline, the teammate's answer is the reply; they approve or edit it.
+                return Draft(text=notes[-1].answer, grounded=True, origin="team"), None
+            raise LlmFailure("No LLM is configured (OPENAI_API_KEY is not set).", None)
+        question, history = await self._card_question(ticket)
+        values = {
+            "question": question[:QUESTION_CHARS_FOR_LLM],
+            "history": history,
+            "articles": _articles(hits),
+            "team_notes": _team_notes(notes),
+        }
+        if feedback is None:
+            reply = await self.model.structured(self.draft_prompt, DraftReply, **values)
+        else:
+            reply = await self.model.structured(
+                self.redraft_prompt,
+                DraftReply,
+                previous_draft=previous or "(none)",
+                feedback=feedback,
+                **values,
+            )
+        draft = self._llm_draft(reply.value, hits)
+        if feedback is None and notes:
+            draft = draft.model_copy(update={"origin": "team"})
+        return draft, reply.usage
+
+    async def _card_question(self, ticket: Ticket) -> tuple[str, str]:
+        """The question a card is about (its round's customer turns and any follow-ups since),
+        and the thread before it."""
+        turns = await self.repos.tickets.turns(ticket.id)
+        start = int(((ticket.classification or {}).get("turn_range") or [0])[0])
+        history_turns = [t for t in turns if t.id <= start]
+        asked = [t for t in turns if t.id > start and t.role == "customer"]
+        later = [t for t in turns if t.id > start and t.role != "customer"]
+        history = "\n".join(
+            f"{_role_label(t)}: {t.text[:HISTORY_CHARS_PER_TURN]}"
+            for t in (history_turns + later)[-HISTORY_TURNS:]
+        )
+        return "\n".join(t.text for t in asked).strip(), history or "(none)"
 
     def _passage_draft(self, hit: dict[str, Any]) -> Draft:
         """Offline draft: the best passage, for a reviewer to approve or edit."""
@@ -246,7 +295,9 @@ class Workflow:
                     processed_turn_id=upto,
                 )
                 draft = Draft.model_validate(ticket.draft)
-                message = answer_message(draft.text, draft.sources)
+                message = answer_message(
+                    draft.text, draft.sources, ticket_id=ticket.id, round=ticket.round
+                )
                 await queue_thread_post(
                     repos.jobs,
                     tx,
@@ -279,27 +330,7 @@ class Workflow:
         self.wake()
 
     async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
-        repos = self.repos
-        draft_text = (ticket.draft or {}).get("text")
-        escalation = await repos.escalations.create(
-            tx, ticket_id=ticket.id, round=ticket.round, reason=reason, draft_text=draft_text
-        )
-        await queue_thread_post(
-            repos.jobs,
-            tx,
-            key=jobkinds.holding_key(ticket.id, ticket.round),
-            ticket=ticket,
-            message=holding_message(),
-            purpose="holding",
-        )
-        await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="open")
-        await repos.trail.record(
-            tx,
-            ticket_id=ticket.id,
-            step="escalated",
-            actor="bot",
-            detail={"escalation_id": escalation.id, "reason": reason},
-        )
+        await open_escalation(self.repos, self.settings, tx, ticket, reason)
 
     async def _start_next_round_if_asked(self, tx: Tx, ticket_id: int) -> None:
         """A customer who wrote again while the round ran gets a round of their own."""
@@ -341,7 +372,7 @@ class Workflow:
                 log.info("ticket %s moved on while %s ran; re-reading", ticket.id, step)
                 return
             detail = _trail_detail(step, fields)
-            extra = _usage_fields(usage)
+            extra = usage_fields(usage)
             if duration_ms is not None:
                 extra["duration_ms"] = duration_ms
             await self.repos.trail.record(
@@ -365,6 +396,22 @@ class Workflow:
             )
             await self._open_escalation(tx, ticket, decision["reason"])
         self.wake()
+
+
+def _articles(hits: list[dict[str, Any]]) -> str:
+    return (
+        "\n\n".join(
+            f"[article {h['article_id']}] {h['title']} › {h['heading']}\n{h['text']}" for h in hits
+        )
+        or "(none)"
+    )
+
+
+def _team_notes(notes: list[TicketNote]) -> str:
+    return (
+        "\n".join(f"Q: {n.question}\nA (from <@{n.user_id}>): {n.answer}" for n in notes)
+        or "(none)"
+    )
 
 
 def _source(hit: dict[str, Any]) -> Source:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, commands, events, views
+from handlers import actions, commands, events, shortcuts, views
 
 
 def register_handlers(app: AsyncApp, services: Services) -> None:
@@ -13,3 +13,4 @@ def register_handlers(app: AsyncApp, services: Services) -> None:
     actions.register(app, services)
     views.register(app, services)
     commands.register(app, services)
+    shortcuts.register(app, services)

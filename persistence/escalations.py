@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from typing import Any
 
 from persistence.db import Database, Tx, now
-from persistence.records import Escalation, EscalationState
+from persistence.records import DraftVersion, Escalation, EscalationState, load_json
 
 
 def _escalation(row: sqlite3.Row) -> Escalation:
@@ -23,6 +25,9 @@ def _escalation(row: sqlite3.Row) -> Escalation:
         decided_at=row["decided_at"],
         final_text=row["final_text"],
         created_at=row["created_at"],
+        work=row["work"],
+        work_by=row["work_by"],
+        reminders=row["reminders"],
     )
 
 
@@ -66,10 +71,12 @@ class EscalationRepository:
         decided_by: str,
         final_text: str | None,
     ) -> bool:
-        """Record the decision only if the escalation is still pending; False if already decided."""
+        """Record the decision only if the escalation is still pending and no new draft is being
+        written for it; False otherwise."""
         cur = await tx.execute(
             "UPDATE escalations SET state = ?, version = version + 1, decided_by = ?,"
-            " decided_at = ?, final_text = ? WHERE id = ? AND state = 'pending'",
+            " decided_at = ?, final_text = ?, work = NULL, work_by = NULL"
+            " WHERE id = ? AND state = 'pending' AND work IS NULL",
             (new_state, decided_by, now(), final_text, escalation_id),
         )
         return cur.rowcount == 1
@@ -89,3 +96,116 @@ class EscalationRepository:
     async def count_pending(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) AS n FROM escalations WHERE state='pending'")
         return int(row["n"]) if row else 0
+
+    async def latest_for_ticket(self, ticket_id: int, tx: Tx | None = None) -> Escalation | None:
+        sql = "SELECT * FROM escalations WHERE ticket_id = ? ORDER BY id DESC LIMIT 1"
+        row = await (tx.fetchone(sql, (ticket_id,)) if tx else self.db.fetchone(sql, (ticket_id,)))
+        return None if row is None else _escalation(row)
+
+    async def close(
+        self, tx: Tx, *, escalation_id: int, new_state: EscalationState, by: str
+    ) -> bool:
+        """End a pending wait without a reply (taken over in the thread, or resolved)."""
+        cur = await tx.execute(
+            "UPDATE escalations SET state = ?, version = version + 1, decided_by = ?,"
+            " decided_at = ?, work = NULL, work_by = NULL WHERE id = ? AND state = 'pending'",
+            (new_state, by, now(), escalation_id),
+        )
+        return cur.rowcount == 1
+
+    async def start_work(self, tx: Tx, *, escalation_id: int, work: str, by: str) -> bool:
+        """Mark a pending card as getting a new draft; False if decided or already busy."""
+        cur = await tx.execute(
+            "UPDATE escalations SET work = ?, work_by = ?, version = version + 1"
+            " WHERE id = ? AND state = 'pending' AND work IS NULL",
+            (work, by, escalation_id),
+        )
+        return cur.rowcount == 1
+
+    async def finish_work(
+        self, tx: Tx, *, escalation_id: int, draft_text: str | None, reason: str | None = None
+    ) -> bool:
+        """Put the new draft on the card and make it decidable again."""
+        sets = "work = NULL, work_by = NULL, version = version + 1, draft_text = ?"
+        params: list[Any] = [draft_text]
+        if reason is not None:
+            sets += ", reason = ?"
+            params.append(reason)
+        cur = await tx.execute(
+            f"UPDATE escalations SET {sets} WHERE id = ? AND state = 'pending'"
+            " AND work IS NOT NULL",
+            [*params, escalation_id],
+        )
+        return cur.rowcount == 1
+
+    async def touch(self, tx: Tx, escalation_id: int) -> None:
+        """Bump the version so a card being posted re-renders (claims, activity)."""
+        await tx.execute(
+            "UPDATE escalations SET version = version + 1 WHERE id = ?", (escalation_id,)
+        )
+
+    async def count_reminder(self, tx: Tx, escalation_id: int) -> None:
+        await tx.execute(
+            "UPDATE escalations SET reminders = reminders + 1 WHERE id = ?", (escalation_id,)
+        )
+
+    async def pending(self) -> list[Escalation]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM escalations WHERE state = 'pending' ORDER BY created_at, id"
+        )
+        return [_escalation(r) for r in rows]
+
+    # -- the drafts a card has shown -------------------------------------------------------
+
+    async def add_draft(
+        self,
+        tx: Tx,
+        *,
+        escalation_id: int,
+        text: str | None,
+        sources: list[dict[str, Any]],
+        origin: str,
+        requested_by: str | None = None,
+    ) -> DraftVersion:
+        row = await tx.fetchone(
+            "SELECT COALESCE(MAX(n), 0) AS n FROM escalation_drafts WHERE escalation_id = ?",
+            (escalation_id,),
+        )
+        n = (int(row["n"]) if row else 0) + 1
+        cur = await tx.execute(
+            "INSERT INTO escalation_drafts(escalation_id, n, text, sources, origin,"
+            " requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (escalation_id, n, text, json.dumps(sources), origin, requested_by, now()),
+        )
+        got = await tx.fetchone("SELECT * FROM escalation_drafts WHERE id = ?", (cur.lastrowid,))
+        assert got is not None
+        return _draft(got)
+
+    async def set_feedback(self, tx: Tx, *, escalation_id: int, feedback: str) -> None:
+        """The feedback belongs to the draft it criticises: the latest one."""
+        await tx.execute(
+            "UPDATE escalation_drafts SET feedback = ? WHERE id = (SELECT id FROM"
+            " escalation_drafts WHERE escalation_id = ? ORDER BY n DESC LIMIT 1)",
+            (feedback, escalation_id),
+        )
+
+    async def drafts(self, escalation_id: int, tx: Tx | None = None) -> list[DraftVersion]:
+        sql = "SELECT * FROM escalation_drafts WHERE escalation_id = ? ORDER BY n"
+        rows = await (
+            tx.fetchall(sql, (escalation_id,)) if tx else self.db.fetchall(sql, (escalation_id,))
+        )
+        return [_draft(r) for r in rows]
+
+
+def _draft(row: sqlite3.Row) -> DraftVersion:
+    return DraftVersion(
+        id=row["id"],
+        escalation_id=row["escalation_id"],
+        n=row["n"],
+        text=row["text"],
+        sources=load_json(row["sources"]) or [],
+        origin=row["origin"],
+        requested_by=row["requested_by"],
+        feedback=row["feedback"],
+        created_at=row["created_at"],
+    )

@@ -139,4 +139,53 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "INSERT INTO kb_meta(key, value) VALUES ('version', 0)",
         ],
     ),
+    (
+        "0003_humans_in_the_loop",
+        [
+            # Who owns the ticket: the teammate who claimed it, and (while set) the teammate who
+            # took the conversation over in the thread, which keeps the bot quiet there.
+            "ALTER TABLE tickets ADD COLUMN owner_user_id TEXT",
+            "ALTER TABLE tickets ADD COLUMN human_owner TEXT",
+            "ALTER TABLE tickets ADD COLUMN resolved_by TEXT",
+            "ALTER TABLE tickets ADD COLUMN resolved_at REAL",
+            # What a reviewer asked for while the bot writes a new draft ('redraft' or
+            # 'compose'), who asked, and how many reminders the card has had.
+            "ALTER TABLE escalations ADD COLUMN work TEXT",
+            "ALTER TABLE escalations ADD COLUMN work_by TEXT",
+            "ALTER TABLE escalations ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0",
+            # Every draft a card has shown, oldest first, with the feedback that led to the next.
+            """CREATE TABLE escalation_drafts (
+                id INTEGER PRIMARY KEY,
+                escalation_id INTEGER NOT NULL REFERENCES escalations(id),
+                n INTEGER NOT NULL,
+                text TEXT,
+                sources TEXT NOT NULL DEFAULT '[]',
+                origin TEXT NOT NULL,
+                requested_by TEXT,
+                feedback TEXT,
+                created_at REAL NOT NULL,
+                UNIQUE (escalation_id, n)
+            )""",
+            # Answers teammates gave to the bot's questions; part of every later draft's context.
+            """CREATE TABLE ticket_notes (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                question TEXT NOT NULL,
+                answer TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )""",
+            "CREATE INDEX ticket_notes_ticket ON ticket_notes(ticket_id, id)",
+            # What people said of an AI answer with its buttons ('helpful', 'wants_person').
+            """CREATE TABLE answer_feedback (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                round INTEGER NOT NULL,
+                user_id TEXT NOT NULL,
+                verdict TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                UNIQUE (ticket_id, round, user_id, verdict)
+            )""",
+        ],
+    ),
 ]

@@ -15,11 +15,17 @@ TicketState = Literal[
     "awaiting_review",
     "replied",
     "rejected",
+    "human",
+    "resolved",
 ]
 # Steps of the automated round, in order; a ticket in one of these has work left to do.
 IN_PROGRESS_STATES: tuple[TicketState, ...] = ("received", "classified", "retrieved", "drafted")
 
-EscalationState = Literal["pending", "approved", "edited", "rejected"]
+EscalationState = Literal[
+    "pending", "approved", "edited", "rejected", "answered_in_thread", "resolved"
+]
+# States in which a ticket's thread belongs to people: the bot answers nothing there.
+HUMAN_STATES: tuple[TicketState, ...] = ("human", "rejected")
 TurnRole = Literal["customer", "bot", "staff"]
 JobState = Literal["pending", "running", "done", "dead"]
 
@@ -45,6 +51,10 @@ class Ticket:
     decision: dict[str, Any] | None
     created_at: float
     updated_at: float
+    owner_user_id: str | None = None
+    human_owner: str | None = None
+    resolved_by: str | None = None
+    resolved_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,36 @@ class Escalation:
     decided_by: str | None
     decided_at: float | None
     final_text: str | None
+    created_at: float
+    work: str | None = None
+    work_by: str | None = None
+    reminders: int = 0
+
+
+@dataclass(frozen=True)
+class DraftVersion:
+    """One draft a review card showed; ``feedback`` is what the reviewer asked to change."""
+
+    id: int
+    escalation_id: int
+    n: int
+    text: str | None
+    sources: list[dict[str, Any]]
+    origin: str
+    requested_by: str | None
+    feedback: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TicketNote:
+    """A teammate's answer to the bot's open question on a ticket."""
+
+    id: int
+    ticket_id: int
+    question: str
+    answer: str
+    user_id: str
     created_at: float
 
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from persistence.db import Database, Tx, now
-from persistence.records import Ticket, TicketState, Turn, TurnRole, load_json
+from persistence.records import Ticket, TicketNote, TicketState, Turn, TurnRole, load_json
 
 
 def _ticket(row: sqlite3.Row) -> Ticket:
@@ -27,6 +27,10 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         decision=load_json(row["decision"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        owner_user_id=row["owner_user_id"],
+        human_owner=row["human_owner"],
+        resolved_by=row["resolved_by"],
+        resolved_at=row["resolved_at"],
     )
 
 
@@ -44,7 +48,7 @@ def _turn(row: sqlite3.Row) -> Turn:
 
 # Columns a state transition may set alongside the state; JSON columns are serialised here.
 _JSON_COLUMNS = {"classification", "retrieval", "draft", "decision"}
-_PLAIN_COLUMNS = {"round", "processed_turn_id"}
+_PLAIN_COLUMNS = {"round", "processed_turn_id", "human_owner", "resolved_by", "resolved_at"}
 
 
 class TicketRepository:
@@ -157,3 +161,75 @@ class TicketRepository:
 
     async def all(self) -> list[Ticket]:
         return [_ticket(r) for r in await self.db.fetchall("SELECT * FROM tickets ORDER BY id")]
+
+    async def latest_turn(self, tx: Tx, ticket_id: int) -> Turn | None:
+        row = await tx.fetchone(
+            "SELECT * FROM ticket_turns WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,)
+        )
+        return None if row is None else _turn(row)
+
+    async def set_owner(self, tx: Tx, *, ticket_id: int, user_id: str | None) -> None:
+        """Claiming is not a step of the workflow, so it leaves state and version alone."""
+        await tx.execute(
+            "UPDATE tickets SET owner_user_id = ?, updated_at = ? WHERE id = ?",
+            (user_id, now(), ticket_id),
+        )
+
+    async def update_draft(self, tx: Tx, *, ticket_id: int, draft: dict[str, Any]) -> None:
+        await tx.execute(
+            "UPDATE tickets SET draft = ?, updated_at = ? WHERE id = ?",
+            (json.dumps(draft), now(), ticket_id),
+        )
+
+    # -- notes: teammates' answers to the bot's questions --------------------------------
+
+    async def add_note(
+        self, tx: Tx, *, ticket_id: int, question: str, answer: str, user_id: str
+    ) -> TicketNote:
+        cur = await tx.execute(
+            "INSERT INTO ticket_notes(ticket_id, question, answer, user_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (ticket_id, question, answer, user_id, now()),
+        )
+        row = await tx.fetchone("SELECT * FROM ticket_notes WHERE id = ?", (cur.lastrowid,))
+        assert row is not None
+        return _note(row)
+
+    async def notes(self, ticket_id: int, tx: Tx | None = None) -> list[TicketNote]:
+        sql, params = "SELECT * FROM ticket_notes WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        rows = await (tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params))
+        return [_note(r) for r in rows]
+
+    async def note(self, note_id: int) -> TicketNote | None:
+        row = await self.db.fetchone("SELECT * FROM ticket_notes WHERE id = ?", (note_id,))
+        return None if row is None else _note(row)
+
+    # -- feedback on AI answers ----------------------------------------------------------
+
+    async def add_feedback(
+        self, tx: Tx, *, ticket_id: int, round: int, user_id: str, verdict: str
+    ) -> bool:
+        """Record one person's verdict on one answer; False when they had already said so."""
+        cur = await tx.execute(
+            "INSERT INTO answer_feedback(ticket_id, round, user_id, verdict, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ticket_id, round, user_id, verdict, now()),
+        )
+        return cur.rowcount == 1
+
+    async def feedback_counts(self) -> dict[str, int]:
+        rows = await self.db.fetchall(
+            "SELECT verdict, COUNT(*) AS n FROM answer_feedback GROUP BY verdict"
+        )
+        return {r["verdict"]: r["n"] for r in rows}
+
+
+def _note(row: sqlite3.Row) -> TicketNote:
+    return TicketNote(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        question=row["question"],
+        answer=row["answer"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+    )

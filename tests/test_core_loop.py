@@ -19,10 +19,10 @@ from tests.utils.harness import (
     OUTSIDER,
     REVIEWER,
     SUPPORT,
-    card_buttons,
     card_text,
     classification,
     click,
+    decision_buttons,
     draft,
     scripted_llm,
 )
@@ -81,7 +81,7 @@ async def test_escalation_posts_holding_reply_and_card_then_approve_sends_draft_
     labels = [
         e["text"]["text"]
         for b in cards[0]["blocks"]
-        if b["type"] == "actions"
+        if b["type"] == "actions" and b["block_id"] == "review"
         for e in b["elements"]
     ]
     assert [label.split()[0] for label in labels] == ["Approve", "Edit", "Reject"]
@@ -94,7 +94,7 @@ async def test_escalation_posts_holding_reply_and_card_then_approve_sends_draft_
     assert len(thread) == 2
     assert "retry in an hour" in thread[1]["text"]
     card = slack.find_message(ESCALATION, cards[0]["ts"])
-    assert card is not None and card_buttons(card) == {}
+    assert card is not None and decision_buttons(card) == {}
     assert "Approved by <@UREVIEWER>" in card_text(card)
     assert await bot.ticket_states() == ["replied"]
 
@@ -120,7 +120,7 @@ async def test_edit_opens_modal_and_posts_submitted_text_verbatim(
     assert [m["text"] for m in thread[1:]] == [edited]
     card = slack.find_message(ESCALATION, bot.cards()[0]["ts"])
     assert card is not None and "Edited by <@UREVIEWER>" in card_text(card)
-    assert card_buttons(card) == {}
+    assert decision_buttons(card) == {}
 
 
 async def test_reject_records_who_and_sends_nothing(
@@ -132,7 +132,7 @@ async def test_reject_records_who_and_sends_nothing(
     assert len(bot.thread(ts)) == 1  # only the holding reply
     card = slack.find_message(ESCALATION, bot.cards()[0]["ts"])
     assert card is not None and "Rejected by <@UREVIEWER2>" in card_text(card)
-    assert card_buttons(card) == {}
+    assert decision_buttons(card) == {}
     assert await bot.ticket_states() == ["rejected"]
 
 
@@ -176,7 +176,7 @@ async def test_click_by_non_reviewer_is_refused_and_changes_nothing(
     assert all("Only support reviewers" in e["text"] for e in slack.ephemerals)
     assert await bot.ticket_states() == ["awaiting_review"]
     card = slack.find_message(ESCALATION, bot.cards()[0]["ts"])
-    assert card is not None and set(card_buttons(card)) == set(ids.REVIEW_ACTIONS)
+    assert card is not None and set(decision_buttons(card)) == set(ids.REVIEW_ACTIONS)
 
 
 async def test_slack_retry_of_the_same_event_opens_one_ticket(

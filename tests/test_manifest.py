@@ -42,6 +42,7 @@ class RecordingApp:
             "action": [],
             "view": [],
             "command": [],
+            "shortcut": [],
         }
 
     def _record(self, kind: str, key: Any) -> Any:
@@ -60,6 +61,9 @@ class RecordingApp:
     def command(self, name: str) -> Any:
         return self._record("command", name)
 
+    def shortcut(self, callback_id: str) -> Any:
+        return self._record("shortcut", callback_id)
+
 
 def _registered() -> dict[str, list[str]]:
     app = RecordingApp()
@@ -72,6 +76,14 @@ def test_every_registered_event_is_subscribed() -> None:
     subscribed = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
     for event in _registered()["event"]:
         assert EVENT_SUBSCRIPTIONS[event] <= subscribed, event
+
+
+def test_every_registered_shortcut_is_declared_as_a_message_shortcut() -> None:
+    declared = {s["callback_id"]: s["type"] for s in MANIFEST["features"].get("shortcuts") or []}
+    registered = _registered()["shortcut"]
+    assert registered, "the thread shortcuts are registered"
+    for callback_id in registered:
+        assert declared.get(callback_id) == "message", callback_id
 
 
 def test_every_registered_command_is_declared() -> None:

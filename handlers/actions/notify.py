@@ -48,3 +48,36 @@ async def decide_from_click(
         return
     if outcome.notice:
         await tell_clicker(client, click, outcome.notice)
+
+
+Form = Callable[..., Awaitable[tuple[dict[str, Any] | None, ReviewOutcome | None]]]
+
+
+async def open_form_from_click(
+    client: AsyncWebClient, body: dict[str, Any], form: Form, name: str
+) -> None:
+    """A card button that opens a modal, or tells the clicker privately why it cannot."""
+    try:
+        click = ReviewClick.from_body(body)
+    except BadInteraction as exc:
+        log.warning("ignoring a %s click: %s", name, exc)
+        return
+    try:
+        view, refusal = await form(
+            click.escalation_id, user_id=click.user_id, user_team=click.user_team
+        )
+    except Exception:
+        log.exception("preparing the %s form failed", name)
+        await tell_clicker(client, click, "Something went wrong opening that form; try again.")
+        return
+    if refusal is not None:
+        await tell_clicker(client, click, refusal.notice or "")
+        return
+    if view is None or click.trigger_id is None:
+        return
+    try:
+        await client.views_open(trigger_id=click.trigger_id, view=view)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.warning("could not open the %s form: %s", name, error)
+        await tell_clicker(client, click, f"Slack would not open the form ({error}); try again.")

@@ -9,6 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import ids
 from bot.services import Services
+from handlers.views import card_forms
 from handlers.views.edit_submission import handle_edit_submission
 from handlers.views.kb_add_submission import handle_kb_add_submission
 
@@ -20,5 +21,17 @@ def register(app: AsyncApp, services: Services) -> None:
     async def kb_add_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         await handle_kb_add_submission(services, body, ack)
 
+    async def redraft_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await card_forms.handle_redraft_submission(services, body, ack)
+
+    async def answer_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await card_forms.handle_answer_submission(services, body, ack)
+
+    async def save_article_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await card_forms.handle_save_article_submission(services, body, ack)
+
     app.view(ids.VIEW_EDIT)(edit_submission)
     app.view(ids.VIEW_KB_ADD)(kb_add_submission)
+    app.view(ids.VIEW_REDRAFT)(redraft_submission)
+    app.view(ids.VIEW_ANSWER_QUESTION)(answer_submission)
+    app.view(ids.VIEW_SAVE_ARTICLE)(save_article_submission)

@@ -84,11 +84,20 @@ def _assert_valid_message(blocks: list[dict[str, Any]]) -> None:
 # --- escalation_card: states -------------------------------------------------------------
 
 
+def _row(blocks: list[dict[str, Any]], block_id: str) -> list[str]:
+    return [
+        e["action_id"]
+        for b in blocks
+        if b["type"] == "actions" and b.get("block_id") == block_id
+        for e in b["elements"]
+    ]
+
+
 def test_pending_card_with_draft_has_approve_edit_reject_carrying_the_escalation_id() -> None:
     message = escalation_card(_card())
     _assert_valid_message(message.blocks)
-    buttons = _buttons(message.blocks)
-    assert [b["action_id"] for b in buttons] == [
+    buttons = [b for b in _buttons(message.blocks) if b["action_id"] in ids.REVIEW_ACTIONS]
+    assert _row(message.blocks, "review") == [
         ids.ACTION_APPROVE,
         ids.ACTION_EDIT,
         ids.ACTION_REJECT,
@@ -108,11 +117,28 @@ def test_pending_card_with_draft_has_approve_edit_reject_carrying_the_escalation
     assert "#7" in message.text
 
 
+def test_pending_card_has_a_second_row_to_claim_and_resolve() -> None:
+    blocks = escalation_card(_card()).blocks
+    assert _row(blocks, "more") == [ids.ACTION_CLAIM, ids.ACTION_RESOLVE]
+    claimed = escalation_card(_card(owner="UOWNER", can_redraft=True)).blocks
+    assert _row(claimed, "more") == [ids.ACTION_REDRAFT, ids.ACTION_RESOLVE]
+    assert "Owner: <@UOWNER>" in "\n".join(_texts(claimed))
+    asking = escalation_card(_card(missing_information="Which version?")).blocks
+    assert ids.ACTION_ANSWER_QUESTION in _row(asking, "more")
+
+
+def test_pending_card_being_redrafted_has_no_buttons_and_says_who_asked() -> None:
+    message = escalation_card(_card(work="redraft", work_by="UREVIEWER"))
+    _assert_valid_message(message.blocks)
+    assert _buttons(message.blocks) == []
+    assert "<@UREVIEWER>'s feedback" in "\n".join(_texts(message.blocks))
+
+
 def test_pending_card_without_draft_has_no_approve_button() -> None:
     message = escalation_card(_card(draft=None, sources=[]))
     _assert_valid_message(message.blocks)
-    buttons = _buttons(message.blocks)
-    assert [b["action_id"] for b in buttons] == [ids.ACTION_EDIT, ids.ACTION_REJECT]
+    buttons = [b for b in _buttons(message.blocks) if b["action_id"] in ids.REVIEW_ACTIONS]
+    assert _row(message.blocks, "review") == [ids.ACTION_EDIT, ids.ACTION_REJECT]
     assert buttons[0]["text"]["text"].startswith("Edit")
     assert buttons[1]["text"]["text"].startswith("Reject")
     assert "No draft" in "\n".join(_texts(message.blocks))
@@ -127,15 +153,24 @@ def test_pending_card_with_empty_draft_has_no_approve_button() -> None:
     ("state", "verb"),
     [("approved", "Approved by"), ("edited", "Edited by"), ("rejected", "Rejected by")],
 )
-def test_decided_card_has_no_buttons_and_names_the_decider(state: str, verb: str) -> None:
+def test_decided_card_has_no_decision_buttons_and_names_the_decider(state: str, verb: str) -> None:
+    ticket_state = "rejected" if state == "rejected" else "replied"
     message = escalation_card(
-        _card(state=state, decided_by="UREVIEWER", decided_at=1_700_000_000.0)
+        _card(
+            state=state,
+            decided_by="UREVIEWER",
+            decided_at=1_700_000_000.0,
+            ticket_state=ticket_state,
+        )
     )
     _assert_valid_message(message.blocks)
-    assert _buttons(message.blocks) == []
-    assert all(b["type"] != "actions" for b in message.blocks)
-    last = message.blocks[-1]
-    assert last["type"] == "context"
+    assert not {b["action_id"] for b in _buttons(message.blocks)} & set(ids.REVIEW_ACTIONS)
+    after = _row(message.blocks, "after")
+    if state == "rejected":
+        assert after == [ids.ACTION_HANDBACK, ids.ACTION_RESOLVE]
+    else:
+        assert after == [ids.ACTION_RESOLVE, ids.ACTION_SAVE_ARTICLE]
+    last = [b for b in message.blocks if b["type"] == "context"][-1]
     line = last["elements"][0]["text"]
     assert line.startswith(f"{verb} <@UREVIEWER>")
     assert "<!date^1700000000^" in line  # rendered in the reader's time zone
@@ -153,8 +188,17 @@ def test_decided_headers_differ_per_state() -> None:
     assert "Edited" in headers["edited"]
 
 
+def test_resolved_ticket_card_offers_nothing_more_than_saving_the_reply() -> None:
+    message = escalation_card(_card(state="approved", ticket_state="resolved"))
+    assert _row(message.blocks, "after") == [ids.ACTION_SAVE_ARTICLE]
+    saved = escalation_card(_card(state="approved", ticket_state="resolved", saved_article_id=9))
+    assert _buttons(saved.blocks) == []
+    assert "article #9" in "\n".join(_texts(saved.blocks))
+
+
 def test_decided_card_without_decider_says_someone_earlier() -> None:
-    line = escalation_card(_card(state="approved")).blocks[-1]["elements"][0]["text"]
+    blocks = escalation_card(_card(state="approved")).blocks
+    line = [b for b in blocks if b["type"] == "context"][-1]["elements"][0]["text"]
     assert line.startswith("Approved by someone earlier")
 
 
@@ -246,7 +290,9 @@ def test_huge_decided_card_stays_within_slack_limits(state: str) -> None:
     )
     blocks = escalation_card(card).blocks
     _assert_valid_message(blocks)
-    assert "<@UREVIEWER>" in blocks[-1]["elements"][0]["text"]
+    decided = [b for b in blocks if b["type"] == "context"][-1]
+    assert "<@UREVIEWER>" in decided["elements"][0]["text"]
+    assert blocks[-1]["type"] == "actions"  # the buttons after a decision are never cut
 
 
 def test_edit_modal_with_a_long_draft_is_a_valid_view() -> None:

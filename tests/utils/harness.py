@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot import ids
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
 from bot.runtime import BotRuntime
@@ -29,6 +30,8 @@ REVIEWER = "UREVIEWER"
 OTHER_REVIEWER = "UREVIEWER2"
 OUTSIDER = "UOUTSIDER"
 HOME_TEAM = "THOME"
+# Jobs due further ahead than this are timers, not work in flight (see RunningBot.drained).
+TIMER_HORIZON = 30.0
 KB_DIR = Path(__file__).resolve().parent.parent / "data" / "kb"
 
 
@@ -107,11 +110,14 @@ class RunningBot:
         return ts
 
     async def drained(self, timeout: float = 15.0) -> None:
-        """Wait until no job is waiting or running (retries due later count as waiting)."""
+        """Wait until no job is waiting or running. Retries due soon count as waiting; timers
+        due later than ``TIMER_HORIZON`` (reminders, auto-close) do not."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             row = await self.db.fetchone(
-                "SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running')"
+                "SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'"
+                " OR (state = 'pending' AND available_at <= ?)",
+                (time.time() + TIMER_HORIZON,),
             )
             if row is not None and row["n"] == 0:
                 return
@@ -180,6 +186,11 @@ def card_buttons(card: dict[str, Any]) -> dict[str, str]:
             for element in block["elements"]:
                 buttons[element["action_id"]] = element["value"]
     return buttons
+
+
+def decision_buttons(card: dict[str, Any]) -> dict[str, str]:
+    """The Approve / Edit / Reject buttons still on a card (none once it is decided)."""
+    return {k: v for k, v in card_buttons(card).items() if k in ids.REVIEW_ACTIONS}
 
 
 def card_text(card: dict[str, Any]) -> str:

@@ -1,0 +1,104 @@
+"""Timers on a waiting card: reminders in the card's thread, and the customer's "still on it".
+
+Both are jobs that become available later (see ``queue_timer``): rows in the database that
+survive restarts and fire once. When one fires it checks that the card still waits; a decision
+taken meanwhile makes it a no-op, so nothing has to cancel it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot import jobkinds
+from bot.blocks import reminder_message, still_on_it_message
+from bot.config import Settings
+from bot.durations import format_duration
+from bot.jobkinds import RetryLater
+from bot.people import People
+from bot.queueing import queue_card_thread_post, queue_thread_post, queue_timer
+from bot.repos import Repositories
+
+# Reminders back off: the n-th comes REVIEW_REMINDER * BACKOFF**(n-1) after the one before.
+BACKOFF = 2.0
+
+
+class Reminders:
+    def __init__(
+        self, settings: Settings, repos: Repositories, people: People, wake: Callable[[], None]
+    ) -> None:
+        self.settings = settings
+        self.repos = repos
+        self.people = people
+        self.wake = wake
+
+    async def remind(self, payload: dict[str, Any]) -> None:
+        escalation_id, n = int(payload["escalation_id"]), int(payload["n"])
+        repos = self.repos
+        escalation = await repos.escalations.get(escalation_id)
+        if escalation is None or escalation.state != "pending":
+            return
+        ticket = await repos.tickets.get(escalation.ticket_id)
+        if ticket is None or ticket.state == "resolved":
+            return
+        if escalation.card_ts is None or escalation.card_channel is None:
+            raise RetryLater("the card is not posted yet", delay=5.0)
+        mentions = [ticket.owner_user_id] if ticket.owner_user_id else sorted(self.people.reviewers)
+        age = format_duration(max(60, round((time.time() - escalation.created_at) / 60) * 60))
+        message = reminder_message(mentions=mentions, age=age, ticket_id=ticket.id)
+        async with repos.db.transaction() as tx:
+            await queue_card_thread_post(
+                repos.jobs,
+                tx,
+                key=jobkinds.reminder_post_key(escalation_id, n),
+                channel=escalation.card_channel,
+                thread_ts=escalation.card_ts,
+                text=message.text,
+            )
+            await repos.escalations.count_reminder(tx, escalation_id)
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="reminded",
+                actor="bot",
+                detail={"escalation_id": escalation_id, "n": n, "mentions": mentions},
+            )
+            if n < self.settings.review_reminders_max:
+                await queue_timer(
+                    repos.jobs,
+                    tx,
+                    kind=jobkinds.REMIND,
+                    key=jobkinds.reminder_key(escalation_id, n + 1),
+                    delay=self.settings.review_reminder * BACKOFF**n,
+                    payload={"escalation_id": escalation_id, "n": n + 1},
+                )
+        self.wake()
+
+    async def timeout(self, payload: dict[str, Any]) -> None:
+        """Once per card: the customer hears the team is still on it; the ticket stays open."""
+        escalation_id = int(payload["escalation_id"])
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+            escalation = await repos.escalations.get(escalation_id, tx)
+            if escalation is None or escalation.state != "pending":
+                return
+            ticket = await repos.tickets.get(escalation.ticket_id, tx)
+            if ticket is None or ticket.state == "resolved":
+                return
+            await queue_thread_post(
+                repos.jobs,
+                tx,
+                key=jobkinds.still_on_it_key(escalation_id),
+                ticket=ticket,
+                message=still_on_it_message(self.settings.still_on_it_message),
+                purpose="still_on_it",
+            )
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="review_timed_out",
+                actor="bot",
+                detail={"escalation_id": escalation_id},
+            )
+        self.wake()
