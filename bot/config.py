@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     auto_close_after: float = 7 * 86400  # idle on the customer's side this long: resolved
 
     job_lease_seconds: float = Field(default=120.0, gt=0)
+    # On SIGTERM, how long running jobs may finish; the rest are released for the next start.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     job_max_attempts: int = Field(default=8, ge=1)
     job_retry_base_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"

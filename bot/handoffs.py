@@ -29,19 +29,6 @@ WAITING_ON_CUSTOMER: tuple[TicketState, ...] = ("answered", "replied", "human", 
 TALK_TO_PERSON_REASON = "The customer pressed “Talk to a person” under the bot's answer."
 
 
-def ticket_status(ticket: Ticket, last_turn: Turn | None) -> str:
-    """The status people see: open, waiting on team, waiting on customer, resolved."""
-    if ticket.state == "resolved":
-        return "resolved"
-    if ticket.state in IN_PROGRESS_STATES and ticket.round == 1:
-        return "open"
-    if ticket.state in IN_PROGRESS_STATES or ticket.state == "awaiting_review":
-        return "waiting on team"
-    if last_turn is not None and last_turn.role == "customer":
-        return "waiting on team"
-    return "waiting on customer"
-
-
 class Handoffs:
     def __init__(
         self, settings: Settings, repos: Repositories, people: People, wake: Callable[[], None]

@@ -54,3 +54,16 @@ VIEW_SAVE_ARTICLE = "escalation_save_article_submit"
 # Message shortcuts (the ⋯ menu of a message): slash commands do not work inside threads.
 SHORTCUT_HANDBACK = "ticket_handback_shortcut"
 SHORTCUT_RESOLVE = "ticket_resolve_shortcut"
+
+# App Home: paging through the waiting escalations.
+ACTION_HOME_PAGE = "home_page"
+
+
+def home_action(action_id: str, escalation_id: int) -> str:
+    """A card button's action id made unique within the App Home view (``escalation_approve.7``);
+    the handlers match both forms."""
+    return f"{action_id}.{escalation_id}"
+
+
+def action_pattern(action_id: str) -> str:
+    return rf"^{action_id}(\.\d+)?$"

@@ -28,6 +28,7 @@ from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
 from bot.slack_text import message_link, slack_date
+from bot.status import ticket_status
 from bot.workflow import split_round
 from persistence.db import Tx
 from persistence.records import Job, Turn
@@ -309,9 +310,10 @@ class SlackOutbox:
                     origin=d.origin,
                     text=d.text,
                     feedback=d.feedback,
-                    requested_by=d.requested_by if d.feedback else None,
+                    # Feedback on a draft came from whoever asked for the next one.
+                    requested_by=drafts[i + 1].requested_by if d.feedback else None,
                 )
-                for d in drafts[:-1]
+                for i, d in enumerate(drafts[:-1])
             ],
             work=escalation.work,
             work_by=escalation.work_by,
@@ -322,6 +324,7 @@ class SlackOutbox:
             can_redraft=self.can_redraft
             and sum(1 for d in drafts if d.origin == "redraft") < self.max_redrafts,
             saved_article_id=int(saved) if isinstance(saved, int) else None,
+            status=ticket_status(ticket, turns[-1] if turns else None),
         )
 
     async def _call(self, method: str, **kwargs: Any) -> str:

@@ -24,6 +24,7 @@ from bot.commands import SupportCommands
 from bot.config import Settings
 from bot.embeddings import embedder_from_settings
 from bot.handoffs import Handoffs
+from bot.home import HomeDesk
 from bot.inbound import InboundMessage
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
@@ -179,6 +180,7 @@ class BotRuntime:
             worker=worker,
             client=client,
             commands=SupportCommands(settings, people, repos, knowledge, handoffs),
+            home=HomeDesk(settings, repos, people, client),
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()
@@ -214,7 +216,7 @@ class BotRuntime:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         if self.services is not None:
-            await self.services.worker.stop()
+            await self.services.worker.stop(grace_seconds=self.settings.shutdown_grace_seconds)
         if self.model is not None:
             await self.model.close()
         if self.db is not None:

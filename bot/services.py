@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import SupportCommands
 from bot.config import Settings
 from bot.handoffs import Handoffs
+from bot.home import HomeDesk
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
 from bot.people import People, Workspace
@@ -32,6 +33,7 @@ class Services:
     worker: JobWorker
     client: AsyncWebClient
     commands: SupportCommands
+    home: HomeDesk
 
     @property
     def watched_channels(self) -> frozenset[str]:

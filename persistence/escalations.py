@@ -7,7 +7,12 @@ import sqlite3
 from typing import Any
 
 from persistence.db import Database, Tx, now
-from persistence.records import DraftVersion, Escalation, EscalationState, load_json
+from persistence.records import DeskItem, DraftVersion, Escalation, EscalationState, load_json
+
+_FIRST_QUESTION = (
+    "(SELECT text FROM ticket_turns u WHERE u.ticket_id = t.id AND u.role = 'customer'"
+    " ORDER BY u.id LIMIT 1)"
+)
 
 
 def _escalation(row: sqlite3.Row) -> Escalation:
@@ -195,6 +200,38 @@ class EscalationRepository:
             tx.fetchall(sql, (escalation_id,)) if tx else self.db.fetchall(sql, (escalation_id,))
         )
         return [_draft(r) for r in rows]
+
+    async def desk_page(self, *, limit: int, offset: int) -> tuple[list[DeskItem], int]:
+        """Waiting escalations, oldest first, one page of them, and how many there are in all."""
+        rows = await self.db.fetchall(
+            "SELECT e.id AS escalation_id, t.id AS ticket_id, t.customer_user_id,"
+            f" COALESCE({_FIRST_QUESTION}, '') AS question, e.draft_text IS NOT NULL AS has_draft,"
+            " e.work, t.owner_user_id,"
+            " COALESCE(json_extract(t.draft, '$.missing_information'), '') AS missing,"
+            " e.created_at FROM escalations e JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE e.state = 'pending' AND t.state != 'resolved'"
+            " ORDER BY e.created_at, e.id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        total = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM escalations e JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE e.state = 'pending' AND t.state != 'resolved'"
+        )
+        items = [
+            DeskItem(
+                escalation_id=r["escalation_id"],
+                ticket_id=r["ticket_id"],
+                customer_user_id=r["customer_user_id"],
+                question=r["question"],
+                has_draft=bool(r["has_draft"]),
+                work=r["work"],
+                owner_user_id=r["owner_user_id"],
+                missing_information=r["missing"] or "",
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+        return items, int(total["n"]) if total else 0
 
 
 def _draft(row: sqlite3.Row) -> DraftVersion:

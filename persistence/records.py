@@ -182,3 +182,28 @@ class KnowledgeArticle:
     tags: str
     chunks: int
     updated_at: float
+
+
+@dataclass(frozen=True)
+class DeskItem:
+    """A waiting escalation as the App Home lists it."""
+
+    escalation_id: int
+    ticket_id: int
+    customer_user_id: str
+    question: str
+    has_draft: bool
+    work: str | None
+    owner_user_id: str | None
+    missing_information: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class OwnedTicket:
+    ticket_id: int
+    state: str
+    question: str
+    channel_id: str
+    thread_ts: str
+    updated_at: float

@@ -7,7 +7,15 @@ import sqlite3
 from typing import Any
 
 from persistence.db import Database, Tx, now
-from persistence.records import Ticket, TicketNote, TicketState, Turn, TurnRole, load_json
+from persistence.records import (
+    OwnedTicket,
+    Ticket,
+    TicketNote,
+    TicketState,
+    Turn,
+    TurnRole,
+    load_json,
+)
 
 
 def _ticket(row: sqlite3.Row) -> Ticket:
@@ -174,6 +182,28 @@ class TicketRepository:
             "UPDATE tickets SET owner_user_id = ?, updated_at = ? WHERE id = ?",
             (user_id, now(), ticket_id),
         )
+
+    async def owned_by(self, user_id: str, *, limit: int) -> list[OwnedTicket]:
+        """Open tickets a teammate claimed or took over, most recently active first."""
+        rows = await self.db.fetchall(
+            "SELECT t.id, t.state, t.channel_id, t.thread_ts, t.updated_at,"
+            " COALESCE((SELECT text FROM ticket_turns u WHERE u.ticket_id = t.id"
+            "   AND u.role = 'customer' ORDER BY u.id LIMIT 1), '') AS question"
+            " FROM tickets t WHERE (t.owner_user_id = ? OR t.human_owner = ?)"
+            " AND t.state != 'resolved' ORDER BY t.updated_at DESC LIMIT ?",
+            (user_id, user_id, limit),
+        )
+        return [
+            OwnedTicket(
+                ticket_id=r["id"],
+                state=r["state"],
+                question=r["question"],
+                channel_id=r["channel_id"],
+                thread_ts=r["thread_ts"],
+                updated_at=r["updated_at"],
+            )
+            for r in rows
+        ]
 
     async def update_draft(self, tx: Tx, *, ticket_id: int, draft: dict[str, Any]) -> None:
         await tx.execute(

@@ -83,3 +83,13 @@ class TrailRepository:
             "SELECT channel_id, ts, reason FROM ignored_messages ORDER BY id"
         )
         return [(r["channel_id"], r["ts"], r["reason"]) for r in rows]
+
+    async def counts_since(self, since: float) -> dict[str, int]:
+        """How many of each step happened since ``since``; ``answered`` counts auto-answers."""
+        rows = await self.db.fetchall(
+            "SELECT CASE WHEN step = 'decided' THEN 'decided:' ||"
+            " COALESCE(json_extract(detail, '$.action'), '?') ELSE step END AS k, COUNT(*) AS n"
+            " FROM ticket_events WHERE created_at >= ? GROUP BY k",
+            (since,),
+        )
+        return {r["k"]: r["n"] for r in rows}

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 
 # Bot events each Events API listener needs: messages in public and private channels.
-EVENT_SUBSCRIPTIONS = {"message": {"message.channels", "message.groups"}}
+EVENT_SUBSCRIPTIONS = {
+    "message": {"message.channels", "message.groups"},
+    "app_home_opened": {"app_home_opened"},
+}
 # Scopes each Web API method needs (api.slack.com/methods). A method missing here fails the
 # test on purpose: add it with its scopes, and the scopes to the manifest.
 METHOD_SCOPES: dict[str, set[str]] = {

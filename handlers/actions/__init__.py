@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,13 +44,41 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def _from_home(body: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(user, team) when the click came from the App Home tab, which then needs re-rendering."""
+    view = body.get("view")
+    user = body.get("user")
+    if not isinstance(view, dict) or view.get("type") != "home" or not isinstance(user, dict):
+        return None
+    user_id, team = user.get("id"), user.get("team_id")
+    if not isinstance(user_id, str):
+        return None
+    return user_id, team if isinstance(team, str) else None
+
+
+def _page(body: dict[str, Any]) -> int:
+    actions = body.get("actions") or []
+    value = actions[0].get("value") if actions and isinstance(actions[0], dict) else None
+    return int(value) if isinstance(value, str) and value.isdigit() else 0
+
+
 def register(app: AsyncApp, services: Services) -> None:
     def listener(handler: Handler) -> Callable[..., Awaitable[None]]:
         async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await ack()
             await handler(services, body, client)
+            home = _from_home(body)
+            if home is not None:
+                await services.home.publish(*home)
 
         return run
 
+    async def page(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        home = _from_home(body)
+        if home is not None:
+            await services.home.publish(*home, page=_page(body))
+
     for action_id, handler in HANDLERS.items():
-        app.action(action_id)(listener(handler))
+        app.action(re.compile(ids.action_pattern(action_id)))(listener(handler))
+    app.action(ids.ACTION_HOME_PAGE)(page)

@@ -20,11 +20,13 @@ Decision = Callable[..., Awaitable[ReviewOutcome]]
 
 
 async def tell_clicker(client: AsyncWebClient, click: ReviewClick, text: str) -> None:
-    if click.channel_id is None:
-        log.info("cannot tell %s (no channel in the payload): %s", click.user_id, text)
-        return
+    """Privately: an ephemeral message where they clicked, or, for a click in the App Home tab
+    (no channel), a message in their chat with the app."""
     try:
-        await client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=text)
+        if click.channel_id is None:
+            await client.chat_postMessage(channel=click.user_id, text=text)
+        else:
+            await client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=text)
     except SlackApiError as exc:
         log.warning("could not tell %s: %s", click.user_id, exc.response.get("error"))
 

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
+from handlers.events.home import handle_home_opened
 from handlers.events.message import handle_message
 
 
@@ -14,4 +15,8 @@ def register(app: AsyncApp, services: Services) -> None:
     async def message(body: dict[str, Any]) -> None:
         await handle_message(services, body)
 
+    async def home_opened(body: dict[str, Any]) -> None:
+        await handle_home_opened(services, body)
+
     app.event("message")(message)
+    app.event("app_home_opened")(home_opened)

@@ -29,6 +29,7 @@ CUSTOMER_TEAM = "TCUSTOMER"
 REVIEWER = "UREVIEWER"
 OTHER_REVIEWER = "UREVIEWER2"
 OUTSIDER = "UOUTSIDER"
+ADMIN = "UADMIN"
 HOME_TEAM = "THOME"
 # Jobs due further ahead than this are timers, not work in flight (see RunningBot.drained).
 TIMER_HORIZON = 30.0

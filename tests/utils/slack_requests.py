@@ -332,6 +332,38 @@ class SlackSender:
             payload["view"] = {"id": "VFAKEVIEW", "type": "home", "team_id": team}
         return await self._send_payload(payload)
 
+    async def message_shortcut(
+        self,
+        user: str,
+        callback_id: str,
+        *,
+        channel: str,
+        message_ts: str,
+        thread_ts: str | None = None,
+        team_id: str | None = None,
+    ) -> tuple[int, str]:
+        """Run a message shortcut (``message_action``) on a message, e.g. a reply in a thread."""
+        team = team_id or self.team_id
+        message: Json = {"type": "message", "ts": message_ts, "user": user, "text": "..."}
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+        payload: Json = {
+            "type": "message_action",
+            "token": "verification-token",
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": team, "domain": team.lower()},
+            "user": self._user(user, team),
+            "channel": {"id": channel, "name": channel.lower()},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": "T-trigger-shortcut",
+            "response_url": self.response_url,
+            "message_ts": message_ts,
+            "message": message,
+        }
+        return await self._send_payload(payload)
+
     async def view_submission(
         self,
         user: str,

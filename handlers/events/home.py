@@ -1,0 +1,22 @@
+"""``app_home_opened``: render the App Home tab for whoever opened it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def handle_home_opened(services: Services, body: dict[str, Any]) -> None:
+    event = body.get("event")
+    if not isinstance(event, dict) or event.get("tab") not in (None, "home"):
+        return
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        log.info("ignoring app_home_opened without a user")
+        return
+    team = event.get("user_team") or body.get("team_id")
+    await services.home.publish(user, team if isinstance(team, str) else None)

@@ -1,0 +1,137 @@
+"""The App Home tab through the real app: ``app_home_opened`` in, ``views.publish`` out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import ids
+from bot.blocks import HOME_PAGE_SIZE
+from tests.conftest import BotFactory
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.utils.harness import (
+    ADMIN,
+    HOME_TEAM,
+    OUTSIDER,
+    REVIEWER,
+    RunningBot,
+    classification,
+    click,
+    draft,
+    scripted_llm,
+)
+
+
+async def open_home(bot: RunningBot, user: str) -> None:
+    status, _, _ = await bot.send.event(
+        {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+    )
+    assert status == 200
+
+
+def home_text(view: dict[str, Any]) -> str:
+    parts = []
+    for block in view["blocks"]:
+        if isinstance(block.get("text"), dict):
+            parts.append(block["text"]["text"])
+        for element in block.get("elements") or []:
+            text = element.get("text")
+            parts.append(text["text"] if isinstance(text, dict) else str(text or ""))
+    return "\n".join(parts)
+
+
+def home_buttons(view: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action id without the per-row suffix, value) of every button in the view."""
+    return [
+        (e["action_id"].split(".")[0], e["value"])
+        for b in view["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+
+
+async def escalations(bot: RunningBot, llm: FakeOpenAI, n: int) -> None:
+    llm.set_responder(
+        scripted_llm(
+            classification("complex_issue", 0.9),
+            draft("Please retry the export.", [2], grounded=False),
+        )
+    )
+    for i in range(n):
+        await bot.ask(f"Question number {i}: the export crashes")
+    await bot.drained()
+
+
+async def test_reviewers_see_the_queue_oldest_first_and_can_act_from_it(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot = await make_bot()
+    await escalations(bot, llm, 2)
+    await click(bot, ids.ACTION_CLAIM, card=bot.cards()[1])
+    await bot.drained()
+    await open_home(bot, REVIEWER)
+    view = slack.home_views[REVIEWER]
+    text = home_text(view)
+    queue = text[text.index("Waiting for review") :]
+    assert queue.index("Question number 0") < queue.index("Question number 1")
+    assert "Waiting for review (2)" in text
+    assert "Owner: <@UREVIEWER>" in text and "Owner: unclaimed" in text
+    assert "Your tickets (1)" in text
+    assert "2 escalated" in text
+    approve = [v for a, v in home_buttons(view) if a == ids.ACTION_APPROVE]
+    assert len(approve) == 2
+    # Approve the oldest from the home tab: it is sent, and the tab re-renders without it.
+    status, _ = await bot.send.block_action(
+        REVIEWER, ids.ACTION_APPROVE, approve[0], team_id=HOME_TEAM
+    )
+    assert status == 200
+    await bot.drained()
+    assert "Waiting for review (1)" in home_text(slack.home_views[REVIEWER])
+    states = await bot.ticket_states()
+    assert states == ["replied", "awaiting_review"]
+
+
+async def test_a_refusal_from_the_home_tab_arrives_as_a_direct_message(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot = await make_bot()
+    await escalations(bot, llm, 1)
+    await open_home(bot, OUTSIDER)
+    view = slack.home_views[OUTSIDER]
+    assert home_buttons(view) == []
+    assert "Only support reviewers" in home_text(view)
+    await bot.send.block_action(OUTSIDER, ids.ACTION_APPROVE, "1", team_id=HOME_TEAM)
+    dms = slack.posts(channel=OUTSIDER)
+    assert len(dms) == 1 and "Only support reviewers" in dms[0]["text"]
+    assert await bot.ticket_states() == ["awaiting_review"]
+
+
+async def test_the_queue_pages_within_slacks_block_limit(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot = await make_bot()
+    total = HOME_PAGE_SIZE + 3
+    await escalations(bot, llm, total)
+    await open_home(bot, REVIEWER)
+    first = slack.home_views[REVIEWER]
+    assert len(first["blocks"]) <= 100
+    assert len([a for a, _ in home_buttons(first) if a == ids.ACTION_APPROVE]) == HOME_PAGE_SIZE
+    pages = [v for a, v in home_buttons(first) if a == ids.ACTION_HOME_PAGE]
+    assert pages == ["1"]
+    await bot.send.block_action(REVIEWER, ids.ACTION_HOME_PAGE, "1", team_id=HOME_TEAM)
+    second = slack.home_views[REVIEWER]
+    assert len([a for a, _ in home_buttons(second) if a == ids.ACTION_APPROVE]) == 3
+    assert f"Question number {total - 1}" in home_text(second)
+    assert "Page 2 of 2" in home_text(second)
+    assert [v for a, v in home_buttons(second) if a == ids.ACTION_HOME_PAGE] == ["0"]
+
+
+async def test_admins_also_see_the_configuration(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot = await make_bot(support_admins=[ADMIN], review_reminder="45m")
+    await open_home(bot, ADMIN)
+    text = home_text(slack.home_views[ADMIN])
+    assert "*Configuration*" in text and "Reminders after 45m" in text
+    await open_home(bot, REVIEWER)
+    assert "*Configuration*" not in home_text(slack.home_views[REVIEWER])
