@@ -341,6 +341,12 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
     ]
     if is_reviewer:
         lines.append("• `/support kb search QUESTION`: what the knowledge base would answer from")
+        lines.append(
+            "• `/support handback TICKET`: the bot answers in that thread again;"
+            " `/support resolve TICKET`: close it (TICKET is the number on the card or a link"
+            " to the customer's message; inside a thread, use the message's ⋯ menu instead)"
+        )
+        lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
     if is_admin:
         lines.append("• `/support kb add`: write an article; `/support kb remove ID`: delete one")
     if is_reviewer:

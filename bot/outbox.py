@@ -272,7 +272,7 @@ class SlackOutbox:
         activity = [
             line
             for e in events
-            if e.created_at >= escalation.created_at - 1
+            if e.created_at >= escalation.created_at
             and (line := activity_line(e.step, e.actor, e.detail, e.created_at)) is not None
         ]
         saved = next(

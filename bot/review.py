@@ -149,6 +149,8 @@ class ReviewDesk:
             if not decided:
                 current = await repos.escalations.get(escalation_id, tx)
                 assert current is not None
+                if current.state == "pending":  # a new draft is being written for it
+                    return ReviewOutcome(done=False, notice=busy_notice(current))
                 return ReviewOutcome(done=False, notice=already_decided(current))
             await self._settle_ticket(tx, escalation, verdict, user_id, final_text)
         self.wake()

@@ -135,7 +135,9 @@ class RunningBot:
         return [r["reason"] for r in rows]
 
     def cards(self) -> list[dict[str, Any]]:
-        return self.slack.posts(channel=ESCALATION)
+        """Review cards: the top-level posts of the escalation channel (not reminders in their
+        threads)."""
+        return [m for m in self.slack.posts(channel=ESCALATION) if not m.get("thread_ts")]
 
     def thread(self, ts: str) -> list[dict[str, Any]]:
         return self.slack.posts(channel=SUPPORT, thread_ts=ts)
