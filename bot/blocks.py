@@ -120,8 +120,16 @@ def plain_reply(text: str) -> OutgoingMessage:
     return OutgoingMessage(text=text)
 
 
-def holding_message() -> OutgoingMessage:
-    return OutgoingMessage(text=HOLDING_REPLY)
+def holding_message(*, back_at: float | None = None, hours: str = "") -> OutgoingMessage:
+    """The short reply while a teammate looks; outside support hours it says when they are back
+    (rendered in the reader's own time zone)."""
+    if back_at is None:
+        return OutgoingMessage(text=HOLDING_REPLY)
+    return OutgoingMessage(
+        text="Thanks for your question! I've passed it to the team. They're away right now"
+        f" (support hours: {hours}) and will reply in this thread when they're back,"
+        f" {slack_date(back_at)}."
+    )
 
 
 @dataclass(frozen=True)
@@ -337,8 +345,9 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
         " anything I'm unsure of to the escalation channel for a teammate to approve, edit or"
         " reject.",
         "• `/support help`: this message",
-        "• `/support status`: what I'm watching and how much is waiting",
     ]
+    if is_reviewer:
+        lines.append("• `/support status`: settings, health and how much is waiting")
     if is_reviewer:
         lines.append("• `/support kb search QUESTION`: what the knowledge base would answer from")
         lines.append(
@@ -348,7 +357,19 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
         )
         lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
     if is_admin:
-        lines.append("• `/support kb add`: write an article; `/support kb remove ID`: delete one")
+        lines += [
+            "*Admin*",
+            "• `/support config`: every setting in one form",
+            "• `/support channel add #channel [auto|review|off]`, `channel remove #channel`,"
+            " `channel list`",
+            "• `/support escalation #channel`: where review cards go",
+            "• `/support reviewers add|remove|list @person @group…`,"
+            " `/support admins add|remove|list @person…`",
+            "• `/support threshold 0.7`, `/support hours Mon-Fri 09:00-17:00 Europe/Berlin`,"
+            " `/support reminders 30m 24h`",
+            "• `/support pause`, `/support resume`, `/support audit`",
+            "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
+        ]
     if is_reviewer:
         lines.append("You are a reviewer: you can approve, edit and reject cards.")
     if is_admin:
@@ -681,3 +702,162 @@ _STATE_WORDS = {
     "human": "with you in the thread",
     "rejected": "left to a person",
 }
+
+
+# -- /support config ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigForm:
+    """What the settings form shows: the configuration in force."""
+
+    auto_channels: list[str]
+    review_channels: list[str]
+    escalation_channel: str | None
+    reviewers: list[str]
+    reviewer_groups: list[str]
+    admins: list[str]
+    threshold: float
+    review_reminder: str
+    review_timeout: str
+    hours: str
+    paused: bool
+
+
+def config_modal(form: ConfigForm) -> dict[str, Any]:
+    """``/support config``: the same settings as the commands, as Slack inputs."""
+
+    def field(
+        block_id: str, label: str, element: dict[str, Any], *, optional: bool, hint: str = ""
+    ) -> Block:
+        block: Block = {
+            "type": "input",
+            "block_id": block_id,
+            "optional": optional,
+            "label": _plain(label, 2000),
+            "element": {"action_id": ids.cfg_action(block_id), **element},
+        }
+        if hint:
+            block["hint"] = _plain(hint, 2000)
+        return block
+
+    def channels(initial: list[str]) -> dict[str, Any]:
+        element: dict[str, Any] = {
+            "type": "multi_conversations_select",
+            "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+        }
+        if initial:
+            element["initial_conversations"] = initial[:100]
+        return element
+
+    def users(initial: list[str]) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "multi_users_select"}
+        if initial:
+            element["initial_users"] = initial[:100]
+        return element
+
+    def text(initial: str, placeholder: str) -> dict[str, Any]:
+        element: dict[str, Any] = {
+            "type": "plain_text_input",
+            "placeholder": _plain(placeholder, 150),
+        }
+        if initial:
+            element["initial_value"] = initial
+        return element
+
+    escalation: dict[str, Any] = {
+        "type": "conversations_select",
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if form.escalation_channel:
+        escalation["initial_conversation"] = form.escalation_channel
+    paused_option = {
+        "text": _plain("Paused: watch and log, answer and escalate nothing", 75),
+        "value": "paused",
+    }
+    paused: dict[str, Any] = {"type": "checkboxes", "options": [paused_option]}
+    if form.paused:
+        paused["initial_options"] = [paused_option]
+    groups = (
+        "Reviewer user groups (change with `/support reviewers add @group`): "
+        + ", ".join(f"<!subteam^{g}>" for g in form.reviewer_groups)
+        if form.reviewer_groups
+        else "Reviewers may also be a Slack user group: `/support reviewers add @group`."
+    )
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_CONFIG,
+        "title": _plain("Support bot settings", 24),
+        "submit": _plain("Save", 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            field(
+                ids.BLOCK_CFG_AUTO,
+                "Channels the bot answers in by itself",
+                channels(form.auto_channels),
+                optional=True,
+                hint="Confident, grounded answers go out at once; the rest go to review.",
+            ),
+            field(
+                ids.BLOCK_CFG_REVIEW,
+                "Channels where every draft waits for approval",
+                channels(form.review_channels),
+                optional=True,
+            ),
+            field(
+                ids.BLOCK_CFG_ESCALATION,
+                "Review cards go to",
+                escalation,
+                optional=False,
+                hint="Not a customer channel: cards show drafts and internal notes.",
+            ),
+            field(
+                ids.BLOCK_CFG_REVIEWERS,
+                "Reviewers (empty: anyone in this workspace)",
+                users(form.reviewers),
+                optional=True,
+            ),
+            _context_block(groups),
+            field(
+                ids.BLOCK_CFG_ADMINS,
+                "Admins",
+                users(form.admins),
+                optional=True,
+                hint="Workspace admins and owners are always admins too.",
+            ),
+            field(
+                ids.BLOCK_CFG_THRESHOLD,
+                "Auto-answer threshold (0.0 to 1.0)",
+                {
+                    "type": "number_input",
+                    "is_decimal_allowed": True,
+                    "min_value": "0",
+                    "max_value": "1",
+                    "initial_value": f"{form.threshold:g}",
+                },
+                optional=False,
+            ),
+            field(
+                ids.BLOCK_CFG_REMINDER,
+                "First reminder on a waiting card after",
+                text(form.review_reminder, "30m"),
+                optional=False,
+                hint="Like 45m, 2h or 1d; each next reminder waits twice as long.",
+            ),
+            field(
+                ids.BLOCK_CFG_TIMEOUT,
+                "Tell the customer the team is still on it after",
+                text(form.review_timeout, "24h"),
+                optional=False,
+            ),
+            field(
+                ids.BLOCK_CFG_HOURS,
+                "Support hours (empty: always)",
+                text(form.hours, "Mon-Fri 09:00-17:00 Europe/Berlin"),
+                optional=True,
+                hint="Outside them the holding reply says when the team is back, and reminders"
+                " wait.",
+            ),
+            field(ids.BLOCK_CFG_PAUSED, "Pause", paused, optional=True),
+        ],
+    }

@@ -9,10 +9,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from bot import ids
+from bot.admin_commands import ADMIN_COMMANDS, AdminCommands
 from bot.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text
 from bot.config import Settings
 from bot.handoffs import Handoffs
 from bot.knowledge import KnowledgeBase
+from bot.live_config import LiveConfig
 from bot.people import People
 from bot.queueing import queue_card_sync
 from bot.repos import Repositories
@@ -46,8 +48,12 @@ class SupportCommands:
         repos: Repositories,
         knowledge: KnowledgeBase,
         handoffs: Handoffs,
+        config: LiveConfig,
+        admin: AdminCommands,
     ) -> None:
         self.settings = settings
+        self.config = config
+        self.admin = admin
         self.people = people
         self.repos = repos
         self.knowledge = knowledge
@@ -56,17 +62,23 @@ class SupportCommands:
     async def run(self, *, user_id: str, user_team: str | None, text: str) -> CommandReply:
         words = text.strip().split()
         sub = words[0].lower() if words else "help"
-        is_admin = self.people.is_admin(user_id)
-        is_reviewer = self.people.may_review(user_id=user_id, user_team=user_team)
+        await self.config.refresh()
+        is_admin = await self.people.is_admin_anywhere(user_id)
+        is_reviewer = is_admin or self.people.may_review(user_id=user_id, user_team=user_team)
         if sub == "help":
             return CommandReply(help_text(is_admin=is_admin, is_reviewer=is_reviewer))
         if sub == "status":
-            return CommandReply(await self.status())
+            if not is_reviewer:
+                return CommandReply("Only the support team can see the bot's status.")
+            return CommandReply(await self.admin.status_text())
         if sub == "kb":
             return await self.kb(words[1:], is_admin=is_admin, is_reviewer=is_reviewer)
         if sub in ("handback", "resolve"):
             return await self.on_ticket(sub, words[1:], user_id=user_id, user_team=user_team)
-        return CommandReply(f"I don't know `/support {sub}`. Try `/support help`.")
+        if sub in ADMIN_COMMANDS:
+            reply = await self.admin.run(sub, words[1:], user_id=user_id)
+            return CommandReply(text=reply.text, modal=reply.modal)
+        return CommandReply(f"I don't know `/support {escape(sub[:40])}`. Try `/support help`.")
 
     async def kb(self, words: list[str], *, is_admin: bool, is_reviewer: bool) -> CommandReply:
         action = words[0].lower() if words else ""
@@ -198,7 +210,7 @@ class SupportCommands:
     async def add_article(
         self, *, user_id: str, title: str, body: str, url: str, fields: dict[str, str]
     ) -> FormResult:
-        if not self.people.is_admin(user_id):
+        if not await self.people.is_admin_anywhere(user_id):
             return FormResult(errors={fields["title"]: ADMINS_ONLY})
         errors = _article_errors(title, body, url, fields)
         if errors:
@@ -207,27 +219,6 @@ class SupportCommands:
             title=title, body=body, url=url.strip() or None, author=user_id
         )
         return FormResult(view=kb_added_view(article_id=article_id, title=title.strip()))
-
-    async def status(self) -> str:
-        s = self.settings
-        channels = ", ".join(f"<#{c}>" for c in s.support_channels) or "none"
-        jobs = await self.repos.jobs.counts()
-        pending = await self.repos.escalations.count_pending()
-        kb = await self.knowledge.stats()
-        llm = f"`{s.support_bot_model}`" if s.llm_enabled else "off (every answer needs approval)"
-        return "\n".join(
-            [
-                "*Support bot status*",
-                f"• Answering in: {channels}",
-                f"• Review cards go to: <#{s.escalation_channel}>",
-                f"• LLM: {llm}; auto-answer threshold {s.auto_answer_threshold:.2f}",
-                f"• Knowledge base: {kb['articles']} articles, {kb['chunks']} sections,"
-                f" search mode {self.knowledge.retriever.default_mode}",
-                f"• Awaiting review: {pending}",
-                f"• Work queue: {jobs.get('pending', 0)} waiting, {jobs.get('running', 0)} running,"
-                f" {jobs.get('dead', 0)} failed",
-            ]
-        )
 
 
 def _article_errors(title: str, body: str, url: str, fields: dict[str, str]) -> dict[str, str]:

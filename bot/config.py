@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import FORMS, parse_duration
+from bot.hours import Hours, parse_hours
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
         "Sorry for the wait! The team is still on your question and will reply in this thread."
     )
     review_max_redrafts: int = Field(default=3, ge=0, le=10)
+    # When the team answers, e.g. "Mon-Fri 09:00-17:00 Europe/Berlin"; unset: always.
+    support_hours: Hours | None = None
     auto_close_after: float = 7 * 86400  # idle on the customer's side this long: resolved
 
     job_lease_seconds: float = Field(default=120.0, gt=0)
@@ -95,6 +98,13 @@ class Settings(BaseSettings):
         if not isinstance(value, str | int | float):
             raise ValueError(f"a duration is {FORMS}")
         return parse_duration(value)
+
+    @field_validator("support_hours", mode="before")
+    @classmethod
+    def _hours(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_hours(value)
+        return value
 
     @field_validator("support_channels", "support_reviewers", "support_admins", mode="before")
     @classmethod

@@ -3,25 +3,12 @@ precisely what is wrong with each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import openai
-from openai import AsyncOpenAI
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings, problems_for_start
+from bot.health import Check, llm_health
 from bot.runtime import StartupError, identify, slack_client
 from persistence.db import Database, DatabaseConfigError, DatabaseUnavailableError
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-    def line(self) -> str:
-        return f"[{'ok' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -35,7 +22,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks += await _slack(settings)
     else:
         checks.append(Check("slack", False, "skipped: SLACK_BOT_TOKEN is not set"))
-    checks.append(await _llm(settings))
+    checks.append(await llm_health(settings))
     return checks
 
 
@@ -87,36 +74,3 @@ async def _slack(settings: Settings) -> list[Check]:
         else:
             checks.append(Check(f"channel {channel}", True, f"#{data.get('name', channel)}"))
     return checks
-
-
-async def _llm(settings: Settings) -> Check:
-    if settings.openai_api_key is None:
-        return Check(
-            "llm", True, "OPENAI_API_KEY is not set: offline mode, every draft goes to review"
-        )
-    client = AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=min(settings.llm_timeout, 15.0),
-        max_retries=0,
-    )
-    where = settings.openai_base_url or "api.openai.com"
-    try:
-        models = await client.models.list()
-        names = [m.id for m in models.data]
-    except openai.AuthenticationError:
-        return Check("llm", False, f"{where} refused OPENAI_API_KEY (401)")
-    except openai.APIStatusError as exc:
-        return Check("llm", False, f"{where} answered HTTP {exc.status_code} to GET /models")
-    except openai.APIConnectionError:
-        return Check("llm", False, f"cannot reach {where}; check OPENAI_BASE_URL")
-    finally:
-        await client.close()
-    if names and settings.support_bot_model not in names:
-        return Check(
-            "llm",
-            False,
-            f"{where} does not offer SUPPORT_BOT_MODEL={settings.support_bot_model}"
-            f" (it offers {', '.join(names[:8])})",
-        )
-    return Check("llm", True, f"{where} reachable, model {settings.support_bot_model}")

@@ -6,9 +6,12 @@ Shared by the workflow (a round that needs a human), its fail-safe, and the cust
 
 from __future__ import annotations
 
+import time
+
 from bot import jobkinds
-from bot.blocks import holding_message
+from bot.blocks import OutgoingMessage, holding_message
 from bot.config import Settings
+from bot.live_config import ConfigSnapshot
 from bot.queueing import queue_card_sync, queue_thread_post, queue_timer
 from bot.repos import Repositories
 from persistence.db import Tx
@@ -18,6 +21,7 @@ from persistence.records import Escalation, Ticket
 async def open_escalation(
     repos: Repositories,
     settings: Settings,
+    config: ConfigSnapshot,
     tx: Tx,
     ticket: Ticket,
     reason: str,
@@ -35,6 +39,7 @@ async def open_escalation(
         round=round,
         reason=reason,
         draft_text=draft_text if isinstance(draft_text, str) else None,
+        card_channel=config.escalation_channel,
     )
     if draft_text:
         sources = draft.get("sources") if draft else None
@@ -50,11 +55,11 @@ async def open_escalation(
         tx,
         key=jobkinds.holding_key(ticket.id, round),
         ticket=ticket,
-        message=holding_message(),
+        message=_holding(config),
         purpose="holding",
     )
     await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="open")
-    await schedule_review_timers(repos, settings, tx, escalation.id)
+    await schedule_review_timers(repos, settings, config, tx, escalation.id)
     await repos.trail.record(
         tx,
         ticket_id=ticket.id,
@@ -65,8 +70,16 @@ async def open_escalation(
     return escalation
 
 
+def _holding(config: ConfigSnapshot) -> OutgoingMessage:
+    hours = config.hours
+    now = time.time()
+    if hours is None or hours.is_open(now):
+        return holding_message()
+    return holding_message(back_at=hours.next_open(now), hours=hours.describe())
+
+
 async def schedule_review_timers(
-    repos: Repositories, settings: Settings, tx: Tx, escalation_id: int
+    repos: Repositories, settings: Settings, config: ConfigSnapshot, tx: Tx, escalation_id: int
 ) -> None:
     """The first reminder and the customer-facing timeout, as rows that fire once."""
     if settings.review_reminders_max > 0:
@@ -75,7 +88,7 @@ async def schedule_review_timers(
             tx,
             kind=jobkinds.REMIND,
             key=jobkinds.reminder_key(escalation_id, 1),
-            delay=settings.review_reminder,
+            delay=config.review_reminder,
             payload={"escalation_id": escalation_id, "n": 1},
         )
     await queue_timer(
@@ -83,6 +96,6 @@ async def schedule_review_timers(
         tx,
         kind=jobkinds.REVIEW_TIMEOUT,
         key=jobkinds.timeout_key(escalation_id),
-        delay=settings.review_timeout,
+        delay=config.review_timeout,
         payload={"escalation_id": escalation_id},
     )

@@ -15,6 +15,7 @@ from bot import jobkinds
 from bot.blocks import resolved_note
 from bot.config import Settings
 from bot.escalate import open_escalation
+from bot.live_config import LiveConfig
 from bot.people import People
 from bot.queueing import queue_advance, queue_card_sync, queue_thread_post, queue_timer
 from bot.repos import Repositories
@@ -31,9 +32,15 @@ TALK_TO_PERSON_REASON = "The customer pressed “Talk to a person” under the b
 
 class Handoffs:
     def __init__(
-        self, settings: Settings, repos: Repositories, people: People, wake: Callable[[], None]
+        self,
+        settings: Settings,
+        config: LiveConfig,
+        repos: Repositories,
+        people: People,
+        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
+        self.config = config
         self.repos = repos
         self.people = people
         self.wake = wake
@@ -291,7 +298,14 @@ class Handoffs:
                 detail={"round": round, "via": "button"},
             )
             await open_escalation(
-                repos, self.settings, tx, fresh, TALK_TO_PERSON_REASON, draft={}, actor=user_id
+                repos,
+                self.settings,
+                self.config.current,
+                tx,
+                fresh,
+                TALK_TO_PERSON_REASON,
+                draft={},
+                actor=user_id,
             )
         self.wake()
         return "Done: I've asked a teammate to join. They will reply in this thread."
@@ -322,3 +336,19 @@ def _now() -> float:
 def _stamp() -> str:
     """Makes a card-sync key unique, so each of several changes re-renders the card."""
     return f"{time.time():.6f}"
+
+
+async def resume_paused(repos: Repositories, wake: Callable[[], None], version: int) -> int:
+    """After /support resume: run on every round that stopped at its decision while paused."""
+    count = 0
+    async with repos.db.transaction() as tx:
+        for ticket in await repos.tickets.in_states(tx, ("drafted",)):
+            new = await repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.ADVANCE_TICKET,
+                dedupe_key=f"{jobkinds.advance_key(ticket.id, ticket.round)}:resume:{version}",
+                payload={"ticket_id": ticket.id, "round": ticket.round},
+            )
+            count += int(new)
+    wake()
+    return count

@@ -12,24 +12,58 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import HOME_PAGE_SIZE, HomeContent, home_view
 from bot.config import Settings
 from bot.durations import format_duration
+from bot.live_config import ConfigSnapshot, LiveConfig
 from bot.people import People
 from bot.repos import Repositories
 
 log = logging.getLogger(__name__)
 
 
+def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
+    """The configuration in force, one line a setting (App Home and ``/support status``)."""
+    modes = {"auto": "answers by itself", "review": "every draft reviewed", "off": "off"}
+    channels = ", ".join(f"<#{ch}> ({modes[m]})" for ch, m in sorted(c.channels.items()))
+    people = ", ".join(f"<@{u}>" for u in sorted(c.reviewers)) or "anyone in this workspace"
+    if c.reviewer_groups:
+        people += " and " + ", ".join(f"<!subteam^{g}>" for g in sorted(c.reviewer_groups))
+    return [
+        f"• Support channels: {channels or 'none'}",
+        f"• Review cards: <#{c.escalation_channel}>",
+        f"• Reviewers: {people}",
+        "• Admins: " + (", ".join(f"<@{u}>" for u in sorted(c.admins)) or "workspace admins"),
+        f"• Auto-answer threshold: {c.threshold:.2f}",
+        f"• Support hours: {c.hours.describe() if c.hours else 'always'}",
+        f"• Reminders after {format_duration(c.review_reminder)} (at most"
+        f" {settings.review_reminders_max}); the customer hears “still on it” after"
+        f" {format_duration(c.review_timeout)}; quiet tickets close after"
+        f" {format_duration(settings.auto_close_after)}",
+        f"• Redrafts per card: {settings.review_max_redrafts}",
+        "• ⏸ *Paused*: watching and logging, answering and escalating nothing"
+        if c.paused
+        else "• Running",
+    ]
+
+
 class HomeDesk:
     def __init__(
-        self, settings: Settings, repos: Repositories, people: People, client: AsyncWebClient
+        self,
+        settings: Settings,
+        config: LiveConfig,
+        repos: Repositories,
+        people: People,
+        client: AsyncWebClient,
     ) -> None:
         self.settings = settings
+        self.config = config
         self.repos = repos
         self.people = people
         self.client = client
 
     async def content(self, user_id: str, user_team: str | None, page: int = 0) -> HomeContent:
+        await self.config.refresh()
         is_reviewer = self.people.may_review(user_id=user_id, user_team=user_team)
-        is_admin = self.people.is_admin(user_id)
+        is_admin = await self.people.is_admin_anywhere(user_id)
+        is_reviewer = is_reviewer or is_admin
         if not is_reviewer:
             return HomeContent(user_id=user_id, is_reviewer=False, is_admin=is_admin)
         now = time.time()
@@ -40,17 +74,7 @@ class HomeDesk:
             last = (total - 1) // HOME_PAGE_SIZE
             return await self.content(user_id, user_team, last)
         midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        s = self.settings
-        config = [
-            "• Answering in: " + (", ".join(f"<#{c}>" for c in s.support_channels) or "none"),
-            f"• Review cards: <#{s.escalation_channel}>",
-            f"• Auto-answer threshold: {s.auto_answer_threshold:.2f}",
-            f"• Reminders after {format_duration(s.review_reminder)} (at most"
-            f" {s.review_reminders_max}); customer hears “still on it” after"
-            f" {format_duration(s.review_timeout)}; quiet tickets close after"
-            f" {format_duration(s.auto_close_after)}",
-            f"• Redrafts per card: {s.review_max_redrafts}",
-        ]
+        config = config_lines(self.settings, await self.config.refresh())
         return HomeContent(
             user_id=user_id,
             is_reviewer=True,

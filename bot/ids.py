@@ -67,3 +67,22 @@ def home_action(action_id: str, escalation_id: int) -> str:
 
 def action_pattern(action_id: str) -> str:
     return rf"^{action_id}(\.\d+)?$"
+
+
+# /support config: the settings form.
+VIEW_CONFIG = "config_submit"
+BLOCK_CFG_AUTO = "cfg_channels_auto"
+BLOCK_CFG_REVIEW = "cfg_channels_review"
+BLOCK_CFG_ESCALATION = "cfg_escalation"
+BLOCK_CFG_REVIEWERS = "cfg_reviewers"
+BLOCK_CFG_ADMINS = "cfg_admins"
+BLOCK_CFG_THRESHOLD = "cfg_threshold"
+BLOCK_CFG_REMINDER = "cfg_reminder"
+BLOCK_CFG_TIMEOUT = "cfg_timeout"
+BLOCK_CFG_HOURS = "cfg_hours"
+BLOCK_CFG_PAUSED = "cfg_paused"
+
+
+def cfg_action(block_id: str) -> str:
+    """The action id of a settings-form input (unique within the view, as Slack requires)."""
+    return f"{block_id}_input"

@@ -215,7 +215,7 @@ class SlackOutbox:
         if not job.dedupe_key.endswith(":open"):
             # Only the opening job posts the card; updates wait until it exists.
             raise RetryLater("the card is not posted yet", delay=1.0)
-        channel = self.escalation_channel
+        channel = escalation.card_channel or self.escalation_channel
         ts = None
         if job.attempts > 1:
             ts = await self._find_posted(channel, None, job.dedupe_key, since=job.created_at)

@@ -16,6 +16,7 @@ from bot.blocks import reminder_message, still_on_it_message
 from bot.config import Settings
 from bot.durations import format_duration
 from bot.jobkinds import RetryLater
+from bot.live_config import LiveConfig
 from bot.people import People
 from bot.queueing import queue_card_thread_post, queue_thread_post, queue_timer
 from bot.repos import Repositories
@@ -26,9 +27,15 @@ BACKOFF = 2.0
 
 class Reminders:
     def __init__(
-        self, settings: Settings, repos: Repositories, people: People, wake: Callable[[], None]
+        self,
+        settings: Settings,
+        config: LiveConfig,
+        repos: Repositories,
+        people: People,
+        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
+        self.config = config
         self.repos = repos
         self.people = people
         self.wake = wake
@@ -44,6 +51,22 @@ class Reminders:
             return
         if escalation.card_ts is None or escalation.card_channel is None:
             raise RetryLater("the card is not posted yet", delay=5.0)
+        config = await self.config.refresh()
+        now = time.time()
+        if config.hours is not None and not config.hours.is_open(now):
+            # Reminders wait for support hours: the same reminder, again at the next opening.
+            opens = config.hours.next_open(now)
+            async with repos.db.transaction() as tx:
+                await queue_timer(
+                    repos.jobs,
+                    tx,
+                    kind=jobkinds.REMIND,
+                    key=f"{jobkinds.reminder_key(escalation_id, n)}:at:{int(opens)}",
+                    delay=max(0.0, opens - now),
+                    payload={"escalation_id": escalation_id, "n": n},
+                )
+            self.wake()
+            return
         mentions = [ticket.owner_user_id] if ticket.owner_user_id else sorted(self.people.reviewers)
         age = format_duration(max(60, round((time.time() - escalation.created_at) / 60) * 60))
         message = reminder_message(mentions=mentions, age=age, ticket_id=ticket.id)
@@ -70,7 +93,7 @@ class Reminders:
                     tx,
                     kind=jobkinds.REMIND,
                     key=jobkinds.reminder_key(escalation_id, n + 1),
-                    delay=self.settings.review_reminder * BACKOFF**n,
+                    delay=config.review_reminder * BACKOFF**n,
                     payload={"escalation_id": escalation_id, "n": n + 1},
                 )
         self.wake()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from persistence.config import ConfigRepository
 from persistence.db import Database
 from persistence.escalations import EscalationRepository
 from persistence.jobs import JobRepository
@@ -20,6 +21,7 @@ class Repositories:
     jobs: JobRepository
     trail: TrailRepository
     knowledge: KnowledgeRepository
+    config: ConfigRepository
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -30,4 +32,5 @@ class Repositories:
             jobs=JobRepository(db),
             trail=TrailRepository(db),
             knowledge=KnowledgeRepository(db),
+            config=ConfigRepository(db),
         )

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import jobkinds
+from bot.admin_commands import AdminCommands
 from bot.app import build_app
 from bot.commands import SupportCommands
 from bot.config import Settings
@@ -28,6 +29,7 @@ from bot.home import HomeDesk
 from bot.inbound import InboundMessage
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
+from bot.live_config import LiveConfig
 from bot.llm import SupportModel
 from bot.outbox import SlackOutbox
 from bot.people import People, Workspace
@@ -108,7 +110,10 @@ class BotRuntime:
         repos = Repositories.over(self.db)
         client = slack_client(settings)
         workspace = await identify(client)
-        people = People(settings, workspace)
+        config = LiveConfig(settings, repos.config)
+        await config.load()
+        people = People(config, workspace, client)
+        await people.refresh_groups(force=True)
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
         worker_ref: list[JobWorker] = []
@@ -117,7 +122,7 @@ class BotRuntime:
             if worker_ref:
                 worker_ref[0].wake()
 
-        handoffs = Handoffs(settings, repos, people, wake)
+        handoffs = Handoffs(settings, config, repos, people, wake)
         outbox = SlackOutbox(
             client,
             repos,
@@ -128,10 +133,10 @@ class BotRuntime:
             max_redrafts=settings.review_max_redrafts,
         )
         intake = Intake(repos, people, handoffs, wake)
-        workflow = Workflow(settings, repos, knowledge, self.model, wake)
+        workflow = Workflow(settings, config, repos, knowledge, self.model, wake)
         review = ReviewDesk(repos, people, wake)
         redrafter = Redrafter(settings, repos, people, workflow, review, wake)
-        reminders = Reminders(settings, repos, people, wake)
+        reminders = Reminders(settings, config, repos, people, wake)
 
         async def run_inbound(job: Job) -> None:
             await intake.handle(InboundMessage.from_payload(job.payload))
@@ -179,8 +184,17 @@ class BotRuntime:
             redrafter=redrafter,
             worker=worker,
             client=client,
-            commands=SupportCommands(settings, people, repos, knowledge, handoffs),
-            home=HomeDesk(settings, repos, people, client),
+            commands=SupportCommands(
+                settings,
+                people,
+                repos,
+                knowledge,
+                handoffs,
+                config,
+                AdminCommands(settings, config, people, repos, client, wake),
+            ),
+            home=HomeDesk(settings, config, repos, people, client),
+            config=config,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()
@@ -192,6 +206,9 @@ class BotRuntime:
         self._scheduler.add_job(
             worker.reclaim_from_dead_processes, "interval", seconds=30, id="reclaim-leases"
         )
+        # Settings changed by an admin on another replica take effect here within seconds.
+        self._scheduler.add_job(config.refresh, "interval", seconds=2, id="config-refresh")
+        self._scheduler.add_job(people.refresh_groups, "interval", minutes=5, id="user-groups")
         self._scheduler.start()
         if settings.socket_mode:
             assert settings.slack_app_token is not None

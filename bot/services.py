@@ -12,6 +12,7 @@ from bot.handoffs import Handoffs
 from bot.home import HomeDesk
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
+from bot.live_config import LiveConfig
 from bot.people import People, Workspace
 from bot.redraft import Redrafter
 from bot.repos import Repositories
@@ -34,7 +35,8 @@ class Services:
     client: AsyncWebClient
     commands: SupportCommands
     home: HomeDesk
+    config: LiveConfig
 
     @property
     def watched_channels(self) -> frozenset[str]:
-        return frozenset(self.settings.support_channels)
+        return self.config.current.watched

@@ -18,8 +18,9 @@ from bot.blocks import answer_message
 from bot.config import Settings
 from bot.escalate import open_escalation
 from bot.knowledge import KnowledgeBase
+from bot.live_config import LiveConfig
 from bot.llm import LlmFailure, LlmUsage, SupportModel
-from bot.models import Classification, Draft, DraftReply, Source
+from bot.models import Classification, Decision, Draft, DraftReply, Source
 from bot.policy import asks_for_a_person, decide
 from bot.prompts import load_prompt
 from bot.queueing import queue_advance, queue_thread_post
@@ -67,12 +68,14 @@ class Workflow:
     def __init__(
         self,
         settings: Settings,
+        config: LiveConfig,
         repos: Repositories,
         knowledge: KnowledgeBase,
         model: SupportModel | None,
         wake: Callable[[], None],
     ) -> None:
         self.settings = settings
+        self.config = config
         self.repos = repos
         self.knowledge = knowledge
         self.model = model
@@ -92,6 +95,18 @@ class Workflow:
         for _ in range(20):
             ticket = await self.repos.tickets.get(ticket_id)
             if ticket is None or ticket.round != round or ticket.state not in steps:
+                return
+            if ticket.state == "drafted" and (await self.config.refresh()).paused:
+                # Paused: answer nothing, escalate nothing. /support resume runs it on.
+                log.info("ticket %s waits at its decision: the bot is paused", ticket.id)
+                async with self.repos.db.transaction() as tx:
+                    await self.repos.trail.record(
+                        tx,
+                        ticket_id=ticket.id,
+                        step="held",
+                        actor="bot",
+                        detail={"reason": "the bot is paused; it decides when resumed"},
+                    )
                 return
             await steps[ticket.state](ticket)
         raise RuntimeError(f"ticket {ticket_id} did not settle")
@@ -271,13 +286,19 @@ class Workflow:
         )
 
     async def _decide(self, ticket: Ticket) -> None:
+        config = await self.config.refresh()
         classification = ticket.classification or {}
         decision = decide(
             classification=classification,
             retrieval=ticket.retrieval or {},
             draft=ticket.draft,
-            threshold=self.settings.auto_answer_threshold,
+            threshold=config.threshold,
         )
+        if decision.action == "answer" and config.mode(ticket.channel_id) == "review":
+            decision = Decision(
+                action="escalate",
+                reason="This channel is in review mode: every draft waits for approval.",
+            )
         upto = int((classification.get("turn_range") or [0, ticket.processed_turn_id])[1])
         repos = self.repos
         async with repos.db.transaction() as tx:
@@ -330,7 +351,7 @@ class Workflow:
         self.wake()
 
     async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
-        await open_escalation(self.repos, self.settings, tx, ticket, reason)
+        await open_escalation(self.repos, self.settings, self.config.current, tx, ticket, reason)
 
     async def _start_next_round_if_asked(self, tx: Tx, ticket_id: int) -> None:
         """A customer who wrote again while the round ran gets a round of their own."""

@@ -41,12 +41,22 @@ class EscalationRepository:
         self.db = db
 
     async def create(
-        self, tx: Tx, *, ticket_id: int, round: int, reason: str, draft_text: str | None
+        self,
+        tx: Tx,
+        *,
+        ticket_id: int,
+        round: int,
+        reason: str,
+        draft_text: str | None,
+        card_channel: str | None = None,
     ) -> Escalation:
+        """``card_channel`` is where the card will go, fixed now so a retried post looks for an
+        earlier one in the same channel even if the escalation channel changes meanwhile."""
         await tx.execute(
-            "INSERT INTO escalations(ticket_id, round, state, reason, draft_text, created_at)"
-            " VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT(ticket_id, round) DO NOTHING",
-            (ticket_id, round, reason, draft_text, now()),
+            "INSERT INTO escalations(ticket_id, round, state, reason, draft_text, card_channel,"
+            " created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)"
+            " ON CONFLICT(ticket_id, round) DO NOTHING",
+            (ticket_id, round, reason, draft_text, card_channel, now()),
         )
         row = await tx.fetchone(
             "SELECT * FROM escalations WHERE ticket_id = ? AND round = ?", (ticket_id, round)

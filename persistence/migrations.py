@@ -188,4 +188,27 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0004_admin_config",
+        [
+            # What admins set in Slack; a key that is absent means "the environment's default".
+            """CREATE TABLE config_values (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_by TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            # Every change, who made it, before and after. Its newest id is the config version
+            # each replica compares to know when to reload.
+            """CREATE TABLE config_audit (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                key TEXT NOT NULL,
+                old_value TEXT,
+                new_value TEXT,
+                created_at REAL NOT NULL
+            )""",
+        ],
+    ),
 ]

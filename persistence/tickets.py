@@ -170,6 +170,13 @@ class TicketRepository:
     async def all(self) -> list[Ticket]:
         return [_ticket(r) for r in await self.db.fetchall("SELECT * FROM tickets ORDER BY id")]
 
+    async def in_states(self, tx: Tx, states: tuple[str, ...]) -> list[Ticket]:
+        marks = ",".join("?" * len(states))
+        rows = await tx.fetchall(
+            f"SELECT * FROM tickets WHERE state IN ({marks}) ORDER BY id", list(states)
+        )
+        return [_ticket(r) for r in rows]
+
     async def latest_turn(self, tx: Tx, ticket_id: int) -> Turn | None:
         row = await tx.fetchone(
             "SELECT * FROM ticket_turns WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,)

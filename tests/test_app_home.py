@@ -59,6 +59,8 @@ async def escalations(bot: RunningBot, llm: FakeOpenAI, n: int) -> None:
     )
     for i in range(n):
         await bot.ask(f"Question number {i}: the export crashes")
+        if n <= 3:
+            await bot.drained()  # escalated in the order asked, so "oldest first" is testable
     await bot.drained()
 
 

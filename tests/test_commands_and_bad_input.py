@@ -14,16 +14,19 @@ ADMIN = "UADMIN"
 
 
 async def test_support_help_and_status_answer_privately(make_bot: BotFactory) -> None:
-    bot = await make_bot()
+    bot = await make_bot(support_bot_model="gpt-test")  # a model the fake LLM offers
     status, body = await bot.send.slash_command(REVIEWER, "help")
     assert status == 200
     reply = json.loads(body)
     assert reply["response_type"] == "ephemeral"
     assert "/support status" in reply["text"] and "You are a reviewer" in reply["text"]
     status, body = await bot.send.slash_command(OUTSIDER, "status")
+    assert json.loads(body)["text"] == "Only the support team can see the bot's status."
+    status, body = await bot.send.slash_command(REVIEWER, "status")
     text = json.loads(body)["text"]
     assert f"<#{SUPPORT}>" in text and f"<#{ESCALATION}>" in text
-    assert "Awaiting review: 0" in text
+    assert "0 card(s) awaiting review" in text
+    assert "✅ slack" in text and "✅ database" in text and "✅ llm" in text
 
 
 async def test_unknown_subcommand_shows_the_right_form(make_bot: BotFactory) -> None:

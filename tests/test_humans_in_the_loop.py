@@ -151,6 +151,7 @@ async def test_a_non_reviewer_cannot_claim(
     make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
 ) -> None:
     bot, _ = await escalate(make_bot, llm)
+    assert "Status: waiting on team" in card_text(card_now(bot, slack))
     await click(bot, ids.ACTION_CLAIM, user=OUTSIDER)
     await bot.drained()
     assert "Only support reviewers" in slack.ephemerals[-1]["text"]
@@ -174,6 +175,7 @@ async def test_a_teammate_writing_in_the_thread_takes_it_over_and_the_bot_goes_q
     await bot.drained()
     card = card_now(bot, slack)
     assert "Answered in thread by <@UREVIEWER>" in card_text(card)
+    assert "Status: waiting on customer" in card_text(card)
     assert decision_buttons(card) == {}
     assert ids.ACTION_HANDBACK in card_buttons(card)
     assert await bot.ticket_states() == ["human"]

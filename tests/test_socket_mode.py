@@ -92,6 +92,6 @@ async def test_socket_mode_answers_escalates_and_takes_clicks_and_commands(
             "api_app_id": "AAPP",
         }
         ack = await slack.socket_ack(await slack.socket_send("slash_commands", command))
-        assert "Awaiting review: 0" in ack["payload"]["text"]
+        assert "0 card(s) awaiting review" in ack["payload"]["text"]
     finally:
         await bot.stop()

@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 
 async def handle_message(services: Services, body: dict[str, Any]) -> None:
+    await services.config.refresh()  # an admin may have just added or switched off a channel
     parsed = parse_message_event(
         body,
         watched_channels=services.watched_channels,

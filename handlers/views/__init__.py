@@ -10,6 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot import ids
 from bot.services import Services
 from handlers.views import card_forms
+from handlers.views.config_submission import handle_config_submission
 from handlers.views.edit_submission import handle_edit_submission
 from handlers.views.kb_add_submission import handle_kb_add_submission
 
@@ -30,6 +31,10 @@ def register(app: AsyncApp, services: Services) -> None:
     async def save_article_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         await card_forms.handle_save_article_submission(services, body, ack)
 
+    async def config_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await handle_config_submission(services, body, ack)
+
+    app.view(ids.VIEW_CONFIG)(config_submission)
     app.view(ids.VIEW_EDIT)(edit_submission)
     app.view(ids.VIEW_KB_ADD)(kb_add_submission)
     app.view(ids.VIEW_REDRAFT)(redraft_submission)

@@ -138,6 +138,8 @@ class FakeSlack:
         self.ephemerals: list[Json] = []
         self.views: list[Json] = []
         self.home_views: dict[str, Json] = {}
+        # user group id -> member ids, for usergroups.users.list
+        self.usergroups: dict[str, list[str]] = {}
         self.reactions: list[Json] = []
         self.responses: list[Json] = []
         self.channels: dict[str, Json] = {}
@@ -167,6 +169,7 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
         }
@@ -897,6 +900,12 @@ class FakeSlack:
         }
         info.update(copy.deepcopy(self.users.get(user, {})))
         return {"ok": True, "user": info}
+
+    def _usergroups_users_list(self, args: Json) -> Json:
+        group = args.get("usergroup")
+        if not group or group not in self.usergroups:
+            return _error("no_such_subteam")
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def _reactions_add(self, args: Json) -> Json:
         channel, ts, name = args.get("channel"), args.get("timestamp"), args.get("name")
