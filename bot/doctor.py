@@ -7,7 +7,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings, problems_for_start
 from bot.health import Check, llm_health
+from bot.live_config import LiveConfig, defaults
 from bot.runtime import StartupError, identify, slack_client
+from persistence.config import ConfigRepository
 from persistence.db import Database, DatabaseConfigError, DatabaseUnavailableError
 
 
@@ -19,11 +21,34 @@ async def run_checks(settings: Settings) -> list[Check]:
     )
     checks.append(await _database(settings))
     if settings.slack_bot_token is not None:
-        checks += await _slack(settings)
+        checks += await _slack(settings, await _channels_in_force(settings))
     else:
         checks.append(Check("slack", False, "skipped: SLACK_BOT_TOKEN is not set"))
     checks.append(await llm_health(settings))
     return checks
+
+
+async def _channels_in_force(settings: Settings) -> list[str]:
+    """Support and escalation channels as configured now: the environment, overlaid with what
+    admins set in Slack when the database has it."""
+    snapshot = defaults(settings)
+    try:
+        db = Database.from_url(settings.database_url)
+        await db.open(migrate=False)
+    except (DatabaseConfigError, DatabaseUnavailableError):
+        db = None
+    if db is not None:
+        try:
+            if "0004_admin_config" in await db.applied_migrations():
+                snapshot = await LiveConfig(settings, ConfigRepository(db)).load()
+        except Exception:  # no schema yet: the database check says so; use the environment
+            pass
+        finally:
+            await db.close()
+    wanted = sorted(snapshot.watched)
+    if snapshot.escalation_channel:
+        wanted.append(snapshot.escalation_channel)
+    return wanted
 
 
 async def _database(settings: Settings) -> Check:
@@ -43,7 +68,7 @@ async def _database(settings: Settings) -> Check:
     return Check("database", True, f"{db.path}, {len(applied)} migration(s) applied")
 
 
-async def _slack(settings: Settings) -> list[Check]:
+async def _slack(settings: Settings, wanted: list[str]) -> list[Check]:
     try:
         client = slack_client(settings)
         workspace = await identify(client)
@@ -52,9 +77,6 @@ async def _slack(settings: Settings) -> list[Check]:
     checks = [
         Check("slack", True, f"authenticated as <@{workspace.bot_user_id}> in {workspace.url}")
     ]
-    wanted = [*settings.support_channels]
-    if settings.escalation_channel:
-        wanted.append(settings.escalation_channel)
     for channel in wanted:
         try:
             info = await client.conversations_info(channel=channel)

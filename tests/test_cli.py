@@ -8,6 +8,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+from bot.config import load_settings
+from bot.live_config import LiveConfig
+from persistence.config import ConfigRepository
+from persistence.db import Database
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import ESCALATION, KB_DIR, SUPPORT
@@ -70,6 +74,34 @@ async def test_doctor_passes_against_a_healthy_setup(
     assert "[ok] slack: authenticated as <@UBOT>" in out
     assert f"[ok] channel {SUPPORT}" in out and f"[ok] channel {ESCALATION}" in out
     assert "[ok] llm" in out
+
+
+async def test_doctor_checks_the_channels_admins_set_in_slack(
+    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    slack.channels["C0ADDED"] = {"is_member": False, "name": "added-in-slack"}
+    db = Database.from_url(env["DATABASE_URL"])
+    await db.open()
+    try:
+        config = LiveConfig(
+            load_settings(_env_file=None, **_settings_from(env)), ConfigRepository(db)
+        )
+        await config.load()
+        await config.change(
+            user_id="UADMIN", action="channel add", channels={SUPPORT: "auto", "C0ADDED": "review"}
+        )
+    finally:
+        await db.close()
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1
+    assert "[FAIL] channel C0ADDED" in out and "added-in-slack" in out
+
+
+def _settings_from(env: dict[str, str]) -> dict[str, str]:
+    names = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SUPPORT_CHANNELS", "ESCALATION_CHANNEL")
+    return {n.lower(): env[n] for n in names if n in env}
 
 
 async def test_doctor_says_precisely_what_is_wrong(
