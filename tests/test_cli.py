@@ -153,7 +153,16 @@ async def test_the_wheel_ships_the_prompts(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     wheel = next(tmp_path.glob("*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"prompts/classify.md", "prompts/draft.md", "bot/cli.py"} <= names
+    assert {"prompts/classify.md", "prompts/draft.md", "prompts/redraft.md", "bot/cli.py"} <= names
+    # Every Python file of the source packages is in the wheel (a package left out of
+    # pyproject.toml would import fine here and fail after `pip install`).
+    sources = {
+        path.relative_to(root).as_posix()
+        for folder in ("bot", "handlers", "persistence", "prompts")
+        for path in (root / folder).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert sources <= names, sorted(sources - names)
 
 
 async def test_kb_list_show_stats_remove_and_prune(tmp_path: Path) -> None:
