@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.embeddings import embedder_from_settings
 from bot.handoffs import Handoffs
 from bot.home import HomeDesk
+from bot.http_guard import slack_guard
 from bot.inbound import InboundMessage
 from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
@@ -46,6 +47,8 @@ from persistence.knowledge import KnowledgeRepository
 from persistence.records import Job
 
 log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
 
 
 class StartupError(Exception):
@@ -216,7 +219,12 @@ class BotRuntime:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode as %s", workspace.bot_user_id)
         else:
-            self._runner = web.AppRunner(app.web_app(path="/slack/events", port=settings.port))
+            assert settings.slack_signing_secret is not None
+            web_app = app.server(path=SLACK_PATH, port=settings.port).web_app
+            web_app.middlewares.append(
+                slack_guard(settings.slack_signing_secret.get_secret_value(), SLACK_PATH)
+            )
+            self._runner = web.AppRunner(web_app, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, settings.host, settings.port)
             await site.start()

@@ -277,7 +277,7 @@ class SlackSender:
         team_id: str | None = None,
         channel: str | None = None,
         message_ts: str | None = None,
-        trigger_id: str = "T-trigger",
+        trigger_id: str | None = None,
         block_id: str = "b",
         message: Json | None = None,
     ) -> tuple[int, str]:
@@ -296,7 +296,8 @@ class SlackSender:
             "team": {"id": team, "domain": team.lower()},
             "enterprise": None,
             "is_enterprise_install": False,
-            "trigger_id": trigger_id,
+            # Slack makes a new trigger id for every interaction, so no two requests are equal.
+            "trigger_id": trigger_id or _trigger_id(),
             "response_url": self.response_url,
             "state": {"values": {}},
             "actions": [
@@ -357,7 +358,7 @@ class SlackSender:
             "is_enterprise_install": False,
             "enterprise": None,
             "callback_id": callback_id,
-            "trigger_id": "T-trigger-shortcut",
+            "trigger_id": _trigger_id(),
             "response_url": self.response_url,
             "message_ts": message_ts,
             "message": message,
@@ -398,7 +399,7 @@ class SlackSender:
             "team": {"id": team, "domain": team.lower()},
             "enterprise": None,
             "is_enterprise_install": False,
-            "trigger_id": "T-trigger-submit",
+            "trigger_id": _trigger_id(),
             "response_urls": [],
             "view": {
                 "id": "VFAKEMODAL",
@@ -444,9 +445,13 @@ class SlackSender:
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": self.response_url,
-            "trigger_id": "T-trigger-command",
+            "trigger_id": _trigger_id(),
         }
         return await self.send(urlencode(form), content_type=FORM_TYPE)
+
+
+def _trigger_id() -> str:
+    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:24]}"
 
 
 def _channel_type(channel: str) -> str:

@@ -1,0 +1,164 @@
+"""HTTP mode's front door through the real app: forged, stale, replayed, oversized and
+unparseable requests are refused with the right status, logged, and nothing is processed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.conftest import BotFactory
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.utils.harness import (
+    CUSTOMER,
+    CUSTOMER_TEAM,
+    REVIEWER,
+    SIGNING_SECRET,
+    SUPPORT,
+    RunningBot,
+    classification,
+    draft,
+    scripted_llm,
+)
+from tests.utils.slack_requests import FORM_TYPE, JSON_TYPE, sign
+
+
+def message_body(bot: RunningBot, text: str = "How do I export a report?") -> str:
+    ts = bot.send.new_ts()
+    event = {
+        "type": "message",
+        "channel": SUPPORT,
+        "user": CUSTOMER,
+        "text": text,
+        "ts": ts,
+        "team": CUSTOMER_TEAM,
+        "user_team": CUSTOMER_TEAM,
+    }
+    return json.dumps(bot.send.envelope(event, bot.send.new_event_id()))
+
+
+async def nothing_processed(bot: RunningBot, slack: FakeSlack) -> None:
+    await bot.drained()
+    jobs = await bot.db.fetchall("SELECT kind FROM jobs")
+    assert jobs == []
+    assert await bot.ticket_states() == []
+    assert slack.calls_to("chat.postMessage") == []
+
+
+@pytest.fixture
+async def bot(make_bot: BotFactory, llm: FakeOpenAI) -> RunningBot:
+    llm.set_responder(scripted_llm(classification(), draft("Click Export.", [2])))
+    return await make_bot()
+
+
+async def test_a_wrong_signature_is_refused(
+    bot: RunningBot, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = message_body(bot)
+    headers = sign(body, "not-the-secret")
+    with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
+        status, text = await bot.send.raw(body, headers)
+    assert status == 401 and "invalid_signature" in text
+    assert "invalid_signature" in caplog.text
+    await nothing_processed(bot, slack)
+
+
+async def test_a_stale_timestamp_is_refused_even_when_correctly_signed(
+    bot: RunningBot, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = message_body(bot)
+    with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
+        status, text = await bot.send.send(body, timestamp=int(time.time()) - 6 * 60)
+        future, _ = await bot.send.send(message_body(bot), timestamp=int(time.time()) + 6 * 60)
+    assert status == 401 and future == 401 and "stale_or_bad_timestamp" in text
+    assert caplog.text.count("stale_or_bad_timestamp") == 2
+    await nothing_processed(bot, slack)
+
+
+@pytest.mark.parametrize("drop", ["X-Slack-Signature", "X-Slack-Request-Timestamp", "both"])
+async def test_missing_headers_are_refused(bot: RunningBot, slack: FakeSlack, drop: str) -> None:
+    body = message_body(bot)
+    headers = sign(body, SIGNING_SECRET)
+    for name in ("X-Slack-Signature", "X-Slack-Request-Timestamp"):
+        if drop in (name, "both"):
+            del headers[name]
+    status, text = await bot.send.raw(body, headers)
+    assert status == 401 and "missing_signature_headers" in text
+    await nothing_processed(bot, slack)
+
+
+async def test_a_replayed_command_is_refused_and_runs_once(
+    bot: RunningBot, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    form = urlencode(
+        {
+            "team_id": "THOME",
+            "user_id": REVIEWER,
+            "command": "/support",
+            "text": "help",
+            "channel_id": "C0",
+            "trigger_id": "T1.2.3",
+            "response_url": "https://hooks.slack.com/commands/THOME/1/fake",
+        }
+    )
+    headers = sign(form, SIGNING_SECRET, content_type=FORM_TYPE)
+    first, _ = await bot.send.raw(form, headers)
+    with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
+        second, text = await bot.send.raw(form, headers)
+    assert first == 200
+    assert second == 409 and "replayed_request" in text and "replayed_request" in caplog.text
+
+
+async def test_a_replayed_message_event_opens_one_ticket_but_slack_retries_pass(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    body = message_body(bot)
+    headers = sign(body, SIGNING_SECRET)
+    assert (await bot.send.raw(body, headers))[0] == 200
+    assert (await bot.send.raw(body, headers))[0] == 409
+    # Slack's own redelivery carries X-Slack-Retry-Num: acknowledged, and still one ticket.
+    retry = headers | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert (await bot.send.raw(body, retry))[0] == 200
+    await bot.drained()
+    assert await bot.ticket_states() == ["answered"]
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_an_oversized_body_is_refused(bot: RunningBot, slack: FakeSlack) -> None:
+    body = message_body(bot, "x" * (2 * 1024 * 1024))
+    status, _ = await bot.send.send(body)
+    assert status == 413
+    await nothing_processed(bot, slack)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", JSON_TYPE),
+        ("[1, 2, 3]", JSON_TYPE),
+        ("\udcff".encode("utf-8", "surrogatepass").decode("latin-1"), JSON_TYPE),
+        ("payload=%7Bnot+json", FORM_TYPE),
+        ("payload=%5B%5D", FORM_TYPE),
+        ("just some text", FORM_TYPE),
+    ],
+)
+async def test_an_unparseable_body_is_refused(
+    bot: RunningBot, slack: FakeSlack, body: str, content_type: str
+) -> None:
+    status, text = await bot.send.send(body, content_type=content_type)
+    assert status == 400 and "unparseable_body" in text
+    await nothing_processed(bot, slack)
+
+
+async def test_after_all_that_a_real_question_still_gets_its_answer(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    for forged in ("{", "payload=x"):
+        await bot.send.raw(forged, {"X-Slack-Signature": "v0=00", "X-Slack-Request-Timestamp": "1"})
+    ts = await bot.ask("How do I export a report as CSV?")
+    await bot.drained()
+    assert bot.thread(ts)[0]["text"].startswith("Click Export.")
