@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, redact_pii=settings.log_redact_pii)
     try:
         if args.command == "start":
             return _start(settings)

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=8, ge=1)
     job_retry_base_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
+    # Scrub e-mail addresses, phone and card numbers from logs (tokens are always scrubbed).
+    log_redact_pii: bool = True
+    # Purge message text from tickets resolved this many days ago (numbers are kept); unset:
+    # keep everything.
+    retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator(
         "slack_bot_token",

@@ -1,4 +1,12 @@
-"""Logging set-up: plain lines on stderr, with tokens scrubbed from anything that is logged."""
+"""Logging set-up: plain lines on stderr, with secrets and personal data scrubbed from every
+line, tracebacks included.
+
+Tokens (Slack ``xox…``/``xapp-…``, OpenAI ``sk-…``) are always redacted. E-mail addresses, card
+numbers (13-19 digits passing the Luhn check) and phone numbers are redacted unless
+``LOG_REDACT_PII=false``. A phone number is a run of 9-15 digits written with a leading ``+`` or
+with separators (spaces, dashes, parentheses); bare digit runs are left alone, since Slack
+timestamps and ids look the same.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +14,59 @@ import logging
 import re
 
 _TOKEN = re.compile(r"\b(xox[abposr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Not part of a longer number, nor of a decimal such as a Slack ts (1795334284.134934).
+_CARD = re.compile(r"(?<!\d)(?<!\d\.)(?:\d[ -]?){12,18}\d(?!\d|\.\d)")
+_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d ()-]{6,}\d(?!\w|\.\d)")
 
 
-class RedactTokens(logging.Filter):
-    """Slack and OpenAI tokens never reach a log line, whoever formats the message."""
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = int(char)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _TOKEN.search(message):
-            record.msg = _TOKEN.sub(lambda m: m.group(1) + "[redacted]", message)
-            record.args = ()
-        return True
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "[card]" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
 
 
-def setup_logging(level: str) -> None:
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    separated = text.startswith("+") or bool(re.search(r"[ ()-]", text))
+    return "[phone]" if separated and 9 <= len(digits) <= 15 else text
+
+
+def redact(text: str, *, pii: bool = True) -> str:
+    text = _TOKEN.sub(lambda m: m.group(1) + "[redacted]", text)
+    if pii:
+        text = _EMAIL.sub("[email]", text)
+        text = _CARD.sub(_card, text)
+        text = _PHONE.sub(_phone, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then redacts the whole line (message, arguments and traceback)."""
+
+    def __init__(self, fmt: str, *, pii: bool = True) -> None:
+        super().__init__(fmt)
+        self.pii = pii
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), pii=self.pii)
+
+
+def setup_logging(level: str, *, redact_pii: bool = True) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactTokens())
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", pii=redact_pii)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")

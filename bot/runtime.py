@@ -37,6 +37,7 @@ from bot.people import People, Workspace
 from bot.redraft import Redrafter
 from bot.reminders import Reminders
 from bot.repos import Repositories
+from bot.retention import RetentionJob
 from bot.retrieval import Retriever
 from bot.review import ReviewDesk
 from bot.services import Services
@@ -45,6 +46,7 @@ from bot.workflow import Workflow
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import Job
+from persistence.retention import RetentionRepository
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class BotRuntime:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        self.retention: RetentionJob | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
@@ -212,6 +215,15 @@ class BotRuntime:
         # Settings changed by an admin on another replica take effect here within seconds.
         self._scheduler.add_job(config.refresh, "interval", seconds=2, id="config-refresh")
         self._scheduler.add_job(people.refresh_groups, "interval", minutes=5, id="user-groups")
+        # Daily, and once at start (a replica that was down at 03:00 catches up); the claim in
+        # job_runs makes it run once a day across replicas.
+        self.retention = RetentionJob(
+            RetentionRepository(self.db), days=settings.retention_days, owner=worker.owner
+        )
+        self._scheduler.add_job(
+            self.retention.run_daily, "cron", hour=3, minute=0, id="retention", timezone="UTC"
+        )
+        self._scheduler.add_job(self.retention.run_daily, id="retention-at-start")
         self._scheduler.start()
         if settings.socket_mode:
             assert settings.slack_app_token is not None

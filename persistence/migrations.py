@@ -211,4 +211,19 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0005_retention",
+        [
+            # When a ticket's message text was purged (RETENTION_DAYS); its numbers stay.
+            "ALTER TABLE tickets ADD COLUMN purged_at REAL",
+            # Periodic jobs claim their period here first, so each runs once across replicas.
+            """CREATE TABLE job_runs (
+                name TEXT NOT NULL,
+                period TEXT NOT NULL,
+                claimed_by TEXT NOT NULL,
+                claimed_at REAL NOT NULL,
+                PRIMARY KEY (name, period)
+            )""",
+        ],
+    ),
 ]

@@ -1,0 +1,111 @@
+"""Purging message text from old resolved tickets, and claiming periodic runs once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from persistence.db import Database, now
+
+PURGED = "[purged]"
+
+
+class RetentionRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim_run(self, *, name: str, period: str, owner: str) -> bool:
+        """True for exactly one caller per (name, period), whichever process it is."""
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT INTO job_runs(name, period, claimed_by, claimed_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name, period) DO NOTHING",
+                (name, period, owner, now()),
+            )
+            return cur.rowcount == 1
+
+    async def purge_resolved_before(self, cutoff: float, *, batch: int = 500) -> int:
+        """Replace the text of tickets resolved before ``cutoff``; keep states, timings, labels,
+        scores and counts. Returns how many tickets were purged."""
+        purged = 0
+        while True:
+            async with self.db.transaction() as tx:
+                rows = await tx.fetchall(
+                    "SELECT id, classification, retrieval, draft FROM tickets"
+                    " WHERE state = 'resolved' AND resolved_at < ? AND purged_at IS NULL"
+                    " ORDER BY id LIMIT ?",
+                    (cutoff, batch),
+                )
+                if not rows:
+                    return purged
+                for row in rows:
+                    await self._purge_ticket(tx, row)
+                purged += len(rows)
+
+    async def _purge_ticket(self, tx: Any, row: Any) -> None:
+        ticket_id = row["id"]
+        classification = _keep(
+            row["classification"],
+            ("category", "confidence", "wants_human", "error", "skipped", "turn_range"),
+        )
+        retrieval = json.loads(row["retrieval"]) if row["retrieval"] else None
+        if retrieval is not None:
+            retrieval = {
+                "mode": retrieval.get("mode"),
+                "fits": retrieval.get("fits"),
+                "confidence": retrieval.get("confidence"),
+                "threshold": retrieval.get("threshold"),
+                "hits": [
+                    {"article_id": h.get("article_id"), "score": h.get("score")}
+                    for h in retrieval.get("hits", [])
+                ],
+            }
+        draft = _keep(row["draft"], ("origin", "grounded", "sources", "error"))
+        await tx.execute(
+            "UPDATE tickets SET classification = ?, retrieval = ?, draft = ?, purged_at = ?"
+            " WHERE id = ?",
+            (
+                _dump(classification),
+                _dump(retrieval),
+                _dump(draft),
+                now(),
+                ticket_id,
+            ),
+        )
+        await tx.execute(
+            "UPDATE ticket_turns SET text = ? WHERE ticket_id = ?", (PURGED, ticket_id)
+        )
+        await tx.execute(
+            "UPDATE escalations SET draft_text = CASE WHEN draft_text IS NULL THEN NULL ELSE ?"
+            " END, final_text = CASE WHEN final_text IS NULL THEN NULL ELSE ? END,"
+            " reason = ? WHERE ticket_id = ?",
+            (PURGED, PURGED, PURGED, ticket_id),
+        )
+        await tx.execute(
+            "UPDATE escalation_drafts SET text = ?, feedback = CASE WHEN feedback IS NULL"
+            " THEN NULL ELSE ? END WHERE escalation_id IN"
+            " (SELECT id FROM escalations WHERE ticket_id = ?)",
+            (PURGED, PURGED, ticket_id),
+        )
+        await tx.execute(
+            "UPDATE ticket_notes SET question = ?, answer = ? WHERE ticket_id = ?",
+            (PURGED, PURGED, ticket_id),
+        )
+        await tx.execute(
+            "UPDATE ticket_events SET detail = json_remove(detail, '$.feedback')"
+            " WHERE ticket_id = ? AND json_valid(detail)",
+            (ticket_id,),
+        )
+
+
+def _keep(raw: str | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        return None
+    return {k: data[k] for k in keys if k in data}
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
