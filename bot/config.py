@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     slack_api_url: str = SLACK_API_DEFAULT
 
     database_url: str = "sqlite:///support-bot.db"
+    # How long a write waits for another process's lock on the database before giving up.
+    database_busy_timeout: float = Field(default=5.0, gt=0, le=600)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

@@ -111,7 +111,9 @@ class BotRuntime:
     async def start(self) -> None:
         settings = self.settings
         assert settings.escalation_channel is not None
-        self.db = Database.from_url(settings.database_url)
+        self.db = Database.from_url(
+            settings.database_url, busy_timeout_ms=int(settings.database_busy_timeout * 1000)
+        )
         await self.db.open()
         repos = Repositories.over(self.db)
         client = slack_client(settings)

@@ -11,6 +11,7 @@ one fsync per write transaction, which is small next to a Slack or LLM round tri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -34,6 +35,37 @@ class DatabaseConfigError(ValueError):
 
 class DatabaseUnavailableError(RuntimeError):
     """The database file cannot be opened or written (permissions, disk, lock)."""
+
+
+def _read_only(path: str) -> bool:
+    """The file or its folder cannot be written (SQLite also needs to create -wal and -shm)."""
+    if path == ":memory:":
+        return False
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK))
+
+
+def describe(exc: sqlite3.Error, path: str) -> str:
+    """What an operator should know about a failed write, in one line."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return (
+            f"the database {path} is locked by another process (waited for its lock and gave"
+            " up); the write will be retried"
+        )
+    if "full" in text:
+        return f"the disk holding {path} is full: free space; the write will be retried"
+    if "readonly" in text or "read-only" in text or _read_only(path):
+        return (
+            f"the database {path} is read-only (file, folder or file system): make it"
+            " writable; the write will be retried"
+        )
+    return f"the database {path} failed: {exc}"
 
 
 def sqlite_path_from_url(url: str) -> str:
@@ -101,15 +133,16 @@ class Tx:
 class Database:
     """Owns the connections. ``transaction()`` for writes, ``fetchone``/``fetchall`` for reads."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(sqlite_path_from_url(url))
+    def from_url(cls, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
+        return cls(sqlite_path_from_url(url), busy_timeout_ms=busy_timeout_ms)
 
     async def open(self, *, migrate: bool = True) -> None:
         if self.path != ":memory:":
@@ -123,14 +156,16 @@ class Database:
             self._reader = self._writer if self.path == ":memory:" else await self._connect()
         except sqlite3.Error as exc:
             await self.close()
-            raise DatabaseUnavailableError(f"cannot open database {self.path!r}: {exc}") from exc
+            raise DatabaseUnavailableError(
+                f"cannot open the database: {describe(exc, self.path)}"
+            ) from exc
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
             for pragma in (
-                f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+                f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}",
                 "PRAGMA synchronous=FULL",
                 "PRAGMA foreign_keys=ON",
             ):
@@ -176,14 +211,21 @@ class Database:
         if self._writer is None:
             raise DatabaseUnavailableError("database is not open")
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise DatabaseUnavailableError(describe(exc, self.path)) from exc
             try:
                 yield Tx(self._writer)
-            except BaseException:
-                await self._writer.rollback()
-                raise
-            else:
                 await self._writer.commit()
+            except BaseException as exc:
+                # A failed commit (disk full, read-only) can leave the transaction open: end it,
+                # or every later write on this connection would fail too.
+                with contextlib.suppress(Exception):
+                    await self._writer.rollback()
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise DatabaseUnavailableError(describe(exc, self.path)) from exc
+                raise
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         conn = self._reader_conn()

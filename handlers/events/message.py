@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.inbound import Ignored, parse_message_event
 from bot.services import Services
+from persistence.db import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -23,4 +24,9 @@ async def handle_message(services: Services, body: dict[str, Any]) -> None:
         channel = event.get("channel") if isinstance(event, dict) else None
         log.info("ignoring event %s in %s: %s", body.get("event_id"), channel, parsed.reason)
         return
-    await services.intake.accept(parsed)
+    try:
+        await services.intake.accept(parsed)
+    except DatabaseUnavailableError as exc:
+        # Not acknowledged (Bolt answers 500), so Slack delivers the message again later.
+        log.error("could not accept message %s: %s", parsed.dedupe_key, exc)
+        raise
