@@ -271,6 +271,7 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
             if card.can_redraft and card.draft:
                 more.append(_button(ids.ACTION_REDRAFT, "Redraft with feedback", value))
             more.append(_button(ids.ACTION_RESOLVE, "Mark resolved", value))
+            more.append(_button(ids.ACTION_WHY, "Why?", value))
             blocks.append({"type": "actions", "block_id": "more", "elements": more})
     else:
         blocks.append(_context(_decided_line(card)))
@@ -281,6 +282,7 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
             after.append(_button(ids.ACTION_RESOLVE, "Mark resolved", value))
         if card.state in ("approved", "edited") and card.saved_article_id is None:
             after.append(_button(ids.ACTION_SAVE_ARTICLE, "Save as article", value))
+        after.append(_button(ids.ACTION_WHY, "Why?", value))
         if after:
             blocks.append({"type": "actions", "block_id": "after", "elements": after})
     blocks = blocks[:MESSAGE_BLOCKS_MAX]
@@ -356,6 +358,10 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
             " to the customer's message; inside a thread, use the message's ⋯ menu instead)"
         )
         lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
+        lines.append(
+            "• `/support trace TICKET`: every step of a ticket and why;"
+            " `/support stats [7d]`: deflection, review quality, response times, cost"
+        )
     if is_admin:
         lines += [
             "*Admin*",
@@ -860,4 +866,31 @@ def config_modal(form: ConfigForm) -> dict[str, Any]:
             ),
             field(ids.BLOCK_CFG_PAUSED, "Pause", paused, optional=True),
         ],
+    }
+
+
+def trace_modal(*, ticket_id: int, lines: list[str]) -> dict[str, Any]:
+    """A ticket's trail in a modal: each step on a line, within Slack's limits."""
+    blocks: list[Block] = [_context_block(lines[0])] if lines else []
+    chunk: list[str] = []
+    size = 0
+    for line in lines[1:]:
+        line = truncate(line, 600)
+        if chunk and size + len(line) + 1 > SECTION_TEXT_MAX - 50:
+            blocks.append(_section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    if len(blocks) > MODAL_BLOCKS_MAX:
+        blocks = [
+            *blocks[: MODAL_BLOCKS_MAX - 1],
+            _context_block("The trail is longer: `support-bot trace` prints all of it."),
+        ]
+    return {
+        "type": "modal",
+        "title": _plain(f"Ticket #{ticket_id}", 24),
+        "close": _plain("Close", 24),
+        "blocks": blocks or [_section("No steps recorded yet.")],
     }

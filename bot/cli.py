@@ -1,4 +1,4 @@
-"""The ``support-bot`` command line: start, migrate, doctor, kb import, kb search."""
+"""The ``support-bot`` command line: start, migrate, doctor, kb, trace, stats, export."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from bot.config import ConfigError, Settings, load_settings, problems_for_start
 from bot.kb_cli import add_kb_commands, run_kb
 from bot.logs import setup_logging
+from bot.report_cli import REPORT_COMMANDS, add_report_commands, run_report
 
 SETUP_HINT = (
     "Set these in the environment or in a .env file next to where you run the bot"
@@ -23,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check configuration, database, Slack and the LLM")
     add_kb_commands(sub)
+    add_report_commands(sub)
     return parser
 
 
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "doctor":
             return asyncio.run(_doctor(settings))
+        if args.command in REPORT_COMMANDS:
+            return asyncio.run(run_report(settings, args))
         return asyncio.run(_kb(settings, args))
     except KeyboardInterrupt:
         return 130

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from bot import ids
 from bot.admin_commands import ADMIN_COMMANDS, AdminCommands
-from bot.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text
+from bot.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text, trace_modal
 from bot.config import Settings
+from bot.durations import DurationError, format_duration, parse_duration
 from bot.handoffs import Handoffs
 from bot.knowledge import KnowledgeBase
 from bot.live_config import LiveConfig
@@ -20,6 +22,9 @@ from bot.queueing import queue_card_sync
 from bot.repos import Repositories
 from bot.review import ReviewOutcome
 from bot.slack_text import escape
+from bot.stats import compute, stats_lines
+from bot.trace import trace_lines
+from persistence.stats import StatsRepository
 
 ADMINS_ONLY = "Only support-bot admins can change the knowledge base (SUPPORT_ADMINS)."
 
@@ -54,6 +59,7 @@ class SupportCommands:
         self.settings = settings
         self.config = config
         self.admin = admin
+        self.stats_repo = StatsRepository(repos.db)
         self.people = people
         self.repos = repos
         self.knowledge = knowledge
@@ -75,6 +81,10 @@ class SupportCommands:
             return await self.kb(words[1:], is_admin=is_admin, is_reviewer=is_reviewer)
         if sub in ("handback", "resolve"):
             return await self.on_ticket(sub, words[1:], user_id=user_id, user_team=user_team)
+        if sub in ("trace", "stats"):
+            if not is_reviewer:
+                return CommandReply("Only the support team can see tickets and statistics.")
+            return await (self.trace(words[1:]) if sub == "trace" else self.stats(words[1:]))
         if sub in ADMIN_COMMANDS:
             reply = await self.admin.run(sub, words[1:], user_id=user_id)
             return CommandReply(text=reply.text, modal=reply.modal)
@@ -131,6 +141,46 @@ class SupportCommands:
             if sub == "handback"
             else f"Ticket #{ticket_id} is resolved."
         )
+
+    async def trace(self, words: list[str]) -> CommandReply:
+        """``/support trace TICKET``: the ticket's every step, in a modal."""
+        usage = "Usage: `/support trace 42` (the ticket number) or `/support trace LINK`."
+        if len(words) != 1:
+            return CommandReply(usage)
+        ticket_id = await self.find_ticket(words[0])
+        if ticket_id is None:
+            return CommandReply(f"I can't find a ticket for `{escape(words[0][:100])}`. {usage}")
+        return CommandReply(modal=await self.trace_view(ticket_id))
+
+    async def trace_view(self, ticket_id: int) -> dict[str, Any]:
+        ticket = await self.repos.tickets.get(ticket_id)
+        assert ticket is not None
+        events = await self.repos.trail.for_ticket(ticket_id)
+        return trace_modal(ticket_id=ticket_id, lines=trace_lines(ticket, events, slack=True))
+
+    async def why_form(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
+        """The card's "Why?": the trail of its ticket, for the team."""
+        if not self.people.may_review(user_id=user_id, user_team=user_team):
+            return None, ReviewOutcome(done=False, notice=self.people.refusal())
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None:
+            return None, ReviewOutcome(done=False, notice="This card is not known to the bot.")
+        return await self.trace_view(escalation.ticket_id), None
+
+    async def stats(self, words: list[str]) -> CommandReply:
+        """``/support stats [7d]``: the numbers over a period."""
+        try:
+            period = parse_duration(words[0]) if len(words) == 1 else 7 * 86400
+        except DurationError as exc:
+            return CommandReply(f"{escape(str(exc))}\nUsage: `/support stats 7d`")
+        if len(words) > 1:
+            return CommandReply("Usage: `/support stats 7d`")
+        now = time.time()
+        result = await compute(self.stats_repo, self.settings, since=now - period, until=now)
+        lines = stats_lines(result, period=f"the last {format_duration(period)}")
+        return CommandReply("*Support statistics*\n" + "\n".join(f"• {line}" for line in lines))
 
     async def find_ticket(self, ref: str) -> int | None:
         ref = ref.strip().strip("<>").split("|")[0]

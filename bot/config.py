@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=3, ge=0, le=10)
     llm_parse_retries: int = Field(default=2, ge=0, le=5)
     llm_concurrency: int = Field(default=16, ge=1, le=256)
+    # USD per million tokens, for the cost estimates of `stats` (unset: no estimate).
+    llm_price_input: float | None = Field(default=None, ge=0)
+    llm_price_output: float | None = Field(default=None, ge=0)
 
     support_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     escalation_channel: str | None = None

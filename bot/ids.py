@@ -86,3 +86,7 @@ BLOCK_CFG_PAUSED = "cfg_paused"
 def cfg_action(block_id: str) -> str:
     """The action id of a settings-form input (unique within the view, as Slack requires)."""
     return f"{block_id}_input"
+
+
+# Observability: "Why?" on a card opens the ticket's trail.
+ACTION_WHY = "escalation_why"

@@ -39,6 +39,7 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_SAVE_ARTICLE: desk.handle_save_article,
     ids.ACTION_HANDBACK: desk.handle_handback,
     ids.ACTION_RESOLVE: desk.handle_resolve,
+    ids.ACTION_WHY: desk.handle_why,
     ids.ACTION_HELPFUL: _helpful,
     ids.ACTION_TALK_TO_PERSON: _talk,
 }

@@ -31,6 +31,10 @@ async def handle_save_article(
     await open_form_from_click(client, body, services.commands.save_article_form, "save article")
 
 
+async def handle_why(services: Services, body: dict[str, Any], client: AsyncWebClient) -> None:
+    await open_form_from_click(client, body, services.commands.why_form, "why")
+
+
 async def _on_ticket(
     services: Services, escalation_id: int, action: Any, *, user_id: str, user_team: str | None
 ) -> ReviewOutcome:

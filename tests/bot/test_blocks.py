@@ -119,9 +119,9 @@ def test_pending_card_with_draft_has_approve_edit_reject_carrying_the_escalation
 
 def test_pending_card_has_a_second_row_to_claim_and_resolve() -> None:
     blocks = escalation_card(_card()).blocks
-    assert _row(blocks, "more") == [ids.ACTION_CLAIM, ids.ACTION_RESOLVE]
+    assert _row(blocks, "more") == [ids.ACTION_CLAIM, ids.ACTION_RESOLVE, ids.ACTION_WHY]
     claimed = escalation_card(_card(owner="UOWNER", can_redraft=True)).blocks
-    assert _row(claimed, "more") == [ids.ACTION_REDRAFT, ids.ACTION_RESOLVE]
+    assert _row(claimed, "more") == [ids.ACTION_REDRAFT, ids.ACTION_RESOLVE, ids.ACTION_WHY]
     assert "Owner: <@UOWNER>" in "\n".join(_texts(claimed))
     asking = escalation_card(_card(missing_information="Which version?")).blocks
     assert ids.ACTION_ANSWER_QUESTION in _row(asking, "more")
@@ -167,9 +167,9 @@ def test_decided_card_has_no_decision_buttons_and_names_the_decider(state: str, 
     assert not {b["action_id"] for b in _buttons(message.blocks)} & set(ids.REVIEW_ACTIONS)
     after = _row(message.blocks, "after")
     if state == "rejected":
-        assert after == [ids.ACTION_HANDBACK, ids.ACTION_RESOLVE]
+        assert after == [ids.ACTION_HANDBACK, ids.ACTION_RESOLVE, ids.ACTION_WHY]
     else:
-        assert after == [ids.ACTION_RESOLVE, ids.ACTION_SAVE_ARTICLE]
+        assert after == [ids.ACTION_RESOLVE, ids.ACTION_SAVE_ARTICLE, ids.ACTION_WHY]
     last = [b for b in message.blocks if b["type"] == "context"][-1]
     line = last["elements"][0]["text"]
     assert line.startswith(f"{verb} <@UREVIEWER>")
@@ -190,9 +190,9 @@ def test_decided_headers_differ_per_state() -> None:
 
 def test_resolved_ticket_card_offers_nothing_more_than_saving_the_reply() -> None:
     message = escalation_card(_card(state="approved", ticket_state="resolved"))
-    assert _row(message.blocks, "after") == [ids.ACTION_SAVE_ARTICLE]
+    assert _row(message.blocks, "after") == [ids.ACTION_SAVE_ARTICLE, ids.ACTION_WHY]
     saved = escalation_card(_card(state="approved", ticket_state="resolved", saved_article_id=9))
-    assert _buttons(saved.blocks) == []
+    assert [b["action_id"] for b in _buttons(saved.blocks)] == [ids.ACTION_WHY]
     assert "article #9" in "\n".join(_texts(saved.blocks))
 
 
