@@ -894,3 +894,24 @@ def trace_modal(*, ticket_id: int, lines: list[str]) -> dict[str, Any]:
         "close": _plain("Close", 24),
         "blocks": blocks or [_section("No steps recorded yet.")],
     }
+
+
+def digest_message(
+    *, day: str, lines: list[str], gaps: list[tuple[str, int, str]]
+) -> OutgoingMessage:
+    """The daily digest: yesterday's numbers, then the topics no article answered."""
+    blocks: list[Block] = [
+        {"type": "header", "text": _plain(f"Support digest for {day}", 150)},
+        _section("\n".join(f"• {line}" for line in lines)),
+    ]
+    if gaps:
+        gap_lines = []
+        for topic, n, question in gaps:
+            example = truncate_escaped(" ".join(question.split()), 200)
+            gap_lines.append(f"• *{truncate_escaped(topic, 80)}* ({n}): “{example}”")
+        blocks.append(
+            _section("*Knowledge gaps* (asked, but no article fitted)\n" + "\n".join(gap_lines))
+        )
+    else:
+        blocks.append(_context("No knowledge gaps: every question found an article that fits."))
+    return OutgoingMessage(text=f"Support digest for {day}", blocks=blocks)

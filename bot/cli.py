@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, redact_pii=settings.log_redact_pii)
+    setup_logging(settings.log_level, redact_pii=settings.log_redact_pii, fmt=settings.log_format)
     try:
         if args.command == "start":
             return _start(settings)

@@ -6,7 +6,7 @@ Environment names are the public contract (see README). Nothing else reads ``os.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=8, ge=1)
     job_retry_base_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # The daily digest goes to the escalation channel after this hour (support-hours time
+    # zone, UTC without hours); unset: no digest.
+    digest_hour: int | None = Field(default=9, ge=0, le=23)
+    # /healthz and Prometheus /metrics on this port (both modes); unset: not served. 0: any.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     # Scrub e-mail addresses, phone and card numbers from logs (tokens are always scrubbed).
     log_redact_pii: bool = True
     # Purge message text from tickets resolved this many days ago (numbers are kept); unset:
@@ -108,6 +114,11 @@ class Settings(BaseSettings):
         if not isinstance(value, str | int | float):
             raise ValueError(f"a duration is {FORMS}")
         return parse_duration(value)
+
+    @field_validator("digest_hour", "metrics_port", "retention_days", mode="before")
+    @classmethod
+    def _blank_number_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("support_hours", mode="before")
     @classmethod

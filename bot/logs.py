@@ -10,6 +10,9 @@ timestamps and ids look the same.
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import json
 import logging
 import re
 
@@ -51,6 +54,40 @@ def redact(text: str, *, pii: bool = True) -> str:
     return text
 
 
+# The ticket the current task works on: every log line it writes names it.
+current_ticket: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "current_ticket", default=None
+)
+
+
+class TicketContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        ticket = current_ticket.get()
+        record.ticket_id = ticket
+        record.ticket = f" [ticket {ticket}]" if ticket is not None else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (LOG_FORMAT=json), redacted like the plain lines."""
+
+    def __init__(self, *, pii: bool = True) -> None:
+        super().__init__()
+        self.pii = pii
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "ticket_id": getattr(record, "ticket_id", None),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, ensure_ascii=False), pii=self.pii)
+
+
 class RedactingFormatter(logging.Formatter):
     """Formats as usual, then redacts the whole line (message, arguments and traceback)."""
 
@@ -62,11 +99,18 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record), pii=self.pii)
 
 
-def setup_logging(level: str, *, redact_pii: bool = True) -> None:
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s%(ticket)s: %(message)s"
+
+
+def setup_logging(level: str, *, redact_pii: bool = True, fmt: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", pii=redact_pii)
+    formatter: logging.Formatter = (
+        JsonFormatter(pii=redact_pii)
+        if fmt == "json"
+        else RedactingFormatter(PLAIN_FORMAT, pii=redact_pii)
     )
+    handler.setFormatter(formatter)
+    handler.addFilter(TicketContext())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.blocks import CardContent, EarlierDraft, escalation_card
 from bot.jobkinds import PermanentFailure, RetryLater
+from bot.logs import current_ticket
 from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
@@ -202,6 +203,7 @@ class SlackOutbox:
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None:
             raise PermanentFailure(f"escalation {escalation_id} does not exist")
+        current_ticket.set(escalation.ticket_id)
         message = escalation_card(await self.card_content(escalation_id))
         if escalation.card_ts is not None and escalation.card_channel is not None:
             await self._call(

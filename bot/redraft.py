@@ -18,6 +18,7 @@ from bot import jobkinds
 from bot.blocks import answer_question_modal, redraft_modal
 from bot.config import Settings
 from bot.llm import LlmFailure
+from bot.logs import current_ticket
 from bot.models import Draft
 from bot.people import People
 from bot.queueing import queue_card_sync
@@ -238,6 +239,7 @@ class Redrafter:
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None or escalation.state != "pending" or escalation.work is None:
             return  # decided meanwhile (e.g. taken over in the thread), or already finished
+        current_ticket.set(escalation.ticket_id)
         ticket = await self.repos.tickets.get(escalation.ticket_id)
         assert ticket is not None
         feedback = payload.get("feedback")

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.durations import format_duration
 from bot.jobkinds import RetryLater
 from bot.live_config import LiveConfig
+from bot.logs import current_ticket
 from bot.people import People
 from bot.queueing import queue_card_thread_post, queue_thread_post, queue_timer
 from bot.repos import Repositories
@@ -46,6 +47,7 @@ class Reminders:
         escalation = await repos.escalations.get(escalation_id)
         if escalation is None or escalation.state != "pending":
             return
+        current_ticket.set(escalation.ticket_id)
         ticket = await repos.tickets.get(escalation.ticket_id)
         if ticket is None or ticket.state == "resolved":
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from bot.admin_commands import AdminCommands
 from bot.app import build_app
 from bot.commands import SupportCommands
 from bot.config import Settings
+from bot.digest import DigestJob
 from bot.embeddings import embedder_from_settings
 from bot.handoffs import Handoffs
 from bot.home import HomeDesk
@@ -32,6 +34,7 @@ from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.llm import SupportModel
+from bot.observability import Observability, Readiness
 from bot.outbox import SlackOutbox
 from bot.people import People, Workspace
 from bot.redraft import Redrafter
@@ -45,6 +48,7 @@ from bot.worker import JobWorker
 from bot.workflow import Workflow
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
+from persistence.metrics import MetricsRepository
 from persistence.records import Job
 from persistence.retention import RetentionRepository
 
@@ -106,6 +110,9 @@ class BotRuntime:
         self._socket: AsyncSocketModeHandler | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self.retention: RetentionJob | None = None
+        self.digest: DigestJob | None = None
+        self.readiness = Readiness()
+        self.observability: Observability | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
@@ -118,6 +125,8 @@ class BotRuntime:
         repos = Repositories.over(self.db)
         client = slack_client(settings)
         workspace = await identify(client)
+        self.readiness.slack_ok_at = time.time()
+        self.observability = Observability(MetricsRepository(self.db), self.readiness)
         config = LiveConfig(settings, repos.config)
         await config.load()
         people = People(config, workspace, client)
@@ -173,6 +182,7 @@ class BotRuntime:
             lease_seconds=settings.job_lease_seconds,
             max_attempts=settings.job_max_attempts,
             retry_base_seconds=settings.job_retry_base_seconds,
+            timings=lambda kind, seconds: self._observe_job(kind, seconds),
             on_dead={
                 jobkinds.ADVANCE_TICKET: advance_failed,
                 jobkinds.SLACK_POST: outbox.delivery_failed,
@@ -226,11 +236,23 @@ class BotRuntime:
             self.retention.run_daily, "cron", hour=3, minute=0, id="retention", timezone="UTC"
         )
         self._scheduler.add_job(self.retention.run_daily, id="retention-at-start")
+        self.digest = DigestJob(settings, config, repos, owner=worker.owner)
+        self._scheduler.add_job(self.digest.maybe_post, "interval", minutes=10, id="digest")
+        self._scheduler.add_job(self.digest.maybe_post, id="digest-at-start")
+        self._scheduler.add_job(
+            self._check_slack, "interval", seconds=60, args=[client], id="slack-health"
+        )
         self._scheduler.start()
+        scheduler = self._scheduler
+        self.readiness.scheduler_running = lambda: bool(scheduler.running)
+        if settings.metrics_port is not None:
+            await self.observability.start(settings.host, settings.metrics_port)
         if settings.socket_mode:
             assert settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            socket_client = self._socket.client
+            self.readiness.socket_connected = socket_client.is_connected
             log.info("connected to Slack in Socket Mode as %s", workspace.bot_user_id)
         else:
             assert settings.slack_signing_secret is not None
@@ -247,7 +269,25 @@ class BotRuntime:
             self.port = sockets[0].getsockname()[1] if sockets else settings.port
             log.info("listening for Slack on http://%s:%s/slack/events", settings.host, self.port)
 
+    def _observe_job(self, kind: str, seconds: float) -> None:
+        if self.observability is not None:
+            self.observability.job_seconds.labels(kind=kind).observe(seconds)
+
+    async def _check_slack(self, client: AsyncWebClient) -> None:
+        try:
+            await client.auth_test()
+        except SlackApiError as exc:
+            self.readiness.slack_error = str(exc.response.get("error"))
+            return
+        except (TimeoutError, OSError) as exc:
+            self.readiness.slack_error = f"unreachable: {type(exc).__name__}"
+            return
+        self.readiness.slack_ok_at = time.time()
+        self.readiness.slack_error = None
+
     async def stop(self) -> None:
+        if self.observability is not None:
+            await self.observability.stop()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:

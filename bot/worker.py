@@ -12,10 +12,12 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 from bot.jobkinds import PermanentFailure, RetryLater
+from bot.logs import current_ticket
 from persistence.jobs import JobRepository
 from persistence.records import Job
 
@@ -57,8 +59,10 @@ class JobWorker:
         max_attempts: int,
         retry_base_seconds: float,
         on_dead: dict[str, DeadHandler] | None = None,
+        timings: Callable[[str, float], None] | None = None,
     ) -> None:
         self.jobs = jobs
+        self.timings = timings
         self.handlers = handlers
         self.on_dead = on_dead or {}
         self.concurrency = concurrency
@@ -142,6 +146,16 @@ class JobWorker:
         self.wake()
 
     async def _execute(self, job: Job) -> None:
+        ticket = job.payload.get("ticket_id")
+        current_ticket.set(int(ticket) if isinstance(ticket, int) else None)
+        started = time.monotonic()
+        try:
+            await self._run_handler(job)
+        finally:
+            if self.timings is not None:
+                self.timings(job.kind, time.monotonic() - started)
+
+    async def _run_handler(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:

@@ -53,6 +53,7 @@ def settings_for(
         "llm_max_retries": 1,
         "job_retry_base_seconds": 0.05,
         "job_lease_seconds": 30.0,
+        "digest_hour": None,  # no daily digest card unless a test asks for one
     }
     if llm is not None:
         values["openai_api_key"] = LLM_KEY
