@@ -7,6 +7,7 @@ replica.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from bot.blocks import ConfigForm, config_modal
 from bot.config import Settings
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.handoffs import resume_paused
-from bot.health import database_health, llm_health, slack_health
+from bot.health import Check, database_health, llm_health, slack_health
 from bot.home import config_lines
 from bot.hours import HoursError, parse_hours
 from bot.live_config import ConfigSnapshot, LiveConfig, Mode
@@ -35,6 +36,7 @@ from bot.slack_args import (
     parse_user,
 )
 from bot.slack_text import escape, slack_date
+from persistence.config import ConfigConflict
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ MODE_WORDS = {
     "review": "every draft waits for approval",
     "off": "the bot ignores it",
 }
+STATUS_CHECK_SECONDS = 2.0
 ADMIN_ONLY = (
     "Only support-bot admins can change settings: those listed with `/support admins list`,"
     " and this workspace's admins and owners."
@@ -125,6 +128,11 @@ class AdminCommands:
         }[sub]
         try:
             return await handler(words, user_id)
+        except ConfigConflict:
+            return AdminReply(
+                "Someone changed the settings a moment ago, so nothing was changed. Check"
+                " `/support status` and run the command again."
+            )
         except (ArgError, DurationError, HoursError) as exc:
             # Escaped: the message may repeat what was typed (even <!here>) and shows forms.
             return AdminReply(f"{escape(str(exc))}\nUsage: {USAGE.get(sub, '`/support help`')}")
@@ -152,7 +160,10 @@ class AdminCommands:
                     " Pick another channel, or move the cards first with `/support escalation`."
                 )
             await self.config.change(
-                user_id=user_id, action="channel add", channels={**current.channels, channel: mode}
+                user_id=user_id,
+                action="channel add",
+                expected_version=current.version,
+                channels={**current.channels, channel: mode},
             )
             note = await self._membership_note(channel)
             return AdminReply(f"<#{channel}> is now `{mode}`: {MODE_WORDS[mode]}.{note}")
@@ -161,7 +172,12 @@ class AdminCommands:
             if channel not in current.channels:
                 return AdminReply(f"<#{channel}> is not a support channel.")
             remaining = {c: m for c, m in current.channels.items() if c != channel}
-            await self.config.change(user_id=user_id, action="channel remove", channels=remaining)
+            await self.config.change(
+                user_id=user_id,
+                action="channel remove",
+                expected_version=current.version,
+                channels=remaining,
+            )
             return AdminReply(f"<#{channel}> is no longer a support channel.")
         raise ArgError("That is not a channel command.")
 
@@ -224,6 +240,7 @@ class AdminCommands:
         snapshot = await self.config.change(
             user_id=user_id,
             action=f"reviewers {action}",
+            expected_version=current.version,
             reviewers=frozenset(reviewers),
             reviewer_groups=frozenset(reviewer_groups),
         )
@@ -250,7 +267,10 @@ class AdminCommands:
         users = [parse_user(w.strip(",")) for w in words[1:] if w.strip(",")]
         admins = current.admins | set(users) if action == "add" else current.admins - set(users)
         snapshot = await self.config.change(
-            user_id=user_id, action=f"admins {action}", admins=frozenset(admins)
+            user_id=user_id,
+            action=f"admins {action}",
+            expected_version=current.version,
+            admins=frozenset(admins),
         )
         listed = ", ".join(f"<@{u}>" for u in sorted(snapshot.admins)) or "nobody listed"
         return AdminReply(f"*Admins*: {listed}, and this workspace's admins and owners.")
@@ -334,10 +354,22 @@ class AdminCommands:
 
     async def status_text(self) -> str:
         current = await self.config.refresh()
+        # Slack wants its answer within 3 seconds: the checks run together, each within a budget.
+        names = ("slack", "llm", "database")
+        results = await asyncio.gather(
+            *(
+                asyncio.wait_for(check, STATUS_CHECK_SECONDS)
+                for check in (
+                    slack_health(self.client),
+                    llm_health(self.settings),
+                    database_health(self.repos.db),
+                )
+            ),
+            return_exceptions=True,
+        )
         checks = [
-            await slack_health(self.client),
-            await llm_health(self.settings),
-            await database_health(self.repos.db),
+            r if isinstance(r, Check) else Check(name, False, "no answer within 2 s")
+            for name, r in zip(names, results, strict=True)
         ]
         jobs = await self.repos.jobs.counts()
         pending = await self.repos.escalations.count_pending()
@@ -355,7 +387,8 @@ class AdminCommands:
         c = await self.config.refresh()
         return AdminReply(
             modal=config_modal(
-                ConfigForm(
+                version=c.version,
+                form=ConfigForm(
                     auto_channels=sorted(ch for ch, m in c.channels.items() if m == "auto"),
                     review_channels=sorted(ch for ch, m in c.channels.items() if m == "review"),
                     escalation_channel=c.escalation_channel,
@@ -367,11 +400,13 @@ class AdminCommands:
                     review_timeout=format_duration(c.review_timeout),
                     hours=c.hours.describe() if c.hours else "",
                     paused=c.paused,
-                )
+                ),
             )
         )
 
-    async def submit_form(self, *, user_id: str, values: dict[str, Any]) -> FormErrors:
+    async def submit_form(
+        self, *, user_id: str, values: dict[str, Any], version: int | None = None
+    ) -> FormErrors:
         """Validate every field; store all of them, or none and say what is wrong where."""
         if not await self.people.is_admin_anywhere(user_id):
             return FormErrors({ids.BLOCK_CFG_ESCALATION: ADMIN_ONLY})
@@ -423,19 +458,28 @@ class AdminCommands:
         channels.update({c: "review" for c in review})
         paused_options = entry(ids.BLOCK_CFG_PAUSED).get("selected_options") or []
         paused = any(isinstance(o, dict) and o.get("value") == "paused" for o in paused_options)
-        snapshot = await self.config.change(
-            user_id=user_id,
-            action="config form",
-            channels=channels,
-            escalation_channel=escalation,
-            reviewers=frozenset(listed(ids.BLOCK_CFG_REVIEWERS, "selected_users")),
-            admins=frozenset(listed(ids.BLOCK_CFG_ADMINS, "selected_users")),
-            threshold=threshold,
-            review_reminder=durations[ids.BLOCK_CFG_REMINDER],
-            review_timeout=durations[ids.BLOCK_CFG_TIMEOUT],
-            hours=hours,
-            paused=paused,
-        )
+        try:
+            snapshot = await self.config.change(
+                user_id=user_id,
+                action="config form",
+                expected_version=version,
+                channels=channels,
+                escalation_channel=escalation,
+                reviewers=frozenset(listed(ids.BLOCK_CFG_REVIEWERS, "selected_users")),
+                admins=frozenset(listed(ids.BLOCK_CFG_ADMINS, "selected_users")),
+                threshold=threshold,
+                review_reminder=durations[ids.BLOCK_CFG_REMINDER],
+                review_timeout=durations[ids.BLOCK_CFG_TIMEOUT],
+                hours=hours,
+                paused=paused,
+            )
+        except ConfigConflict:
+            return FormErrors(
+                {
+                    ids.BLOCK_CFG_ESCALATION: "The settings changed since you opened this form:"
+                    " close it and run /support config again."
+                }
+            )
         if current.paused and not paused:
             await resume_paused(self.repos, self.wake, snapshot.version)
         return FormErrors()

@@ -172,6 +172,7 @@ class CardContent:
     can_redraft: bool = False
     saved_article_id: int | None = None
     status: str = ""
+    shown_turn_id: int = 0  # the newest customer message on the card
 
 
 _DECIDED_HEADERS = {
@@ -553,8 +554,13 @@ def still_on_it_message(text: str) -> OutgoingMessage:
     return OutgoingMessage(text=text)
 
 
-def reminder_message(*, mentions: list[str], age: str, ticket_id: int) -> OutgoingMessage:
-    who = " ".join(f"<@{u}>" for u in mentions[:20])
+def reminder_message(
+    *, mentions: list[str], age: str, ticket_id: int, groups: list[str] | None = None
+) -> OutgoingMessage:
+    """A nudge in a card's thread: the owner, or the reviewers and reviewer groups."""
+    who = " ".join(
+        [*(f"<@{u}>" for u in mentions[:20]), *(f"<!subteam^{g}>" for g in groups or [])]
+    )
     lead = f"{who} " if who else ""
     return OutgoingMessage(
         text=f"{lead}⏰ Ticket #{ticket_id} has waited {age} for a decision on this card."
@@ -624,6 +630,8 @@ def home_view(home: HomeContent) -> dict[str, Any]:
                 " support team. Only support reviewers see the review queue here."
             )
         )
+        if home.is_admin and home.config_lines:
+            blocks.append(_section("*Configuration*\n" + "\n".join(home.config_lines)))
         return {"type": "home", "blocks": blocks}
     today = home.today
     blocks.append(
@@ -679,10 +687,13 @@ def home_view(home: HomeContent) -> dict[str, Any]:
             buttons.append(row_button(ids.ACTION_ANSWER_QUESTION, "Answer the bot"))
         blocks.append({"type": "actions", "block_id": f"home_{value}", "elements": buttons})
     pages: list[Block] = []
+    # Distinct action ids: Slack rejects a view where two elements share one.
     if home.page > 0:
-        pages.append(_button(ids.ACTION_HOME_PAGE, "‹ Newer", str(home.page - 1)))
+        newer = ids.home_action(ids.ACTION_HOME_PAGE, home.page - 1)
+        pages.append(_button(newer, "‹ Newer", str(home.page - 1)))
     if first + len(home.waiting) < home.waiting_total:
-        pages.append(_button(ids.ACTION_HOME_PAGE, "Older ›", str(home.page + 1)))
+        older = ids.home_action(ids.ACTION_HOME_PAGE, home.page + 1)
+        pages.append(_button(older, "Older ›", str(home.page + 1)))
     if pages:
         last = (home.waiting_total - 1) // HOME_PAGE_SIZE + 1
         blocks.append(_context(f"Page {home.page + 1} of {last}"))
@@ -730,8 +741,9 @@ class ConfigForm:
     paused: bool
 
 
-def config_modal(form: ConfigForm) -> dict[str, Any]:
-    """``/support config``: the same settings as the commands, as Slack inputs."""
+def config_modal(form: ConfigForm, *, version: int = 0) -> dict[str, Any]:
+    """``/support config``: the same settings as the commands, as Slack inputs. ``version`` is
+    the settings version the form shows; saving refuses if the settings changed since."""
 
     def field(
         block_id: str, label: str, element: dict[str, Any], *, optional: bool, hint: str = ""
@@ -793,6 +805,7 @@ def config_modal(form: ConfigForm) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": ids.VIEW_CONFIG,
+        "private_metadata": json.dumps({"version": version}),
         "title": _plain("Support bot settings", 24),
         "submit": _plain("Save", 24),
         "close": _plain("Cancel", 24),

@@ -61,6 +61,9 @@ class DigestJob:
             return None
         since, until = yesterday.timestamp(), today.timestamp()
         numbers = await compute(self.stats, self.settings, since=since, until=until)
+        if numbers.questions == 0 and numbers.rounds == 0 and numbers.approved == 0:
+            log.info("no digest for %s: the support channels were quiet", day)
+            return None
         gaps = await self.knowledge_gaps(since, until)
         message = digest_message(day=day, lines=stats_lines(numbers, period=day), gaps=gaps)
         async with self.repos.db.transaction() as tx:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 FORMS = "a number and a unit, like 45m, 2h, 1d or 1h30m"
+MAX_SECONDS = 366 * 86400.0
 
 
 class DurationError(ValueError):
@@ -28,8 +30,10 @@ def parse_duration(text: str | float | int) -> float:
             if not parts or "".join(n + u for n, u in parts) != raw:
                 raise DurationError(f"{text!r} is not a duration: use {FORMS}") from None
             seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:
         raise DurationError(f"a duration must be longer than zero (use {FORMS})")
+    if seconds > MAX_SECONDS:
+        raise DurationError(f"a duration must be at most {MAX_SECONDS // 86400:.0f}d")
     return seconds
 
 

@@ -20,6 +20,7 @@ from bot.people import People
 from bot.queueing import queue_advance, queue_card_sync, queue_thread_post, queue_timer
 from bot.repos import Repositories
 from bot.review import ReviewOutcome
+from bot.status import last_word
 from persistence.db import Tx
 from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Ticket, TicketState, Turn
 
@@ -145,7 +146,7 @@ class Handoffs:
                     done=False,
                     notice=f"Ticket #{ticket.id} is not with a person; the bot already has it.",
                 )
-            last = await repos.tickets.latest_turn(tx, ticket.id)
+            last = last_word(await repos.tickets.turns(ticket.id, tx))
             unanswered = last is not None and last.role == "customer"
             latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
             if unanswered and latest_customer > ticket.processed_turn_id:
@@ -250,7 +251,7 @@ class Handoffs:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None or ticket.state not in WAITING_ON_CUSTOMER:
                 return
-            last = await self.repos.tickets.latest_turn(tx, ticket_id)
+            last = last_word(await self.repos.tickets.turns(ticket_id, tx))
             if last is None or last.id != turn_id or last.role == "customer":
                 return
             await self._resolve(tx, ticket, by="bot")
@@ -268,7 +269,7 @@ class Handoffs:
             await repos.tickets.add_feedback(
                 tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="wants_person"
             )
-            if ticket.state in ("awaiting_review", *HUMAN_STATES):
+            if ticket.state in ("awaiting_review", "human"):
                 return "A teammate already has this conversation and will reply in the thread."
             if ticket.state in IN_PROGRESS_STATES:
                 return (

@@ -62,10 +62,16 @@ class HomeDesk:
     async def content(self, user_id: str, user_team: str | None, page: int = 0) -> HomeContent:
         await self.config.refresh()
         is_reviewer = self.people.may_review(user_id=user_id, user_team=user_team)
+        # Who sees the queue is who may act on it (workspace admins not listed as reviewers
+        # still see the configuration, below, but not the queue's buttons).
         is_admin = await self.people.is_admin_anywhere(user_id)
-        is_reviewer = is_reviewer or is_admin
         if not is_reviewer:
-            return HomeContent(user_id=user_id, is_reviewer=False, is_admin=is_admin)
+            return HomeContent(
+                user_id=user_id,
+                is_reviewer=False,
+                is_admin=is_admin,
+                config_lines=config_lines(self.settings, self.config.current) if is_admin else [],
+            )
         now = time.time()
         waiting, total = await self.repos.escalations.desk_page(
             limit=HOME_PAGE_SIZE, offset=max(0, page) * HOME_PAGE_SIZE

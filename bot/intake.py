@@ -173,13 +173,33 @@ class Intake:
                 step = "reopened"
                 detail["handling"] = f"reopened: new round {ticket.round + 1}"
             else:
-                owner = ticket.human_owner
+                owner = ticket.human_owner or ticket.owner_user_id
                 detail["handling"] = (
-                    f"left to <@{owner}>, who took the thread over"
+                    f"left to <@{owner}>, who has the thread"
                     if owner
                     else "left to a human (the escalation was rejected)"
                 )
+                latest_card = await repos.escalations.latest_for_ticket(ticket.id, tx)
+                if latest_card is not None:
+                    # The card shows the follow-up, so whoever has the thread sees it there too.
+                    await queue_card_sync(
+                        repos.jobs, tx, escalation_id=latest_card.id, reason=f"turn:{turn.id}"
+                    )
             await repos.trail.record(
                 tx, ticket_id=ticket.id, step=step, actor=message.user_id, detail=detail
             )
         self.wake()
+
+    async def failed(self, payload: dict[str, object], error: str) -> None:
+        """A message that could not be filed after every retry: say so where people look (the
+        ignored-messages log, with the reason), rather than let it vanish."""
+        message = InboundMessage.from_payload(dict(payload))
+        log.error("message %s could not be processed: %s", message.dedupe_key, error)
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.ignore(
+                tx,
+                channel_id=message.channel_id,
+                ts=message.ts,
+                user_id=message.user_id,
+                reason=f"processing failed after retries: {error[:300]}",
+            )

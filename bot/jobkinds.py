@@ -50,8 +50,9 @@ def resolved_note_key(ticket_id: int, round: int) -> str:
     return f"ticket:{ticket_id}:round:{round}:resolved-note"
 
 
-def redraft_key(escalation_id: int, n: int) -> str:
-    return f"escalation:{escalation_id}:redraft:{n}"
+def redraft_key(escalation_id: int, request: str) -> str:
+    """One per request: a redraft that failed adds no draft, so a count of drafts would repeat."""
+    return f"escalation:{escalation_id}:redraft:{request}"
 
 
 def card_key(escalation_id: int, reason: str) -> str:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.config import Settings
+from bot.durations import parse_duration
 from bot.hours import Hours
-from persistence.config import ConfigRepository
+from persistence.config import ConfigConflict, ConfigRepository
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,13 @@ def _decode(key: str, value: Any) -> Any:
         return frozenset(str(v) for v in value)
     if key == "hours":
         return None if value is None else Hours.from_json(value)
-    if key in ("threshold", "review_reminder", "review_timeout"):
-        return float(value)
+    if key == "threshold":
+        number = float(value)
+        if not 0.0 <= number <= 1.0:
+            raise ValueError(f"threshold {number} is outside 0..1")
+        return number
+    if key in ("review_reminder", "review_timeout"):
+        return parse_duration(float(value))
     if key == "paused":
         return bool(value)
     if key == "escalation_channel":
@@ -138,15 +144,34 @@ class LiveConfig:
             await self.load()
         return self.current
 
-    async def change(self, *, user_id: str, action: str, **updates: Any) -> ConfigSnapshot:
-        """Store new values (snapshot field names, snapshot types), audited, and reload."""
+    async def change(
+        self,
+        *,
+        user_id: str,
+        action: str,
+        expected_version: int | None = None,
+        **updates: Any,
+    ) -> ConfigSnapshot:
+        """Store new values (snapshot field names, snapshot types), audited, and reload.
+
+        ``expected_version`` is the version the caller computed its values from: if anyone
+        changed the settings since, ConfigConflict is raised and nothing is stored (two admins
+        adding reviewers at once must not lose one of the additions)."""
         unknown = set(updates) - set(KEYS)
         if unknown:
             raise KeyError(f"unknown settings {sorted(unknown)}")
         old = (await self.refresh()).stored()
+        if expected_version is not None and expected_version != self.current.version:
+            raise ConfigConflict(f"version {self.current.version} != {expected_version}")
         new = replace(self.current, **updates).stored()
         changed = {k: new[k] for k in updates if new[k] != old[k]}
         if changed:
-            await self.repo.change(user_id=user_id, action=action, updates=changed, old=old)
+            await self.repo.change(
+                user_id=user_id,
+                action=action,
+                updates=changed,
+                old=old,
+                expected_version=self.current.version,
+            )
             await self.load()
         return self.current

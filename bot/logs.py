@@ -3,9 +3,9 @@ line, tracebacks included.
 
 Tokens (Slack ``xox…``/``xapp-…``, OpenAI ``sk-…``) are always redacted. E-mail addresses, card
 numbers (13-19 digits passing the Luhn check) and phone numbers are redacted unless
-``LOG_REDACT_PII=false``. A phone number is a run of 9-15 digits written with a leading ``+`` or
-with separators (spaces, dashes, parentheses); bare digit runs are left alone, since Slack
-timestamps and ids look the same.
+``LOG_REDACT_PII=false``. Phone numbers are international (``+49 30 1234567``), North American
+(``555-123-4567``) or national with a trunk 0 (``030 1234567``); bare digit runs, dates and
+times are left alone, since Slack timestamps and ids look the same.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ _TOKEN = re.compile(r"\b(xox[abposr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # Not part of a longer number, nor of a decimal such as a Slack ts (1795334284.134934).
 _CARD = re.compile(r"(?<!\d)(?<!\d\.)(?:\d[ -]?){12,18}\d(?!\d|\.\d)")
-_PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d ()-]{6,}\d(?!\w|\.\d)")
+# International numbers (+49 30 1234567), North American (555) 123-4567 / 555-123-4567, and
+# national numbers with a trunk 0 (030 1234567). Dates and clock times do not match.
+_PHONE = re.compile(
+    r"(?<![\w.+])(?:\+\d[\d ()-]{6,}\d|\(?\d{3}\)?[ -]\d{3}[ -]\d{4}|0\d{2,4}[ -]\d{5,8})"
+    r"(?!\w|\.\d|-\d)"
+)
 
 
 def _luhn(digits: str) -> bool:
@@ -41,8 +46,7 @@ def _card(match: re.Match[str]) -> str:
 def _phone(match: re.Match[str]) -> str:
     text = match.group(0)
     digits = re.sub(r"\D", "", text)
-    separated = text.startswith("+") or bool(re.search(r"[ ()-]", text))
-    return "[phone]" if separated and 9 <= len(digits) <= 15 else text
+    return "[phone]" if 9 <= len(digits) <= 15 else text
 
 
 def redact(text: str, *, pii: bool = True) -> str:

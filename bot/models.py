@@ -27,7 +27,8 @@ class Classification(BaseModel):
 class DraftReply(BaseModel):
     """A reply written from retrieved articles only, saying which it used and if they suffice."""
 
-    answer: str = Field(min_length=1, max_length=6000)
+    # Slack's plain-text input holds 3,000 characters: a longer draft could not be edited whole.
+    answer: str = Field(min_length=1, max_length=3000)
     used_article_ids: list[int] = Field(default_factory=list)
     grounded: bool
     missing_information: str = Field(default="", max_length=1000)

@@ -29,7 +29,7 @@ from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
 from bot.slack_text import message_link, slack_date
-from bot.status import ticket_status
+from bot.status import last_word, ticket_status
 from bot.workflow import split_round
 from persistence.db import Tx
 from persistence.records import Job, Turn
@@ -159,13 +159,15 @@ class SlackOutbox:
         async with self.repos.db.transaction() as tx:
             ticket_id = p.get("ticket_id")
             if ticket_id is not None:
+                author = p.get("author")
                 turn = await self.repos.tickets.add_turn(
                     tx,
                     ticket_id=ticket_id,
-                    role="bot",
-                    user_id=self.workspace.bot_user_id,
+                    role="staff" if author else "bot",
+                    user_id=author or self.workspace.bot_user_id,
                     text=p["text"],
                     slack_ts=ts,
+                    purpose=p.get("purpose"),
                 )
                 if turn is not None and self.after_reply and p.get("purpose") in REPLY_PURPOSES:
                     await self.after_reply(tx, ticket_id, turn)
@@ -204,7 +206,8 @@ class SlackOutbox:
         if escalation is None:
             raise PermanentFailure(f"escalation {escalation_id} does not exist")
         current_ticket.set(escalation.ticket_id)
-        message = escalation_card(await self.card_content(escalation_id))
+        content = await self.card_content(escalation_id)
+        message = escalation_card(content)
         if escalation.card_ts is not None and escalation.card_channel is not None:
             await self._call(
                 "chat_update",
@@ -213,6 +216,8 @@ class SlackOutbox:
                 text=message.text,
                 blocks=message.blocks,
             )
+            # Only once Slack shows it does the card count as having shown these messages.
+            await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
             return {"ts": escalation.card_ts, "updated": True}
         if not job.dedupe_key.endswith(":open"):
             # Only the opening job posts the card; updates wait until it exists.
@@ -230,6 +235,7 @@ class SlackOutbox:
                 metadata=_metadata(job.dedupe_key),
                 unfurl_links=False,
             )
+        await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
         async with self.repos.db.transaction() as tx:
             await self.repos.escalations.set_card(
                 tx, escalation_id=escalation_id, channel=channel, ts=ts
@@ -262,6 +268,7 @@ class SlackOutbox:
         question_turns = [t for t in turns if t.role == "customer" and start < t.id <= end]
         _, later = split_round(turns, max(end, start))
         follow_ups = [t.text for t in later]
+        shown = max([t.id for t in question_turns] + [t.id for t in later], default=0)
         question_ts = question_turns[0].slack_ts if question_turns else ticket.thread_ts
         draft = ticket.draft or {}
         missing = draft.get("missing_information") or ""
@@ -326,7 +333,8 @@ class SlackOutbox:
             can_redraft=self.can_redraft
             and sum(1 for d in drafts if d.origin == "redraft") < self.max_redrafts,
             saved_article_id=int(saved) if isinstance(saved, int) else None,
-            status=ticket_status(ticket, turns[-1] if turns else None),
+            status=ticket_status(ticket, last_word(turns)),
+            shown_turn_id=shown,
         )
 
     async def _call(self, method: str, **kwargs: Any) -> str:

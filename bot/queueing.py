@@ -12,9 +12,17 @@ from persistence.records import Ticket
 
 
 async def queue_thread_post(
-    jobs: JobRepository, tx: Tx, *, key: str, ticket: Ticket, message: OutgoingMessage, purpose: str
+    jobs: JobRepository,
+    tx: Tx,
+    *,
+    key: str,
+    ticket: Ticket,
+    message: OutgoingMessage,
+    purpose: str,
+    author: str | None = None,
 ) -> None:
-    """A message for the customer's thread, delivered once by the outbox."""
+    """A message for the customer's thread, delivered once by the outbox. ``author`` names the
+    teammate whose words it is (an edited reply), so the history says a human wrote it."""
     await jobs.enqueue(
         tx,
         kind=jobkinds.SLACK_POST,
@@ -26,6 +34,7 @@ async def queue_thread_post(
             "text": message.text,
             "blocks": message.blocks,
             "purpose": purpose,
+            "author": author,
         },
     )
 

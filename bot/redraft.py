@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -211,8 +212,7 @@ class Redrafter:
         return ReviewOutcome(done=False, notice=busy_notice(current))
 
     async def _queue(self, tx: Tx, escalation_id: int, user_id: str, extra: dict[str, Any]) -> None:
-        drafts = await self.repos.escalations.drafts(escalation_id, tx)
-        n = len(drafts) + 1
+        request = uuid.uuid4().hex
         escalation = await self.repos.escalations.get(escalation_id, tx)
         assert escalation is not None
         if extra.get("feedback"):
@@ -223,13 +223,16 @@ class Redrafter:
                 actor=user_id,
                 detail={"escalation_id": escalation_id, "feedback": extra["feedback"][:500]},
             )
-        await self.repos.jobs.enqueue(
+        queued = await self.repos.jobs.enqueue(
             tx,
             kind=jobkinds.REDRAFT,
-            dedupe_key=jobkinds.redraft_key(escalation_id, n),
+            dedupe_key=jobkinds.redraft_key(escalation_id, request),
             payload={"escalation_id": escalation_id, "by": user_id, **extra},
         )
-        await queue_card_sync(self.repos.jobs, tx, escalation_id=escalation_id, reason=f"work:{n}")
+        assert queued, "a fresh key is always new"
+        await queue_card_sync(
+            self.repos.jobs, tx, escalation_id=escalation_id, reason=f"work:{request}"
+        )
 
     # -- the job ------------------------------------------------------------------------------
 
@@ -291,8 +294,38 @@ class Redrafter:
             await queue_card_sync(
                 repos.jobs, tx, escalation_id=escalation_id, reason=f"drafted:{time.time():.6f}"
             )
-        if send_now:
-            outcome = await self.review.approve_as(escalation_id, user_id=by)
-            if not outcome.done:
-                log.info("compose-and-send on %s did not send: %s", escalation_id, outcome.notice)
+            if send_now:
+                # In the same transaction as the draft: a crash cannot leave it unsent.
+                outcome = await self.review.decide_in(
+                    tx, escalation_id, "approved", user_id=by, edited_text=None
+                )
+                if not outcome.done:
+                    log.info("compose-and-send on %s: %s", escalation_id, outcome.notice)
+        self.wake()
+
+    async def failed(self, payload: dict[str, Any], error: str) -> None:
+        """A redraft job given up for good: the card is decidable again, with the reason."""
+        escalation_id = int(payload["escalation_id"])
+        async with self.repos.db.transaction() as tx:
+            escalation = await self.repos.escalations.get(escalation_id, tx)
+            if escalation is None:
+                return
+            finished = await self.repos.escalations.finish_work(
+                tx,
+                escalation_id=escalation_id,
+                draft_text=escalation.draft_text,
+                reason=f"{escalation.reason} (A new draft failed: {error[:300]})",
+            )
+            if not finished:
+                return
+            await self.repos.trail.record(
+                tx,
+                ticket_id=escalation.ticket_id,
+                step="redraft_failed",
+                actor="bot",
+                detail={"escalation_id": escalation_id, "error": error[:500]},
+            )
+            await queue_card_sync(
+                self.repos.jobs, tx, escalation_id=escalation_id, reason=f"failed:{time.time():.6f}"
+            )
         self.wake()

@@ -15,7 +15,6 @@ from bot import jobkinds
 from bot.blocks import reminder_message, still_on_it_message
 from bot.config import Settings
 from bot.durations import format_duration
-from bot.jobkinds import RetryLater
 from bot.live_config import LiveConfig
 from bot.logs import current_ticket
 from bot.people import People
@@ -24,6 +23,7 @@ from bot.repos import Repositories
 
 # Reminders back off: the n-th comes REVIEW_REMINDER * BACKOFF**(n-1) after the one before.
 BACKOFF = 2.0
+CARD_WAIT_SECONDS = 60.0
 
 
 class Reminders:
@@ -52,7 +52,18 @@ class Reminders:
         if ticket is None or ticket.state == "resolved":
             return
         if escalation.card_ts is None or escalation.card_channel is None:
-            raise RetryLater("the card is not posted yet", delay=5.0)
+            # The card is not in Slack yet (an outage): ask again in a minute, as a new timer,
+            # so a long outage does not use up this job's attempts.
+            async with repos.db.transaction() as tx:
+                await queue_timer(
+                    repos.jobs,
+                    tx,
+                    kind=jobkinds.REMIND,
+                    key=f"{jobkinds.reminder_key(escalation_id, n)}:wait:{int(time.time())}",
+                    delay=CARD_WAIT_SECONDS,
+                    payload={"escalation_id": escalation_id, "n": n},
+                )
+            return
         config = await self.config.refresh()
         now = time.time()
         if config.hours is not None and not config.hours.is_open(now):
@@ -69,9 +80,14 @@ class Reminders:
                 )
             self.wake()
             return
-        mentions = [ticket.owner_user_id] if ticket.owner_user_id else sorted(self.people.reviewers)
+        groups: list[str] = []
+        if ticket.owner_user_id:
+            mentions = [ticket.owner_user_id]
+        else:
+            mentions = sorted(config.reviewers)
+            groups = sorted(config.reviewer_groups)
         age = format_duration(max(60, round((time.time() - escalation.created_at) / 60) * 60))
-        message = reminder_message(mentions=mentions, age=age, ticket_id=ticket.id)
+        message = reminder_message(mentions=mentions, age=age, ticket_id=ticket.id, groups=groups)
         async with repos.db.transaction() as tx:
             await queue_card_thread_post(
                 repos.jobs,

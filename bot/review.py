@@ -16,7 +16,7 @@ from bot import jobkinds
 from bot.blocks import answer_message, edit_modal, plain_reply
 from bot.models import Draft
 from bot.people import People
-from bot.queueing import queue_card_sync, queue_thread_post
+from bot.queueing import queue_advance, queue_card_sync, queue_thread_post
 from bot.repos import Repositories
 from bot.slack_text import slack_date
 from persistence.db import Tx
@@ -125,35 +125,52 @@ class ReviewDesk:
     async def _decide(
         self, escalation_id: int, verdict: Verdict, *, user_id: str, edited_text: str | None
     ) -> ReviewOutcome:
-        repos = self.repos
-        async with repos.db.transaction() as tx:
-            escalation = await repos.escalations.get(escalation_id, tx)
-            if escalation is None:
-                return ReviewOutcome(done=False, notice="This card is not known to the bot.")
-            if escalation.state == "pending" and escalation.work is not None:
-                return ReviewOutcome(done=False, notice=busy_notice(escalation))
-            if verdict == "approved" and not escalation.draft_text:
-                return ReviewOutcome(
-                    done=False, notice="There is no draft to approve; use Edit to write a reply."
-                )
-            final_text = edited_text if verdict == "edited" else None
-            if verdict == "approved":
-                final_text = escalation.draft_text
-            decided = await repos.escalations.decide(
-                tx,
-                escalation_id=escalation_id,
-                new_state=verdict,
-                decided_by=user_id,
-                final_text=final_text,
+        async with self.repos.db.transaction() as tx:
+            outcome = await self.decide_in(
+                tx, escalation_id, verdict, user_id=user_id, edited_text=edited_text
             )
-            if not decided:
-                current = await repos.escalations.get(escalation_id, tx)
-                assert current is not None
-                if current.state == "pending":  # a new draft is being written for it
-                    return ReviewOutcome(done=False, notice=busy_notice(current))
-                return ReviewOutcome(done=False, notice=already_decided(current))
-            await self._settle_ticket(tx, escalation, verdict, user_id, final_text)
-        self.wake()
+        if outcome.done:
+            self.wake()
+        return outcome
+
+    async def decide_in(
+        self,
+        tx: Tx,
+        escalation_id: int,
+        verdict: Verdict,
+        *,
+        user_id: str,
+        edited_text: str | None,
+    ) -> ReviewOutcome:
+        """The decision inside the caller's transaction (a composed reply sent at once commits
+        with the draft it sends)."""
+        repos = self.repos
+        escalation = await repos.escalations.get(escalation_id, tx)
+        if escalation is None:
+            return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+        if escalation.state == "pending" and escalation.work is not None:
+            return ReviewOutcome(done=False, notice=busy_notice(escalation))
+        if verdict == "approved" and not escalation.draft_text:
+            return ReviewOutcome(
+                done=False, notice="There is no draft to approve; use Edit to write a reply."
+            )
+        final_text = edited_text if verdict == "edited" else None
+        if verdict == "approved":
+            final_text = escalation.draft_text
+        decided = await repos.escalations.decide(
+            tx,
+            escalation_id=escalation_id,
+            new_state=verdict,
+            decided_by=user_id,
+            final_text=final_text,
+        )
+        if not decided:
+            current = await repos.escalations.get(escalation_id, tx)
+            assert current is not None
+            if current.state == "pending":  # a new draft is being written for it
+                return ReviewOutcome(done=False, notice=busy_notice(current))
+            return ReviewOutcome(done=False, notice=already_decided(current))
+        await self._settle_ticket(tx, escalation, verdict, user_id, final_text)
         return ReviewOutcome(done=True)
 
     async def _settle_ticket(
@@ -169,6 +186,9 @@ class ReviewDesk:
         assert ticket is not None
         latest = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
         new_state: TicketState = "rejected" if verdict == "rejected" else "replied"
+        # The reply covers what the card showed; a message newer than that gets its own round.
+        covered = max(escalation.shown_turn_id, ticket.processed_turn_id)
+        unseen = latest > covered and verdict != "rejected"
         if ticket.state == "awaiting_review":
             await repos.tickets.transition(
                 tx,
@@ -176,9 +196,11 @@ class ReviewDesk:
                 expected_state="awaiting_review",
                 expected_version=ticket.version,
                 new_state=new_state,
-                # The reviewer saw the follow-ups on the card, so the reply covers them.
-                processed_turn_id=max(latest, ticket.processed_turn_id),
+                processed_turn_id=covered,
             )
+        if verdict == "rejected" and ticket.owner_user_id is None:
+            # "Answer it yourself": the ticket is the rejecter's, on the card and in App Home.
+            await repos.tickets.set_owner(tx, ticket_id=ticket.id, user_id=user_id)
         if final_text is not None:
             if verdict == "approved":
                 draft = Draft.model_validate(ticket.draft) if ticket.draft else None
@@ -197,7 +219,20 @@ class ReviewDesk:
                 ticket=ticket,
                 message=message,
                 purpose="reply",
+                author=user_id if verdict == "edited" else None,
             )
+        if unseen and ticket.state == "awaiting_review":
+            fresh = await repos.tickets.get(ticket.id, tx)
+            assert fresh is not None
+            await repos.tickets.transition(
+                tx,
+                ticket_id=fresh.id,
+                expected_state=fresh.state,
+                expected_version=fresh.version,
+                new_state="received",
+                round=fresh.round + 1,
+            )
+            await queue_advance(repos.jobs, tx, ticket_id=fresh.id, round=fresh.round + 1)
         await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="decided")
         await repos.trail.record(
             tx,

@@ -26,7 +26,7 @@ from bot.commands import SupportCommands
 from bot.config import Settings
 from bot.digest import DigestJob
 from bot.embeddings import embedder_from_settings
-from bot.handoffs import Handoffs
+from bot.handoffs import Handoffs, resume_paused
 from bot.home import HomeDesk
 from bot.http_guard import slack_guard
 from bot.inbound import InboundMessage
@@ -187,6 +187,11 @@ class BotRuntime:
                 jobkinds.ADVANCE_TICKET: advance_failed,
                 jobkinds.SLACK_POST: outbox.delivery_failed,
                 jobkinds.SYNC_CARD: outbox.delivery_failed,
+                jobkinds.REDRAFT: lambda job, error: redrafter.failed(job.payload, error),
+                jobkinds.INBOUND_MESSAGE: lambda job, error: intake.failed(job.payload, error),
+                jobkinds.REMIND: outbox.delivery_failed,
+                jobkinds.REVIEW_TIMEOUT: outbox.delivery_failed,
+                jobkinds.AUTO_CLOSE: outbox.delivery_failed,
             },
         )
         worker_ref.append(worker)
@@ -217,6 +222,10 @@ class BotRuntime:
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()
         worker.start()
+        if not config.current.paused:
+            # A resume that crashed between storing "running" and re-queueing the rounds that
+            # waited: finish it now (keyed by the settings version, so it happens once).
+            await resume_paused(repos, wake, config.current.version)
         self._scheduler = AsyncIOScheduler()
         # The clock, not the state: it wakes the worker so delayed retries and reclaimed leases
         # are picked up even when nothing new arrives.

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from bot.policy import has_words
 from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
 
 OPEN = "open"
 WAITING_ON_TEAM = "waiting on team"
 WAITING_ON_CUSTOMER = "waiting on customer"
 RESOLVED = "resolved"
+
+
+# Messages of ours that answer the customer; holding replies and notes do not.
+ANSWER_PURPOSES = frozenset({"answer", "reply"})
+
+
+def last_word(turns: list[Turn]) -> Turn | None:
+    """The last message that counts in the conversation: a customer's with words in it, a
+    teammate's, or an answer of ours (not a holding reply, reminder or note)."""
+    for turn in reversed(turns):
+        if turn.role == "customer" and has_words(turn.text):
+            return turn
+        if turn.role == "staff":
+            return turn
+        if turn.role == "bot" and (turn.purpose in ANSWER_PURPOSES or turn.purpose is None):
+            return turn
+    return None
 
 
 def ticket_status(ticket: Ticket, last_turn: Turn | None) -> str:

@@ -20,6 +20,10 @@ class ConfigChange:
     created_at: float
 
 
+class ConfigConflict(Exception):
+    """The settings changed since the caller read them; its change was not applied."""
+
+
 class ConfigRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -36,11 +40,22 @@ class ConfigRepository:
         return version, {r["key"]: json.loads(r["value"]) for r in rows}
 
     async def change(
-        self, *, user_id: str, action: str, updates: dict[str, Any], old: dict[str, Any]
+        self,
+        *,
+        user_id: str,
+        action: str,
+        updates: dict[str, Any],
+        old: dict[str, Any],
+        expected_version: int | None = None,
     ) -> int:
-        """Store new values and one audit row per key, atomically; returns the new version."""
+        """Store new values and one audit row per key, atomically; returns the new version.
+        With ``expected_version``, refuse (ConfigConflict) if anyone changed anything since."""
         t = now()
         async with self.db.transaction() as tx:
+            if expected_version is not None:
+                row = await tx.fetchone("SELECT COALESCE(MAX(id), 0) AS v FROM config_audit")
+                if row is not None and int(row["v"]) != expected_version:
+                    raise ConfigConflict(f"version {row['v']} != {expected_version}")
             for key, value in updates.items():
                 await tx.execute(
                     "INSERT INTO config_values(key, value, updated_by, updated_at)"

@@ -33,6 +33,7 @@ def _escalation(row: sqlite3.Row) -> Escalation:
         work=row["work"],
         work_by=row["work_by"],
         reminders=row["reminders"],
+        shown_turn_id=row["shown_turn_id"],
     )
 
 
@@ -158,6 +159,14 @@ class EscalationRepository:
         await tx.execute(
             "UPDATE escalations SET version = version + 1 WHERE id = ?", (escalation_id,)
         )
+
+    async def set_shown_turn(self, escalation_id: int, turn_id: int) -> None:
+        """Remember the newest customer message the card shows (it only ever grows)."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE escalations SET shown_turn_id = ? WHERE id = ? AND shown_turn_id < ?",
+                (turn_id, escalation_id, turn_id),
+            )
 
     async def count_reminder(self, tx: Tx, escalation_id: int) -> None:
         await tx.execute(

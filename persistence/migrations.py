@@ -226,4 +226,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0006_turn_purpose",
+        [
+            # What a message of ours was for (answer, reply, holding, still_on_it, ...): a holding
+            # reply is not an answer when deciding who has the last word.
+            "ALTER TABLE ticket_turns ADD COLUMN purpose TEXT",
+            # The newest customer message a card has shown: a decision covers only what the
+            # reviewer could see; anything newer gets a round of its own.
+            "ALTER TABLE escalations ADD COLUMN shown_turn_id INTEGER NOT NULL DEFAULT 0",
+        ],
+    ),
 ]

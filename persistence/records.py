@@ -66,6 +66,7 @@ class Turn:
     text: str
     slack_ts: str | None
     created_at: float
+    purpose: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Escalation:
     work: str | None = None
     work_by: str | None = None
     reminders: int = 0
+    shown_turn_id: int = 0
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def _turn(row: sqlite3.Row) -> Turn:
         text=row["text"],
         slack_ts=row["slack_ts"],
         created_at=row["created_at"],
+        purpose=row["purpose"],
     )
 
 
@@ -137,12 +138,13 @@ class TicketRepository:
         user_id: str | None,
         text: str,
         slack_ts: str | None,
+        purpose: str | None = None,
     ) -> Turn | None:
         """Store a message of the thread; None when that Slack message was already stored."""
         cur = await tx.execute(
-            "INSERT INTO ticket_turns(ticket_id, role, user_id, text, slack_ts, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (ticket_id, role, user_id, text, slack_ts, now()),
+            "INSERT INTO ticket_turns(ticket_id, role, user_id, text, slack_ts, purpose,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ticket_id, role, user_id, text, slack_ts, purpose, now()),
         )
         if cur.rowcount != 1:
             return None

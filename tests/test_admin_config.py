@@ -3,6 +3,7 @@ settings form's view submission and ``app_home_opened``, against the local Slack
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -17,7 +18,6 @@ from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
     ESCALATION,
-    HOME_TEAM,
     OUTSIDER,
     REVIEWER,
     SUPPORT,
@@ -114,6 +114,8 @@ async def test_wrong_arguments_show_the_right_form_and_never_ping(
     assert "<!here>" not in await command(bot, "reviewers add <!here>")
     assert "from 0.0 to 1.0" in await command(bot, "threshold 1.5")
     assert "45m" in await command(bot, "reminders soon")
+    for broken in ("nan", "inf", "1e400", "0", "400d"):
+        assert "Usage: `/support reminders" in await command(bot, f"reminders {broken}")
     assert "Europe/Berlin" in await command(bot, "hours Mon-Fri 9-5")
     assert "add, remove or list" in await command(bot, "admins promote <@U1>")
     assert await audit_rows(bot) == []
@@ -325,4 +327,15 @@ async def test_admins_see_the_configuration_in_force_on_app_home(
     blocks = slack.home_views[ADMIN]["blocks"]
     text = "\n".join(b["text"]["text"] for b in blocks if isinstance(b.get("text"), dict))
     assert "Auto-answer threshold: 0.85" in text and "Paused" in text
-    assert HOME_TEAM
+
+
+async def test_two_admins_changing_the_same_list_at_once_lose_nothing(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm, support_reviewers=[REVIEWER])
+    replies = await asyncio.gather(*(command(bot, f"reviewers add <@U0NEW{i}>") for i in range(4)))
+    listed = await command(bot, "reviewers list")
+    applied = [r for r in replies if "Someone changed the settings" not in r]
+    for i in range(4):
+        assert (f"<@U0NEW{i}>" in listed) == any(f"<@U0NEW{i}>" in r for r in applied)
+    assert applied, "at least one change goes through"

@@ -112,7 +112,7 @@ async def test_the_queue_pages_within_slacks_block_limit(
     make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot()
-    total = HOME_PAGE_SIZE + 3
+    total = 2 * HOME_PAGE_SIZE + 3  # three pages: the middle one has both page buttons
     await escalations(bot, llm, total)
     await open_home(bot, REVIEWER)
     first = slack.home_views[REVIEWER]
@@ -120,12 +120,19 @@ async def test_the_queue_pages_within_slacks_block_limit(
     assert len([a for a, _ in home_buttons(first) if a == ids.ACTION_APPROVE]) == HOME_PAGE_SIZE
     pages = [v for a, v in home_buttons(first) if a == ids.ACTION_HOME_PAGE]
     assert pages == ["1"]
-    await bot.send.block_action(REVIEWER, ids.ACTION_HOME_PAGE, "1", team_id=HOME_TEAM)
-    second = slack.home_views[REVIEWER]
-    assert len([a for a, _ in home_buttons(second) if a == ids.ACTION_APPROVE]) == 3
-    assert f"Question number {total - 1}" in home_text(second)
-    assert "Page 2 of 2" in home_text(second)
-    assert [v for a, v in home_buttons(second) if a == ids.ACTION_HOME_PAGE] == ["0"]
+    for page in ("1", "2"):
+        await bot.send.block_action(
+            REVIEWER, ids.home_action(ids.ACTION_HOME_PAGE, int(page)), page, team_id=HOME_TEAM
+        )
+        view = slack.home_views[REVIEWER]
+        assert len(view["blocks"]) <= 100
+        if page == "1":
+            assert "Page 2 of 3" in home_text(view)
+            assert [v for a, v in home_buttons(view) if a == ids.ACTION_HOME_PAGE] == ["0", "2"]
+    last = slack.home_views[REVIEWER]
+    assert len([a for a, _ in home_buttons(last) if a == ids.ACTION_APPROVE]) == 3
+    assert f"Question number {total - 1}" in home_text(last)
+    assert "Page 3 of 3" in home_text(last)
 
 
 async def test_admins_also_see_the_configuration(

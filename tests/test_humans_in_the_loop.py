@@ -614,3 +614,126 @@ async def test_an_edited_reply_can_be_saved_as_an_article_from_the_sent_card(
     assert ids.ACTION_SAVE_ARTICLE not in card_buttons(card)
     _status, body = await bot.send.slash_command(REVIEWER, "kb search export crash 2.4.1")
     assert "Export crash fixed in 2.4.1" in json.loads(body)["text"]
+
+
+# -- found in review: each of these once lost a question or stuck a card ------------------
+
+
+async def test_a_failed_redraft_leaves_the_card_usable_and_a_second_redraft_works(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot, ts = await escalate(
+        make_bot, llm, redrafts=[draft("Second draft.", [EXPORT_ARTICLE])], llm_max_retries=0
+    )
+    llm.fail_next(500, times=1)  # one call, no retries: the redraft fails
+    await click(bot, ids.ACTION_REDRAFT)
+    await submit_form(
+        bot, slack, ids.VIEW_REDRAFT, {ids.BLOCK_FEEDBACK: {ids.ACTION_FEEDBACK: "a"}}
+    )
+    await bot.drained()
+    card = card_now(bot, slack)
+    assert "A new draft failed" in card_text(card) and ids.ACTION_APPROVE in card_buttons(card)
+    llm.set_responder(
+        llm_script(drafts=[draft("x", [EXPORT_ARTICLE])], redrafts=[draft("Second draft.", [2])])
+    )
+    await click(bot, ids.ACTION_REDRAFT, card=card)
+    await submit_form(
+        bot, slack, ids.VIEW_REDRAFT, {ids.BLOCK_FEEDBACK: {ids.ACTION_FEEDBACK: "b"}}
+    )
+    await bot.drained()
+    card = card_now(bot, slack)
+    assert "Second draft." in card_text(card)
+    await click(bot, ids.ACTION_APPROVE, card=card)
+    await bot.drained()
+    assert bot.thread(ts)[-1]["text"].startswith("Second draft.")
+
+
+async def test_a_follow_up_the_reviewer_never_saw_gets_its_own_round(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot, ts = await escalate(make_bot, llm)
+    await click(bot, ids.ACTION_EDIT)  # the reviewer starts writing…
+    slack.hold("chat.update")  # …and the card never shows what the customer adds meanwhile
+    await bot.ask("Also: how do I change my billing e-mail?", thread_ts=ts)
+    await slack.wait_for(lambda s: s.held_count("chat.update") >= 1, timeout=10)
+    await submit_form(
+        bot, slack, ids.VIEW_EDIT, {ids.BLOCK_EDIT_TEXT: {ids.ACTION_EDIT_TEXT: "Fixed in 2.4.1."}}
+    )
+    slack.release("chat.update")
+    await bot.drained()
+    # The edited reply went out, and the billing question was not marked answered by it.
+    assert "Fixed in 2.4.1." in [m["text"] for m in bot.thread(ts)]
+    triage = prompts_of(llm, "You triage customer questions")
+    assert "billing e-mail" in triage[-1]
+    rows = await bot.db.fetchall("SELECT round FROM tickets")
+    assert rows[0]["round"] == 2
+
+
+async def test_reject_makes_the_rejecter_the_owner_and_the_customer_can_still_ask_for_a_person(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    llm.set_responder(
+        llm_script(category="simple_faq", drafts=[draft("Click *Export*.", [EXPORT_ARTICLE])])
+    )
+    bot = await make_bot()
+    ts = await bot.ask("How do I export a report as CSV?")
+    await bot.drained()
+    answer = bot.thread(ts)[0]
+    talk = card_buttons(answer)[ids.ACTION_TALK_TO_PERSON]
+    await bot.send.block_action(
+        CUSTOMER,
+        ids.ACTION_TALK_TO_PERSON,
+        talk,
+        team_id=CUSTOMER_TEAM,
+        channel=SUPPORT,
+        message=answer,
+    )
+    await bot.drained()
+    await click(bot, ids.ACTION_REJECT, user=OTHER_REVIEWER)
+    await bot.drained()
+    rows = await bot.db.fetchall("SELECT state, owner_user_id FROM tickets")
+    assert (rows[0]["state"], rows[0]["owner_user_id"]) == ("rejected", OTHER_REVIEWER)
+    assert "Owner: <@UREVIEWER2>" in card_text(card_now(bot, slack))
+    # Nobody answered; the customer presses the button again: a new card, not a dead end.
+    await bot.send.block_action(
+        CUSTOMER,
+        ids.ACTION_TALK_TO_PERSON,
+        talk,
+        team_id=CUSTOMER_TEAM,
+        channel=SUPPORT,
+        message=answer,
+    )
+    await bot.drained()
+    assert len(bot.cards()) == 2 and await bot.ticket_states() == ["awaiting_review"]
+
+
+async def test_compose_and_send_survives_a_restart_in_the_middle(
+    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+) -> None:
+    bot, ts = await escalate(
+        make_bot,
+        llm,
+        drafts=[
+            draft("Not sure.", [EXPORT_ARTICLE], grounded=False, missing=QUESTION),
+            draft("Fixed in 2.4.1.", [EXPORT_ARTICLE]),
+        ],
+        llm_timeout=30.0,
+        shutdown_grace_seconds=0.2,
+    )
+    await click(bot, ids.ACTION_ANSWER_QUESTION)
+    llm.hang()
+    await submit_form(
+        bot,
+        slack,
+        ids.VIEW_ANSWER_QUESTION,
+        {
+            ids.BLOCK_ANSWER: {ids.ACTION_ANSWER: "2.4.1"},
+            ids.BLOCK_ANSWER_MODE: {ids.ACTION_ANSWER_MODE: radio(ANSWER_MODE_SEND)},
+        },
+    )
+    await llm.wait_for_requests(len(llm.requests) + 1)
+    await bot.restart()
+    llm.unhang()
+    await bot.drained()
+    replies = [m["text"].split("\n")[0] for m in bot.thread(ts)[1:]]
+    assert replies == ["Fixed in 2.4.1."]

@@ -30,6 +30,7 @@ FORMAT = "%(levelname)s %(name)s: %(message)s"
         ("card 5500005555555559.", "card [card]."),
         ("call +49 30 1234567 or (555) 123-4567", "call [phone] or [phone]"),
         ("call 555-123-4567 now", "call [phone] now"),
+        ("or 030 1234567 in Berlin", "or [phone] in Berlin"),
     ],
 )
 def test_secrets_and_personal_data_are_redacted(text: str, expected: str) -> None:
@@ -45,6 +46,8 @@ def test_secrets_and_personal_data_are_redacted(text: str, expected: str) -> Non
         "order 1234567890123456 is not a card (fails Luhn)",
         "release 2026-11-22 at 09:00-17:00",
         "ticket #4242, escalation 17, version 2.4.1",
+        "2026-11-22 09:02:08,923 INFO bot.runtime: listening",
+        "took 1234 567 ms",
     ],
 )
 def test_ids_timestamps_and_numbers_that_are_not_personal_stay(text: str) -> None:

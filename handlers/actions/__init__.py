@@ -82,4 +82,4 @@ def register(app: AsyncApp, services: Services) -> None:
 
     for action_id, handler in HANDLERS.items():
         app.action(re.compile(ids.action_pattern(action_id)))(listener(handler))
-    app.action(ids.ACTION_HOME_PAGE)(page)
+    app.action(re.compile(ids.action_pattern(ids.ACTION_HOME_PAGE)))(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -27,7 +28,13 @@ async def handle_config_submission(services: Services, body: dict[str, Any], ack
         )
         return
     try:
-        result = await services.commands.admin.submit_form(user_id=user_id, values=values)
+        try:
+            version = int(json.loads(view.get("private_metadata") or "{}").get("version"))
+        except (TypeError, ValueError):
+            version = None
+        result = await services.commands.admin.submit_form(
+            user_id=user_id, values=values, version=version
+        )
     except Exception:
         log.exception("saving the settings form failed")
         await ack(
