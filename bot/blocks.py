@@ -609,6 +609,7 @@ class HomeContent:
     today: dict[str, int] = field(default_factory=dict)
     config_lines: list[str] = field(default_factory=list)
     now: float = 0.0
+    week_line: str = ""
 
 
 def _age(seconds: float) -> str:
@@ -642,6 +643,8 @@ def home_view(home: HomeContent) -> dict[str, Any]:
             f" {today.get('resolved', 0) + today.get('auto_closed', 0)} resolved"
         )
     )
+    if home.week_line:
+        blocks.append(_context(home.week_line))
     if home.mine:
         blocks.append(_section(f"*Your tickets ({len(home.mine)})*"))
         lines = [

@@ -15,6 +15,8 @@ from bot.durations import format_duration
 from bot.live_config import ConfigSnapshot, LiveConfig
 from bot.people import People
 from bot.repos import Repositories
+from bot.stats import Stats, compute
+from persistence.stats import StatsRepository
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,18 @@ def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
         if c.paused
         else "• Running",
     ]
+
+
+def week_line(s: Stats) -> str:
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0%}"
+
+    first = "–" if s.first_response_p50 is None else format_duration(round(s.first_response_p50))
+    return (
+        f"*Last 7 days:* {s.questions} questions · {pct(s.deflection)} answered by the bot ·"
+        f" drafts approved as written {pct(s.approved_share)} · median first response {first}"
+        " · `/support stats` for more"
+    )
 
 
 class HomeDesk:
@@ -90,6 +104,9 @@ class HomeDesk:
             page=max(0, page),
             mine=await self.repos.tickets.owned_by(user_id, limit=10),
             today=await self.repos.trail.counts_since(midnight.timestamp()),
+            week_line=week_line(
+                await compute(StatsRepository(self.repos.db), self.settings, since=now - 7 * 86400)
+            ),
             config_lines=config,
             now=now,
         )

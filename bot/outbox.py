@@ -182,17 +182,23 @@ class SlackOutbox:
 
     async def delivery_failed(self, job: Job, error: str) -> None:
         """Record a delivery given up for good on the ticket's trail, where people see it."""
+        await self._on_trail(job, "delivery_failed", {"job": job.dedupe_key, "error": error})
+
+    async def job_retried(self, job: Job, error: str, delay: float) -> None:
+        """Every retry of a ticket's job is a step of its trail, with the error and the wait."""
+        detail = {"job": job.dedupe_key, "error": error[:300], "attempt": job.attempts}
+        await self._on_trail(job, "retried", {**detail, "retry_in_s": round(delay, 1)})
+
+    async def _on_trail(self, job: Job, step: str, detail: dict[str, Any]) -> None:
         ticket_id = job.payload.get("ticket_id")
         if ticket_id is None and "escalation_id" in job.payload:
             escalation = await self.repos.escalations.get(int(job.payload["escalation_id"]))
             ticket_id = escalation.ticket_id if escalation else None
+        if ticket_id is None and step == "retried":
+            return  # not about a ticket (a digest, a reminder post): the log has it
         async with self.repos.db.transaction() as tx:
             await self.repos.trail.record(
-                tx,
-                ticket_id=ticket_id,
-                step="delivery_failed",
-                actor="bot",
-                detail={"job": job.dedupe_key, "error": error},
+                tx, ticket_id=ticket_id, step=step, actor="bot", detail=detail
             )
 
     async def deliver_card(self, job: Job) -> dict[str, Any]:

@@ -183,6 +183,7 @@ class BotRuntime:
             max_attempts=settings.job_max_attempts,
             retry_base_seconds=settings.job_retry_base_seconds,
             timings=lambda kind, seconds: self._observe_job(kind, seconds),
+            on_retry=outbox.job_retried,
             on_dead={
                 jobkinds.ADVANCE_TICKET: advance_failed,
                 jobkinds.SLACK_POST: outbox.delivery_failed,

@@ -60,9 +60,11 @@ class JobWorker:
         retry_base_seconds: float,
         on_dead: dict[str, DeadHandler] | None = None,
         timings: Callable[[str, float], None] | None = None,
+        on_retry: Callable[[Job, str, float], Awaitable[None]] | None = None,
     ) -> None:
         self.jobs = jobs
         self.timings = timings
+        self.on_retry = on_retry
         self.handlers = handlers
         self.on_dead = on_dead or {}
         self.concurrency = concurrency
@@ -183,6 +185,11 @@ class JobWorker:
             delay *= random.uniform(0.8, 1.2)  # jitter, so retries of a burst spread out
         log.warning("job %s (%s) will retry in %.1fs: %s", job.id, job.dedupe_key, delay, error)
         await self.jobs.retry_later(job_id=job.id, owner=self.owner, error=error, delay=delay)
+        if self.on_retry is not None:
+            try:
+                await self.on_retry(job, error, delay)
+            except Exception:
+                log.exception("could not record the retry of job %s", job.id)
 
     async def _bury(self, job: Job, error: str) -> None:
         log.error("job %s (%s) failed for good: %s", job.id, job.dedupe_key, error)

@@ -80,6 +80,7 @@ async def test_reviewers_see_the_queue_oldest_first_and_can_act_from_it(
     assert "Owner: <@UREVIEWER>" in text and "Owner: unclaimed" in text
     assert "Your tickets (1)" in text
     assert "2 escalated" in text
+    assert "*Last 7 days:* 2 questions · 0% answered by the bot" in text
     approve = [v for a, v in home_buttons(view) if a == ids.ACTION_APPROVE]
     assert len(approve) == 2
     # Approve the oldest from the home tab: it is sent, and the tab re-renders without it.

@@ -216,6 +216,9 @@ async def test_rate_limited_post_is_retried_after_retry_after_and_sent_once(
     assert len(bot.thread(ts)) == 1
     statuses = [c.status for c in slack.calls if c.method == "chat.postMessage"]
     assert statuses.count(429) == 4 and statuses.count(200) == 1
+    # The retries beyond slack_sdk's own are steps of the ticket's trail, with the wait.
+    rows = await bot.db.fetchall("SELECT detail FROM ticket_events WHERE step = 'retried'")
+    assert rows and all("rate limit" in r["detail"] for r in rows)
 
 
 async def test_slack_500_after_posting_is_not_posted_twice(
