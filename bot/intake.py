@@ -8,6 +8,7 @@ transaction, whether the message opens a ticket, continues one, or is ignored (w
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from bot import jobkinds
@@ -20,6 +21,18 @@ from bot.repos import Repositories
 from persistence.records import IN_PROGRESS_STATES
 
 log = logging.getLogger(__name__)
+
+# A reply whose thread is not a ticket yet is looked at again for this long: Slack redelivers a
+# question whose event failed within minutes, possibly after the reply.
+ORPHAN_WINDOW_SECONDS = 10 * 60
+ORPHAN_RETRY_SECONDS = 20.0
+
+
+def _age(ts: str) -> float:
+    try:
+        return time.time() - float(ts)
+    except ValueError:
+        return float("inf")
 
 
 class Intake:
@@ -45,7 +58,7 @@ class Intake:
             log.info("duplicate delivery of %s dropped", message.dedupe_key)
         return new
 
-    async def handle(self, message: InboundMessage) -> None:
+    async def handle(self, message: InboundMessage, *, orphan_waits: int = 0) -> None:
         role = self.people.author_role(
             user_id=message.user_id,
             user_team=message.user_team,
@@ -96,12 +109,28 @@ class Intake:
                     detail={"channel": message.channel_id, "ts": message.ts},
                 )
                 await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round)
+                # Replies that arrived before their question join the ticket now.
+                await repos.jobs.wake_waiting_replies(
+                    tx, channel_id=message.channel_id, thread_ts=message.ts
+                )
                 self.wake()
                 return
 
             assert message.thread_ts is not None
             found = await repos.tickets.find_by_thread(message.channel_id, message.thread_ts, tx)
             if found is None:
+                if _age(message.ts) < ORPHAN_WINDOW_SECONDS:
+                    # Its question may still be on the way (Slack redelivers a failed event
+                    # minutes later): look again shortly rather than drop the reply.
+                    await repos.jobs.enqueue(
+                        tx,
+                        kind=jobkinds.INBOUND_MESSAGE,
+                        dedupe_key=f"{message.dedupe_key}:orphan:{orphan_waits + 1}",
+                        payload={**message.to_payload(), "orphan_waits": orphan_waits + 1},
+                        delay=ORPHAN_RETRY_SECONDS,
+                    )
+                    log.info("reply %s waits for its thread's question", message.dedupe_key)
+                    return
                 await ignore("a reply in a thread that is not a support ticket")
                 return
             ticket = found

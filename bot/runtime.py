@@ -44,6 +44,7 @@ from bot.retention import RetentionJob
 from bot.retrieval import Retriever
 from bot.review import ReviewDesk
 from bot.services import Services
+from bot.slack_text import slack_error
 from bot.worker import JobWorker
 from bot.workflow import Workflow
 from persistence.db import Database
@@ -77,7 +78,7 @@ async def identify(client: AsyncWebClient) -> Workspace:
     try:
         auth = await client.auth_test()
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else str(exc)
+        error = slack_error(exc)
         raise StartupError(
             f"Slack refused the bot token (auth.test: {error}); check SLACK_BOT_TOKEN"
         ) from None
@@ -156,7 +157,11 @@ class BotRuntime:
         reminders = Reminders(settings, config, repos, people, wake)
 
         async def run_inbound(job: Job) -> None:
-            await intake.handle(InboundMessage.from_payload(job.payload))
+            waits = job.payload.get("orphan_waits")
+            await intake.handle(
+                InboundMessage.from_payload(job.payload),
+                orphan_waits=waits if isinstance(waits, int) else 0,
+            )
 
         async def run_advance(job: Job) -> None:
             await workflow.advance(int(job.payload["ticket_id"]), int(job.payload["round"]))
@@ -287,7 +292,7 @@ class BotRuntime:
         try:
             await client.auth_test()
         except SlackApiError as exc:
-            self.readiness.slack_error = str(exc.response.get("error"))
+            self.readiness.slack_error = slack_error(exc)
             return
         except (TimeoutError, OSError) as exc:
             self.readiness.slack_error = f"unreachable: {type(exc).__name__}"

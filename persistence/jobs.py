@@ -152,3 +152,14 @@ class JobRepository:
         if row is None or row["t"] is None:
             return None
         return max(0.0, float(row["t"]) - now())
+
+    async def wake_waiting_replies(self, tx: Tx, *, channel_id: str, thread_ts: str) -> int:
+        """Make replies that wait for this thread's question (see Intake) due now."""
+        cur = await tx.execute(
+            "UPDATE jobs SET available_at = ? WHERE kind = 'inbound_message' AND state = 'pending'"
+            " AND json_extract(payload, '$.channel_id') = ?"
+            " AND json_extract(payload, '$.thread_ts') = ?"
+            " AND json_extract(payload, '$.orphan_waits') IS NOT NULL",
+            (now(), channel_id, thread_ts),
+        )
+        return cur.rowcount

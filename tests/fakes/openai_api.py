@@ -7,6 +7,11 @@ decides what the "model" says (a scripted queue, then a responder function) and 
 faults: HTTP errors, slow answers (client timeouts) and answers held indefinitely (crashes
 mid-call). Malformed model output needs no special support: script a non-JSON string.
 
+For fault runs, :meth:`FakeOpenAI.random_faults` injects faults at seeded random rates: answers
+withheld until the client gives up (timeouts), HTTP 500s, model output that is malformed JSON
+(a truncated object), and HTTP bodies that are themselves truncated JSON. Every injected fault
+is counted by kind in :attr:`FakeOpenAI.injected`.
+
 Only chat-completion bodies are kept in :attr:`FakeOpenAI.requests` (every body that arrived,
 including those answered with an injected fault); embedding bodies go to
 :attr:`FakeOpenAI.embedding_requests`.
@@ -18,10 +23,12 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import json
 import math
+import random
 import struct
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +71,49 @@ def fake_embedding(text: str) -> list[float]:
     return [x / norm for x in raw]
 
 
+# Kinds counted in FakeOpenAI.injected.
+FAULT_TIMEOUT = "timeout"
+FAULT_500 = "500"
+FAULT_MALFORMED_JSON = "malformed_json"
+FAULT_MALFORMED_BODY = "malformed_body"
+
+
+class _RandomFaults:
+    def __init__(
+        self,
+        seed: int | None,
+        timeout_rate: float,
+        error_rate: float,
+        malformed_rate: float,
+        malformed_body_rate: float,
+        stall_seconds: float,
+    ) -> None:
+        rates = (timeout_rate, error_rate, malformed_rate, malformed_body_rate)
+        if min(rates) < 0 or sum(rates) > 1:
+            raise ValueError("fault rates must be >= 0 and add up to at most 1")
+        self.rng = random.Random(seed)
+        self.table = [
+            (FAULT_TIMEOUT, timeout_rate),
+            (FAULT_500, error_rate),
+            (FAULT_MALFORMED_JSON, malformed_rate),
+            (FAULT_MALFORMED_BODY, malformed_body_rate),
+        ]
+        self.stall_seconds = stall_seconds
+
+    def roll(self) -> str | None:
+        roll = self.rng.random()
+        for kind, rate in self.table:
+            if roll < rate:
+                return kind
+            roll -= rate
+        return None
+
+
+def _truncated(text: str) -> str:
+    """Cut a JSON document short (always unparseable: an object loses its closing brace)."""
+    return text[: max(1, len(text) // 2)]
+
+
 def _error_body(status: int, message: str) -> Json:
     kind, code = _ERROR_TYPES.get(status, ("server_error", None))
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
@@ -91,6 +141,10 @@ class FakeOpenAI:
         self._script: deque[str] = deque()
         self._failures: deque[int] = deque()
         self._delays: deque[float] = deque()
+        self._random: _RandomFaults | None = None
+        # Injected faults by kind: "timeout", "500", "malformed_json", "malformed_body" (random
+        # ones), and "status_<n>" for those queued with fail_next.
+        self.injected: Counter[str] = Counter()
         self._unhung = asyncio.Event()
         self._unhung.set()
         self._stopping = asyncio.Event()
@@ -157,6 +211,32 @@ class FakeOpenAI:
         """Sleep ``seconds`` before answering the next ``times`` chat completions."""
         self._delays.extend([seconds] * times)
 
+    def random_faults(
+        self,
+        *,
+        seed: int | None = None,
+        timeout_rate: float = 0.0,
+        error_rate: float = 0.0,
+        malformed_rate: float = 0.0,
+        malformed_body_rate: float = 0.0,
+        stall_seconds: float = 30.0,
+    ) -> None:
+        """Fault chat completions at random, with a RNG seeded by ``seed``.
+
+        Per request: with ``timeout_rate`` the answer is withheld until the client hangs up
+        (or ``stall_seconds`` pass); with ``error_rate`` an HTTP 500 with OpenAI error JSON;
+        with ``malformed_rate`` a normal completion whose content is the reply cut short
+        (malformed JSON); with ``malformed_body_rate`` an HTTP 200 whose body itself is cut
+        short. Queued faults (fail_next, delay_next) come first. :meth:`stop_random_faults`
+        ends it.
+        """
+        self._random = _RandomFaults(
+            seed, timeout_rate, error_rate, malformed_rate, malformed_body_rate, stall_seconds
+        )
+
+    def stop_random_faults(self) -> None:
+        self._random = None
+
     def hang(self) -> None:
         """Withhold every chat-completion answer until :meth:`unhang` (requests still recorded)."""
         self._unhung.clear()
@@ -194,6 +274,14 @@ class FakeOpenAI:
         transport = request.transport
         return transport is None or transport.is_closing()
 
+    async def _stall(self, request: web.Request, seconds: float) -> None:
+        """Withhold the answer until the client hangs up, ``seconds`` pass, or stop()."""
+        deadline = time.monotonic() + seconds
+        while not self._gone(request) and not self._stopping.is_set():
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.05)
+
     async def _wait(self, seconds: float | None) -> None:
         if seconds is not None:
             stop = asyncio.ensure_future(self._stopping.wait())
@@ -227,17 +315,32 @@ class FakeOpenAI:
             return web.Response(status=499)
         if self._failures:
             status = self._failures.popleft()
+            self.injected[f"status_{status}"] += 1
             headers = {"retry-after": "0"} if status == 429 else None
             return web.json_response(
                 _error_body(status, f"fake injected failure {status}"),
                 status=status,
                 headers=headers,
             )
+        fault = self._random.roll() if self._random is not None else None
+        if fault == FAULT_TIMEOUT:
+            assert self._random is not None
+            self.injected[FAULT_TIMEOUT] += 1
+            await self._stall(request, self._random.stall_seconds)
+            return web.Response(status=499 if self._gone(request) else 504)
+        if fault == FAULT_500:
+            self.injected[FAULT_500] += 1
+            return web.json_response(
+                _error_body(500, "fake injected failure 500 (random)"), status=500
+            )
         if body.get("stream"):
             return web.json_response(
                 _error_body(400, "FakeOpenAI does not implement stream=true"), status=400
             )
-        if self._script:
+        if self._script and fault == FAULT_MALFORMED_JSON:
+            # Malformed instead of the scripted reply, which stays for the next request.
+            content = self._script[0]
+        elif self._script:
             content = self._script.popleft()
         elif self.responder is not None:
             try:
@@ -248,33 +351,42 @@ class FakeOpenAI:
             return web.json_response(
                 _error_body(500, "FakeOpenAI has no scripted reply and no responder"), status=500
             )
+        if fault == FAULT_MALFORMED_JSON:
+            self.injected[FAULT_MALFORMED_JSON] += 1
+            content = _truncated(content)
         messages = body.get("messages") or []
         prompt_tokens = sum(
             count_tokens(_content_text(m.get("content"))) for m in messages if isinstance(m, dict)
         )
         completion_tokens = count_tokens(content)
-        return web.json_response(
-            {
-                "id": f"chatcmpl-fake{next(self._ids):06d}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model") or self.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content, "refusal": None},
-                        "logprobs": None,
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-                "system_fingerprint": "fp_fake",
-            }
-        )
+        completion: Json = {
+            "id": f"chatcmpl-fake{next(self._ids):06d}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+            "system_fingerprint": "fp_fake",
+        }
+        if fault == FAULT_MALFORMED_BODY:
+            self.injected[FAULT_MALFORMED_BODY] += 1
+            return web.Response(
+                status=200,
+                text=_truncated(json.dumps(completion)),
+                content_type="application/json",
+            )
+        return web.json_response(completion)
 
     def _model_object(self, model: str) -> Json:
         return {"id": model, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}

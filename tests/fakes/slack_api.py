@@ -4,7 +4,11 @@ This module owns :class:`FakeSlack`: an aiohttp server on 127.0.0.1 that answers
 methods the bot uses the way Slack does (HTTP 200 with ``ok: false`` for API errors, 429 with
 ``Retry-After`` for rate limits), keeps the workspace state those methods touch (messages,
 ephemerals, views, reactions, response_url posts), records every call, and lets a test inject
-faults: HTTP errors, ``ok: false`` answers, and withheld responses.
+faults: HTTP errors, ``ok: false`` answers, and withheld responses, either queued one by one
+(:meth:`FakeSlack.fail_next`, :meth:`FakeSlack.error_next`, :meth:`FakeSlack.hold`) or at seeded
+random rates (:meth:`FakeSlack.random_faults`: 429 with ``Retry-After``, 500 before the method
+ran, and 500 *after* the method ran and stored its message, as real Slack sometimes does).
+Every injected fault is counted by kind in :attr:`FakeSlack.injected`.
 
 It is driven by the real ``slack_sdk`` ``AsyncWebClient`` (``base_url=fake.url``), so it accepts
 JSON bodies, form-encoded bodies (JSON-valued fields such as ``blocks`` arrive as strings) and
@@ -23,9 +27,10 @@ import contextlib
 import copy
 import itertools
 import json
+import random
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,6 +73,25 @@ class _HttpFault:
 @dataclass
 class _ErrorFault:
     error: str
+
+
+@dataclass
+class _RandomFaults:
+    """Seeded random faults on some methods; rates are probabilities per call."""
+
+    rng: random.Random
+    methods: frozenset[str]
+    rate_429: float
+    rate_500: float
+    rate_500_after_store: float
+    retry_after: int
+
+
+# Kinds counted in FakeSlack.injected.
+FAULT_429 = "429"
+FAULT_500 = "500"
+FAULT_500_AFTER_STORE = "500_after_store"
+FAULT_ERROR = "error"
 
 
 @dataclass
@@ -148,6 +172,11 @@ class FakeSlack:
         self._posted: list[Json] = []
         self._faults: dict[str, deque[_HttpFault | _ErrorFault]] = {}
         self._held: dict[str, _Held] = {}
+        self._random: _RandomFaults | None = None
+        # Injected faults by kind ("429", "500", "500_after_store", "error"), and by
+        # "method:kind"; queued and random ones alike.
+        self.injected: Counter[str] = Counter()
+        self.injected_by_method: Counter[str] = Counter()
         self._used_ts: set[str] = set()
         self._last_ts = (0, 0)
         self._view_ids = itertools.count(1)
@@ -244,6 +273,59 @@ class FakeSlack:
         """Answer the next ``times`` calls of ``method`` with ``ok: false``, not performing them."""
         queue = self._faults.setdefault(method, deque())
         queue.extend(_ErrorFault(error) for _ in range(times))
+
+    def random_faults(
+        self,
+        *,
+        seed: int | None = None,
+        rate_429: float = 0.0,
+        rate_500: float = 0.0,
+        rate_500_after_store: float = 0.0,
+        methods: Iterable[str] = ("chat.postMessage", "chat.update"),
+        retry_after: int = 1,
+    ) -> None:
+        """Fail calls of ``methods`` at random, with a RNG seeded by ``seed``.
+
+        Per call, with probability ``rate_429`` the answer is a 429 with ``Retry-After:
+        retry_after`` (nothing done); with ``rate_500`` a plain-text 500 (nothing done); with
+        ``rate_500_after_store`` the method runs (a message is stored, an update applied) and the
+        answer is still a 500, so the caller cannot tell whether it worked. Queued faults
+        (fail_next, error_next) take precedence. Call :meth:`stop_random_faults` to end it.
+        """
+        total = rate_429 + rate_500 + rate_500_after_store
+        if min(rate_429, rate_500, rate_500_after_store) < 0 or total > 1:
+            raise ValueError("fault rates must be >= 0 and add up to at most 1")
+        self._random = _RandomFaults(
+            rng=random.Random(seed),
+            methods=frozenset(methods),
+            rate_429=rate_429,
+            rate_500=rate_500,
+            rate_500_after_store=rate_500_after_store,
+            retry_after=retry_after,
+        )
+
+    def stop_random_faults(self) -> None:
+        self._random = None
+
+    def _count_fault(self, method: str, kind: str) -> None:
+        self.injected[kind] += 1
+        self.injected_by_method[f"{method}:{kind}"] += 1
+
+    def _roll(self, method: str) -> str | None:
+        """The random fault kind for this call of ``method``, or None."""
+        faults = self._random
+        if faults is None or method not in faults.methods:
+            return None
+        roll = faults.rng.random()
+        if roll < faults.rate_429:
+            return FAULT_429
+        roll -= faults.rate_429
+        if roll < faults.rate_500:
+            return FAULT_500
+        roll -= faults.rate_500
+        if roll < faults.rate_500_after_store:
+            return FAULT_500_AFTER_STORE
+        return None
 
     def hold(self, method: str) -> None:
         """Perform and record calls of ``method`` but withhold the HTTP answer until release().
@@ -460,16 +542,28 @@ class FakeSlack:
 
         queue = self._faults.get(method)
         fault = queue.popleft() if queue else None
+        after_store = False
+        if fault is None:
+            kind = self._roll(method)
+            if kind == FAULT_429:
+                fault = _HttpFault(429, self._random.retry_after if self._random else 1)
+            elif kind == FAULT_500:
+                fault = _HttpFault(500, 0)
+            elif kind == FAULT_500_AFTER_STORE:
+                after_store = True
         if isinstance(fault, _HttpFault):
             if fault.status == 429:
+                self._count_fault(method, FAULT_429)
                 body = _error("ratelimited")
                 self._record(request, method, args, 429, body)
                 return web.json_response(
                     body, status=429, headers={"Retry-After": str(fault.retry_after)}
                 )
+            self._count_fault(method, FAULT_500 if fault.status == 500 else str(fault.status))
             self._record(request, method, args, fault.status, None)
             return web.Response(status=fault.status, text=f"fake upstream error {fault.status}")
         if isinstance(fault, _ErrorFault):
+            self._count_fault(method, FAULT_ERROR)
             body = _error(fault.error)
         elif invalid_json:
             body = _error("invalid_json")
@@ -477,6 +571,11 @@ class FakeSlack:
             body = _error("unknown_method")
         else:
             body = self._methods[method](args)
+        if after_store and body.get("ok"):
+            # Performed and stored, but the caller only sees a failing load balancer.
+            self._count_fault(method, FAULT_500_AFTER_STORE)
+            self._record(request, method, args, 500, None)
+            return web.Response(status=500, text="fake upstream error 500 (after storing)")
         self._record(request, method, args, 200, body)
 
         held = self._held.get(method)

@@ -73,10 +73,27 @@ class BotProcess:
         self.log = cwd / "bot.log"
 
     async def start(self, port: int, timeout: float = 20.0) -> None:
+        self.spawn()
+        await self.wait_listening(port, timeout)
+
+    def spawn(self) -> None:
+        """Start ``support-bot start`` without waiting for it to listen."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [SUPPORT_BOT, "start"], env=self.env, cwd=self.cwd, stdout=log, stderr=log
             )
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    async def wait_listening(self, port: int, timeout: float = 20.0) -> None:
+        """Wait until the spawned process accepts connections on ``port``."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

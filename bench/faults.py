@@ -1,0 +1,1146 @@
+"""Fault run: the real bot process under SIGKILLs, Slack 429/500s and LLM failures.
+
+Run from the repository root (a benchmark, not a test; ``tests/test_faults.py`` runs a short
+version of the same code and checks the same invariants)::
+
+    .venv/bin/python -m bench.faults [--messages 300] [--kills 20] [--seed N] [--quick]
+                                     [--eager-follow-ups SHARE] [--workdir DIR] [--out PATH]
+
+What happens:
+
+* The fake Slack and fake OpenAI servers (``tests/fakes``) run in this process. The fake Slack
+  answers ``chat.postMessage``/``chat.update`` with 429 (``Retry-After``), 500, and 500 *after*
+  storing the message at seeded random rates; the fake LLM times out, answers 500, returns
+  malformed JSON as the model's output, and returns a truncated HTTP body at random.
+* The real bot runs as a subprocess (``support-bot start``, HTTP mode, a real SQLite file) with
+  ``tests/data/kb`` imported.
+* Customers post questions (some the scripted model answers, some it escalates) and follow-ups
+  in their threads after the bot replied; reviewers act on every review card as it appears
+  (Approve, Edit and submit, two reviewers approving at once, an approval racing an edit).
+  With ``--eager-follow-ups SHARE`` that share of follow-ups is written before the bot replied,
+  possibly while Slack is still retrying the question itself (delivered out of order).
+  Everything goes through signed HTTP requests; an event that fails (the bot is down, or no
+  answer in Slack's 3 seconds) is sent again with the same ``event_id`` and ts and
+  ``X-Slack-Retry-Num``, as Slack does; a click that fails is clicked again.
+* Meanwhile the bot is SIGKILLed at random moments (``--kills`` times while the stream flows,
+  the last one after the last message was sent, plus some kills during start-up) and restarted.
+* After the last restart the run waits for the queue to drain and every card to be decided,
+  then checks the fake Slack's record and the bot's database: every question has exactly one
+  outcome per round (an answer in its thread, or a holding reply and one card), every
+  follow-up is on its ticket and handled, no outbox key was posted twice and no text appears
+  twice in a thread, every approved or edited reply was delivered exactly once with the right
+  text, and nothing was lost.
+
+It prints the figures and writes them as JSON to ``bench/results/faults.json``
+(``faults-quick.json`` with ``--quick``). The exit status is 1 when anything was duplicated or
+lost, 2 when the run could not complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import random
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+
+from bot import ids
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.utils.harness import (
+    BOT_TOKEN,
+    CUSTOMER_TEAM,
+    ESCALATION,
+    HOME_TEAM,
+    KB_DIR,
+    LLM_KEY,
+    OTHER_REVIEWER,
+    REVIEWER,
+    SIGNING_SECRET,
+    SUPPORT,
+    TIMER_HORIZON,
+    decision_buttons,
+)
+from tests.utils.process import SUPPORT_BOT, BotProcess, bot_env, free_port
+from tests.utils.slack_requests import SlackSender
+
+Json = dict[str, Any]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REVIEWERS = (REVIEWER, OTHER_REVIEWER, "UREVIEWER3", "UREVIEWER4")
+# Slack gives up on a request after 3 seconds and retries the event.
+SLACK_TIMEOUT = 3.0
+IN_PROGRESS = ("received", "classified", "retrieved", "drafted")
+HOLDING_KEY = re.compile(r"^ticket:(\d+):round:(\d+):holding$")
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+@dataclass
+class FaultRunConfig:
+    messages: int = 300
+    kills: int = 20
+    seed: int = 1
+    # Mean gap between two customer messages (uniform between 0 and twice this).
+    message_gap: float = 0.2
+    follow_up_share: float = 0.25  # of messages: follow-ups in a thread the bot answered in
+    # Of follow-ups: ones written before the bot replied (the customer adds a detail at once).
+    eager_follow_up_share: float = 0.0
+    escalate_share: float = 0.35  # of new questions: ones the scripted model escalates
+    # Of kills: an extra SIGKILL while the restarted bot is still starting up.
+    startup_kill_share: float = 0.15
+    # Seconds the bot stays up, at least, before a kill (then a random extra up to kill_jitter).
+    min_uptime: float = 0.2
+    kill_jitter: float = 1.8
+    slack_429: float = 0.05
+    slack_500: float = 0.03
+    slack_500_after_store: float = 0.03
+    llm_timeout: float = 0.03
+    llm_500: float = 0.04
+    llm_malformed_json: float = 0.04
+    llm_malformed_body: float = 0.01
+    # The bot's LLM timeout: a stalled answer costs this long.
+    bot_llm_timeout: float = 1.5
+    drain_timeout: float = 240.0
+    # How long to keep watching after the drain, so a late duplicate can show itself.
+    settle_seconds: float = 2.0
+    workdir: Path | None = None
+    progress: bool = True
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> FaultRunConfig:
+        values: dict[str, Any] = {"messages": 40, "kills": 4, "message_gap": 0.12}
+        values.update(overrides)
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------- the customers
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A customer message the scripted model knows: how it classifies it and what it answers."""
+
+    text: str
+    kind: Literal["faq", "escalate", "person"]
+    article: int  # ids follow the sorted file names in tests/data/kb
+    keywords: tuple[str, ...]
+
+
+# Questions the model answers (confident simple FAQs whose article fits), and questions it
+# escalates (bugs, billing problems: category complex_issue). Retrieval "fits" all FAQ texts.
+FAQ = (
+    Topic("How do I export a report as CSV?", "faq", 2, ("export", "csv", "report")),
+    Topic("Can I download a report as a CSV file?", "faq", 2, ("export", "csv", "report")),
+    Topic("How can I export a report as PDF?", "faq", 2, ("export", "pdf", "report")),
+    Topic("Where do I schedule a weekly export?", "faq", 2, ("schedule", "weekly", "export")),
+    Topic("I forgot my password, how do I reset it?", "faq", 3, ("reset", "password", "forgot")),
+    Topic("How do I reset my password?", "faq", 3, ("reset", "password", "forgot")),
+    Topic("Where can I download my invoices?", "faq", 1, ("invoices", "download", "billing")),
+    Topic("When are invoices issued?", "faq", 1, ("invoices", "billing")),
+)
+ESCALATE = (
+    Topic("The CSV export crashes every time for our big report!", "escalate", 2, ("export",)),
+    Topic("Export to PDF fails with an error on large reports", "escalate", 2, ("export", "pdf")),
+    Topic("My password reset e-mail never arrives", "escalate", 3, ("password", "reset")),
+    Topic("We were charged twice this month, please refund one", "escalate", 1, ("invoice",)),
+)
+FOLLOW_UPS = (
+    Topic("And can I schedule that export weekly?", "faq", 2, ("schedule", "weekly", "export")),
+    Topic("Also the export is missing some columns", "escalate", 2, ("export", "csv")),
+    Topic("It is the Q3 revenue report, if that helps", "escalate", 2, ("report",)),
+    Topic("Can I talk to a person about this?", "person", 2, ()),
+    *FAQ,
+)
+ARTICLE_ANSWERS = {
+    1: "Invoices are issued on the 1st of each month; download them under *Settings › Billing*.",
+    2: "Open the report, click *Export* in the top-right corner and choose CSV or PDF.",
+    3: "Click *Forgot password?* on the login page and follow the link we e-mail you.",
+}
+# Marks the model's drafts, so a reviewer can tell them from a knowledge-base passage.
+DRAFT_MARK = "(You asked: “"
+
+
+class ScriptedModel:
+    """FakeOpenAI responder: classifies and drafts by the customer's text (see ``Topic``).
+
+    A draft quotes the round's question, so two answers in one thread never share a text.
+    """
+
+    def __init__(self) -> None:
+        self.topics = {t.text: t for t in (*FAQ, *ESCALATE, *FOLLOW_UPS)}
+
+    def __call__(self, request: Json) -> str:
+        messages = request["messages"]
+        system = str(messages[0]["content"])
+        user = str(messages[1]["content"])
+        question = user.rsplit("Customer's latest message:", 1)[-1].strip()
+        lines = [line.strip() for line in question.splitlines() if line.strip()]
+        topics = [self.topics.get(line) for line in lines]
+        known = [t for t in topics if t is not None]
+        escalate = not known or any(t is None or t.kind != "faq" for t in topics)
+        main = known[0] if known else None
+        article = main.article if main else 2
+        if "You triage customer questions" in system:
+            return json.dumps(
+                {
+                    "category": "complex_issue" if escalate else "simple_faq",
+                    "confidence": 0.8 if escalate else 0.92,
+                    "keywords": list(main.keywords) if main else ["export"],
+                    "summary": "The customer needs help with: " + " / ".join(lines)[:200],
+                    "wants_human": False,
+                }
+            )
+        if "You write replies to customers" in system:
+            quoted = " / ".join(lines)
+            return json.dumps(
+                {
+                    "answer": f"{ARTICLE_ANSWERS[article]} {DRAFT_MARK}{quoted}”)",
+                    "used_article_ids": [article],
+                    "grounded": not escalate,
+                    "missing_information": "",
+                }
+            )
+        return "{}"
+
+
+@dataclass
+class Sent:
+    """One customer message and what it took to get it acknowledged."""
+
+    index: int
+    kind: str  # "faq" | "escalate" | "follow_up"
+    text: str
+    user: str
+    ts: str
+    event_id: str
+    root_ts: str | None = None  # for follow-ups: the thread
+    attempts: int = 0
+    acked: bool = False
+    statuses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Thread:
+    root: Sent
+    follow_ups: list[Sent] = field(default_factory=list)
+
+    def texts(self) -> set[str]:
+        return {self.root.text, *(f.text for f in self.follow_ups)}
+
+
+class Customers:
+    """Streams questions and follow-ups; retries each event until acknowledged, as Slack does."""
+
+    def __init__(
+        self, cfg: FaultRunConfig, rng: random.Random, sender: SlackSender, slack: FakeSlack
+    ) -> None:
+        self.cfg = cfg
+        self.rng = rng
+        self.sender = sender
+        self.slack = slack
+        self.sent: list[Sent] = []
+        self.threads: dict[str, Thread] = {}
+        self.dispatched = 0
+        self.progress = asyncio.Event()  # pulsed at every message sent
+        self.tasks: list[asyncio.Task[None]] = []
+        self.requests = 0  # HTTP requests, retries included
+        self.retries = 0
+        self.undelivered: list[Sent] = []
+        self.finished_at: float | None = None
+
+    def _follow_up_target(self) -> Thread | None:
+        """A thread the bot already replied in, with room for another follow-up (or, for an
+        eager follow-up, one it has not replied in yet)."""
+        replied = {p.get("thread_ts") for p in self.slack.posts(channel=SUPPORT)}
+        eager = self.rng.random() < self.cfg.eager_follow_up_share
+        candidates = [
+            t
+            for t in self.threads.values()
+            if (t.root.acked or eager) and len(t.follow_ups) < 2 and (t.root.ts in replied) != eager
+        ]
+        return self.rng.choice(candidates) if candidates else None
+
+    def _next_message(self, index: int) -> Sent:
+        rng = self.rng
+        if rng.random() < self.cfg.follow_up_share:
+            thread = self._follow_up_target()
+            if thread is not None:
+                used = thread.texts()
+                topic = rng.choice([t for t in FOLLOW_UPS if t.text not in used])
+                sent = Sent(
+                    index=index,
+                    kind="follow_up",
+                    text=topic.text,
+                    user=thread.root.user,
+                    ts=self.sender.new_ts(),
+                    event_id=self.sender.new_event_id(),
+                    root_ts=thread.root.ts,
+                )
+                thread.follow_ups.append(sent)
+                return sent
+        escalate = rng.random() < self.cfg.escalate_share
+        topic = rng.choice(ESCALATE if escalate else FAQ)
+        sent = Sent(
+            index=index,
+            kind=topic.kind,
+            text=topic.text,
+            user=f"UCUST{rng.randrange(40):03d}",
+            ts=self.sender.new_ts(),
+            event_id=self.sender.new_event_id(),
+        )
+        self.threads[sent.ts] = Thread(sent)
+        return sent
+
+    async def run(self) -> None:
+        for index in range(self.cfg.messages):
+            sent = self._next_message(index)
+            self.sent.append(sent)
+            self.dispatched += 1
+            self.progress.set()
+            self.progress.clear()
+            self.tasks.append(asyncio.create_task(self._deliver(sent)))
+            await asyncio.sleep(self.rng.uniform(0, 2 * self.cfg.message_gap))
+        await asyncio.gather(*self.tasks)
+        self.finished_at = time.monotonic()
+
+    async def _deliver(self, sent: Sent, deadline: float = 180.0) -> None:
+        started = time.monotonic()
+        while True:
+            retry = sent.attempts or None
+            sent.attempts += 1
+            self.requests += 1
+            try:
+                status, _body, _event_id, _ts = await self.sender.message_event(
+                    SUPPORT,
+                    sent.user,
+                    sent.text,
+                    ts=sent.ts,
+                    thread_ts=sent.root_ts,
+                    team=CUSTOMER_TEAM,
+                    user_team=CUSTOMER_TEAM,
+                    event_id=sent.event_id,
+                    retry_num=retry,
+                )
+                sent.statuses.append(str(status))
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                status = 0
+                sent.statuses.append(type(exc).__name__)
+            if status == 200:
+                sent.acked = True
+                return
+            if time.monotonic() - started > deadline:
+                self.undelivered.append(sent)
+                return
+            self.retries += 1
+            # Slack's schedule (at once, 1 min, 5 min) squeezed into seconds.
+            await asyncio.sleep(
+                min(2.0, 0.25 * 2 ** min(sent.attempts, 3)) * self.rng.uniform(0.5, 1)
+            )
+
+
+# ---------------------------------------------------------------------------- the reviewers
+
+
+@dataclass
+class Review:
+    escalation_id: int
+    card_ts: str
+    plan: str  # approve | edit | double_approve | approve_vs_edit | double_edit
+    rounds: int = 0
+    edits: dict[str, str] = field(default_factory=dict)  # reviewer -> text they submitted
+    done: bool = False
+    gave_up: bool = False
+
+
+class Reviewers:
+    """Act on every review card as it appears, until it shows a decision; click again if the
+    card has not changed a few seconds after a click (the bot may have been down)."""
+
+    def __init__(
+        self, cfg: FaultRunConfig, rng: random.Random, sender: SlackSender, slack: FakeSlack
+    ) -> None:
+        self.cfg = cfg
+        self.rng = rng
+        self.sender = sender
+        self.slack = slack
+        self.reviews: dict[int, Review] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        self.clicks: Counter[str] = Counter()  # requests sent, by kind
+        self.click_failures = 0  # requests that got no 200
+        self.stopping = False
+        self.duplicate_cards: list[str] = []
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for r in self.reviews.values() if not r.done)
+
+    async def watch(self) -> None:
+        while not self.stopping:
+            for card in self.slack.posts(channel=ESCALATION):
+                if card.get("thread_ts"):
+                    continue
+                buttons = decision_buttons(card)
+                if not buttons:
+                    continue
+                escalation_id = int(next(iter(buttons.values())))
+                review = self.reviews.get(escalation_id)
+                if review is not None:
+                    if review.card_ts != card["ts"] and card["ts"] not in self.duplicate_cards:
+                        self.duplicate_cards.append(card["ts"])
+                    continue
+                review = Review(escalation_id, card["ts"], self._plan(card))
+                self.reviews[escalation_id] = review
+                self.tasks.append(asyncio.create_task(self._review(review)))
+            await asyncio.sleep(0.15)
+
+    def _plan(self, card: Json) -> str:
+        buttons = decision_buttons(card)
+        drafted_by_model = DRAFT_MARK in json.dumps(card.get("blocks") or [], ensure_ascii=False)
+        roll = self.rng.random()
+        if ids.ACTION_APPROVE in buttons and drafted_by_model:
+            if roll < 0.62:
+                return "approve"
+            if roll < 0.78:
+                return "edit"
+            if roll < 0.90:
+                return "double_approve"
+            return "approve_vs_edit"
+        # No draft, or a knowledge-base passage: a reviewer writes the reply.
+        return "edit" if roll < 0.8 else "double_edit"
+
+    def _card(self, review: Review) -> Json | None:
+        return self.slack.find_message(ESCALATION, review.card_ts)
+
+    def _decided(self, review: Review) -> bool:
+        card = self._card(review)
+        return card is not None and not decision_buttons(card)
+
+    async def _review(self, review: Review, deadline: float = 200.0) -> None:
+        started = time.monotonic()
+        await asyncio.sleep(self.rng.uniform(0.1, 1.2))  # a human reads the card
+        while not self._decided(review) and not self.stopping:
+            if time.monotonic() - started > deadline:
+                review.gave_up = True
+                break
+            review.rounds += 1
+            first, second = self.rng.sample(REVIEWERS, 2)
+            if review.plan == "approve":
+                await self._approve(review, first)
+            elif review.plan == "edit":
+                await self._edit(review, first)
+            elif review.plan == "double_approve":
+                await asyncio.gather(self._approve(review, first), self._approve(review, second))
+            elif review.plan == "double_edit":
+                await asyncio.gather(self._edit(review, first), self._edit(review, second))
+            else:
+                await asyncio.gather(self._edit(review, first), self._approve(review, second))
+            # Give the card time to show the decision before clicking again.
+            for _ in range(40):
+                if self._decided(review) or self.stopping:
+                    break
+                await asyncio.sleep(0.1)
+        review.done = True
+
+    async def _click(self, kind: str, send: Callable[[], Awaitable[tuple[int, str]]]) -> str | None:
+        self.clicks[kind] += 1
+        try:
+            status, body = await send()
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            self.click_failures += 1
+            return None
+        if status != 200:
+            self.click_failures += 1
+            return None
+        return body
+
+    async def _approve(self, review: Review, user: str) -> None:
+        card = self._card(review)
+        if card is None:
+            return
+        await self._click(
+            "approve",
+            lambda: self.sender.block_action(
+                user,
+                ids.ACTION_APPROVE,
+                str(review.escalation_id),
+                team_id=HOME_TEAM,
+                channel=ESCALATION,
+                message=card,
+            ),
+        )
+
+    async def _edit(self, review: Review, user: str) -> None:
+        card = self._card(review)
+        if card is None:
+            return
+        trigger = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:24]}"
+        opened = await self._click(
+            "edit_open",
+            lambda: self.sender.block_action(
+                user,
+                ids.ACTION_EDIT,
+                str(review.escalation_id),
+                team_id=HOME_TEAM,
+                channel=ESCALATION,
+                message=card,
+                trigger_id=trigger,
+            ),
+        )
+        if opened is None:
+            return
+        view = next(
+            (
+                c["view"]
+                for c in self.slack.calls_to("views.open")
+                if c.get("trigger_id") == trigger
+            ),
+            None,
+        )
+        if view is None:  # refused: decided already (the clicker was told so)
+            return
+        await asyncio.sleep(self.rng.uniform(0.05, 0.6))  # typing
+        text = review.edits.setdefault(
+            user,
+            f"Edited by {user} for escalation {review.escalation_id}: we fixed it, please try "
+            "again & tell us <here> if it still fails.",
+        )
+        for _ in range(5):  # Submit again while the request fails, as a person would
+            body = await self._click(
+                "edit_submit",
+                lambda: self.sender.view_submission(
+                    user,
+                    ids.VIEW_EDIT,
+                    {ids.BLOCK_EDIT_TEXT: {ids.ACTION_EDIT_TEXT: text}},
+                    str(view.get("private_metadata") or ""),
+                    team_id=HOME_TEAM,
+                ),
+            )
+            if body is not None and "Something went wrong" not in body:
+                return
+            await asyncio.sleep(self.rng.uniform(0.3, 1.0))
+
+
+# ---------------------------------------------------------------------------- the killer
+
+
+class Killer:
+    """SIGKILLs the bot at random moments while the stream flows, and restarts it."""
+
+    def __init__(
+        self,
+        cfg: FaultRunConfig,
+        rng: random.Random,
+        bot: BotProcess,
+        port: int,
+        customers: Customers,
+        log: Callable[[str], None],
+    ) -> None:
+        self.cfg = cfg
+        self.rng = rng
+        self.bot = bot
+        self.port = port
+        self.customers = customers
+        self.log = log
+        self.kills = 0
+        self.startup_kills = 0
+        self.restart_seconds: list[float] = []
+        self.start_failures: list[str] = []
+        self.up_since = time.monotonic()
+        self.last_restart_at = time.monotonic()
+
+    async def start(self) -> None:
+        began = time.monotonic()
+        for _ in range(5):
+            self.bot.spawn()
+            try:
+                await self.bot.wait_listening(self.port, timeout=60)
+                break
+            except AssertionError as exc:
+                self.start_failures.append(str(exc)[-3000:])
+                self.log(f"the bot failed to start: {str(exc)[-300:]}")
+                if self.bot.alive:
+                    self.bot.kill()
+        else:
+            raise RuntimeError("the bot did not start five times in a row")
+        self.up_since = self.last_restart_at = time.monotonic()
+        self.restart_seconds.append(self.up_since - began)
+
+    async def run(self) -> None:
+        total = self.cfg.messages
+        for k in range(1, self.cfg.kills + 1):
+            target = math.ceil(k * total / self.cfg.kills)
+            while self.customers.dispatched < target:
+                await self.customers.progress.wait()
+            uptime = self.cfg.min_uptime + self.rng.uniform(0, self.cfg.kill_jitter)
+            await asyncio.sleep(max(0.0, self.up_since + uptime - time.monotonic()))
+            self.bot.kill()
+            self.kills += 1
+            self.log(
+                f"kill {self.kills} (sent {self.customers.dispatched}/{total},"
+                f" up {time.monotonic() - self.up_since:.1f}s)"
+            )
+            await asyncio.sleep(self.rng.uniform(0, 0.4))
+            if k < self.cfg.kills and self.rng.random() < self.cfg.startup_kill_share:
+                self.bot.spawn()
+                await asyncio.sleep(self.rng.uniform(0.05, 1.0))
+                if self.bot.alive:
+                    self.bot.kill()
+                    self.kills += 1
+                    self.startup_kills += 1
+                    self.log(f"kill {self.kills} during start-up")
+            await self.start()
+
+
+# ---------------------------------------------------------------------------- the checks
+
+
+def db_rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    try:
+        con.row_factory = sqlite3.Row
+        return list(con.execute(sql, params).fetchall())
+    finally:
+        con.close()
+
+
+def pending_work(db_path: Path) -> dict[str, int]:
+    """What still keeps the bot busy: due jobs, tickets mid-round, undecided escalations."""
+    jobs = db_rows(
+        db_path,
+        "SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'"
+        " OR (state = 'pending' AND available_at <= ?)",
+        (time.time() + TIMER_HORIZON,),
+    )[0]["n"]
+    marks = ",".join("?" for _ in IN_PROGRESS)
+    tickets = db_rows(
+        db_path, f"SELECT COUNT(*) AS n FROM tickets WHERE state IN ({marks})", IN_PROGRESS
+    )[0]["n"]
+    escalations = db_rows(db_path, "SELECT COUNT(*) AS n FROM escalations WHERE state = 'pending'")[
+        0
+    ]["n"]
+    return {"jobs": int(jobs), "tickets": int(tickets), "escalations": int(escalations)}
+
+
+def _key(message: Json) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != ids.OUTBOX_METADATA_EVENT:
+        return None
+    key = (metadata.get("event_payload") or {}).get("key")
+    return str(key) if key is not None else None
+
+
+@dataclass
+class Verdict:
+    """What the checks found. ``duplicates`` and ``lost`` must both be empty."""
+
+    duplicates: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def verify(slack: FakeSlack, db_path: Path, customers: Customers, reviewers: Reviewers) -> Verdict:
+    v = Verdict()
+    posts = slack.posts()
+
+    # -- nothing posted twice: by outbox key, and by text within one thread ------------------
+    by_key: dict[str, list[Json]] = {}
+    for post in posts:
+        key = _key(post)
+        if key is None:
+            v.warnings.append(f"a post without an outbox key: {post['channel']} {post['ts']}")
+            continue
+        by_key.setdefault(key, []).append(post)
+        if post["channel"] not in (SUPPORT, ESCALATION):
+            v.lost.append(f"{key} went to channel {post['channel']}")
+    for key, found in by_key.items():
+        if len(found) > 1:
+            v.duplicates.append(f"{key} posted {len(found)} times: {[p['ts'] for p in found]}")
+    by_thread_text: dict[tuple[str, str, str], list[Json]] = {}
+    for post in posts:
+        if post.get("thread_ts"):
+            spot = (post["channel"], str(post["thread_ts"]), str(post.get("text")))
+            by_thread_text.setdefault(spot, []).append(post)
+    for (channel, thread_ts, text), found in by_thread_text.items():
+        keys = {_key(p) for p in found}
+        if len(found) < 2 or len(keys) < len(found):
+            continue  # single, or already counted as the same key twice
+        holding_rounds = [HOLDING_KEY.match(k or "") for k in keys]
+        if all(holding_rounds):
+            continue  # the same holding reply for different rounds of one ticket
+        v.duplicates.append(
+            f"the same text {len(found)} times in thread {channel}/{thread_ts}"
+            f" (keys {sorted(k or '?' for k in keys)}): {text[:80]!r}"
+        )
+    v.duplicates.extend(
+        f"a second card for one escalation: {ts}" for ts in reviewers.duplicate_cards
+    )
+
+    # -- every question: a ticket, its turns, one outcome per round --------------------------
+    tickets = {r["thread_ts"]: r for r in db_rows(db_path, "SELECT * FROM tickets")}
+    turns: dict[int, dict[str, sqlite3.Row]] = {}
+    for row in db_rows(db_path, "SELECT * FROM ticket_turns WHERE role = 'customer'"):
+        turns.setdefault(int(row["ticket_id"]), {})[str(row["slack_ts"])] = row
+    escalations = {
+        (int(r["ticket_id"]), int(r["round"])): r
+        for r in db_rows(db_path, "SELECT * FROM escalations")
+    }
+    ignored = {
+        str(r["ts"]): str(r["reason"]) for r in db_rows(db_path, "SELECT * FROM ignored_messages")
+    }
+
+    for sent in customers.undelivered:
+        v.lost.append(f"message {sent.index} never acknowledged: {sent.statuses[-5:]}")
+    for thread in customers.threads.values():
+        root = thread.root
+        ticket = tickets.get(root.ts)
+        if ticket is None:
+            why = ignored.get(root.ts, "no ticket and no reason recorded")
+            v.lost.append(f"question {root.index} ({root.ts}) has no ticket: {why}")
+            continue
+        ticket_id = int(ticket["id"])
+        mine = turns.get(ticket_id, {})
+        for sent in (root, *thread.follow_ups):
+            if sent.ts not in mine:
+                why = ignored.get(sent.ts, "not recorded")
+                v.lost.append(
+                    f"message {sent.index} ({sent.kind}) not on ticket {ticket_id}: {why}"
+                )
+        if ticket["state"] in IN_PROGRESS:
+            v.lost.append(f"ticket {ticket_id} is stuck in {ticket['state']}")
+        latest = max((int(t["id"]) for t in mine.values()), default=0)
+        if (
+            ticket["state"] not in ("rejected", "human")
+            and int(ticket["processed_turn_id"]) < latest
+        ):
+            v.lost.append(
+                f"ticket {ticket_id} ({ticket['state']}): follow-up turn {latest} never handled"
+                f" (processed up to {ticket['processed_turn_id']})"
+            )
+        v.outcomes[f"ticket_{ticket['state']}"] += 1
+        for rnd in range(1, int(ticket["round"]) + 1):
+            _check_round(v, by_key, ticket, rnd, escalations.get((ticket_id, rnd)))
+
+    # -- every decided escalation: its reply exactly once, with the decided text -------------
+    for esc in escalations.values():
+        review = reviewers.reviews.get(int(esc["id"]))
+        if review is not None and review.gave_up:
+            v.lost.append(f"escalation {esc['id']}: the card never showed a decision")
+        if review is not None:
+            v.outcomes[f"review_plan_{review.plan}"] += 1
+        _check_reply(v, by_key, esc, review)
+
+    # -- dead jobs: the bot gave up on something ---------------------------------------------
+    for job in db_rows(
+        db_path, "SELECT kind, dedupe_key, attempts, last_error FROM jobs WHERE state = 'dead'"
+    ):
+        v.warnings.append(
+            f"dead job {job['kind']} {job['dedupe_key']} after {job['attempts']} attempts:"
+            f" {str(job['last_error'])[:200]}"
+        )
+    for row in db_rows(
+        db_path, "SELECT detail FROM ticket_events WHERE step IN ('follow_up', 'reopened')"
+    ):
+        handling = str(json.loads(row["detail"]).get("handling", "?"))
+        v.outcomes["follow_up: " + re.sub(r"\d+", "N", handling)] += 1
+    return v
+
+
+def _check_round(
+    v: Verdict,
+    by_key: dict[str, list[Json]],
+    ticket: sqlite3.Row,
+    rnd: int,
+    esc: sqlite3.Row | None,
+) -> None:
+    ticket_id, thread_ts = int(ticket["id"]), str(ticket["thread_ts"])
+    answer = by_key.get(f"ticket:{ticket_id}:round:{rnd}:answer", [])
+    holding = by_key.get(f"ticket:{ticket_id}:round:{rnd}:holding", [])
+    where = f"ticket {ticket_id} round {rnd}"
+    for post in (*answer, *holding):
+        if post["channel"] != SUPPORT or post.get("thread_ts") != thread_ts:
+            v.lost.append(f"{where}: a reply outside the customer's thread ({post['channel']})")
+    if answer and (holding or esc is not None):
+        v.duplicates.append(f"{where}: answered AND escalated")
+        return
+    if answer:
+        v.outcomes["round_answered"] += 1
+        return
+    if esc is None:
+        v.lost.append(f"{where}: no answer and no escalation")
+        return
+    reason = str(esc["reason"])
+    kind = (
+        "llm_failure"
+        if "failed" in reason
+        else "asked_for_person"
+        if "asked for a person" in reason
+        else "policy"
+    )
+    v.outcomes[f"round_escalated_{kind}"] += 1
+    if not holding:
+        v.lost.append(f"{where}: escalated (escalation {esc['id']}) but no holding reply")
+    cards = by_key.get(f"escalation:{esc['id']}:card:open", [])
+    if not cards:
+        v.lost.append(f"{where}: escalation {esc['id']} has no card")
+        return
+    card = cards[0]
+    if card["channel"] != ESCALATION or card.get("thread_ts"):
+        v.lost.append(f"{where}: the card of escalation {esc['id']} is not in the channel")
+    if esc["state"] != "pending" and decision_buttons(card):
+        v.lost.append(f"{where}: escalation {esc['id']} is {esc['state']} but its card is not")
+
+
+def _check_reply(
+    v: Verdict, by_key: dict[str, list[Json]], esc: sqlite3.Row, review: Review | None
+) -> None:
+    state = str(esc["state"])
+    replies = by_key.get(f"escalation:{esc['id']}:reply", [])
+    v.outcomes[f"escalation_{state}"] += 1
+    if state not in ("approved", "edited"):
+        if replies:
+            v.duplicates.append(f"escalation {esc['id']} is {state} but a reply was sent")
+        if state == "pending":
+            v.lost.append(f"escalation {esc['id']} was never decided")
+        return
+    if not replies:
+        v.lost.append(f"escalation {esc['id']} was {state} but its reply never arrived")
+        return
+    text = str(replies[0].get("text") or "")
+    final = str(esc["final_text"] or "")
+    if state == "edited":
+        if text != final:
+            v.lost.append(f"escalation {esc['id']}: sent {text[:60]!r}, edited {final[:60]!r}")
+        if review is not None and final not in review.edits.values():
+            v.lost.append(f"escalation {esc['id']}: the edited text is no reviewer's")
+    elif not text.startswith(final) or final != str(esc["draft_text"] or ""):
+        v.lost.append(f"escalation {esc['id']}: sent {text[:60]!r}, approved {final[:60]!r}")
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+@dataclass
+class FaultRunReport:
+    command: str
+    seed: int
+    messages: int
+    questions: int
+    follow_ups: int
+    event_requests: int
+    event_retries: int
+    event_failures: dict[str, int]  # why a delivery had to be retried
+    clicks: int
+    clicks_by_kind: dict[str, int]
+    click_failures: int
+    cards_reviewed: int
+    kills: int
+    kills_during_startup: int
+    restart_seconds_mean: float
+    start_failures: int
+    injected_faults: dict[str, int]
+    outcomes: dict[str, int]
+    duplicates: int
+    lost: int
+    drain_seconds: float
+    stream_seconds: float
+    total_seconds: float
+    dead_jobs: int
+    log_errors: int
+    bot_exit_code: int | None
+    problems: dict[str, list[str]]
+    fault_rates: dict[str, float]
+
+    @property
+    def ok(self) -> bool:
+        return self.duplicates == 0 and self.lost == 0
+
+    def to_json(self) -> Json:
+        return asdict(self)
+
+    def describe(self) -> str:
+        faults = ", ".join(f"{k} {n}" for k, n in sorted(self.injected_faults.items()))
+        outcomes = "\n".join(f"    {k:<58} {n:>5}" for k, n in sorted(self.outcomes.items()))
+        clicks = ", ".join(f"{k} {n}" for k, n in sorted(self.clicks_by_kind.items()))
+        failures = ", ".join(f"{k} {n}" for k, n in sorted(self.event_failures.items()))
+        lines = [
+            f"fault run: {self.command}",
+            f"  messages            {self.messages} ({self.questions} questions,"
+            f" {self.follow_ups} follow-ups); {self.event_requests} event requests,"
+            f" {self.event_retries} retried ({failures})",
+            f"  clicks              {self.clicks} ({clicks}); {self.click_failures} failed and"
+            f" were clicked again; {self.cards_reviewed} cards reviewed",
+            f"  kills               {self.kills} SIGKILLs ({self.kills_during_startup} during"
+            f" start-up); restart {self.restart_seconds_mean:.2f}s on average;"
+            f" {self.start_failures} failed starts",
+            f"  injected faults     {sum(self.injected_faults.values())}: {faults}",
+            "  outcomes",
+            outcomes,
+            f"  duplicates          {self.duplicates}",
+            f"  lost                {self.lost}",
+            f"  drain               {self.drain_seconds:.1f}s after the last restart",
+            f"  run time            {self.total_seconds:.1f}s (stream {self.stream_seconds:.1f}s)",
+            f"  dead jobs           {self.dead_jobs}; ERROR lines in the bot log"
+            f" {self.log_errors}; exit code on SIGTERM {self.bot_exit_code}",
+        ]
+        for kind, items in self.problems.items():
+            for item in items[:30]:
+                lines.append(f"  {kind}: {item}")
+        return "\n".join(lines)
+
+
+def bench_env(
+    cfg: FaultRunConfig, workdir: Path, slack: FakeSlack, llm: FakeOpenAI, port: int
+) -> dict[str, str]:
+    env = bot_env(workdir, slack, llm, port)
+    env.update(
+        {
+            "SUPPORT_REVIEWERS": ",".join(REVIEWERS),
+            "LLM_TIMEOUT": str(cfg.bot_llm_timeout),
+            "LLM_MAX_RETRIES": "1",
+            "JOB_RETRY_BASE_SECONDS": "0.1",
+            "SHUTDOWN_GRACE_SECONDS": "2",
+        }
+    )
+    return env
+
+
+async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunReport:
+    began = time.monotonic()
+    rng = random.Random(cfg.seed)
+
+    def log(text: str) -> None:
+        if cfg.progress:
+            print(f"[{time.monotonic() - began:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+    with contextlib.ExitStack() as stack:
+        if cfg.workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="faults-")))
+        else:
+            workdir = cfg.workdir
+            workdir.mkdir(parents=True, exist_ok=True)
+        slack = FakeSlack(token=BOT_TOKEN, team_id=HOME_TEAM)
+        llm = FakeOpenAI(api_key=LLM_KEY, responder=ScriptedModel())
+        await slack.start()
+        await llm.start()
+        bot: BotProcess | None = None
+        try:
+            port = free_port()
+            env = bench_env(cfg, workdir, slack, llm, port)
+            importer = await asyncio.create_subprocess_exec(
+                SUPPORT_BOT,
+                "kb",
+                "import",
+                str(KB_DIR),
+                env=env,
+                cwd=workdir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            _out, err = await asyncio.wait_for(importer.communicate(), timeout=120)
+            if importer.returncode != 0:
+                raise RuntimeError(f"kb import failed: {err.decode(errors='replace')[-2000:]}")
+            slack.random_faults(
+                seed=rng.randrange(2**32),
+                rate_429=cfg.slack_429,
+                rate_500=cfg.slack_500,
+                rate_500_after_store=cfg.slack_500_after_store,
+            )
+            llm.random_faults(
+                seed=rng.randrange(2**32),
+                timeout_rate=cfg.llm_timeout,
+                error_rate=cfg.llm_500,
+                malformed_rate=cfg.llm_malformed_json,
+                malformed_body_rate=cfg.llm_malformed_body,
+                stall_seconds=cfg.bot_llm_timeout * 4,
+            )
+            bot = BotProcess(env, workdir)
+            url = f"http://127.0.0.1:{port}/slack/events"
+            sender = SlackSender(
+                url,
+                SIGNING_SECRET,
+                team_id=HOME_TEAM,
+                mirror=slack,
+                timeout=SLACK_TIMEOUT,
+                response_url=slack.response_url,
+            )
+            customers = Customers(cfg, random.Random(rng.randrange(2**32)), sender, slack)
+            reviewers = Reviewers(cfg, random.Random(rng.randrange(2**32)), sender, slack)
+            killer = Killer(cfg, random.Random(rng.randrange(2**32)), bot, port, customers, log)
+            await killer.start()
+            log(f"bot up on port {port}; streaming {cfg.messages} messages, {cfg.kills} kills")
+            watcher = asyncio.create_task(reviewers.watch())
+            stream = asyncio.create_task(customers.run())
+            await killer.run()
+            log("last restart done; draining")
+            drained_at = await _drain(cfg, workdir / "bot.db", customers, reviewers, log)
+            stream_end = customers.finished_at or time.monotonic()
+            await stream
+            await asyncio.sleep(cfg.settle_seconds)
+            reviewers.stopping = True
+            await watcher
+            await asyncio.gather(*reviewers.tasks)
+            exit_code = bot.terminate()
+            log(f"bot stopped (exit code {exit_code}); checking")
+            verdict = verify(slack, workdir / "bot.db", customers, reviewers)
+            if drained_at is None:
+                left = pending_work(workdir / "bot.db")
+                verdict.lost.append(f"the bot did not drain in {cfg.drain_timeout:.0f}s: {left}")
+            output = bot.output()
+            report = FaultRunReport(
+                command=command,
+                seed=cfg.seed,
+                messages=len(customers.sent),
+                questions=len(customers.threads),
+                follow_ups=sum(len(t.follow_ups) for t in customers.threads.values()),
+                event_requests=customers.requests,
+                event_retries=customers.retries,
+                event_failures=dict(
+                    Counter(s for m in customers.sent for s in m.statuses if s != "200")
+                ),
+                clicks=sum(reviewers.clicks.values()),
+                clicks_by_kind=dict(reviewers.clicks),
+                click_failures=reviewers.click_failures,
+                cards_reviewed=len(reviewers.reviews),
+                kills=killer.kills,
+                kills_during_startup=killer.startup_kills,
+                restart_seconds_mean=round(
+                    sum(killer.restart_seconds) / max(1, len(killer.restart_seconds)), 3
+                ),
+                start_failures=len(killer.start_failures),
+                injected_faults={
+                    **{f"slack_{k}": n for k, n in sorted(slack.injected.items())},
+                    **{f"llm_{k}": n for k, n in sorted(llm.injected.items())},
+                },
+                outcomes=dict(sorted(verdict.outcomes.items())),
+                duplicates=len(verdict.duplicates),
+                lost=len(verdict.lost),
+                drain_seconds=round((drained_at or time.monotonic()) - killer.last_restart_at, 2),
+                stream_seconds=round(stream_end - began, 2),
+                total_seconds=round(time.monotonic() - began, 2),
+                dead_jobs=sum(1 for w in verdict.warnings if w.startswith("dead job")),
+                log_errors=sum(1 for line in output.splitlines() if " ERROR " in line),
+                bot_exit_code=exit_code,
+                problems={
+                    "duplicate": verdict.duplicates,
+                    "lost": verdict.lost,
+                    "warning": verdict.warnings,
+                    "start_failure": killer.start_failures,
+                },
+                fault_rates={
+                    "slack_429": cfg.slack_429,
+                    "slack_500": cfg.slack_500,
+                    "slack_500_after_store": cfg.slack_500_after_store,
+                    "llm_timeout": cfg.llm_timeout,
+                    "llm_500": cfg.llm_500,
+                    "llm_malformed_json": cfg.llm_malformed_json,
+                    "llm_malformed_body": cfg.llm_malformed_body,
+                },
+            )
+            return report
+        finally:
+            if bot is not None and bot.alive:
+                bot.terminate()
+            await llm.stop()
+            await slack.stop()
+
+
+async def _drain(
+    cfg: FaultRunConfig,
+    db_path: Path,
+    customers: Customers,
+    reviewers: Reviewers,
+    log: Callable[[str], None],
+) -> float | None:
+    """Wait until every message is acknowledged, no work is due, and every card is decided;
+    the moment that first held (twice in a row), or None on timeout."""
+    deadline = time.monotonic() + cfg.drain_timeout
+    calm_since: float | None = None
+    last_note = 0.0
+    while time.monotonic() < deadline:
+        work = pending_work(db_path)
+        idle = (
+            customers.finished_at is not None
+            and all(t.done() for t in customers.tasks)
+            and not any(work.values())
+            and reviewers.busy == 0
+        )
+        now = time.monotonic()
+        if idle:
+            if calm_since is None:
+                calm_since = now
+            elif now - calm_since >= 0.5:
+                return calm_since
+        else:
+            calm_since = None
+        if now - last_note > 10:
+            last_note = now
+            log(f"waiting: {work}, {reviewers.busy} card(s) being reviewed")
+        await asyncio.sleep(0.25)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.faults", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--messages", type=int, default=None, help="customer messages (300)")
+    parser.add_argument("--kills", type=int, default=None, help="SIGKILLs while streaming (20)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="40 messages, 4 kills")
+    parser.add_argument(
+        "--eager-follow-ups",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of follow-ups written before the bot replied, even before Slack delivered"
+        " the question (0)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="where the JSON goes")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the DB and log here")
+    args = parser.parse_args(argv)
+    cfg = FaultRunConfig.quick() if args.quick else FaultRunConfig()
+    if args.messages is not None:
+        cfg.messages = args.messages
+    if args.kills is not None:
+        cfg.kills = args.kills
+    cfg.seed = args.seed
+    if args.eager_follow_ups is not None:
+        cfg.eager_follow_up_share = args.eager_follow_ups
+    cfg.workdir = args.workdir
+    command = shlex.join(
+        [".venv/bin/python", "-m", "bench.faults", *(argv if argv is not None else sys.argv[1:])]
+    )
+    try:
+        report = asyncio.run(run_fault_run(cfg, command))
+    except RuntimeError as exc:
+        print(f"the fault run could not complete: {exc}", file=sys.stderr)
+        return 2
+    print(report.describe())
+    out = args.out or RESULTS / ("faults-quick.json" if args.quick else "faults.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+    print(f"  written to {out}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
