@@ -24,6 +24,7 @@ from bot.handoffs import resume_paused
 from bot.health import Check, database_health, llm_health, slack_health
 from bot.home import config_lines
 from bot.hours import HoursError, parse_hours
+from bot.interactions import id_number
 from bot.live_config import ConfigSnapshot, LiveConfig, Mode
 from bot.people import People
 from bot.repos import Repositories
@@ -35,7 +36,7 @@ from bot.slack_args import (
     parse_threshold,
     parse_user,
 )
-from bot.slack_text import escape, slack_date
+from bot.slack_text import escape, slack_date, slack_error
 from persistence.config import ConfigConflict
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class AdminCommands:
         try:
             info = await self.client.conversations_info(channel=channel)
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             if error == "channel_not_found":
                 return (
                     " ⚠️ I can't see that channel: it may be private. Invite me with"
@@ -339,9 +340,10 @@ class AdminCommands:
     async def audit(self, words: list[str], user_id: str) -> AdminReply:
         limit = 20
         if words:
-            if len(words) != 1 or not words[0].isdigit() or not 1 <= int(words[0]) <= 100:
+            number = id_number(words[0]) if len(words) == 1 else None
+            if number is None or not 1 <= number <= 100:
                 raise ArgError("Give how many changes to show, 1 to 100.")
-            limit = int(words[0])
+            limit = number
         changes = await self.repos.config.audit(limit=limit)
         if not changes:
             return AdminReply("No settings have been changed in Slack yet.")

@@ -15,6 +15,7 @@ from bot.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text, t
 from bot.config import Settings
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.handoffs import Handoffs
+from bot.interactions import id_number
 from bot.knowledge import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.people import People
@@ -106,9 +107,10 @@ class SupportCommands:
         if action == "remove":
             if not is_admin:
                 return CommandReply(ADMINS_ONLY)
-            if len(words) != 2 or not words[1].lstrip("#").isdigit():
+            number = id_number(words[1].lstrip("#")) if len(words) == 2 else None
+            if number is None:
                 return CommandReply("Usage: `/support kb remove 12` (the article number)")
-            article_id = int(words[1].lstrip("#"))
+            article_id = number
             found = await self.knowledge.article(article_id)
             if found is None or not await self.knowledge.remove(article_id):
                 return CommandReply(f"There is no article #{article_id}.")
@@ -184,8 +186,9 @@ class SupportCommands:
 
     async def find_ticket(self, ref: str) -> int | None:
         ref = ref.strip().strip("<>").split("|")[0]
-        if ref.lstrip("#").isdigit():
-            ticket = await self.repos.tickets.get(int(ref.lstrip("#")))
+        number = id_number(ref.lstrip("#"))
+        if number is not None:
+            ticket = await self.repos.tickets.get(number)
             return ticket.id if ticket else None
         thread = thread_of_link(ref)
         if thread is None:

@@ -9,6 +9,7 @@ from bot.config import Settings, problems_for_start
 from bot.health import Check, llm_health
 from bot.live_config import LiveConfig, defaults
 from bot.runtime import StartupError, identify, slack_client
+from bot.slack_text import slack_error
 from persistence.config import ConfigRepository
 from persistence.db import Database, DatabaseConfigError, DatabaseUnavailableError
 
@@ -81,7 +82,7 @@ async def _slack(settings: Settings, wanted: list[str]) -> list[Check]:
         try:
             info = await client.conversations_info(channel=channel)
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             checks.append(Check(f"channel {channel}", False, f"Slack says {error}"))
             continue
         data = info.get("channel") or {}

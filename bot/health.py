@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.slack_text import slack_error
 from persistence.db import Database
 
 
@@ -27,7 +28,7 @@ async def slack_health(client: AsyncWebClient) -> Check:
     try:
         auth = await client.auth_test()
     except SlackApiError as exc:
-        return Check("slack", False, f"auth.test failed: {exc.response.get('error')}")
+        return Check("slack", False, f"auth.test failed: {slack_error(exc)}")
     except (TimeoutError, OSError) as exc:
         return Check("slack", False, f"cannot reach Slack: {type(exc).__name__}")
     return Check("slack", True, f"connected as <@{auth.get('user_id')}>")

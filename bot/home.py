@@ -15,6 +15,7 @@ from bot.durations import format_duration
 from bot.live_config import ConfigSnapshot, LiveConfig
 from bot.people import People
 from bot.repos import Repositories
+from bot.slack_text import slack_error
 from bot.stats import Stats, compute
 from persistence.stats import StatsRepository
 
@@ -116,6 +117,4 @@ class HomeDesk:
         try:
             await self.client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:
-            log.warning(
-                "could not publish the home tab of %s: %s", user_id, exc.response.get("error")
-            )
+            log.warning("could not publish the home tab of %s: %s", user_id, slack_error(exc))

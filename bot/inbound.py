@@ -6,12 +6,17 @@ that needs the database or Slack happens later, in the intake job.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from bot.slack_text import clean_text
 
 # Subtypes that are still a person writing a message; everything else (edits, deletions, joins,
 # bot messages, topic changes...) is not a customer asking something.
 _PERSON_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
+# Slack message timestamps: seconds, a dot, six digits.
+_SLACK_TS = re.compile(r"^[0-9]{9,11}\.[0-9]{6}$")
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,11 @@ def parse_message_event(
     ts = event.get("ts")
     if not isinstance(ts, str) or not ts:
         return Ignored("message has no ts")
+    if not _SLACK_TS.match(ts):
+        return Ignored(f"message ts {ts[:40]!r} is not a Slack timestamp")
     thread_ts = event.get("thread_ts")
+    if isinstance(thread_ts, str) and not _SLACK_TS.match(thread_ts):
+        return Ignored(f"message thread_ts {thread_ts[:40]!r} is not a Slack timestamp")
     text = event.get("text")
     user_team = event.get("user_team") or event.get("team")
     return InboundMessage(
@@ -98,6 +107,6 @@ def parse_message_event(
         thread_ts=thread_ts if isinstance(thread_ts, str) else None,
         user_id=user,
         user_team=user_team if isinstance(user_team, str) else None,
-        text=text if isinstance(text, str) else "",
+        text=clean_text(text) if isinstance(text, str) else "",
         shared_channel=bool(body.get("is_ext_shared_channel")),
     )

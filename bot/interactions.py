@@ -3,12 +3,50 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 
 class BadInteraction(ValueError):
     """A payload without the fields a review action needs."""
+
+
+_ID_NUMBER = re.compile(r"^[0-9]{1,12}$")
+
+
+def id_number(value: object) -> int | None:
+    """A positive id from a button value or form metadata: ASCII digits, a sane length."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**12 else None
+    if isinstance(value, str) and _ID_NUMBER.match(value):
+        return int(value)
+    return None
+
+
+def team_of(body: dict[str, Any], user: dict[str, Any]) -> str | None:
+    team = user.get("team_id")
+    if not isinstance(team, str):
+        raw = body.get("team")
+        team = raw.get("id") if isinstance(raw, dict) else None
+    return team if isinstance(team, str) else None
+
+
+def dict_at(data: object, *keys: str) -> dict[str, Any]:
+    """``data[k1][k2]…`` when every level is a dict, else an empty dict."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def metadata_id(view: dict[str, Any], key: str) -> int | None:
+    try:
+        metadata = json.loads(view.get("private_metadata") or "")
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return id_number(metadata.get(key)) if isinstance(metadata, dict) else None
 
 
 @dataclass(frozen=True)
@@ -25,10 +63,10 @@ class ReviewClick:
         actions = body.get("actions") or []
         if not isinstance(user, dict) or not isinstance(user.get("id"), str):
             raise BadInteraction("no user")
-        if not actions or not isinstance(actions[0], dict):
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise BadInteraction("no action")
-        value = actions[0].get("value")
-        if not isinstance(value, str) or not value.isdigit():
+        escalation_id = id_number(actions[0].get("value"))
+        if escalation_id is None:
             raise BadInteraction("the button carries no escalation id")
         channel = body.get("channel") or {}
         container = body.get("container") or {}
@@ -36,11 +74,10 @@ class ReviewClick:
         channel_id = channel_id or (
             container.get("channel_id") if isinstance(container, dict) else None
         )
-        team = user.get("team_id") or (body.get("team") or {}).get("id")
         return cls(
-            escalation_id=int(value),
+            escalation_id=escalation_id,
             user_id=user["id"],
-            user_team=team if isinstance(team, str) else None,
+            user_team=team_of(body, user),
             channel_id=channel_id if isinstance(channel_id, str) else None,
             trigger_id=body.get("trigger_id") if isinstance(body.get("trigger_id"), str) else None,
         )
@@ -59,19 +96,17 @@ class EditSubmission:
         view = body.get("view") or {}
         if not isinstance(user, dict) or not isinstance(user.get("id"), str):
             raise BadInteraction("no user")
-        try:
-            metadata = json.loads(view.get("private_metadata") or "")
-            escalation_id = int(metadata["escalation_id"])
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BadInteraction("the form does not say which card it edits") from exc
-        values = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-        text = (values.get(action_id) or {}).get("value") or ""
-        team = user.get("team_id") or (body.get("team") or {}).get("id")
+        if not isinstance(view, dict):
+            raise BadInteraction("no view")
+        escalation_id = metadata_id(view, "escalation_id")
+        if escalation_id is None:
+            raise BadInteraction("the form does not say which card it edits")
+        text = dict_at(view, "state", "values", block_id, action_id).get("value")
         return cls(
             escalation_id=escalation_id,
             user_id=user["id"],
-            user_team=team if isinstance(team, str) else None,
-            text=str(text),
+            user_team=team_of(body, user),
+            text=text if isinstance(text, str) else "",
         )
 
 
@@ -91,20 +126,19 @@ class AnswerClick:
         actions = body.get("actions") or []
         if not isinstance(user, dict) or not isinstance(user.get("id"), str):
             raise BadInteraction("no user")
-        if not actions or not isinstance(actions[0], dict):
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise BadInteraction("no action")
         value = actions[0].get("value")
-        parts = value.split(":") if isinstance(value, str) else []
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        parts = [id_number(p) for p in value.split(":")] if isinstance(value, str) else []
+        if len(parts) != 2 or parts[0] is None or parts[1] is None:
             raise BadInteraction("the button carries no ticket")
         channel = body.get("channel") or {}
         channel_id = channel.get("id") if isinstance(channel, dict) else None
-        team = user.get("team_id") or (body.get("team") or {}).get("id")
         return cls(
-            ticket_id=int(parts[0]),
-            round=int(parts[1]),
+            ticket_id=parts[0],
+            round=parts[1],
             user_id=user["id"],
-            user_team=team if isinstance(team, str) else None,
+            user_team=team_of(body, user),
             channel_id=channel_id if isinstance(channel_id, str) else None,
         )
 
@@ -135,27 +169,21 @@ class FormSubmission:
             raise BadInteraction("no user")
         if not isinstance(view, dict):
             raise BadInteraction("no view")
-        try:
-            metadata = json.loads(view.get("private_metadata") or "")
-            escalation_id = int(metadata["escalation_id"])
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BadInteraction("the form does not say which card it belongs to") from exc
-        values = (view.get("state") or {}).get("values") or {}
-        team = user.get("team_id") or (body.get("team") or {}).get("id")
+        escalation_id = metadata_id(view, "escalation_id")
+        if escalation_id is None:
+            raise BadInteraction("the form does not say which card it belongs to")
         return cls(
             escalation_id=escalation_id,
             user_id=user["id"],
-            user_team=team if isinstance(team, str) else None,
-            values=values if isinstance(values, dict) else {},
+            user_team=team_of(body, user),
+            values=dict_at(view, "state", "values"),
         )
 
     def text(self, block_id: str, action_id: str) -> str:
-        entry = (self.values.get(block_id) or {}).get(action_id) or {}
-        value = entry.get("value") if isinstance(entry, dict) else None
+        value = dict_at(self.values, block_id, action_id).get("value")
         return value if isinstance(value, str) else ""
 
     def selected(self, block_id: str, action_id: str) -> str | None:
-        entry = (self.values.get(block_id) or {}).get(action_id) or {}
-        option = entry.get("selected_option") if isinstance(entry, dict) else None
+        option = dict_at(self.values, block_id, action_id).get("selected_option")
         value = option.get("value") if isinstance(option, dict) else None
         return value if isinstance(value, str) else None

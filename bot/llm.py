@@ -116,6 +116,13 @@ class SupportModel:
                 ) from None
             except openai.APIConnectionError:
                 raise LlmFailure("the LLM endpoint could not be reached", usage()) from None
+            except (ValueError, KeyError, TypeError) as exc:
+                # A broken HTTP body (truncated JSON, missing fields): not the model's words, so
+                # not worth a re-ask; the round escalates with the reason.
+                raise LlmFailure(
+                    f"the LLM endpoint sent an unreadable response ({type(exc).__name__})",
+                    usage(),
+                ) from None
             if response.usage is not None:
                 tokens_in += response.usage.prompt_tokens
                 tokens_out += response.usage.completion_tokens

@@ -28,7 +28,7 @@ from bot.logs import current_ticket
 from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
-from bot.slack_text import message_link, slack_date
+from bot.slack_text import message_link, slack_date, slack_error
 from bot.status import last_word, ticket_status
 from bot.workflow import split_round
 from persistence.db import Tx
@@ -105,12 +105,15 @@ def _has_key(message: dict[str, Any], key: str) -> bool:
 
 
 def _classify_slack_error(exc: SlackApiError) -> Exception:
-    error = str(exc.response.get("error", "")) if exc.response is not None else ""
+    error = slack_error(exc)
     if error in PERMANENT_ERRORS:
         return PermanentFailure(f"Slack refused: {error}")
-    if error == "ratelimited":
+    if error in ("ratelimited", "http_429"):
         retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-        delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 5.0
+        text = str(retry_after or "")
+        delay = (
+            min(float(text), 3600.0) if text.isascii() and text.isdigit() and len(text) < 8 else 5.0
+        )
         return RetryLater("Slack rate limit", delay=delay)
     status = exc.response.status_code if exc.response is not None else "?"
     return RetryLater(f"Slack error {error or status}")

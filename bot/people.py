@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.live_config import LiveConfig
+from bot.slack_text import slack_error
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class People:
         try:
             response = await self.client.users_info(user=user_id)
         except SlackApiError as exc:
-            log.warning("users.info for %s failed: %s", user_id, exc.response.get("error"))
+            log.warning("users.info for %s failed: %s", user_id, slack_error(exc))
             return False
         except (TimeoutError, OSError) as exc:
             log.warning("users.info for %s failed: %s", user_id, exc)
@@ -133,7 +134,7 @@ class People:
         try:
             response = await self.client.usergroups_users_list(usergroup=group_id)
         except SlackApiError as exc:
-            log.warning("usergroups.users.list %s: %s", group_id, exc.response.get("error"))
+            log.warning("usergroups.users.list %s: %s", group_id, slack_error(exc))
             return None
         except (TimeoutError, OSError) as exc:
             log.warning("usergroups.users.list %s: %s", group_id, exc)

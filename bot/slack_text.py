@@ -37,8 +37,15 @@ def neutralize_mentions(text: str) -> str:
         token = match.group(1)
         return "@" + (label or token.lstrip("!@").split("^")[0])
 
-    text = _BROADCAST.sub(plain, text)
-    return _BARE_BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
+    # A label can hold another mention (<@U1|<!channel>>): repeat until nothing changes.
+    for _ in range(10):
+        replaced = _BROADCAST.sub(plain, text)
+        if replaced == text:
+            break
+        text = replaced
+    text = _BARE_BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
+    # Whatever mention syntax is left (malformed, unbalanced) is shown, never parsed.
+    return text.replace("<!", "&lt;!").replace("<@", "&lt;@")
 
 
 def truncate(text: str, limit: int, *, note: str = "…") -> str:
@@ -92,3 +99,20 @@ def slack_date(epoch: float) -> str:
 def message_link(workspace_url: str, channel: str, ts: str) -> str:
     base = workspace_url if workspace_url.endswith("/") else workspace_url + "/"
     return f"{base}archives/{channel}/p{ts.replace('.', '')}"
+
+
+def clean_text(text: str) -> str:
+    """Text from Slack made safe to store and send: lone surrogates (invalid UTF-16 halves in
+    the JSON) become U+FFFD instead of failing every write."""
+    return text.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
+
+
+def slack_error(exc: Exception) -> str:
+    """The ``error`` of a Slack API failure, whatever the response body was (a 5xx from a load
+    balancer has plain text, not JSON)."""
+    response = getattr(exc, "response", None)
+    data = getattr(response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error") or "unknown_error")
+    status = getattr(response, "status_code", None)
+    return f"http_{status}" if status else type(exc).__name__

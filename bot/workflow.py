@@ -9,6 +9,7 @@ one ticket, the loser's conditional update changes nothing and it re-reads.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ from persistence.records import IN_PROGRESS_STATES, Ticket, TicketNote, Turn
 log = logging.getLogger(__name__)
 
 QUESTION_CHARS_FOR_LLM = 4000
+LEAK_WORDS = 7  # this many of our instructions' words in a row, in a draft, is a leak
 HISTORY_TURNS = 10
 HISTORY_CHARS_PER_TURN = 800
 PASSAGE_CHARS = 1500
@@ -51,6 +53,12 @@ def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
         "tokens_in": usage.tokens_in,
         "tokens_out": usage.tokens_out,
     }
+
+
+def _quoted(text: str) -> str:
+    """A message's own line breaks are indented, so a line inside it that looks like
+    "Support (human): …" cannot pass for a turn of the conversation in the prompt."""
+    return "\n    ".join(text.strip().splitlines()) if "\n" in text else text
 
 
 def _role_label(turn: Turn) -> str:
@@ -83,6 +91,12 @@ class Workflow:
         self.classify_prompt = load_prompt("classify")
         self.draft_prompt = load_prompt("draft")
         self.redraft_prompt = load_prompt("redraft")
+        self._instruction_runs = {
+            " ".join(words[i : i + LEAK_WORDS])
+            for prompt in (self.classify_prompt, self.draft_prompt, self.redraft_prompt)
+            for words in [_words(prompt.system)]
+            for i in range(len(words) - LEAK_WORDS + 1)
+        }
 
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands."""
@@ -116,9 +130,9 @@ class Workflow:
     async def _round_text(self, ticket: Ticket) -> tuple[str, str, int]:
         turns = await self.repos.tickets.turns(ticket.id)
         history_turns, new = split_round(turns, ticket.processed_turn_id)
-        question = "\n".join(t.text for t in new).strip()
+        question = "\n".join(_quoted(t.text) for t in new).strip()
         history = "\n".join(
-            f"{_role_label(t)}: {t.text[:HISTORY_CHARS_PER_TURN]}"
+            f"{_role_label(t)}: {_quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
             for t in history_turns[-HISTORY_TURNS:]
         )
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
@@ -205,7 +219,13 @@ class Workflow:
                     team_notes=_team_notes(notes),
                 )
                 usage = reply.usage
-                draft = self._llm_draft(reply.value, hits).model_dump()
+                written = self._llm_draft(reply.value, hits)
+                if self._leaks_instructions(written.text):
+                    # Never sent, not even on approval: the reviewer gets the best passage.
+                    raise LlmFailure(
+                        "the draft repeated the bot's instructions; it was withheld", usage
+                    )
+                draft = written.model_dump()
             except LlmFailure as failure:
                 usage = failure.usage
                 draft = self._passage_draft(hits[0]).model_dump() if hits else None
@@ -243,6 +263,8 @@ class Workflow:
                 **values,
             )
         draft = self._llm_draft(reply.value, hits)
+        if self._leaks_instructions(draft.text):
+            raise LlmFailure("the new draft repeated the bot's instructions; it was withheld", None)
         if feedback is None and notes:
             draft = draft.model_copy(update={"origin": "team"})
         return draft, reply.usage
@@ -256,10 +278,10 @@ class Workflow:
         asked = [t for t in turns if t.id > start and t.role == "customer"]
         later = [t for t in turns if t.id > start and t.role != "customer"]
         history = "\n".join(
-            f"{_role_label(t)}: {t.text[:HISTORY_CHARS_PER_TURN]}"
+            f"{_role_label(t)}: {_quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
             for t in (history_turns + later)[-HISTORY_TURNS:]
         )
-        return "\n".join(t.text for t in asked).strip(), history or "(none)"
+        return "\n".join(_quoted(t.text) for t in asked).strip(), history or "(none)"
 
     def _passage_draft(self, hit: dict[str, Any]) -> Draft:
         """Offline draft: the best passage, for a reviewer to approve or edit."""
@@ -269,6 +291,15 @@ class Workflow:
             sources=[_source(hit)],
             grounded=False,
             origin="knowledge_base",
+        )
+
+    def _leaks_instructions(self, text: str) -> bool:
+        """The draft repeats a run of our own instructions (a prompt-injection asking for
+        them): it must never reach a customer, approved or not."""
+        words = _words(text)
+        return any(
+            " ".join(words[i : i + LEAK_WORDS]) in self._instruction_runs
+            for i in range(len(words) - LEAK_WORDS + 1)
         )
 
     def _llm_draft(self, reply: DraftReply, hits: list[dict[str, Any]]) -> Draft:
@@ -417,6 +448,10 @@ class Workflow:
             )
             await self._open_escalation(tx, ticket, decision["reason"])
         self.wake()
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
 
 
 def _articles(hits: list[dict[str, Any]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,12 +12,15 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.interactions import id_number
 from bot.services import Services
 from handlers.actions import desk
 from handlers.actions.answer_feedback import handle_answer_button
 from handlers.actions.approve import handle_approve
 from handlers.actions.edit import handle_edit
 from handlers.actions.reject import handle_reject
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Services, dict[str, Any], AsyncWebClient], Awaitable[None]]
 
@@ -59,8 +63,13 @@ def _from_home(body: dict[str, Any]) -> tuple[str, str | None] | None:
 
 def _page(body: dict[str, Any]) -> int:
     actions = body.get("actions") or []
-    value = actions[0].get("value") if actions and isinstance(actions[0], dict) else None
-    return int(value) if isinstance(value, str) and value.isdigit() else 0
+    first = actions[0] if isinstance(actions, list) and actions else None
+    value = first.get("value") if isinstance(first, dict) else None
+    page = id_number(value)
+    if page is None:
+        log.info("home page click without a page number (%r); showing the first", value)
+        return 0
+    return min(page, 10_000)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -77,8 +86,10 @@ def register(app: AsyncApp, services: Services) -> None:
     async def page(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         home = _from_home(body)
-        if home is not None:
-            await services.home.publish(*home, page=_page(body))
+        if home is None:
+            log.info("ignoring a home page click that did not come from the Home tab")
+            return
+        await services.home.publish(*home, page=_page(body))
 
     for action_id, handler in HANDLERS.items():
         app.action(re.compile(ids.action_pattern(action_id)))(listener(handler))

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.interactions import BadInteraction, ReviewClick
 from bot.services import Services
+from bot.slack_text import slack_error
 from handlers.actions.notify import FAILED, tell_clicker
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,6 @@ async def handle_edit(services: Services, body: dict[str, Any], client: AsyncWeb
     try:
         await client.views_open(trigger_id=click.trigger_id, view=view)
     except SlackApiError as exc:
-        error = exc.response.get("error")
+        error = slack_error(exc)
         log.warning("could not open the edit modal: %s", error)
         await tell_clicker(client, click, f"Slack would not open the editor ({error}); try again.")

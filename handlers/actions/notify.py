@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,8 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.interactions import BadInteraction, ReviewClick
 from bot.review import ReviewOutcome
+from bot.slack_text import slack_error
 
 log = logging.getLogger(__name__)
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 FAILED = "Something went wrong recording your decision, so nothing was sent. Please try again."
 
@@ -24,11 +28,14 @@ async def tell_clicker(client: AsyncWebClient, click: ReviewClick, text: str) ->
     (no channel), a message in their chat with the app."""
     try:
         if click.channel_id is None:
+            if not _USER_ID.match(click.user_id):
+                log.info("not telling %r (not a user id): %s", click.user_id, text)
+                return
             await client.chat_postMessage(channel=click.user_id, text=text)
         else:
             await client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=text)
     except SlackApiError as exc:
-        log.warning("could not tell %s: %s", click.user_id, exc.response.get("error"))
+        log.warning("could not tell %s: %s", click.user_id, slack_error(exc))
 
 
 async def decide_from_click(
@@ -80,6 +87,6 @@ async def open_form_from_click(
     try:
         await client.views_open(trigger_id=click.trigger_id, view=view)
     except SlackApiError as exc:
-        error = exc.response.get("error")
+        error = slack_error(exc)
         log.warning("could not open the %s form: %s", name, error)
         await tell_clicker(client, click, f"Slack would not open the form ({error}); try again.")

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import CommandReply, SupportCommands
+from bot.slack_text import slack_error
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ async def handle_support(
     try:
         await client.views_open(trigger_id=str(body.get("trigger_id")), view=reply.modal)
     except SlackApiError as exc:
-        error = exc.response.get("error")
+        error = slack_error(exc)
         log.warning("could not open a modal for /support: %s", error)
         await ack(
             text=f"Slack would not open the form ({error}); try again.", response_type="ephemeral"

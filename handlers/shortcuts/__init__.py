@@ -12,7 +12,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.interactions import team_of
 from bot.services import Services
+from bot.slack_text import slack_error
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ async def handle_ticket_shortcut(
         log.warning("ignoring a %s shortcut without a user or channel", action)
         return
     thread_ts = message.get("thread_ts") or message.get("ts") or body.get("message_ts")
-    team = user.get("team_id") or (body.get("team") or {}).get("id")
+    team = team_of(body, user) if isinstance(user, dict) else None
     notice: str
     try:
         ticket = (
@@ -64,7 +66,7 @@ async def handle_ticket_shortcut(
             thread_ts=thread_ts if isinstance(thread_ts, str) else None,
         )
     except SlackApiError as exc:
-        log.warning("could not tell %s: %s", user_id, exc.response.get("error"))
+        log.warning("could not tell %s: %s", user_id, slack_error(exc))
 
 
 def register(app: AsyncApp, services: Services) -> None:

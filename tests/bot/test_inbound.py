@@ -181,7 +181,9 @@ def test_root_and_thread_reply() -> None:
 
 
 def test_thread_broadcast_reply_is_not_a_root() -> None:
-    event = _event(subtype="thread_broadcast", ts="2.0", thread_ts="1.0")
+    event = _event(
+        subtype="thread_broadcast", ts="1700000002.000000", thread_ts="1700000001.000000"
+    )
     assert not _accepted(_body(event)).is_root
 
 
@@ -211,3 +213,17 @@ def test_from_payload_tolerates_missing_optional_keys() -> None:
         text="",
         shared_channel=False,
     )
+
+
+@pytest.mark.parametrize("ts", ["abc", "1.0", "1700000000", "1700000000.1", "١٧٠٠٠٠٠٠٠٠.000100"])
+def test_a_ts_that_is_not_a_slack_timestamp_is_ignored_with_the_reason(ts: str) -> None:
+    event = _event()
+    event["ts"] = ts
+    result = parse_message_event(_body(event), watched_channels=WATCHED, bot_user_id=BOT_USER)
+    assert isinstance(result, Ignored) and "not a Slack timestamp" in result.reason
+
+
+def test_lone_surrogates_in_the_text_become_replacement_characters() -> None:
+    message = _accepted(_body(_event(text="export \ud800 crash")))
+    assert message.text.encode("utf-8")
+    assert "export" in message.text and "crash" in message.text

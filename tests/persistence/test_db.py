@@ -201,7 +201,7 @@ async def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> N
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not sqlite" * 100)
     db = Database(str(path))
-    with pytest.raises(DatabaseUnavailableError, match="cannot open the database.*not a database"):
+    with pytest.raises(DatabaseUnavailableError, match=r"cannot open the database.*not a database"):
         await db.open()
 
 
