@@ -41,6 +41,17 @@ def dict_at(data: object, *keys: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _clicker(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Who clicked, and the button: or BadInteraction."""
+    user = body.get("user") or {}
+    actions = body.get("actions") or []
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        raise BadInteraction("no user")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise BadInteraction("no action")
+    return user, actions[0]
+
+
 def metadata_id(view: dict[str, Any], key: str) -> int | None:
     try:
         metadata = json.loads(view.get("private_metadata") or "")
@@ -59,13 +70,8 @@ class ReviewClick:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ReviewClick:
-        user = body.get("user") or {}
-        actions = body.get("actions") or []
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
-            raise BadInteraction("no user")
-        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-            raise BadInteraction("no action")
-        escalation_id = id_number(actions[0].get("value"))
+        user, action = _clicker(body)
+        escalation_id = id_number(action.get("value"))
         if escalation_id is None:
             raise BadInteraction("the button carries no escalation id")
         channel = body.get("channel") or {}
@@ -122,13 +128,8 @@ class AnswerClick:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> AnswerClick:
-        user = body.get("user") or {}
-        actions = body.get("actions") or []
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
-            raise BadInteraction("no user")
-        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-            raise BadInteraction("no action")
-        value = actions[0].get("value")
+        user, action = _clicker(body)
+        value = action.get("value")
         parts = [id_number(p) for p in value.split(":")] if isinstance(value, str) else []
         if len(parts) != 2 or parts[0] is None or parts[1] is None:
             raise BadInteraction("the button carries no ticket")
