@@ -45,7 +45,8 @@ class Intake:
         self.wake = wake
 
     async def accept(self, message: InboundMessage) -> bool:
-        async with self.repos.db.transaction() as tx:
+        # Urgent: Slack waits for this commit (it is acknowledged only once the job is stored).
+        async with self.repos.db.transaction(urgent=True) as tx:
             new = await self.repos.jobs.enqueue(
                 tx,
                 kind=jobkinds.INBOUND_MESSAGE,

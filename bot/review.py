@@ -125,7 +125,8 @@ class ReviewDesk:
     async def _decide(
         self, escalation_id: int, verdict: Verdict, *, user_id: str, edited_text: str | None
     ) -> ReviewOutcome:
-        async with self.repos.db.transaction() as tx:
+        # Urgent: the reviewer's click is acknowledged only once the decision is stored.
+        async with self.repos.db.transaction(urgent=True) as tx:
             outcome = await self.decide_in(
                 tx, escalation_id, verdict, user_id=user_id, edited_text=edited_text
             )

@@ -12,6 +12,7 @@ import signal
 import time
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -62,7 +63,11 @@ class StartupError(Exception):
     """The bot cannot start; the message says why and what to do."""
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
+def slack_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """The Web API client. With ``session``, every call reuses its pooled connections; without
+    one, slack_sdk opens (and closes) a connection for each call."""
     token = settings.slack_bot_token
     if token is None:
         raise StartupError("SLACK_BOT_TOKEN is not set")
@@ -70,6 +75,7 @@ def slack_client(settings: Settings) -> AsyncWebClient:
         token=token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=15,
+        session=session,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
 
@@ -115,6 +121,7 @@ class BotRuntime:
         self.readiness = Readiness()
         self.observability: Observability | None = None
         self.port: int | None = None
+        self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -124,7 +131,8 @@ class BotRuntime:
         )
         await self.db.open()
         repos = Repositories.over(self.db)
-        client = slack_client(settings)
+        self._http = aiohttp.ClientSession()
+        client = slack_client(settings, self._http)
         workspace = await identify(client)
         self.readiness.slack_ok_at = time.time()
         self.observability = Observability(MetricsRepository(self.db), self.readiness)
@@ -313,6 +321,9 @@ class BotRuntime:
             await self.services.worker.stop(grace_seconds=self.settings.shutdown_grace_seconds)
         if self.model is not None:
             await self.model.close()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         if self.db is not None:
             await self.db.close()
 

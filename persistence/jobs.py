@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from persistence.db import Database, Tx, now
@@ -48,12 +49,31 @@ class JobRepository:
         )
         return cur.rowcount == 1
 
-    async def claim(self, *, owner: str, limit: int, lease_seconds: float) -> list[Job]:
-        """Lease up to ``limit`` ready jobs (pending and due, or running with an expired lease)."""
-        if limit <= 0:
+    async def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        done: Sequence[tuple[int, Any]] = (),
+    ) -> list[Job]:
+        """Lease up to ``limit`` ready jobs (pending and due, or running with an expired lease).
+
+        ``done``: (job id, result) of jobs this owner finished since its last claim, marked
+        done in the same transaction (one commit, and one fsync, for both)."""
+        if limit <= 0 and not done:
             return []
         t = now()
         async with self.db.transaction() as tx:
+            if done:
+                await tx.executemany(
+                    "UPDATE jobs SET state = 'done', result = ?, finished_at = ?,"
+                    " lease_owner = NULL, lease_until = NULL"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                    [(json.dumps(result), t, job_id, owner) for job_id, result in done],
+                )
+            if limit <= 0:
+                return []
             rows = await tx.fetchall(
                 "UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?,"
                 " attempts = attempts + 1"

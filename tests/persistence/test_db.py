@@ -212,3 +212,59 @@ async def test_using_a_closed_database_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(DatabaseUnavailableError):
         async with db.transaction():
             pass
+
+
+async def test_reads_see_the_last_commit_while_other_reads_overlap(db: Database) -> None:
+    """Found by bench/throughput.py: overlapping reads kept the reader connection in one read
+    transaction, so a read after a commit could return the row as it was seconds before."""
+    import asyncio
+
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE counters(id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+        await tx.executemany("INSERT INTO counters VALUES (?, 0)", [(i,) for i in range(50)])
+    stale: list[tuple[int, int, int]] = []
+    done = False
+
+    async def bump(i: int) -> None:
+        for v in range(1, 15):
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE counters SET v = ? WHERE id = ?", (v, i))
+            row = await db.fetchone("SELECT v FROM counters WHERE id = ?", (i,))
+            assert row is not None
+            if row["v"] != v:
+                stale.append((i, v, row["v"]))
+
+    async def overlapping_reads() -> None:
+        while not done:
+            await db.fetchall("SELECT * FROM counters")
+
+    noise = [asyncio.create_task(overlapping_reads()) for _ in range(3)]
+    await asyncio.gather(*(bump(i) for i in range(50)))
+    done = True
+    await asyncio.gather(*noise)
+    assert stale == []
+
+
+async def test_urgent_transactions_go_before_waiting_ordinary_ones(db: Database) -> None:
+    """Acknowledging Slack waits on the inbound insert: under a backlog it must not queue
+    behind the worker's transactions."""
+    import asyncio
+
+    order: list[str] = []
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE log(name TEXT)")
+
+    async def write(name: str, urgent: bool) -> None:
+        async with db.transaction(urgent=urgent) as tx:
+            order.append(name)
+            await tx.execute("INSERT INTO log VALUES (?)", (name,))
+
+    async with db.transaction() as tx:  # hold the lock while the others queue up
+        tasks = [asyncio.create_task(write(f"worker-{i}", False)) for i in range(3)]
+        tasks.append(asyncio.create_task(write("ack", True)))
+        await asyncio.sleep(0.01)
+        await tx.execute("INSERT INTO log VALUES ('holder')")
+    await asyncio.gather(*tasks)
+    assert order == ["ack", "worker-0", "worker-1", "worker-2"]
+    rows = await db.fetchall("SELECT name FROM log")
+    assert len(rows) == 5
