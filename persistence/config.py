@@ -29,7 +29,9 @@ class ConfigRepository:
         self.db = db
 
     async def version(self) -> int:
-        row = await self.db.fetchone("SELECT COALESCE(MAX(id), 0) AS v FROM config_audit")
+        row = await self.db.fetchone(
+            "SELECT COALESCE(MAX(id), 0) AS v FROM config_audit", inline=True
+        )
         return int(row["v"]) if row else 0
 
     async def values(self) -> tuple[int, dict[str, Any]]:

@@ -1,7 +1,20 @@
-"""The SQLite connection owner: one writer behind a lock, one reader, migrations at open.
+"""The SQLite connection owner: one writer behind a lock, readers, migrations at open.
 
 Why one writer: SQLite allows a single writer at a time; serialising writes in-process with an
 ``asyncio.Lock`` and ``BEGIN IMMEDIATE`` turns "database is locked" races into an orderly queue.
+
+Why the writer's statements run on the event loop's thread: a short indexed write takes about a
+microsecond of CPU there, and about 120 microseconds as a hop to a connection thread and back
+(a queue, a thread wake-up, a self-pipe write to wake the loop; ``bench/throughput.py`` found
+these hops to be most of the bot's own cost per question). What can take long goes to the
+writer's own thread instead: COMMIT (its fsync), and any statement that meets another process's
+lock (the inline attempt does not wait: ``busy_timeout`` is 0 there, and the statement is run
+again on the thread with the real timeout). A long transaction lets the loop run every few
+milliseconds, so a bulk import does not stall Slack's acknowledgements.
+
+Why inline reads: the same hop cost, for point look-ups by key on the hot path (a ticket, its
+turns, the settings version). ``inline=True`` marks those; everything else (searches, reports,
+scans) runs on the reader threads.
 
 Why a writer lock with an urgent lane: acknowledging Slack waits for one small insert (the
 inbound job); under a backlog the worker's transactions queue for the same lock, and Slack gives
@@ -24,11 +37,12 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import aiosqlite
@@ -37,6 +51,10 @@ from persistence.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 3
+# A transaction running statements inline gives the loop a turn after this long.
+BREATHE_SECONDS = 0.004
+PRAGMAS = ("PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON")
+T = TypeVar("T")
 
 
 class DatabaseConfigError(ValueError):
@@ -155,33 +173,128 @@ class WriterLock:
         return len(self._urgent) + len(self._ordinary)
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds a lock the statement needs (worth waiting for off the loop)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return (
+        name.startswith("SQLITE_BUSY")
+        or name.startswith("SQLITE_LOCKED")
+        or (not name and "locked" in str(exc).lower())
+    )
+
+
 class _Reader:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         self.busy = 0
 
 
+class _Writer:
+    """The write connection: statements inline on the loop's thread, waits on its own thread."""
+
+    def __init__(self, conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+        self.conn = conn
+        self.busy_timeout_ms = busy_timeout_ms
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._turn_at = time.perf_counter()
+
+    @classmethod
+    def connect(cls, path: str, busy_timeout_ms: int) -> _Writer:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            for pragma in ("PRAGMA busy_timeout=0", *PRAGMAS):
+                conn.execute(pragma).fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, busy_timeout_ms)
+
+    def _patiently(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` waiting up to the busy timeout for other processes' locks (on the thread)."""
+        self.conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        try:
+            return fn()
+        finally:
+            self.conn.execute("PRAGMA busy_timeout=0")
+
+    async def off_loop(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the writer's thread; if cancelled meanwhile, wait for it to finish, so
+        no later statement can overtake it on the connection."""
+        future = asyncio.get_running_loop().run_in_executor(self._thread, self._patiently, fn)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` inline; if it meets another process's lock, again off the loop."""
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+        return await self.off_loop(fn)
+
+    async def breathe(self) -> None:
+        """Give the loop a turn if this transaction has held it for a while."""
+        if time.perf_counter() - self._turn_at > BREATHE_SECONDS:
+            await asyncio.sleep(0)
+            self._turn_at = time.perf_counter()
+
+    def started(self) -> None:
+        self._turn_at = time.perf_counter()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return await self.run(lambda: self.conn.execute(sql, params).fetchall())
+
+    async def close(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self.conn.close)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
 @dataclass(frozen=True)
+class Written:
+    """What a write statement did: the rows it changed and the last row id it inserted."""
+
+    rowcount: int
+    lastrowid: int | None
+
+
 class Tx:
     """An open write transaction. Repositories take one so several writes commit together."""
 
-    conn: aiosqlite.Connection
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
-        return await self.conn.execute(sql, params)
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written:
+        def run() -> Written:
+            cur = self._writer.conn.execute(sql, params)
+            try:
+                return Written(cur.rowcount, cur.lastrowid)
+            finally:
+                cur.close()
+
+        done = await self._writer.run(run)
+        await self._writer.breathe()
+        return done
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self.conn.executemany(sql, rows)
+        batch = list(rows)
+        await self._writer.run(lambda: self._writer.conn.executemany(sql, batch).close())
+        await self._writer.breathe()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return list(rows)
+        rows = await self._writer.fetchall(sql, params)
+        await self._writer.breathe()
+        return rows
 
 
 class Database:
@@ -193,8 +306,10 @@ class Database:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.reader_count = max(1, readers)
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: _Writer | None = None
         self._readers: list[_Reader] = []
+        # Point look-ups on the loop's thread (a file database; in memory they use the writer).
+        self._inline: sqlite3.Connection | None = None
         self._lock = WriterLock()
 
     @classmethod
@@ -205,16 +320,18 @@ class Database:
         if self.path != ":memory:":
             _check_folder(self.path)
         try:
-            self._writer = await self._connect()
-            await _run_to_end(self._writer, "PRAGMA journal_mode=WAL")
+            self._writer = _Writer.connect(self.path, self.busy_timeout_ms)
+            await self._writer.fetchall("PRAGMA journal_mode=WAL")
             if migrate:
                 await self.migrate()
-            # An in-memory database is private to its connection, so reads share the writer.
-            if self.path == ":memory:":
-                self._readers = [_Reader(self._writer)]
-            else:
+            # An in-memory database is private to its connection, so reads use the writer.
+            if self.path != ":memory:":
                 for _ in range(self.reader_count):
                     self._readers.append(_Reader(await self._connect()))
+                self._inline = sqlite3.connect(self.path, isolation_level=None)
+                self._inline.row_factory = sqlite3.Row
+                for pragma in ("PRAGMA busy_timeout=0", *PRAGMAS):
+                    self._inline.execute(pragma).fetchall()
         except sqlite3.Error as exc:
             await self.close()
             raise DatabaseUnavailableError(
@@ -225,11 +342,7 @@ class Database:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
-            for pragma in (
-                f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}",
-                "PRAGMA synchronous=FULL",
-                "PRAGMA foreign_keys=ON",
-            ):
+            for pragma in (f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}", *PRAGMAS):
                 await _run_to_end(conn, pragma)
         except BaseException:
             # An unclosed aiosqlite connection keeps its thread, and the process, alive.
@@ -238,11 +351,15 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        conns = [r.conn for r in self._readers] + ([self._writer] if self._writer else [])
-        for conn in {id(c): c for c in conns}.values():
-            await conn.close()
-        self._writer = None
-        self._readers = []
+        readers, self._readers = self._readers, []
+        writer, self._writer = self._writer, None
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
+        for reader in readers:
+            await reader.conn.close()
+        if writer is not None:
+            await writer.close()
 
     async def migrate(self) -> list[str]:
         """Apply migrations not yet recorded in ``schema_migrations``; return their names."""
@@ -272,40 +389,57 @@ class Database:
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Tx]:
         """A write transaction. ``urgent``: someone is waiting on it (Slack's acknowledgement),
         so it goes before ordinary waiting transactions."""
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             raise DatabaseUnavailableError("database is not open")
         await self._lock.acquire(urgent=urgent)
         try:
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await writer.run(lambda: writer.conn.execute("BEGIN IMMEDIATE").close())
             except sqlite3.OperationalError as exc:
                 raise DatabaseUnavailableError(describe(exc, self.path)) from exc
+            writer.started()
             try:
-                yield Tx(self._writer)
-                await self._writer.commit()
+                yield Tx(writer)
+                await writer.off_loop(lambda: writer.conn.execute("COMMIT").close())
             except BaseException as exc:
                 # A failed commit (disk full, read-only) can leave the transaction open: end it,
                 # or every later write on this connection would fail too.
-                with contextlib.suppress(Exception):
-                    await self._writer.rollback()
+                if writer.conn.in_transaction:
+                    with contextlib.suppress(Exception):
+                        writer.conn.execute("ROLLBACK").close()
                 if isinstance(exc, sqlite3.OperationalError):
                     raise DatabaseUnavailableError(describe(exc, self.path)) from exc
                 raise
         finally:
             self._lock.release()
 
-    # Reads run the statement to its end in one hop on the connection's thread. Executing and
-    # fetching in two hops let other coroutines' reads start while a statement was still open:
-    # the connection then stayed in one read transaction for as long as reads overlapped, and
-    # under load kept answering from a snapshot seconds old (a ticket "did not settle").
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        for row in await self.fetchall(sql, params):
+    # Reads run the statement to its end in one go. Executing and fetching in two hops let other
+    # coroutines' reads start while a statement was still open: the connection then stayed in
+    # one read transaction for as long as reads overlapped, and under load kept answering from a
+    # snapshot seconds old (a ticket "did not settle").
+    async def fetchone(
+        self, sql: str, params: Sequence[Any] = (), *, inline: bool = False
+    ) -> sqlite3.Row | None:
+        for row in await self.fetchall(sql, params, inline=inline):
             return row
         return None
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        if not self._readers:
+    async def fetchall(
+        self, sql: str, params: Sequence[Any] = (), *, inline: bool = False
+    ) -> list[sqlite3.Row]:
+        """``inline``: a point look-up by key, run on the loop's thread (see the module notes);
+        anything that may scan goes to the least busy reader thread."""
+        if self._writer is None:
             raise DatabaseUnavailableError("database is not open")
+        if not self._readers:  # in memory: the writer's connection holds the data
+            return await self._writer.fetchall(sql, params)
+        if inline and self._inline is not None:
+            try:
+                return self._inline.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
         reader = min(self._readers, key=lambda r: r.busy)
         reader.busy += 1
         try:

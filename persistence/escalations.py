@@ -67,7 +67,7 @@ class EscalationRepository:
 
     async def get(self, escalation_id: int, tx: Tx | None = None) -> Escalation | None:
         sql, params = "SELECT * FROM escalations WHERE id = ?", (escalation_id,)
-        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params))
+        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params, inline=True))
         return None if row is None else _escalation(row)
 
     async def pending_for_ticket(self, tx: Tx, ticket_id: int) -> Escalation | None:
@@ -115,7 +115,11 @@ class EscalationRepository:
 
     async def latest_for_ticket(self, ticket_id: int, tx: Tx | None = None) -> Escalation | None:
         sql = "SELECT * FROM escalations WHERE ticket_id = ? ORDER BY id DESC LIMIT 1"
-        row = await (tx.fetchone(sql, (ticket_id,)) if tx else self.db.fetchone(sql, (ticket_id,)))
+        row = await (
+            tx.fetchone(sql, (ticket_id,))
+            if tx
+            else self.db.fetchone(sql, (ticket_id,), inline=True)
+        )
         return None if row is None else _escalation(row)
 
     async def close(
@@ -216,7 +220,9 @@ class EscalationRepository:
     async def drafts(self, escalation_id: int, tx: Tx | None = None) -> list[DraftVersion]:
         sql = "SELECT * FROM escalation_drafts WHERE escalation_id = ? ORDER BY n"
         rows = await (
-            tx.fetchall(sql, (escalation_id,)) if tx else self.db.fetchall(sql, (escalation_id,))
+            tx.fetchall(sql, (escalation_id,))
+            if tx
+            else self.db.fetchall(sql, (escalation_id,), inline=True)
         )
         return [_draft(r) for r in rows]
 

@@ -141,7 +141,7 @@ class KnowledgeRepository:
         return [r["id"] for r in rows if r["source"] in keep]
 
     async def version(self) -> int:
-        row = await self.db.fetchone("SELECT value FROM kb_meta WHERE key = 'version'")
+        row = await self.db.fetchone("SELECT value FROM kb_meta WHERE key = 'version'", inline=True)
         return int(row["value"]) if row else 0
 
     # -- reading ------------------------------------------------------------------------

@@ -237,4 +237,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE escalations ADD COLUMN shown_turn_id INTEGER NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        "0007_waiting_replies_index",
+        [
+            # Replies that wait for their question (Intake): found by thread when the question
+            # lands, without scanning every pending job (timers included) on each new ticket.
+            """CREATE INDEX jobs_waiting_replies ON jobs(
+                json_extract(payload, '$.channel_id'), json_extract(payload, '$.thread_ts')
+            ) WHERE kind = 'inbound_message' AND state = 'pending'
+                AND json_extract(payload, '$.orphan_waits') IS NOT NULL""",
+        ],
+    ),
 ]

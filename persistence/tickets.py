@@ -89,7 +89,7 @@ class TicketRepository:
 
     async def get(self, ticket_id: int, tx: Tx | None = None) -> Ticket | None:
         sql, params = "SELECT * FROM tickets WHERE id = ?", (ticket_id,)
-        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params))
+        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params, inline=True))
         return None if row is None else _ticket(row)
 
     async def find_by_thread(
@@ -97,7 +97,7 @@ class TicketRepository:
     ) -> Ticket | None:
         sql = "SELECT * FROM tickets WHERE channel_id = ? AND thread_ts = ?"
         params = (channel_id, thread_ts)
-        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params))
+        row = await (tx.fetchone(sql, params) if tx else self.db.fetchone(sql, params, inline=True))
         return None if row is None else _ticket(row)
 
     async def transition(
@@ -154,7 +154,9 @@ class TicketRepository:
 
     async def turns(self, ticket_id: int, tx: Tx | None = None) -> list[Turn]:
         sql, params = "SELECT * FROM ticket_turns WHERE ticket_id = ? ORDER BY id", (ticket_id,)
-        rows = await (tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params))
+        rows = await (
+            tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params, inline=True)
+        )
         return [_turn(r) for r in rows]
 
     async def latest_customer_turn_id(self, tx: Tx, ticket_id: int) -> int:
@@ -236,7 +238,9 @@ class TicketRepository:
 
     async def notes(self, ticket_id: int, tx: Tx | None = None) -> list[TicketNote]:
         sql, params = "SELECT * FROM ticket_notes WHERE ticket_id = ? ORDER BY id", (ticket_id,)
-        rows = await (tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params))
+        rows = await (
+            tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params, inline=True)
+        )
         return [_note(r) for r in rows]
 
     async def note(self, note_id: int) -> TicketNote | None:

@@ -268,3 +268,48 @@ async def test_urgent_transactions_go_before_waiting_ordinary_ones(db: Database)
     assert order == ["ack", "worker-0", "worker-1", "worker-2"]
     rows = await db.fetchall("SELECT name FROM log")
     assert len(rows) == 5
+
+
+async def test_a_write_meeting_another_process_lock_waits_off_the_loop(db: Database) -> None:
+    """Inline statements do not wait for locks (the loop would stall); one that meets another
+    connection's write lock is run again on the writer's thread, and the loop keeps running."""
+    import asyncio
+
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    running = asyncio.create_task(ticker())
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, other.execute, "COMMIT")
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE waited (x INTEGER)")
+            await tx.execute("INSERT INTO waited VALUES (1)")
+    finally:
+        running.cancel()
+        other.close()
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM waited", inline=True)
+    assert row is not None and row["n"] == 1
+    assert ticks >= 10  # the loop ran while the transaction waited for the lock
+
+
+def test_waking_waiting_replies_uses_its_index() -> None:
+    conn = sqlite3.connect(":memory:")
+    for _, statements in MIGRATIONS:
+        for statement in statements:
+            conn.execute(statement)
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN UPDATE jobs SET available_at = 1 WHERE kind = 'inbound_message'"
+        " AND state = 'pending' AND json_extract(payload, '$.channel_id') = ?"
+        " AND json_extract(payload, '$.thread_ts') = ?"
+        " AND json_extract(payload, '$.orphan_waits') IS NOT NULL",
+        ("C1", "1.0"),
+    ).fetchall()
+    assert "jobs_waiting_replies" in str(plan)
