@@ -1,6 +1,8 @@
 """Finding the passages that answer a question, and knowing when none does.
 
-Three modes over one index: ``bm25`` (SQLite FTS5, porter stemming, heading and title weighted),
+Three modes over one index: ``bm25`` (SQLite FTS5, porter stemming, heading and title weighted;
+ranked in memory by ``bot/lexical.py`` once the index for the current KB version is loaded, by
+FTS5 itself until then, with the same scores),
 ``dense`` (cosine over stored vectors) and ``hybrid`` (reciprocal rank fusion of both). Every
 lookup also returns a confidence in [0, 1] and the "nothing fits" verdict the workflow uses to
 escalate rather than answer from the nearest irrelevant article:
@@ -16,6 +18,8 @@ The thresholds were tuned on validation splits by ``bench/retrieval.py``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import re
 from dataclasses import dataclass, replace
@@ -24,8 +28,12 @@ from typing import Literal
 import numpy as np
 
 from bot.embeddings import Embedder
+from bot.lexical import LexicalIndex
 from persistence.knowledge import KnowledgeRepository
+from persistence.lexicon import QueryTokenizer
 from persistence.records import KnowledgeHit
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["bm25", "dense", "hybrid"]
 # The median of the F1-best thresholds on the tuning splits of hint3 (three bots) and clinc150
@@ -175,6 +183,10 @@ class Retriever:
         self._df_version = -1
         self._chunks = 0
         self._dense = DenseIndex()
+        self._lexical: LexicalIndex | None = None
+        self._building: asyncio.Task[None] | None = None
+        self._failed_version = -1
+        self._tokenizer = QueryTokenizer()
 
     @property
     def default_mode(self) -> Mode:
@@ -185,36 +197,95 @@ class Retriever:
             return self.fit_threshold
         return DEFAULT_FIT_THRESHOLDS[mode]
 
+    # -- the in-memory lexical index ------------------------------------------------------
+
+    def _index_for(self, version: int) -> LexicalIndex | None:
+        """The in-memory index if it holds ``version``; otherwise start loading it (lookups use
+        FTS5 meanwhile, so none waits for a load)."""
+        index = self._lexical
+        if index is not None and index.version == version:
+            return index
+        if (
+            self.repo.holds_postings
+            and version != self._failed_version
+            and (self._building is None or self._building.done())
+        ):
+            self._building = asyncio.create_task(self._load(version))
+        return None
+
+    async def _load(self, version: int) -> None:
+        try:
+            postings = await self.repo.postings()
+            self._lexical = await asyncio.to_thread(LexicalIndex, postings)
+        except Exception:
+            # FTS5 keeps answering, with the same ranking; only the cost stays higher.
+            log.warning("could not load the in-memory search index", exc_info=True)
+            self._failed_version = version
+
+    async def ready(self) -> bool:
+        """Wait until the in-memory index holds the current KB version; whether it does."""
+        while True:
+            version = await self.repo.version()
+            if self._index_for(version) is not None:
+                return True
+            building = self._building
+            if building is None or version == self._failed_version:
+                return False
+            await asyncio.shield(building)
+
+    def _phrases(self, terms: list[str]) -> list[str] | None:
+        """The index tokens of the question's words, or None where FTS5 must decide: a word
+        that is not exactly one token (``a_b`` is a two-token phrase) needs phrase matching."""
+        tokens = self._tokenizer.tokens(terms)
+        if any(len(tokens[t]) != 1 for t in terms):
+            return None
+        return [tokens[t][0] for t in terms]
+
+    # -- lookups --------------------------------------------------------------------------
+
     async def lookup(self, query: str, *, limit: int = 5, mode: Mode | None = None) -> Lookup:
         mode = mode or self.default_mode
         if mode != "bm25" and self.embedder is None:
             raise ValueError(f"{mode} search needs an embedding model")
         version = await self.repo.version()
         terms = query_terms(query)
-        bm25_hits: list[KnowledgeHit] = []
+        lexical: list[tuple[int, float]] = []
+        known: dict[int, KnowledgeHit] = {}
+        index: LexicalIndex | None = None
+        phrases: list[str] | None = None
         if mode != "dense" and terms:
             # Fusion needs a deep candidate list; plain BM25 needs only what it returns.
             depth = limit if mode == "bm25" else max(limit, CANDIDATES)
-            bm25_hits = await self.repo.search(fts_query(query), limit=depth)
+            index = self._index_for(version)
+            phrases = self._phrases(terms) if index is not None else None
+            if index is not None and phrases is not None:
+                lexical = index.search(phrases, depth)
+            else:
+                index = None
+                found = await self.repo.search(fts_query(query), limit=depth)
+                lexical = [(h.chunk_id, h.score) for h in found]
+                known = {h.chunk_id: h for h in found}
         vector = None
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
             vector = await self._query_vector(query, version)
             dense = self._dense.nearest(vector, max(limit, CANDIDATES))
         if mode == "bm25":
-            hits = bm25_hits[:limit]
+            hits = await self._hits(lexical[:limit], known)
         elif mode == "dense":
-            found = await self.repo.hits([c for c, _ in dense[:limit]])
-            hits = [replace(found[c], score=s) for c, s in dense[:limit] if c in found]
+            hits = await self._hits(dense[:limit], {})
         else:
-            hits = await self._fuse(bm25_hits, dense, limit)
+            hits = await self._hits(_fuse(lexical, dense, limit), known)
         confidence = 0.0
         if hits:
             top = hits[0]
             if mode == "dense":
                 confidence = top.score
             else:
-                coverage = await self._coverage(terms, top.chunk_id, version)
+                if index is not None and phrases is not None:
+                    coverage = _coverage_in(index, phrases, top.chunk_id)
+                else:
+                    coverage = await self._coverage(terms, top.chunk_id, version)
                 if mode == "bm25":
                     confidence = coverage
                 else:
@@ -228,23 +299,16 @@ class Retriever:
             threshold=self.threshold(mode),
         )
 
-    async def _fuse(
-        self, lexical: list[KnowledgeHit], dense: list[tuple[int, float]], limit: int
+    async def _hits(
+        self, ranked: list[tuple[int, float]], known: dict[int, KnowledgeHit]
     ) -> list[KnowledgeHit]:
-        """Reciprocal rank fusion: robust to the two scores living on different scales."""
-        fused: dict[int, float] = {}
-        for rank, hit in enumerate(lexical):
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for rank, (chunk_id, _) in enumerate(dense):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = sorted(fused.items(), key=lambda item: -item[1])[:limit]
-        known = {h.chunk_id: h for h in lexical}
-        missing = [c for c, _ in best if c not in known]
-        known.update(await self.repo.hits(missing))
-        return [replace(known[c], score=round(s, 6)) for c, s in best if c in known]
+        """The ranked chunks as hits carrying their scores, reading those not yet read."""
+        missing = [c for c, _ in ranked if c not in known]
+        found = {**known, **(await self.repo.hits(missing))} if missing else known
+        return [replace(found[c], score=s) for c, s in ranked if c in found]
 
     async def _coverage(self, terms: list[str], chunk_id: int, version: int) -> float:
-        """IDF-weighted share of the question's terms that the passage contains."""
+        """IDF-weighted share of the question's terms that the passage contains (via FTS5)."""
         if not terms:
             return 0.0
         if version != self._df_version:
@@ -254,15 +318,7 @@ class Retriever:
         unknown = [t for t in terms if t not in self._df]
         self._df.update(await self.repo.document_frequencies(unknown))
         present = await self.repo.terms_in_chunk([t for t in terms if self._df[t]], chunk_id)
-        total = covered = 0.0
-        n = max(self._chunks, 1)
-        for term in terms:
-            df = self._df[term]
-            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            total += idf
-            if term in present:
-                covered += idf
-        return covered / total if total else 0.0
+        return _covered_share(self._chunks, [(self._df[t], t in present) for t in terms])
 
     async def _query_vector(self, query: str, version: int) -> np.ndarray:
         assert self.embedder is not None
@@ -288,3 +344,35 @@ class Retriever:
                 ],
             )
             done += len(batch)
+
+
+def _fuse(
+    lexical: list[tuple[int, float]], dense: list[tuple[int, float]], limit: int
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: robust to the two scores living on different scales."""
+    fused: dict[int, float] = {}
+    for ranking in (lexical, dense):
+        for rank, (chunk_id, _) in enumerate(ranking):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    best = sorted(fused.items(), key=lambda item: -item[1])[:limit]
+    return [(c, round(s, 6)) for c, s in best]
+
+
+def _coverage_in(index: LexicalIndex, phrases: list[str], chunk_id: int) -> float:
+    """``Retriever._coverage`` over the in-memory index (same document frequencies)."""
+    return _covered_share(
+        index.chunks,
+        [(index.document_frequency(p), index.contains(p, chunk_id)) for p in phrases],
+    )
+
+
+def _covered_share(chunks: int, terms: list[tuple[int, bool]]) -> float:
+    """IDF-weighted share of (document frequency, present in the passage) terms present."""
+    total = covered = 0.0
+    n = max(chunks, 1)
+    for df, present in terms:
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        total += idf
+        if present:
+            covered += idf
+    return covered / total if total else 0.0

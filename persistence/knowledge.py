@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 
 from persistence.db import Database, Tx, now
+from persistence.lexicon import Postings, read_postings
 from persistence.records import ArticleInput, KnowledgeArticle, KnowledgeHit
 
 # BM25 column weights for (title, heading, text). A match in a section heading says most (it is
@@ -206,8 +208,18 @@ class KnowledgeRepository:
             f"SELECT {_HIT_COLUMNS} FROM kb_chunks c JOIN kb_articles a ON a.id = c.article_id"
             f" WHERE c.id IN ({marks})",
             list(chunk_ids),
+            inline=True,  # primary-key look-ups of a page of results
         )
         return {r["chunk_id"]: _hit(r, 0.0) for r in rows}
+
+    @property
+    def holds_postings(self) -> bool:
+        """Whether ``postings()`` can read the index (an in-memory database cannot be shared)."""
+        return self.db.path != ":memory:"
+
+    async def postings(self) -> Postings:
+        """The whole FTS5 index with bm25()'s column weights applied, read on a thread."""
+        return await asyncio.to_thread(read_postings, self.db.path, _BM25_WEIGHTS)
 
     async def chunk_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) AS n FROM kb_chunks")
