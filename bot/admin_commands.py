@@ -101,14 +101,12 @@ class AdminCommands:
         people: People,
         repos: Repositories,
         client: AsyncWebClient,
-        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.config = config
         self.people = people
         self.repos = repos
         self.client = client
-        self.wake = wake
 
     async def run(self, sub: str, words: list[str], *, user_id: str) -> AdminReply:
         if not await self.people.is_admin_anywhere(user_id):
@@ -332,7 +330,7 @@ class AdminCommands:
         if not current.paused:
             return AdminReply("The bot is not paused.")
         snapshot = await self.config.change(user_id=user_id, action="resume", paused=False)
-        waiting = await resume_paused(self.repos, self.wake, snapshot.version)
+        waiting = await resume_paused(self.repos, snapshot.version)
         return AdminReply(f"▶️ Resumed. {waiting} question(s) that waited are being handled now.")
 
     # -- audit, status -------------------------------------------------------------------
@@ -483,7 +481,7 @@ class AdminCommands:
                 }
             )
         if current.paused and not paused:
-            await resume_paused(self.repos, self.wake, snapshot.version)
+            await resume_paused(self.repos, snapshot.version)
         return FormErrors()
 
 

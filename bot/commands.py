@@ -257,7 +257,6 @@ class SupportCommands:
             await queue_card_sync(
                 self.repos.jobs, tx, escalation_id=escalation_id, reason=f"saved:{article_id}"
             )
-        self.handoffs.wake()
         return FormResult(view=kb_added_view(article_id=article_id, title=title.strip()))
 
     async def add_article(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from bot import jobkinds
 from bot.blocks import resolved_note
@@ -38,13 +37,11 @@ class Handoffs:
         config: LiveConfig,
         repos: Repositories,
         people: People,
-        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.config = config
         self.repos = repos
         self.people = people
-        self.wake = wake
 
     # -- inside other transactions --------------------------------------------------------
 
@@ -126,7 +123,6 @@ class Handoffs:
             await queue_card_sync(
                 repos.jobs, tx, escalation_id=escalation_id, reason=f"claim:{user_id}:{_stamp()}"
             )
-        self.wake()
         return ReviewOutcome(done=True)
 
     async def hand_back(
@@ -178,7 +174,6 @@ class Handoffs:
                 detail={"answering_now": unanswered},
             )
             await self._sync_latest_card(tx, ticket.id, f"handback:{_stamp()}")
-        self.wake()
         return ReviewOutcome(
             done=True,
             notice=f"Ticket #{ticket_id} is back with the bot"
@@ -201,7 +196,6 @@ class Handoffs:
                     done=False, notice=f"Ticket #{ticket_id} was already resolved by {who}."
                 )
             await self._resolve(tx, ticket, by=user_id)
-        self.wake()
         return ReviewOutcome(done=True)
 
     async def _resolve(self, tx: Tx, ticket: Ticket, *, by: str) -> None:
@@ -255,7 +249,6 @@ class Handoffs:
             if last is None or last.id != turn_id or last.role == "customer":
                 return
             await self._resolve(tx, ticket, by="bot")
-        self.wake()
 
     # -- buttons under AI answers -------------------------------------------------------------
 
@@ -308,7 +301,6 @@ class Handoffs:
                 draft={},
                 actor=user_id,
             )
-        self.wake()
         return "Done: I've asked a teammate to join. They will reply in this thread."
 
     async def helpful(self, ticket_id: int, round: int, *, user_id: str) -> str:
@@ -339,7 +331,7 @@ def _stamp() -> str:
     return f"{time.time():.6f}"
 
 
-async def resume_paused(repos: Repositories, wake: Callable[[], None], version: int) -> int:
+async def resume_paused(repos: Repositories, version: int) -> int:
     """After /support resume: run on every round that stopped at its decision while paused."""
     count = 0
     async with repos.db.transaction() as tx:
@@ -351,5 +343,4 @@ async def resume_paused(repos: Repositories, wake: Callable[[], None], version: 
                 payload={"ticket_id": ticket.id, "round": ticket.round},
             )
             count += int(new)
-    wake()
     return count

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from bot import jobkinds
 from bot.handoffs import Handoffs
@@ -36,13 +35,10 @@ def _age(ts: str) -> float:
 
 
 class Intake:
-    def __init__(
-        self, repos: Repositories, people: People, handoffs: Handoffs, wake: Callable[[], None]
-    ) -> None:
+    def __init__(self, repos: Repositories, people: People, handoffs: Handoffs) -> None:
         self.repos = repos
         self.people = people
         self.handoffs = handoffs
-        self.wake = wake
 
     async def accept(self, message: InboundMessage) -> bool:
         # Urgent: Slack waits for this commit (it is acknowledged only once the job is stored).
@@ -53,9 +49,7 @@ class Intake:
                 dedupe_key=message.dedupe_key,
                 payload=message.to_payload(),
             )
-        if new:
-            self.wake()
-        else:
+        if not new:
             log.info("duplicate delivery of %s dropped", message.dedupe_key)
         return new
 
@@ -114,7 +108,6 @@ class Intake:
                 await repos.jobs.wake_waiting_replies(
                     tx, channel_id=message.channel_id, thread_ts=message.ts
                 )
-                self.wake()
                 return
 
             assert message.thread_ts is not None
@@ -152,7 +145,6 @@ class Intake:
                 # A teammate answering in the thread takes the conversation over.
                 await self.handoffs.take_over(tx, ticket, message.user_id)
                 await self.handoffs.schedule_auto_close(tx, ticket.id, turn)
-                self.wake()
                 return
             if not has_words(message.text):
                 await repos.trail.record(
@@ -218,7 +210,6 @@ class Intake:
             await repos.trail.record(
                 tx, ticket_id=ticket.id, step=step, actor=message.user_id, detail=detail
             )
-        self.wake()
 
     async def failed(self, payload: dict[str, object], error: str) -> None:
         """A message that could not be filed after every retry: say so where people look (the

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from bot import jobkinds
@@ -43,14 +42,12 @@ class Redrafter:
         people: People,
         workflow: Workflow,
         review: ReviewDesk,
-        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.repos = repos
         self.people = people
         self.workflow = workflow
         self.review = review
-        self.wake = wake
 
     def can_redraft(self) -> bool:
         return self.settings.llm_enabled and self.settings.review_max_redrafts > 0
@@ -150,7 +147,6 @@ class Redrafter:
                 return problem
             await repos.escalations.set_feedback(tx, escalation_id=escalation_id, feedback=feedback)
             await self._queue(tx, escalation_id, user_id, {"feedback": feedback})
-        self.wake()
         return ReviewOutcome(done=True)
 
     async def answer_question(
@@ -193,7 +189,6 @@ class Redrafter:
                 detail={"escalation_id": escalation_id, "note_id": note.id, "send": send_now},
             )
             await self._queue(tx, escalation_id, user_id, {"note_id": note.id, "send": send_now})
-        self.wake()
         return ReviewOutcome(done=True)
 
     async def _start(
@@ -301,7 +296,6 @@ class Redrafter:
                 )
                 if not outcome.done:
                     log.info("compose-and-send on %s: %s", escalation_id, outcome.notice)
-        self.wake()
 
     async def failed(self, payload: dict[str, Any], error: str) -> None:
         """A redraft job given up for good: the card is decidable again, with the reason."""
@@ -328,4 +322,3 @@ class Redrafter:
             await queue_card_sync(
                 self.repos.jobs, tx, escalation_id=escalation_id, reason=f"failed:{time.time():.6f}"
             )
-        self.wake()

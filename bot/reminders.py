@@ -8,7 +8,6 @@ taken meanwhile makes it a no-op, so nothing has to cancel it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from bot import jobkinds
@@ -33,13 +32,11 @@ class Reminders:
         config: LiveConfig,
         repos: Repositories,
         people: People,
-        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.config = config
         self.repos = repos
         self.people = people
-        self.wake = wake
 
     async def remind(self, payload: dict[str, Any]) -> None:
         escalation_id, n = int(payload["escalation_id"]), int(payload["n"])
@@ -78,7 +75,6 @@ class Reminders:
                     delay=max(0.0, opens - now),
                     payload={"escalation_id": escalation_id, "n": n},
                 )
-            self.wake()
             return
         groups: list[str] = []
         if ticket.owner_user_id:
@@ -114,7 +110,6 @@ class Reminders:
                     delay=config.review_reminder * BACKOFF**n,
                     payload={"escalation_id": escalation_id, "n": n + 1},
                 )
-        self.wake()
 
     async def timeout(self, payload: dict[str, Any]) -> None:
         """Once per card: the customer hears the team is still on it; the ticket stays open."""
@@ -142,4 +137,3 @@ class Reminders:
                 actor="bot",
                 detail={"escalation_id": escalation_id},
             )
-        self.wake()

@@ -8,7 +8,6 @@ everyone after is told who did, and nothing more is sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,10 +56,9 @@ def already_decided(escalation: Escalation) -> str:
 
 
 class ReviewDesk:
-    def __init__(self, repos: Repositories, people: People, wake: Callable[[], None]) -> None:
+    def __init__(self, repos: Repositories, people: People) -> None:
         self.repos = repos
         self.people = people
-        self.wake = wake
 
     def _allowed(self, user_id: str, user_team: str | None) -> ReviewOutcome | None:
         if self.people.may_review(user_id=user_id, user_team=user_team):
@@ -130,8 +128,6 @@ class ReviewDesk:
             outcome = await self.decide_in(
                 tx, escalation_id, verdict, user_id=user_id, edited_text=edited_text
             )
-        if outcome.done:
-            self.wake()
         return outcome
 
     async def decide_in(

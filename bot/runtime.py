@@ -142,13 +142,7 @@ class BotRuntime:
         await people.refresh_groups(force=True)
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
-        worker_ref: list[JobWorker] = []
-
-        def wake() -> None:
-            if worker_ref:
-                worker_ref[0].wake()
-
-        handoffs = Handoffs(settings, config, repos, people, wake)
+        handoffs = Handoffs(settings, config, repos, people)
         outbox = SlackOutbox(
             client,
             repos,
@@ -158,11 +152,11 @@ class BotRuntime:
             can_redraft=settings.llm_enabled,
             max_redrafts=settings.review_max_redrafts,
         )
-        intake = Intake(repos, people, handoffs, wake)
-        workflow = Workflow(settings, config, repos, knowledge, self.model, wake)
-        review = ReviewDesk(repos, people, wake)
-        redrafter = Redrafter(settings, repos, people, workflow, review, wake)
-        reminders = Reminders(settings, config, repos, people, wake)
+        intake = Intake(repos, people, handoffs)
+        workflow = Workflow(settings, config, repos, knowledge, self.model)
+        review = ReviewDesk(repos, people)
+        redrafter = Redrafter(settings, repos, people, workflow, review)
+        reminders = Reminders(settings, config, repos, people)
 
         async def run_inbound(job: Job) -> None:
             waits = job.payload.get("orphan_waits")
@@ -208,7 +202,6 @@ class BotRuntime:
                 jobkinds.AUTO_CLOSE: outbox.delivery_failed,
             },
         )
-        worker_ref.append(worker)
         self.services = Services(
             settings=settings,
             workspace=workspace,
@@ -228,22 +221,19 @@ class BotRuntime:
                 knowledge,
                 handoffs,
                 config,
-                AdminCommands(settings, config, people, repos, client, wake),
+                AdminCommands(settings, config, people, repos, client),
             ),
             home=HomeDesk(settings, config, repos, people, client),
             config=config,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()
-        worker.start()
+        worker.run()
         if not config.current.paused:
             # A resume that crashed between storing "running" and re-queueing the rounds that
             # waited: finish it now (keyed by the settings version, so it happens once).
-            await resume_paused(repos, wake, config.current.version)
+            await resume_paused(repos, config.current.version)
         self._scheduler = AsyncIOScheduler()
-        # The clock, not the state: it wakes the worker so delayed retries and reclaimed leases
-        # are picked up even when nothing new arrives.
-        self._scheduler.add_job(worker.wake, "interval", seconds=1, id="wake-worker")
         self._scheduler.add_job(
             worker.reclaim_from_dead_processes, "interval", seconds=30, id="reclaim-leases"
         )

@@ -2,6 +2,12 @@
 
 Leases make a crash harmless: a job held by a dead process is claimed again when its lease runs
 out, or at once when the dead process is recognisably ours (same host, pid gone).
+
+The worker also takes jobs as this process enqueues them (``persistence.jobs.Dispatch``): one
+enqueued to run now is leased to it in the enqueueing transaction and started when that commits,
+so a question's chain of jobs needs no claim transactions. Claims remain for what others made
+ready (other processes, timers, retries, a backlog beyond ``concurrency``). Finished jobs are
+marked done together, by the next claim or ``DONE_LINGER_SECONDS`` after the first of them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ from persistence.jobs import JobRepository
 from persistence.records import Job
 
 log = logging.getLogger(__name__)
+
+# How often the worker claims when nothing signals it (timers, other processes' jobs).
+POLL_SECONDS = 1.0
+# How long finished jobs may wait to be marked done with others. A crash in between runs them
+# again, as a crash between a job's work and its own completion always could.
+DONE_LINGER_SECONDS = 0.05
 
 JobHandler = Callable[[Job], Awaitable[object]]
 DeadHandler = Callable[[Job, str], Awaitable[None]]
@@ -72,17 +84,40 @@ class JobWorker:
         self.max_attempts = max_attempts
         self.retry_base_seconds = retry_base_seconds
         self.owner = new_owner_id()
-        self._wake = asyncio.Event()
+        # Set when something may have changed: claim now, or recompute how long to wait.
+        self._changed = asyncio.Event()
+        self._claim_now = False
+        # The last claim may have left ready jobs behind (no capacity): claim when a job ends.
+        self._backlog = False
         self._inflight: dict[int, asyncio.Task[None]] = {}
-        # Finished jobs, marked done with the next claim: one commit (and fsync) for a whole
-        # batch instead of one per job. A crash before that commit runs them again, exactly as
-        # a crash between a job's work and its own completion always could.
+        # Finished jobs, marked done together: one commit (and fsync) for a batch.
         self._done: list[tuple[int, object]] = []
+        self._done_since: float | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
 
     def wake(self) -> None:
-        self._wake.set()
+        """Claim now: jobs may be ready."""
+        self._claim_now = True
+        self._changed.set()
+
+    # -- persistence.jobs.Dispatch ------------------------------------------------------------
+
+    def offer(self) -> tuple[str, float] | None:
+        # Several enqueues in one transaction may each be offered the last free slot: the
+        # overshoot is that handful, and claims wait until the worker is below capacity again.
+        if self._stopping or self._loop_task is None or len(self._inflight) >= self.concurrency:
+            return None
+        return self.owner, self.lease_seconds
+
+    def start(self, job: Job) -> None:
+        # Once stopping, a job leased here is handed back by ``stop`` (or, committed after it,
+        # reclaimed from this process at the next start).
+        if not self._stopping:
+            self._launch(job)
+
+    def ready(self) -> None:
+        self.wake()
 
     async def reclaim_from_dead_processes(self) -> int:
         owners = await self.jobs.running_owners()
@@ -92,11 +127,15 @@ class JobWorker:
             log.info("reclaimed %d job(s) left running by a stopped process", count)
         return count
 
-    def start(self) -> None:
+    def run(self) -> None:
+        """Start claiming, and take jobs from ``jobs`` as they are enqueued."""
+        self.jobs.dispatch = self
         self._loop_task = asyncio.create_task(self._run(), name="job-worker")
 
     async def stop(self, *, grace_seconds: float = 5.0) -> None:
         self._stopping = True
+        if self.jobs.dispatch is self:
+            self.jobs.dispatch = None
         self.wake()
         if self._loop_task is not None:
             await self._loop_task
@@ -115,45 +154,67 @@ class JobWorker:
         return len(self._inflight)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         heartbeat_every = max(1.0, self.lease_seconds / 3)
-        last_heartbeat = asyncio.get_running_loop().time()
+        last_heartbeat = loop.time()
         while not self._stopping:
-            self._wake.clear()
-            done, self._done = self._done, []
+            self._claim_now = False
+            limit = self.concurrency - len(self._inflight)
+            done, self._done, self._done_since = self._done, [], None
             try:
                 claimed = await self.jobs.claim(
-                    owner=self.owner,
-                    limit=self.concurrency - len(self._inflight),
-                    lease_seconds=self.lease_seconds,
-                    done=done,
+                    owner=self.owner, limit=limit, lease_seconds=self.lease_seconds, done=done
                 )
-                now = asyncio.get_running_loop().time()
-                if now - last_heartbeat > heartbeat_every:
+                if loop.time() - last_heartbeat > heartbeat_every:
                     await self.jobs.extend_leases(
                         owner=self.owner,
                         job_ids=list(self._inflight),
                         lease_seconds=self.lease_seconds,
                     )
-                    last_heartbeat = now
+                    last_heartbeat = loop.time()
             except Exception:
                 log.exception("could not claim jobs; trying again shortly")
                 self._done = done + self._done
+                self._done_since = self._done_since or loop.time()
                 claimed = []
                 await asyncio.sleep(1.0)
+            self._backlog = limit <= 0 or len(claimed) >= limit
             for job in claimed:
-                task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
-                self._inflight[job.id] = task
-                task.add_done_callback(self._finished)
+                self._launch(job)
             if claimed and len(self._inflight) < self.concurrency:
                 continue
+            await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait until a claim is due: jobs were made ready, finished jobs have lingered long
+        enough unmarked, or the poll interval passed."""
+        loop = asyncio.get_running_loop()
+        poll_at = loop.time() + POLL_SECONDS
+        while not self._claim_now and not self._stopping:
+            due = poll_at
+            if self._done_since is not None:
+                due = min(due, self._done_since + DONE_LINGER_SECONDS)
+            timeout = due - loop.time()
+            if timeout <= 0:
+                return
+            self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+
+    def _launch(self, job: Job) -> None:
+        task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+        self._inflight[job.id] = task
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         for job_id, running in list(self._inflight.items()):
             if running is task:
                 del self._inflight[job_id]
-        self.wake()
+        if self._backlog:
+            self.wake()
+        elif self._done and self._done_since is None:
+            self._done_since = asyncio.get_running_loop().time()
+            self._changed.set()
 
     async def _execute(self, job: Job) -> None:
         ticket = job.payload.get("ticket_id")
@@ -184,7 +245,7 @@ class JobWorker:
             self._done.append((job.id, result))
 
     async def _flush_done(self) -> None:
-        done, self._done = self._done, []
+        done, self._done, self._done_since = self._done, [], None
         if done:
             await self.jobs.claim(owner=self.owner, limit=0, lease_seconds=0, done=done)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 from bot import jobkinds
@@ -80,14 +79,12 @@ class Workflow:
         repos: Repositories,
         knowledge: KnowledgeBase,
         model: SupportModel | None,
-        wake: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.config = config
         self.repos = repos
         self.knowledge = knowledge
         self.model = model
-        self.wake = wake
         self.classify_prompt = load_prompt("classify")
         self.draft_prompt = load_prompt("draft")
         self.redraft_prompt = load_prompt("redraft")
@@ -379,7 +376,6 @@ class Workflow:
             )
             if decision.action == "answer":
                 await self._start_next_round_if_asked(tx, ticket.id)
-        self.wake()
 
     async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
         await open_escalation(self.repos, self.settings, self.config.current, tx, ticket, reason)
@@ -447,7 +443,6 @@ class Workflow:
                 decision=decision,
             )
             await self._open_escalation(tx, ticket, decision["reason"])
-        self.wake()
 
 
 def _words(text: str) -> list[str]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import sqlite3
 import time
@@ -48,6 +49,8 @@ from urllib.parse import urlparse
 import aiosqlite
 
 from persistence.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 3
@@ -269,6 +272,11 @@ class Tx:
 
     def __init__(self, writer: _Writer) -> None:
         self._writer = writer
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(fn)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written:
         def run() -> Written:
@@ -399,8 +407,9 @@ class Database:
             except sqlite3.OperationalError as exc:
                 raise DatabaseUnavailableError(describe(exc, self.path)) from exc
             writer.started()
+            tx = Tx(writer)
             try:
-                yield Tx(writer)
+                yield tx
                 await writer.off_loop(lambda: writer.conn.execute("COMMIT").close())
             except BaseException as exc:
                 # A failed commit (disk full, read-only) can leave the transaction open: end it,
@@ -413,6 +422,11 @@ class Database:
                 raise
         finally:
             self._lock.release()
+        for fn in tx._after_commit:
+            try:
+                fn()
+            except Exception:
+                log.exception("an after-commit callback failed")
 
     # Reads run the statement to its end in one go. Executing and fetching in two hops let other
     # coroutines' reads start while a statement was still open: the connection then stayed in

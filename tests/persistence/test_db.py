@@ -313,3 +313,31 @@ def test_waking_waiting_replies_uses_its_index() -> None:
         ("C1", "1.0"),
     ).fetchall()
     assert "jobs_waiting_replies" in str(plan)
+
+
+async def test_after_commit_runs_once_committed_and_never_after_a_rollback(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (x INTEGER)")
+        tx.after_commit(lambda: seen.append("committed"))
+        assert seen == []  # not before the commit
+    assert seen == ["committed"]
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO t VALUES (1)")
+            tx.after_commit(lambda: seen.append("rolled back"))
+            raise RuntimeError("later step failed")
+    assert seen == ["committed"]
+
+    def broken() -> None:
+        raise ValueError("callback bug")
+
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO t VALUES (2)")
+        tx.after_commit(broken)
+        tx.after_commit(lambda: seen.append("after the broken one"))
+    assert seen[-1] == "after the broken one"  # one failing callback does not stop the rest
+    assert "after-commit callback failed" in caplog.text
+    assert (await db.fetchone("SELECT COUNT(*) AS n FROM t"))["n"] == 1  # type: ignore[index]

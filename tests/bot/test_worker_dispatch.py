@@ -1,0 +1,200 @@
+"""The worker takes jobs as they are enqueued: leased in the enqueueing transaction, started
+when it commits, no claim transaction in between; finished jobs are marked done together."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker
+from persistence.db import Database
+from persistence.jobs import JobRepository
+from persistence.records import Job
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(str(tmp_path / "bot.db"))
+    await database.open()
+    yield database
+    await database.close()
+
+
+class Trace:
+    """The writer connection's statements, by kind (the real SQL SQLite ran)."""
+
+    def __init__(self, db: Database) -> None:
+        self.statements: list[str] = []
+        assert db._writer is not None
+        db._writer.conn.set_trace_callback(self.statements.append)
+
+    def count(self, pattern: str) -> int:
+        return sum(1 for s in self.statements if re.search(pattern, s))
+
+
+async def enqueue(jobs: JobRepository, key: str, *, delay: float = 0.0) -> None:
+    async with jobs.db.transaction() as tx:
+        await jobs.enqueue(tx, kind="step", dedupe_key=key, payload={"key": key}, delay=delay)
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+def worker_for(jobs: JobRepository, handler: JobHandler, concurrency: int = 4) -> JobWorker:
+    return JobWorker(
+        jobs,
+        {"step": handler},
+        concurrency=concurrency,
+        lease_seconds=30.0,
+        max_attempts=3,
+        retry_base_seconds=0.05,
+    )
+
+
+async def test_a_chain_of_jobs_runs_without_claim_transactions(db: Database) -> None:
+    jobs = JobRepository(db)
+    ran: list[str] = []
+
+    async def step(job: Job) -> None:
+        key = job.payload["key"]
+        ran.append(key)
+        if len(key) < 4:  # each job enqueues the next: a, aa, aaa, aaaa
+            await enqueue(jobs, key + "a")
+
+    worker = worker_for(jobs, step)
+    worker.run()
+    await asyncio.sleep(0)  # the first (empty) claim
+    trace = Trace(db)
+    try:
+        await enqueue(jobs, "a")
+        # Leased in the enqueueing transaction: running and ours the moment it committed.
+        first = await jobs.get_by_key("a")
+        assert first is not None and first.state == "running"
+        assert first.lease_owner == worker.owner and first.attempts == 1
+        await wait_until(lambda: _all_done(jobs, 4))
+        assert ran == ["a", "aa", "aaa", "aaaa"]
+        # No claim picked any of them up (a claim counts an attempt)...
+        for key in ("a", "aa", "aaa", "aaaa"):
+            job = await jobs.get_by_key(key)
+            assert job is not None and job.attempts == 1
+        # ...and they were marked done together: four enqueues and a flush or two, where a
+        # claim per job and a completion each used to make twelve transactions.
+        assert trace.count(r"^BEGIN") <= 6
+    finally:
+        await worker.stop()
+
+
+async def _all_done(jobs: JobRepository, n: int) -> bool:
+    return (await jobs.counts()).get("done", 0) == n
+
+
+async def test_a_rolled_back_enqueue_starts_nothing(db: Database) -> None:
+    jobs = JobRepository(db)
+    ran: list[str] = []
+
+    async def step(job: Job) -> None:
+        ran.append(job.payload["key"])
+
+    worker = worker_for(jobs, step)
+    worker.run()
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await jobs.enqueue(tx, kind="step", dedupe_key="gone", payload={"key": "gone"})
+                raise RuntimeError("a later step failed")
+        await enqueue(jobs, "kept")
+        await wait_until(lambda: _all_done(jobs, 1))
+        assert ran == ["kept"] and await jobs.get_by_key("gone") is None
+        assert worker.busy == 0
+    finally:
+        await worker.stop()
+
+
+async def test_beyond_capacity_jobs_wait_and_are_claimed_as_slots_free(db: Database) -> None:
+    jobs = JobRepository(db)
+    gate = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def step(job: Job) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await gate.wait()
+        running -= 1
+
+    worker = worker_for(jobs, step, concurrency=2)
+    worker.run()
+    try:
+        for i in range(5):
+            await enqueue(jobs, f"k{i}")
+        await asyncio.sleep(0.1)
+        counts = await jobs.counts()
+        assert counts == {"running": 2, "pending": 3}  # two taken, three left to claims
+        gate.set()
+        await wait_until(lambda: _all_done(jobs, 5))
+        assert most == 2
+    finally:
+        await worker.stop()
+
+
+async def test_a_delayed_job_is_not_handed_over(db: Database) -> None:
+    jobs = JobRepository(db)
+    ran: list[str] = []
+
+    async def step(job: Job) -> None:
+        ran.append(job.payload["key"])
+
+    worker = worker_for(jobs, step)
+    worker.run()
+    try:
+        await enqueue(jobs, "later", delay=0.3)
+        job = await jobs.get_by_key("later")
+        assert job is not None and job.state == "pending"
+        await asyncio.sleep(0.1)
+        assert ran == []
+        await wait_until(lambda: _all_done(jobs, 1))  # claimed by the poll once due
+        assert ran == ["later"]
+    finally:
+        await worker.stop()
+
+
+async def test_finished_jobs_are_marked_done_soon_without_other_activity(db: Database) -> None:
+    jobs = JobRepository(db)
+
+    async def step(job: Job) -> None:
+        return None
+
+    worker = worker_for(jobs, step)
+    worker.run()
+    try:
+        await enqueue(jobs, "only")
+        started = asyncio.get_running_loop().time()
+        await wait_until(lambda: _all_done(jobs, 1), timeout=2.0)
+        # Well before the one-second poll: the linger, not the poll, marked it.
+        assert asyncio.get_running_loop().time() - started < DONE_LINGER_SECONDS + 0.5
+    finally:
+        await worker.stop()
+
+
+async def test_a_stopped_worker_takes_no_more_jobs(db: Database) -> None:
+    jobs = JobRepository(db)
+
+    async def step(job: Job) -> None:
+        return None
+
+    worker = worker_for(jobs, step)
+    worker.run()
+    await worker.stop()
+    assert jobs.dispatch is None
+    await enqueue(jobs, "after")
+    job = await jobs.get_by_key("after")
+    assert job is not None and job.state == "pending"  # left for the next start to claim
