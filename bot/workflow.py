@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import jobkinds
@@ -97,14 +98,14 @@ class Workflow:
 
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands."""
-        steps = {
+        steps: dict[str, Callable[[Ticket], Awaitable[Ticket | None]]] = {
             "received": self._classify,
             "classified": self._retrieve,
             "retrieved": self._draft,
             "drafted": self._decide,
         }
+        ticket = await self.repos.tickets.get(ticket_id)
         for _ in range(20):
-            ticket = await self.repos.tickets.get(ticket_id)
             if ticket is None or ticket.round != round or ticket.state not in steps:
                 return
             if ticket.state == "drafted" and (await self.config.refresh()).paused:
@@ -119,7 +120,10 @@ class Workflow:
                         detail={"reason": "the bot is paused; it decides when resumed"},
                     )
                 return
-            await steps[ticket.state](ticket)
+            # A step returns the ticket as it left it; None when it must be read again (someone
+            # else moved it meanwhile, or the step ended the round).
+            moved = await steps[ticket.state](ticket)
+            ticket = moved if moved is not None else await self.repos.tickets.get(ticket_id)
         raise RuntimeError(f"ticket {ticket_id} did not settle")
 
     # -- steps ---------------------------------------------------------------------------
@@ -135,7 +139,7 @@ class Workflow:
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
         return question, history or "(none)", upto
 
-    async def _classify(self, ticket: Ticket) -> None:
+    async def _classify(self, ticket: Ticket) -> Ticket | None:
         question, history, upto = await self._round_text(ticket)
         result: dict[str, Any] = {"turn_range": [ticket.processed_turn_id, upto]}
         usage: LlmUsage | None = None
@@ -156,9 +160,11 @@ class Workflow:
             except LlmFailure as failure:
                 result.update(error=failure.reason)
                 usage = failure.usage
-        await self._store(ticket, "classified", "classified", {"classification": result}, usage)
+        return await self._store(
+            ticket, "classified", "classified", {"classification": result}, usage
+        )
 
-    async def _retrieve(self, ticket: Ticket) -> None:
+    async def _retrieve(self, ticket: Ticket) -> Ticket | None:
         started = time.monotonic()
         question, _, _ = await self._round_text(ticket)
         keywords = (ticket.classification or {}).get("keywords") or []
@@ -185,11 +191,11 @@ class Workflow:
             ],
         }
         duration = int((time.monotonic() - started) * 1000)
-        await self._store(
+        return await self._store(
             ticket, "retrieved", "searched", {"retrieval": retrieval}, None, duration_ms=duration
         )
 
-    async def _draft(self, ticket: Ticket) -> None:
+    async def _draft(self, ticket: Ticket) -> Ticket | None:
         classification = ticket.classification or {}
         retrieval = ticket.retrieval or {}
         hits: list[dict[str, Any]] = retrieval.get("hits", [])
@@ -228,7 +234,7 @@ class Workflow:
                 draft = self._passage_draft(hits[0]).model_dump() if hits else None
                 if draft is not None:
                     draft["error"] = failure.reason
-        await self._store(ticket, "drafted", "drafted", {"draft": draft}, usage)
+        return await self._store(ticket, "drafted", "drafted", {"draft": draft}, usage)
 
     async def revise(
         self, ticket: Ticket, *, previous: str | None, feedback: str | None
@@ -313,7 +319,7 @@ class Workflow:
             missing_information=reply.missing_information.strip(),
         )
 
-    async def _decide(self, ticket: Ticket) -> None:
+    async def _decide(self, ticket: Ticket) -> Ticket | None:
         config = await self.config.refresh()
         classification = ticket.classification or {}
         decision = decide(
@@ -332,7 +338,7 @@ class Workflow:
         async with repos.db.transaction() as tx:
             current = await repos.tickets.get(ticket.id, tx)
             if current is None or current.version != ticket.version:
-                return
+                return None
             if decision.action == "answer":
                 moved = await repos.tickets.transition(
                     tx,
@@ -376,6 +382,7 @@ class Workflow:
             )
             if decision.action == "answer":
                 await self._start_next_round_if_asked(tx, ticket.id)
+        return None  # the round is decided; whatever comes next is read afresh
 
     async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
         await open_escalation(self.repos, self.settings, self.config.current, tx, ticket, reason)
@@ -406,19 +413,17 @@ class Workflow:
         usage: LlmUsage | None,
         *,
         duration_ms: int | None = None,
-    ) -> None:
+    ) -> Ticket | None:
         async with self.repos.db.transaction() as tx:
-            moved = await self.repos.tickets.transition(
+            moved = await self.repos.tickets.move(
                 tx,
-                ticket_id=ticket.id,
-                expected_state=ticket.state,
-                expected_version=ticket.version,
-                new_state=new_state,  # type: ignore[arg-type]
+                ticket,
+                new_state,  # type: ignore[arg-type]
                 **fields,
             )
-            if not moved:
+            if moved is None:
                 log.info("ticket %s moved on while %s ran; re-reading", ticket.id, step)
-                return
+                return None
             detail = _trail_detail(step, fields)
             extra = usage_fields(usage)
             if duration_ms is not None:
@@ -426,6 +431,7 @@ class Workflow:
             await self.repos.trail.record(
                 tx, ticket_id=ticket.id, step=step, actor="bot", detail=detail, **extra
             )
+        return moved
 
     async def fail_safe(self, ticket_id: int, reason: str) -> None:
         """A round that keeps crashing still ends with a human: escalate with the reason."""

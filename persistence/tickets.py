@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 from persistence.db import Database, Tx, now
@@ -60,6 +61,19 @@ _JSON_COLUMNS = {"classification", "retrieval", "draft", "decision"}
 _PLAIN_COLUMNS = {"round", "processed_turn_id", "human_owner", "resolved_by", "resolved_at"}
 
 
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values for an UPDATE: JSON columns encoded; unknown columns refused."""
+    encoded: dict[str, Any] = {}
+    for column, value in fields.items():
+        if column in _JSON_COLUMNS:
+            encoded[column] = None if value is None else json.dumps(value)
+        elif column in _PLAIN_COLUMNS:
+            encoded[column] = value
+        else:
+            raise ValueError(f"unknown ticket column {column!r}")
+    return encoded
+
+
 class TicketRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -111,17 +125,46 @@ class TicketRepository:
         **fields: Any,
     ) -> bool:
         """Move the ticket only if nobody moved it since it was read; False when someone did."""
+        encoded = _encode(fields)
+        return await self._update(
+            tx, ticket_id, expected_state, expected_version, new_state, now(), encoded
+        )
+
+    async def move(
+        self, tx: Tx, ticket: Ticket, new_state: TicketState, **fields: Any
+    ) -> Ticket | None:
+        """``transition`` from the state and version ``ticket`` was read at; the ticket as it
+        now stands (without reading it back), or None when someone moved it first."""
+        encoded = _encode(fields)
+        at = now()
+        if not await self._update(
+            tx, ticket.id, ticket.state, ticket.version, new_state, at, encoded
+        ):
+            return None
+        # JSON fields as a read would return them (lists, not tuples; string keys).
+        changed = {
+            column: json.loads(value) if column in _JSON_COLUMNS and value is not None else value
+            for column, value in encoded.items()
+        }
+        return replace(
+            ticket, state=new_state, version=ticket.version + 1, updated_at=at, **changed
+        )
+
+    async def _update(
+        self,
+        tx: Tx,
+        ticket_id: int,
+        expected_state: TicketState,
+        expected_version: int,
+        new_state: TicketState,
+        at: float,
+        encoded: dict[str, Any],
+    ) -> bool:
         sets = ["state = ?", "version = version + 1", "updated_at = ?"]
-        params: list[Any] = [new_state, now()]
-        for column, value in fields.items():
-            if column in _JSON_COLUMNS:
-                sets.append(f"{column} = ?")
-                params.append(None if value is None else json.dumps(value))
-            elif column in _PLAIN_COLUMNS:
-                sets.append(f"{column} = ?")
-                params.append(value)
-            else:
-                raise ValueError(f"unknown ticket column {column!r}")
+        params: list[Any] = [new_state, at]
+        for column, value in encoded.items():
+            sets.append(f"{column} = ?")
+            params.append(value)
         params += [ticket_id, expected_state, expected_version]
         cur = await tx.execute(
             f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? AND state = ? AND version = ?",

@@ -150,6 +150,28 @@ async def test_transition_can_clear_a_json_column(db: Database) -> None:
     assert (after.state, after.version, after.round, after.draft) == ("received", 2, 2, None)
 
 
+async def test_move_returns_the_ticket_exactly_as_a_read_would(db: Database) -> None:
+    tickets = TicketRepository(db)
+    ticket, _ = await _open(tickets)
+    classification = {"category": "faq", "keywords": ("csv", "export"), "scores": {1: 0.5}}
+    async with db.transaction() as tx:
+        moved = await tickets.move(
+            tx, ticket, "classified", classification=classification, processed_turn_id=3
+        )
+    assert moved is not None
+    assert moved == await tickets.get(ticket.id)  # tuples as lists, int keys as strings
+    assert moved.classification == {
+        "category": "faq",
+        "keywords": ["csv", "export"],
+        "scores": {"1": 0.5},
+    }
+    assert (moved.state, moved.version, moved.processed_turn_id) == ("classified", 1, 3)
+    # From the stale copy nothing moves, and the stored ticket stays as it was.
+    async with db.transaction() as tx:
+        assert await tickets.move(tx, ticket, "retrieved", retrieval={"hits": []}) is None
+    assert await tickets.get(ticket.id) == moved
+
+
 async def test_transition_refuses_unknown_columns(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
