@@ -341,3 +341,16 @@ async def test_after_commit_runs_once_committed_and_never_after_a_rollback(
     assert seen[-1] == "after the broken one"  # one failing callback does not stop the rest
     assert "after-commit callback failed" in caplog.text
     assert (await db.fetchone("SELECT COUNT(*) AS n FROM t"))["n"] == 1  # type: ignore[index]
+
+
+async def test_inline_reads_never_see_an_open_transaction(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (x INTEGER)")
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO t VALUES (1)")
+        # Another coroutine reading now must not see the uncommitted row, even though inline
+        # reads use the writer's connection whenever it is free.
+        row = await db.fetchone("SELECT COUNT(*) AS n FROM t", inline=True)
+        assert row is not None and row["n"] == 0
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM t", inline=True)
+    assert row is not None and row["n"] == 1
