@@ -7,7 +7,8 @@ The worker also takes jobs as this process enqueues them (``persistence.jobs.Dis
 enqueued to run now is leased to it in the enqueueing transaction and started when that commits,
 so a question's chain of jobs needs no claim transactions. Claims remain for what others made
 ready (other processes, timers, retries, a backlog beyond ``concurrency``). Finished jobs are
-marked done together, by the next claim or ``DONE_LINGER_SECONDS`` after the first of them.
+marked done together, by the next claim or ``DONE_LINGER_SECONDS`` after the first of them
+(then without an fsync: a completion lost to a power cut only runs the job again).
 """
 
 from __future__ import annotations
@@ -157,14 +158,19 @@ class JobWorker:
         loop = asyncio.get_running_loop()
         heartbeat_every = max(1.0, self.lease_seconds / 3)
         last_heartbeat = loop.time()
+        claiming = True
         while not self._stopping:
             self._claim_now = False
             limit = self.concurrency - len(self._inflight)
             done, self._done, self._done_since = self._done, [], None
             try:
-                claimed = await self.jobs.claim(
-                    owner=self.owner, limit=limit, lease_seconds=self.lease_seconds, done=done
-                )
+                if claiming:
+                    claimed = await self.jobs.claim(
+                        owner=self.owner, limit=limit, lease_seconds=self.lease_seconds, done=done
+                    )
+                else:  # only finished jobs to record
+                    await self.jobs.mark_done(owner=self.owner, done=done)
+                    claimed = []
                 if loop.time() - last_heartbeat > heartbeat_every:
                     await self.jobs.extend_leases(
                         owner=self.owner,
@@ -178,16 +184,17 @@ class JobWorker:
                 self._done_since = self._done_since or loop.time()
                 claimed = []
                 await asyncio.sleep(1.0)
-            self._backlog = limit <= 0 or len(claimed) >= limit
+            if claiming:
+                self._backlog = limit <= 0 or len(claimed) >= limit
             for job in claimed:
                 self._launch(job)
             if claimed and len(self._inflight) < self.concurrency:
                 continue
-            await self._idle()
+            claiming = await self._idle()
 
-    async def _idle(self) -> None:
-        """Wait until a claim is due: jobs were made ready, finished jobs have lingered long
-        enough unmarked, or the poll interval passed."""
+    async def _idle(self) -> bool:
+        """Wait until there is something to do. True: claim (jobs were made ready, or the poll
+        interval passed); False: only record the finished jobs that have lingered long enough."""
         loop = asyncio.get_running_loop()
         poll_at = loop.time() + POLL_SECONDS
         while not self._claim_now and not self._stopping:
@@ -196,10 +203,11 @@ class JobWorker:
                 due = min(due, self._done_since + DONE_LINGER_SECONDS)
             timeout = due - loop.time()
             if timeout <= 0:
-                return
+                return due == poll_at
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+        return True
 
     def _launch(self, job: Job) -> None:
         task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
@@ -246,8 +254,7 @@ class JobWorker:
 
     async def _flush_done(self) -> None:
         done, self._done, self._done_since = self._done, [], None
-        if done:
-            await self.jobs.claim(owner=self.owner, limit=0, lease_seconds=0, done=done)
+        await self.jobs.mark_done(owner=self.owner, done=done)
 
     async def _retry(self, job: Job, error: str, delay: float | None) -> None:
         if job.attempts >= self.max_attempts:

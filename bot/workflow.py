@@ -414,7 +414,9 @@ class Workflow:
         *,
         duration_ms: int | None = None,
     ) -> Ticket | None:
-        async with self.repos.db.transaction() as tx:
+        # Not durable: a checkpoint between model calls, redone from the question if a power
+        # cut takes it; nothing has been told to anyone on its strength.
+        async with self.repos.db.transaction(durable=False) as tx:
             moved = await self.repos.tickets.move(
                 tx,
                 ticket,

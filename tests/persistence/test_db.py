@@ -354,3 +354,54 @@ async def test_inline_reads_never_see_an_open_transaction(db: Database) -> None:
         assert row is not None and row["n"] == 0
     row = await db.fetchone("SELECT COUNT(*) AS n FROM t", inline=True)
     assert row is not None and row["n"] == 1
+
+
+async def test_a_transaction_that_need_not_be_durable_commits_without_fsync(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "levels.db"
+    db = Database(str(path))
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x INTEGER)")
+            full = await tx.fetchone("PRAGMA synchronous")
+        async with db.transaction(durable=False) as tx:
+            await tx.execute("INSERT INTO t VALUES (1)")
+            normal = await tx.fetchone("PRAGMA synchronous")
+        async with db.transaction() as tx:  # and the next one is durable again
+            await tx.execute("INSERT INTO t VALUES (2)")
+            again = await tx.fetchone("PRAGMA synchronous")
+        assert full is not None and normal is not None and again is not None
+        assert (full[0], normal[0], again[0]) == (2, 1, 2)  # FULL, NORMAL, FULL
+    finally:
+        await db.close()
+    reopened = Database(str(path))
+    await reopened.open()
+    try:
+        rows = await reopened.fetchall("SELECT x FROM t ORDER BY x")
+        assert [r["x"] for r in rows] == [1, 2]  # both committed, the lazy one included
+    finally:
+        await reopened.close()
+
+
+async def test_the_writer_checkpoints_the_wal_itself(tmp_path: Path) -> None:
+    from persistence.db import CHECKPOINT_EVERY
+
+    path = tmp_path / "wal.db"
+    db = Database(str(path))
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (x BLOB)")
+        commits = 512
+        assert commits >= CHECKPOINT_EVERY * 4
+        for _ in range(commits):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO t VALUES (?)", (b"x" * 4000,))
+        # Automatic checkpoints are off on the writer; without its own the WAL would hold
+        # every commit (about 4 MB here). Checkpointed, it is reused from its start.
+        wal = Path(f"{path}-wal").stat().st_size
+        assert wal < 1_000_000
+    finally:
+        await db.close()
