@@ -6,7 +6,7 @@ two-core machine the bot under test, the fakes and the load generator each get a
 
 It prints one JSON line with the ports, then serves until stdin closes:
 
-* the fake Slack Web API (``tests/fakes/slack_api.py``) with every ``chat.postMessage`` also
+* the fake Slack Web API (``bot/sandbox/standin.py``) with every ``chat.postMessage`` also
   noted with its wall-clock arrival time, channel and thread;
 * the fake OpenAI API (``tests/fakes/openai_api.py``) answering with :class:`BenchModel`
   after a configurable latency, every completion noted with its start and end times, its
@@ -28,8 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI, count_tokens
-from tests.fakes.slack_api import FakeSlack
 
 Json = dict[str, Any]
 
@@ -127,8 +127,8 @@ class TimedOpenAI(FakeOpenAI):
         return response
 
 
-class NotingSlack(FakeSlack):
-    """FakeSlack that notes every chat.postMessage with its wall-clock arrival time."""
+class NotingSlack(SlackStandIn):
+    """SlackStandIn that notes every chat.postMessage with its wall-clock arrival time."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

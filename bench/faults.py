@@ -61,8 +61,9 @@ from typing import Any, Literal
 import aiohttp
 
 from bot import ids
+from bot.sandbox.signed import SlackSender
+from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     BOT_TOKEN,
     CUSTOMER_TEAM,
@@ -78,7 +79,6 @@ from tests.utils.harness import (
     decision_buttons,
 )
 from tests.utils.process import SUPPORT_BOT, BotProcess, bot_env, free_port
-from tests.utils.slack_requests import SlackSender
 
 Json = dict[str, Any]
 
@@ -250,7 +250,7 @@ class Customers:
     """Streams questions and follow-ups; retries each event until acknowledged, as Slack does."""
 
     def __init__(
-        self, cfg: FaultRunConfig, rng: random.Random, sender: SlackSender, slack: FakeSlack
+        self, cfg: FaultRunConfig, rng: random.Random, sender: SlackSender, slack: SlackStandIn
     ) -> None:
         self.cfg = cfg
         self.rng = rng
@@ -375,7 +375,7 @@ class Reviewers:
     card has not changed a few seconds after a click (the bot may have been down)."""
 
     def __init__(
-        self, cfg: FaultRunConfig, rng: random.Random, sender: SlackSender, slack: FakeSlack
+        self, cfg: FaultRunConfig, rng: random.Random, sender: SlackSender, slack: SlackStandIn
     ) -> None:
         self.cfg = cfg
         self.rng = rng
@@ -657,7 +657,9 @@ class Verdict:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
-def verify(slack: FakeSlack, db_path: Path, customers: Customers, reviewers: Reviewers) -> Verdict:
+def verify(
+    slack: SlackStandIn, db_path: Path, customers: Customers, reviewers: Reviewers
+) -> Verdict:
     v = Verdict()
     posts = slack.posts()
 
@@ -908,7 +910,7 @@ class FaultRunReport:
 
 
 def bench_env(
-    cfg: FaultRunConfig, workdir: Path, slack: FakeSlack, llm: FakeOpenAI, port: int
+    cfg: FaultRunConfig, workdir: Path, slack: SlackStandIn, llm: FakeOpenAI, port: int
 ) -> dict[str, str]:
     env = bot_env(workdir, slack, llm, port)
     env.update(
@@ -937,7 +939,7 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
         else:
             workdir = cfg.workdir
             workdir.mkdir(parents=True, exist_ok=True)
-        slack = FakeSlack(token=BOT_TOKEN, team_id=HOME_TEAM)
+        slack = SlackStandIn(token=BOT_TOKEN, team_id=HOME_TEAM)
         llm = FakeOpenAI(api_key=LLM_KEY, responder=ScriptedModel())
         await slack.start()
         await llm.start()

@@ -56,6 +56,7 @@ import aiohttp
 from bench import datasets as ds
 from bench.metrics import percentile
 from bench.retrieval import UPSERT_BATCH, article_input, code_under_test
+from bot.sandbox.signed import SlackSender, sign
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from tests.utils.harness import (
@@ -70,7 +71,6 @@ from tests.utils.harness import (
     SUPPORT,
 )
 from tests.utils.process import SUPPORT_BOT, base_env, free_port
-from tests.utils.slack_requests import SlackSender, sign
 
 Json = dict[str, Any]
 AppKind = Literal["bot", "bare"]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     BOT_TOKEN,
     CUSTOMER_TEAM,
@@ -22,8 +22,8 @@ from tests.utils.harness import (
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(token=BOT_TOKEN, team_id=HOME_TEAM)
+async def slack() -> AsyncIterator[SlackStandIn]:
+    fake = SlackStandIn(token=BOT_TOKEN, team_id=HOME_TEAM)
     await fake.start()
     yield fake
     await fake.stop()
@@ -41,7 +41,9 @@ BotFactory = Callable[..., Awaitable[RunningBot]]
 
 
 @pytest.fixture
-async def make_bot(tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI) -> AsyncIterator[BotFactory]:
+async def make_bot(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> AsyncIterator[BotFactory]:
     """Start the real bot in HTTP mode; ``offline=True`` runs it without an LLM key."""
     started: list[RunningBot] = []
 

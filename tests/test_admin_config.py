@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 from bot import ids
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     ADMIN,
     CUSTOMER,
@@ -63,7 +63,7 @@ async def ask_in(bot: RunningBot, channel: str, text: str) -> str:
 
 
 async def test_only_admins_change_anything_and_others_are_told(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     for text in (
@@ -85,7 +85,7 @@ async def test_only_admins_change_anything_and_others_are_told(
 
 
 async def test_channel_add_review_mode_takes_effect_at_once_and_says_when_not_a_member(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     slack.channels[NEW] = {"is_member": False, "name": "new"}
@@ -106,7 +106,7 @@ async def test_channel_add_review_mode_takes_effect_at_once_and_says_when_not_a_
 
 
 async def test_wrong_arguments_show_the_right_form_and_never_ping(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     reply = await command(bot, "channel add #general")
@@ -122,7 +122,7 @@ async def test_wrong_arguments_show_the_right_form_and_never_ping(
 
 
 async def test_escalation_channel_moves_new_cards_and_refuses_a_support_channel(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     assert "customers would see the cards" in await command(bot, f"escalation <#{SUPPORT}>")
@@ -138,7 +138,7 @@ async def test_escalation_channel_moves_new_cards_and_refuses_a_support_channel(
 
 
 async def test_reviewers_from_people_and_a_user_group(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     slack.usergroups["S0SUPPORT"] = ["U0GROUPIE"]
     bot = await admin_bot(make_bot, llm, support_reviewers=[REVIEWER])
@@ -161,7 +161,7 @@ async def test_reviewers_from_people_and_a_user_group(
 
 
 async def test_admins_threshold_reminders_and_the_audit_trail(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     assert "<@U0SECOND>" in await command(bot, "admins add <@U0SECOND>")
@@ -180,7 +180,7 @@ async def test_admins_threshold_reminders_and_the_audit_trail(
 
 
 async def test_pause_watches_and_logs_and_resume_answers_what_waited(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     assert "Paused" in await command(bot, "pause")
@@ -196,7 +196,7 @@ async def test_pause_watches_and_logs_and_resume_answers_what_waited(
 
 
 async def test_outside_support_hours_the_holding_reply_says_when_the_team_is_back(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm, review_reminder="1s")
     day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][
@@ -224,7 +224,7 @@ async def test_outside_support_hours_the_holding_reply_says_when_the_team_is_bac
 
 
 async def test_settings_are_shared_by_every_process_on_the_database(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     first = await admin_bot(make_bot, llm)
     second = await make_bot(kb=False, support_admins=[ADMIN])
@@ -234,7 +234,7 @@ async def test_settings_are_shared_by_every_process_on_the_database(
 
 
 async def test_the_settings_form_validates_fields_and_saves_everything_at_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm, support_reviewers=[REVIEWER])
     status, _ = await bot.send.slash_command(ADMIN, "config")  # opens a modal, acks empty
@@ -316,7 +316,7 @@ async def test_the_settings_form_validates_fields_and_saves_everything_at_once(
 
 
 async def test_admins_see_the_configuration_in_force_on_app_home(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm)
     await command(bot, "threshold 0.85")
@@ -330,7 +330,7 @@ async def test_admins_see_the_configuration_in_force_on_app_home(
 
 
 async def test_two_admins_changing_the_same_list_at_once_lose_nothing(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await admin_bot(make_bot, llm, support_reviewers=[REVIEWER])
     replies = await asyncio.gather(*(command(bot, f"reviewers add <@U0NEW{i}>") for i in range(4)))

@@ -7,9 +7,9 @@ from typing import Any
 
 from bot import ids
 from bot.blocks import HOME_PAGE_SIZE
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     ADMIN,
     HOME_TEAM,
@@ -66,7 +66,7 @@ async def escalations(bot: RunningBot, llm: FakeOpenAI, n: int) -> None:
 
 
 async def test_reviewers_see_the_queue_oldest_first_and_can_act_from_it(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot()
     await escalations(bot, llm, 2)
@@ -96,7 +96,7 @@ async def test_reviewers_see_the_queue_oldest_first_and_can_act_from_it(
 
 
 async def test_a_refusal_from_the_home_tab_arrives_as_a_direct_message(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot()
     await escalations(bot, llm, 1)
@@ -111,7 +111,7 @@ async def test_a_refusal_from_the_home_tab_arrives_as_a_direct_message(
 
 
 async def test_the_queue_pages_within_slacks_block_limit(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot()
     total = 2 * HOME_PAGE_SIZE + 3  # three pages: the middle one has both page buttons
@@ -143,7 +143,7 @@ async def test_the_queue_pages_within_slacks_block_limit(
 
 
 async def test_admins_also_see_the_configuration(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot(support_admins=[ADMIN], review_reminder="45m")
     await open_home(bot, ADMIN)

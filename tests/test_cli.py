@@ -10,10 +10,10 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.live_config import LiveConfig
+from bot.sandbox.standin import SlackStandIn
 from persistence.config import ConfigRepository
 from persistence.db import Database
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import ESCALATION, KB_DIR, SUPPORT
 from tests.utils.process import SUPPORT_BOT, base_env, bot_env, free_port
 
@@ -65,7 +65,7 @@ async def test_kb_import_and_search_json(tmp_path: Path) -> None:
 
 
 async def test_doctor_passes_against_a_healthy_setup(
-    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
     await run(env, tmp_path, "migrate")
@@ -77,7 +77,7 @@ async def test_doctor_passes_against_a_healthy_setup(
 
 
 async def test_doctor_checks_the_channels_admins_set_in_slack(
-    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
     await run(env, tmp_path, "migrate")
@@ -105,7 +105,7 @@ def _settings_from(env: dict[str, str]) -> dict[str, str]:
 
 
 async def test_doctor_says_precisely_what_is_wrong(
-    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     slack.channels[ESCALATION] = {"is_member": False, "name": "support-escalations"}
     env = bot_env(tmp_path, slack, llm, free_port()) | {

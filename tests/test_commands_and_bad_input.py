@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from bot import ids
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import ESCALATION, OUTSIDER, REVIEWER, SUPPORT
 
 ADMIN = "UADMIN"
@@ -36,7 +36,7 @@ async def test_unknown_subcommand_shows_the_right_form(make_bot: BotFactory) -> 
 
 
 async def test_click_on_an_unknown_card_says_so(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot()
     status, _ = await bot.send.block_action(
@@ -48,7 +48,7 @@ async def test_click_on_an_unknown_card_says_so(
 
 
 async def test_edit_submission_with_a_broken_form_or_empty_text_shows_field_errors(
-    make_bot: BotFactory, slack: FakeSlack
+    make_bot: BotFactory, slack: SlackStandIn
 ) -> None:
     bot = await make_bot()
     values = {ids.BLOCK_EDIT_TEXT: {ids.ACTION_EDIT_TEXT: "hello"}}
@@ -63,7 +63,9 @@ async def test_edit_submission_with_a_broken_form_or_empty_text_shows_field_erro
     assert slack.calls_to("chat.postMessage") == []
 
 
-async def test_kb_search_add_and_remove_from_slack(make_bot: BotFactory, slack: FakeSlack) -> None:
+async def test_kb_search_add_and_remove_from_slack(
+    make_bot: BotFactory, slack: SlackStandIn
+) -> None:
     bot = await make_bot(support_admins=[ADMIN])
     _, body = await bot.send.slash_command(REVIEWER, "kb search how do I export a report as CSV")
     text = json.loads(body)["text"]

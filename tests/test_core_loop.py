@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from bot import ids
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -31,7 +31,7 @@ EXPORT_ARTICLE = 2  # ids follow the sorted file names in tests/data/kb
 
 
 async def test_confident_grounded_faq_is_answered_in_thread_with_citation(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         scripted_llm(
@@ -67,7 +67,7 @@ async def _escalated(make_bot: BotFactory, llm: FakeOpenAI, **overrides):
 
 
 async def test_escalation_posts_holding_reply_and_card_then_approve_sends_draft_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     thread = bot.thread(ts)
@@ -100,7 +100,7 @@ async def test_escalation_posts_holding_reply_and_card_then_approve_sends_draft_
 
 
 async def test_edit_opens_modal_and_posts_submitted_text_verbatim(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     await click(bot, ids.ACTION_EDIT)
@@ -124,7 +124,7 @@ async def test_edit_opens_modal_and_posts_submitted_text_verbatim(
 
 
 async def test_reject_records_who_and_sends_nothing(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     await click(bot, ids.ACTION_REJECT, user=OTHER_REVIEWER)
@@ -137,7 +137,7 @@ async def test_reject_records_who_and_sends_nothing(
 
 
 async def test_card_posted_before_restart_still_works_after_it(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     await bot.restart()
@@ -147,7 +147,7 @@ async def test_card_posted_before_restart_still_works_after_it(
 
 
 async def test_double_approve_sends_once_and_tells_the_second_clicker(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     card = bot.cards()[0]
@@ -164,7 +164,7 @@ async def test_double_approve_sends_once_and_tells_the_second_clicker(
 
 
 async def test_click_by_non_reviewer_is_refused_and_changes_nothing(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     for action in (ids.ACTION_APPROVE, ids.ACTION_REJECT, ids.ACTION_EDIT):
@@ -180,7 +180,7 @@ async def test_click_by_non_reviewer_is_refused_and_changes_nothing(
 
 
 async def test_slack_retry_of_the_same_event_opens_one_ticket(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
     bot = await make_bot()
@@ -206,7 +206,7 @@ async def test_slack_retry_of_the_same_event_opens_one_ticket(
 
 
 async def test_rate_limited_post_is_retried_after_retry_after_and_sent_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
     slack.fail_next("chat.postMessage", status=429, times=4, retry_after=1)
@@ -222,7 +222,7 @@ async def test_rate_limited_post_is_retried_after_retry_after_and_sent_once(
 
 
 async def test_slack_500_after_posting_is_not_posted_twice(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     """Slack may fail after storing the message; the retry finds it by its outbox key."""
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
@@ -243,7 +243,7 @@ async def test_slack_500_after_posting_is_not_posted_twice(
     ["llm_500", "llm_timeout", "malformed_json"],
 )
 async def test_llm_failures_escalate_with_the_reason_and_customer_sees_no_error(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, fault: str
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, fault: str
 ) -> None:
     if fault == "llm_500":
         llm.fail_next(status=500, times=20)
@@ -279,7 +279,7 @@ async def test_llm_failures_escalate_with_the_reason_and_customer_sees_no_error(
     ],
 )
 async def test_messages_that_are_not_customer_questions_are_ignored(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, extra: dict[str, str]
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, extra: dict[str, str]
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
     bot = await make_bot()
@@ -303,7 +303,7 @@ async def test_messages_that_are_not_customer_questions_are_ignored(
 
 @pytest.mark.parametrize("text", ["", "   ", ":wave: :tada:", "👋🎉", "?!"])
 async def test_empty_and_emoji_only_messages_are_ignored_with_a_reason(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, text: str
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, text: str
 ) -> None:
     bot = await make_bot()
     await bot.ask(text)
@@ -314,7 +314,7 @@ async def test_empty_and_emoji_only_messages_are_ignored_with_a_reason(
 
 
 async def test_forty_thousand_character_question_still_makes_a_valid_card(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification("complex_issue", 0.9), draft("We'll check.", [])))
     bot = await make_bot()
@@ -331,7 +331,7 @@ async def test_forty_thousand_character_question_still_makes_a_valid_card(
 
 
 async def test_follow_up_continues_the_ticket_with_earlier_turns_as_context(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
     bot = await make_bot()
@@ -349,7 +349,7 @@ async def test_follow_up_continues_the_ticket_with_earlier_turns_as_context(
 
 
 async def test_follow_up_while_awaiting_review_is_shown_on_the_card(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _escalated(make_bot, llm)
     requests_before = len(llm.requests)
@@ -363,7 +363,7 @@ async def test_follow_up_while_awaiting_review_is_shown_on_the_card(
 
 
 async def test_customer_asking_for_a_person_is_escalated_whatever_the_class(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
     bot = await make_bot()
@@ -376,7 +376,7 @@ async def test_customer_asking_for_a_person_is_escalated_whatever_the_class(
 
 
 async def test_without_an_llm_key_the_best_passage_is_drafted_and_escalated(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot(offline=True)
     ts = await bot.ask("How do I reset my password?")
@@ -391,7 +391,7 @@ async def test_without_an_llm_key_the_best_passage_is_drafted_and_escalated(
 
 
 async def test_colleague_in_a_slack_connect_channel_is_not_a_customer(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot()
     await bot.send.message_event(
@@ -408,7 +408,7 @@ async def test_colleague_in_a_slack_connect_channel_is_not_a_customer(
 
 
 async def test_a_post_slack_refuses_for_good_is_on_the_trail_not_retried_forever(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
     slack.error_next("chat.postMessage", error="not_in_channel")
@@ -422,7 +422,7 @@ async def test_a_post_slack_refuses_for_good_is_on_the_trail_not_retried_forever
 
 
 async def test_a_draft_that_tries_to_ping_everyone_pings_no_one(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     answer = "<!channel> <!here|here> @everyone <@U0BOSS> <!subteam^S1|@oncall>: click Export."
     llm.set_responder(scripted_llm(classification(), draft(answer, [EXPORT_ARTICLE])))
@@ -437,7 +437,7 @@ async def test_a_draft_that_tries_to_ping_everyone_pings_no_one(
 
 
 async def test_out_of_scope_question_escalates_even_when_the_llm_is_sure(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     """The nearest irrelevant article must not become an answer."""
     llm.set_responder(

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox.standin import SlackStandIn
 from persistence.db import DatabaseUnavailableError
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -51,7 +51,7 @@ async def deliver(bot: RunningBot, ts: str, event_id: str, retry: int | None = N
     return status
 
 
-async def answered_once(bot: RunningBot, slack: FakeSlack, ts: str) -> None:
+async def answered_once(bot: RunningBot, slack: SlackStandIn, ts: str) -> None:
     await bot.drained()
     assert await bot.ticket_states() == ["answered"]
     replies = slack.posts(channel=SUPPORT, thread_ts=ts)
@@ -65,7 +65,7 @@ def faq(llm: FakeOpenAI) -> None:
 
 async def test_a_locked_database_refuses_the_message_clearly_and_slacks_retry_lands_once(
     make_bot: BotFactory,
-    slack: FakeSlack,
+    slack: SlackStandIn,
     faq: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -113,7 +113,7 @@ def fill(folder: Path) -> Path:
 
 async def test_a_full_disk_is_reported_and_the_bot_recovers_when_space_returns(
     make_bot: BotFactory,
-    slack: FakeSlack,
+    slack: SlackStandIn,
     faq: None,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -136,7 +136,7 @@ async def test_a_full_disk_is_reported_and_the_bot_recovers_when_space_returns(
 
 
 async def test_a_read_only_database_stops_the_start_clearly_and_starts_once_writable(
-    make_bot: BotFactory, slack: FakeSlack, faq: None, tmp_path: Path
+    make_bot: BotFactory, slack: SlackStandIn, faq: None, tmp_path: Path
 ) -> None:
     with small_filesystem(tmp_path) as disk:
         url = f"sqlite:///{disk / 'bot.db'}"

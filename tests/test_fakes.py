@@ -21,16 +21,16 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sandbox.signed import SlackSender, sign
+from bot.sandbox.standin import SlackStandIn, validate_blocks, validate_view
 from tests.fakes.openai_api import EMBEDDING_DIM, FakeOpenAI, fake_embedding
-from tests.fakes.slack_api import FakeSlack, validate_blocks, validate_view
-from tests.utils.slack_requests import SlackSender, sign
 
 SECRET = "test-signing-secret"
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
+async def slack() -> AsyncIterator[SlackStandIn]:
+    async with SlackStandIn() as fake:
         yield fake
 
 
@@ -40,7 +40,7 @@ async def llm() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
-def web_client(slack: FakeSlack, **kwargs: Any) -> AsyncWebClient:
+def web_client(slack: SlackStandIn, **kwargs: Any) -> AsyncWebClient:
     return AsyncWebClient(token=slack.token, base_url=slack.url, timeout=5, **kwargs)
 
 
@@ -48,10 +48,10 @@ def section(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
 
 
-# ---------------------------------------------------------------------- FakeSlack
+# ---------------------------------------------------------------------- SlackStandIn
 
 
-async def test_post_and_replies_round_trip_metadata(slack: FakeSlack) -> None:
+async def test_post_and_replies_round_trip_metadata(slack: SlackStandIn) -> None:
     client = web_client(slack)
     auth = await client.auth_test()
     assert (auth["user_id"], auth["team_id"], auth["url"]) == ("UBOT", "THOME", slack.team_url)
@@ -86,7 +86,7 @@ async def test_post_and_replies_round_trip_metadata(slack: FakeSlack) -> None:
     assert len(slack.calls_to("chat.postMessage")) == 2
 
 
-async def test_form_encoded_get_and_auth(slack: FakeSlack) -> None:
+async def test_form_encoded_get_and_auth(slack: SlackStandIn) -> None:
     client = web_client(slack)
     blocks = [section("*hi*")]
     # Form posts carry JSON fields as strings; the fake decodes them.
@@ -109,7 +109,7 @@ async def test_form_encoded_get_and_auth(slack: FakeSlack) -> None:
     assert unknown.value.response["error"] == "unknown_method"
 
 
-async def test_rate_limit_then_success_with_sdk_retry_handler(slack: FakeSlack) -> None:
+async def test_rate_limit_then_success_with_sdk_retry_handler(slack: SlackStandIn) -> None:
     slack.fail_next("chat.postMessage", status=429, retry_after=0)
     client = web_client(slack, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
     response = await client.chat_postMessage(channel="C1", text="hello")
@@ -124,7 +124,7 @@ async def test_rate_limit_then_success_with_sdk_retry_handler(slack: FakeSlack) 
     assert len(slack.posts("C1")) == 1
 
 
-async def test_error_next_and_hold(slack: FakeSlack) -> None:
+async def test_error_next_and_hold(slack: SlackStandIn) -> None:
     client = web_client(slack)
     slack.error_next("chat.postMessage", "channel_not_found")
     with pytest.raises(SlackApiError) as failed:
@@ -146,7 +146,7 @@ async def test_error_next_and_hold(slack: FakeSlack) -> None:
         await slack.wait_for(lambda s: len(s.posts()) > 5, timeout=0.1)
 
 
-async def test_block_kit_limits(slack: FakeSlack) -> None:
+async def test_block_kit_limits(slack: SlackStandIn) -> None:
     client = web_client(slack)
     with pytest.raises(SlackApiError) as too_many:
         await client.chat_postMessage(
@@ -250,7 +250,7 @@ def test_sign_matches_slack_sdk_verifier() -> None:
     assert not SignatureVerifier(SECRET).is_valid_request(body, stale)
 
 
-async def test_sender_payloads_parse_in_bolt(slack: FakeSlack) -> None:
+async def test_sender_payloads_parse_in_bolt(slack: SlackStandIn) -> None:
     """A real bolt app verifies and routes every kind of request SlackSender sends."""
     seen: dict[str, Any] = {}
     # process_before_response: handlers finish before the ack, so no waiting on side effects.

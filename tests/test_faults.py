@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from bench.faults import FaultRunConfig, ScriptedModel, run_fault_run
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import CUSTOMER, CUSTOMER_TEAM, SUPPORT
 
 # A fixed seed keeps the fault mix comparable between runs; FAULTS_SEED tries another one.
@@ -37,7 +37,7 @@ async def test_short_fault_run_duplicates_nothing_and_loses_nothing(tmp_path: Pa
 
 
 async def test_a_follow_up_delivered_before_its_question_joins_the_ticket(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(ScriptedModel())
     bot = await make_bot()

@@ -39,9 +39,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot import ids
+from bot.sandbox.signed import FORM_TYPE
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -56,7 +57,6 @@ from tests.utils.harness import (
     draft,
     scripted_llm,
 )
-from tests.utils.slack_requests import FORM_TYPE
 
 EXPORT_ARTICLE = 2
 CORPUS = Path(__file__).resolve().parent / "data" / "hostile" / "corpus.jsonl"
@@ -606,7 +606,7 @@ def clicker(payload: object) -> str | None:
 @dataclass
 class Fuzz:
     bot: RunningBot
-    slack: FakeSlack
+    slack: SlackStandIn
     llm: FakeOpenAI
     caplog: pytest.LogCaptureFixture
 
@@ -702,7 +702,7 @@ class Fuzz:
 
 @pytest.fixture
 async def fuzz(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, caplog: pytest.LogCaptureFixture
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Fuzz]:
     caplog.set_level(logging.INFO)
     # One attempt per job: a job that fails fails at once instead of after retries.

@@ -11,9 +11,9 @@ from pathlib import Path
 import aiohttp
 
 from bot.logs import JsonFormatter, TicketContext, current_ticket
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     ESCALATION,
     RunningBot,
@@ -36,7 +36,7 @@ async def get(bot: RunningBot, path: str) -> tuple[int, str]:
 
 
 async def test_healthz_is_ready_only_when_slack_the_database_and_the_scheduler_are(
-    make_bot: BotFactory, slack: FakeSlack
+    make_bot: BotFactory, slack: SlackStandIn
 ) -> None:
     bot = await make_bot(metrics_port=0)
     status, body = await get(bot, "/healthz")
@@ -72,7 +72,7 @@ async def test_metrics_count_questions_decisions_jobs_and_tokens(
 
 
 async def test_health_and_metrics_are_served_in_socket_mode_too(
-    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     settings = settings_for(
         tmp_path,
@@ -94,7 +94,7 @@ async def test_health_and_metrics_are_served_in_socket_mode_too(
 
 
 async def test_the_daily_digest_posts_numbers_and_knowledge_gaps_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         scripted_llm(

@@ -37,9 +37,9 @@ from pydantic import BaseModel
 from bot import ids
 from bot.models import Classification, DraftReply
 from bot.prompts import load_prompt
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     ESCALATION,
@@ -211,7 +211,7 @@ class Findings:
         key = f"({check}) {detail}"
         self.problems[key] = self.problems.get(key, 0) + 1
 
-    def assert_none(self, slack: FakeSlack) -> None:
+    def assert_none(self, slack: SlackStandIn) -> None:
         if not self.problems:
             return
         lines = [f"{p} (x{n})" if n > 1 else p for p, n in self.problems.items()]
@@ -223,7 +223,7 @@ class Findings:
         )
 
 
-def check_outputs(slack: FakeSlack, threads: set[str], found: Findings) -> None:
+def check_outputs(slack: SlackStandIn, threads: set[str], found: Findings) -> None:
     """(a), (b), (c) and (d) over everything the bot sent to Slack."""
     posted = {(m["channel"], m["ts"]) for m in slack.posts()}  # the bot's own messages
     cards = {m["ts"] for m in slack.posts(channel=ESCALATION) if not m.get("thread_ts")}
@@ -327,7 +327,7 @@ async def ticket_id_of(bot: RunningBot, thread_ts: str) -> int:
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 async def test_hostile_text_changes_nothing(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, entry: Entry
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, entry: Entry
 ) -> None:
     model = ObedientModel(entry)
     llm.set_responder(model.respond)

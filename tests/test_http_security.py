@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.sandbox.signed import FORM_TYPE, JSON_TYPE, sign
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -24,7 +25,6 @@ from tests.utils.harness import (
     draft,
     scripted_llm,
 )
-from tests.utils.slack_requests import FORM_TYPE, JSON_TYPE, sign
 
 
 def message_body(bot: RunningBot, text: str = "How do I export a report?") -> str:
@@ -41,7 +41,7 @@ def message_body(bot: RunningBot, text: str = "How do I export a report?") -> st
     return json.dumps(bot.send.envelope(event, bot.send.new_event_id()))
 
 
-async def nothing_processed(bot: RunningBot, slack: FakeSlack) -> None:
+async def nothing_processed(bot: RunningBot, slack: SlackStandIn) -> None:
     await bot.drained()
     jobs = await bot.db.fetchall("SELECT kind FROM jobs")
     assert jobs == []
@@ -56,7 +56,7 @@ async def bot(make_bot: BotFactory, llm: FakeOpenAI) -> RunningBot:
 
 
 async def test_a_wrong_signature_is_refused(
-    bot: RunningBot, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    bot: RunningBot, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = message_body(bot)
     headers = sign(body, "not-the-secret")
@@ -68,7 +68,7 @@ async def test_a_wrong_signature_is_refused(
 
 
 async def test_a_stale_timestamp_is_refused_even_when_correctly_signed(
-    bot: RunningBot, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    bot: RunningBot, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = message_body(bot)
     with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
@@ -80,7 +80,7 @@ async def test_a_stale_timestamp_is_refused_even_when_correctly_signed(
 
 
 @pytest.mark.parametrize("drop", ["X-Slack-Signature", "X-Slack-Request-Timestamp", "both"])
-async def test_missing_headers_are_refused(bot: RunningBot, slack: FakeSlack, drop: str) -> None:
+async def test_missing_headers_are_refused(bot: RunningBot, slack: SlackStandIn, drop: str) -> None:
     body = message_body(bot)
     headers = sign(body, SIGNING_SECRET)
     for name in ("X-Slack-Signature", "X-Slack-Request-Timestamp"):
@@ -92,7 +92,7 @@ async def test_missing_headers_are_refused(bot: RunningBot, slack: FakeSlack, dr
 
 
 async def test_a_replayed_command_is_refused_and_runs_once(
-    bot: RunningBot, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    bot: RunningBot, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     form = urlencode(
         {
@@ -114,7 +114,7 @@ async def test_a_replayed_command_is_refused_and_runs_once(
 
 
 async def test_a_replayed_message_event_opens_one_ticket_but_slack_retries_pass(
-    bot: RunningBot, slack: FakeSlack
+    bot: RunningBot, slack: SlackStandIn
 ) -> None:
     body = message_body(bot)
     headers = sign(body, SIGNING_SECRET)
@@ -128,7 +128,7 @@ async def test_a_replayed_message_event_opens_one_ticket_but_slack_retries_pass(
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-async def test_an_oversized_body_is_refused(bot: RunningBot, slack: FakeSlack) -> None:
+async def test_an_oversized_body_is_refused(bot: RunningBot, slack: SlackStandIn) -> None:
     body = message_body(bot, "x" * (2 * 1024 * 1024))
     status, _ = await bot.send.send(body)
     assert status == 413
@@ -147,7 +147,7 @@ async def test_an_oversized_body_is_refused(bot: RunningBot, slack: FakeSlack) -
     ],
 )
 async def test_an_unparseable_body_is_refused(
-    bot: RunningBot, slack: FakeSlack, body: str, content_type: str
+    bot: RunningBot, slack: SlackStandIn, body: str, content_type: str
 ) -> None:
     status, text = await bot.send.send(body, content_type=content_type)
     assert status == 400 and "unparseable_body" in text
@@ -155,7 +155,7 @@ async def test_an_unparseable_body_is_refused(
 
 
 async def test_after_all_that_a_real_question_still_gets_its_answer(
-    bot: RunningBot, slack: FakeSlack
+    bot: RunningBot, slack: SlackStandIn
 ) -> None:
     for forged in ("{", "payload=x"):
         await bot.send.raw(forged, {"X-Slack-Signature": "v0=00", "X-Slack-Request-Timestamp": "1"})

@@ -12,9 +12,9 @@ from typing import Any
 
 from bot import ids
 from bot.blocks import ANSWER_MODE_REVIEW, ANSWER_MODE_SEND
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -92,7 +92,7 @@ async def escalate(
     return bot, ts
 
 
-def card_now(bot: RunningBot, slack: FakeSlack, index: int = 0) -> dict[str, Any]:
+def card_now(bot: RunningBot, slack: SlackStandIn, index: int = 0) -> dict[str, Any]:
     """The card as it is now, copied: a later update does not change what a test holds."""
     card = slack.find_message(ESCALATION, bot.cards()[index]["ts"])
     assert card is not None
@@ -106,7 +106,7 @@ async def trail_steps(bot: RunningBot) -> list[str]:
 
 async def submit_form(
     bot: RunningBot,
-    slack: FakeSlack,
+    slack: SlackStandIn,
     callback_id: str,
     values: dict[str, Any],
     user: str = REVIEWER,
@@ -127,7 +127,7 @@ def radio(value: str) -> dict[str, Any]:
 
 
 async def test_claim_shows_the_owner_and_others_can_still_act(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm)
     assert "Unclaimed" in card_text(card_now(bot, slack))
@@ -148,7 +148,7 @@ async def test_claim_shows_the_owner_and_others_can_still_act(
 
 
 async def test_a_non_reviewer_cannot_claim(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ = await escalate(make_bot, llm)
     assert "Status: waiting on team" in card_text(card_now(bot, slack))
@@ -163,7 +163,7 @@ async def test_a_non_reviewer_cannot_claim(
 
 
 async def test_a_teammate_writing_in_the_thread_takes_it_over_and_the_bot_goes_quiet(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm)
     await bot.ask(
@@ -192,7 +192,7 @@ async def test_a_teammate_writing_in_the_thread_takes_it_over_and_the_bot_goes_q
 
 
 async def test_hand_back_from_the_card_answers_the_customer_who_wrote_last(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot, llm, drafts=[draft("It keeps your settings.", [EXPORT_ARTICLE])]
@@ -219,7 +219,7 @@ async def test_hand_back_from_the_card_answers_the_customer_who_wrote_last(
 
 
 async def test_hand_back_when_the_human_had_the_last_word_waits_for_the_customer(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm)
     await bot.ask("Fixed in 2.4.1, please update.", user=REVIEWER, team=HOME_TEAM, thread_ts=ts)
@@ -240,7 +240,7 @@ async def test_hand_back_when_the_human_had_the_last_word_waits_for_the_customer
 
 
 async def test_handback_and_resolve_commands_name_the_ticket(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm)
     await click(bot, ids.ACTION_REJECT)
@@ -267,7 +267,7 @@ async def test_handback_and_resolve_commands_name_the_ticket(
 
 
 async def test_mark_resolved_on_a_waiting_card_closes_it_and_a_new_message_reopens(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm)
     card = card_now(bot, slack)
@@ -294,7 +294,7 @@ async def test_mark_resolved_on_a_waiting_card_closes_it_and_a_new_message_reope
 
 
 async def test_redraft_with_feedback_puts_a_new_draft_on_the_same_card_with_its_history(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot,
@@ -327,7 +327,7 @@ async def test_redraft_with_feedback_puts_a_new_draft_on_the_same_card_with_its_
 
 
 async def test_redrafts_stop_at_the_configured_number_of_rounds(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ = await escalate(
         make_bot, llm, redrafts=[draft("Second try.", [EXPORT_ARTICLE])], review_max_redrafts=1
@@ -344,7 +344,7 @@ async def test_redrafts_stop_at_the_configured_number_of_rounds(
 
 
 async def test_empty_feedback_is_a_field_error_and_changes_nothing(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ = await escalate(make_bot, llm)
     await click(bot, ids.ACTION_REDRAFT)
@@ -356,7 +356,7 @@ async def test_empty_feedback_is_a_field_error_and_changes_nothing(
 
 
 async def test_approve_while_a_redraft_is_written_is_refused_and_restart_finishes_it(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot,
@@ -387,7 +387,7 @@ async def test_approve_while_a_redraft_is_written_is_refused_and_restart_finishe
 
 
 async def test_two_reviewers_at_once_approve_and_redraft_settle_on_one_outcome(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm, redrafts=[draft("Other reply.", [EXPORT_ARTICLE])])
     card = card_now(bot, slack)
@@ -417,7 +417,7 @@ async def test_two_reviewers_at_once_approve_and_redraft_settle_on_one_outcome(
 
 
 async def test_answering_the_bots_question_composes_a_reply_for_approval(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot,
@@ -459,7 +459,7 @@ async def test_answering_the_bots_question_composes_a_reply_for_approval(
 
 
 async def test_compose_and_send_sends_at_once_as_approved_by_the_teammate(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot,
@@ -487,7 +487,7 @@ async def test_compose_and_send_sends_at_once_as_approved_by_the_teammate(
 
 
 async def test_offline_the_teammates_answer_becomes_the_draft(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot = await make_bot(offline=True)
     ts = await bot.ask("Does the export crash fix apply to PDF?")
@@ -504,7 +504,7 @@ async def test_offline_the_teammates_answer_becomes_the_draft(
 
 
 async def test_talk_to_a_person_under_an_answer_escalates_at_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         llm_script(category="simple_faq", drafts=[draft("Click *Export*.", [EXPORT_ARTICLE])])
@@ -544,7 +544,7 @@ async def test_talk_to_a_person_under_an_answer_escalates_at_once(
 
 
 async def test_helpful_records_feedback_once_per_person(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         llm_script(category="simple_faq", drafts=[draft("Click *Export*.", [EXPORT_ARTICLE])])
@@ -580,7 +580,7 @@ async def test_helpful_records_feedback_once_per_person(
 
 
 async def test_an_edited_reply_can_be_saved_as_an_article_from_the_sent_card(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ts = await escalate(make_bot, llm)
     await click(bot, ids.ACTION_EDIT)
@@ -621,7 +621,7 @@ async def test_an_edited_reply_can_be_saved_as_an_article_from_the_sent_card(
 
 
 async def test_a_failed_redraft_leaves_the_card_usable_and_a_second_redraft_works(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot, llm, redrafts=[draft("Second draft.", [EXPORT_ARTICLE])], llm_max_retries=0
@@ -650,7 +650,7 @@ async def test_a_failed_redraft_leaves_the_card_usable_and_a_second_redraft_work
 
 
 async def test_a_follow_up_the_reviewer_never_saw_gets_its_own_round(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(make_bot, llm)
     await click(bot, ids.ACTION_EDIT)  # the reviewer starts writing…
@@ -671,7 +671,7 @@ async def test_a_follow_up_the_reviewer_never_saw_gets_its_own_round(
 
 
 async def test_reject_makes_the_rejecter_the_owner_and_the_customer_can_still_ask_for_a_person(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         llm_script(category="simple_faq", drafts=[draft("Click *Export*.", [EXPORT_ARTICLE])])
@@ -709,7 +709,7 @@ async def test_reject_makes_the_rejecter_the_owner_and_the_customer_can_still_as
 
 
 async def test_compose_and_send_survives_a_restart_in_the_middle(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await escalate(
         make_bot,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from bot import ids
 from bot.report_cli import add_report_commands, run_report
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -41,7 +41,7 @@ def responder(request: dict[str, object]) -> str:
     return json.dumps(draft("Open the report and click *Export*.", [EXPORT_ARTICLE]))
 
 
-async def busy_day(make_bot: BotFactory, llm: FakeOpenAI, slack: FakeSlack) -> RunningBot:
+async def busy_day(make_bot: BotFactory, llm: FakeOpenAI, slack: SlackStandIn) -> RunningBot:
     """Four questions: one answered by the bot, then approved, edited and rejected drafts."""
     llm.set_responder(responder)
     bot = await make_bot(llm_price_input=1.0, llm_price_output=4.0)
@@ -83,7 +83,7 @@ async def report(bot: RunningBot, *argv: str) -> str:
 
 
 async def test_trace_prints_every_step_with_model_prompt_tokens_and_reasons(
-    make_bot: BotFactory, llm: FakeOpenAI, slack: FakeSlack
+    make_bot: BotFactory, llm: FakeOpenAI, slack: SlackStandIn
 ) -> None:
     bot = await busy_day(make_bot, llm, slack)
     text = await report(bot, "trace", "2")
@@ -108,7 +108,7 @@ async def test_trace_prints_every_step_with_model_prompt_tokens_and_reasons(
 
 
 async def test_slash_trace_and_the_cards_why_open_the_trail_in_a_modal(
-    make_bot: BotFactory, llm: FakeOpenAI, slack: FakeSlack
+    make_bot: BotFactory, llm: FakeOpenAI, slack: SlackStandIn
 ) -> None:
     bot = await busy_day(make_bot, llm, slack)
     status, body = await bot.send.slash_command(REVIEWER, "trace 3")
@@ -129,7 +129,7 @@ async def test_slash_trace_and_the_cards_why_open_the_trail_in_a_modal(
 
 
 async def test_stats_give_deflection_review_quality_times_feedback_and_cost(
-    make_bot: BotFactory, llm: FakeOpenAI, slack: FakeSlack
+    make_bot: BotFactory, llm: FakeOpenAI, slack: SlackStandIn
 ) -> None:
     bot = await busy_day(make_bot, llm, slack)
     stats = json.loads(await report(bot, "stats", "--since", "1d", "--json"))
@@ -153,7 +153,7 @@ async def test_stats_give_deflection_review_quality_times_feedback_and_cost(
 
 
 async def test_export_writes_tickets_with_their_trails_as_jsonl_and_csv(
-    make_bot: BotFactory, llm: FakeOpenAI, slack: FakeSlack, tmp_path: Path
+    make_bot: BotFactory, llm: FakeOpenAI, slack: SlackStandIn, tmp_path: Path
 ) -> None:
     bot = await busy_day(make_bot, llm, slack)
     out = tmp_path / "tickets.jsonl"

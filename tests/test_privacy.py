@@ -11,9 +11,9 @@ import time
 import pytest
 
 from bot.logs import RedactingFormatter, redact
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import REVIEWER, classification, draft, scripted_llm
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -75,7 +75,7 @@ def test_the_formatter_redacts_arguments_and_tracebacks_and_pii_can_be_kept() ->
 
 
 async def test_retention_purges_old_resolved_tickets_once_a_day_across_replicas(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         scripted_llm(

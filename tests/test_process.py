@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox.signed import SlackSender
+from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -22,7 +23,6 @@ from tests.utils.harness import (
     scripted_llm,
 )
 from tests.utils.process import SUPPORT_BOT, BotProcess, base_env, bot_env, free_port
-from tests.utils.slack_requests import SlackSender
 
 
 def test_start_without_slack_settings_says_what_to_set_and_exits_non_zero(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_start_with_an_invalid_setting_names_it(tmp_path: Path) -> None:
 
 
 class Scenario:
-    def __init__(self, tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI) -> None:
+    def __init__(self, tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI) -> None:
         self.port = free_port()
         self.env = bot_env(tmp_path, slack, llm, self.port)
         self.bot = BotProcess(self.env, tmp_path)
@@ -74,7 +74,7 @@ class Scenario:
 
 
 @pytest.fixture
-async def scenario(tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI) -> AsyncIterator[Scenario]:
+async def scenario(tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI) -> AsyncIterator[Scenario]:
     s = Scenario(tmp_path, slack, llm)
     imported = subprocess.run(
         [SUPPORT_BOT, "kb", "import", str(KB_DIR)],
@@ -91,7 +91,7 @@ async def scenario(tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI) -> AsyncIt
 
 
 async def test_separate_process_answers_and_stops_cleanly_on_sigterm(
-    scenario: Scenario, slack: FakeSlack, llm: FakeOpenAI
+    scenario: Scenario, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export, then CSV.", [2])))
     await scenario.start()
@@ -105,7 +105,7 @@ async def test_separate_process_answers_and_stops_cleanly_on_sigterm(
 
 
 async def test_sigkill_between_event_and_reply_finishes_after_restart_once(
-    scenario: Scenario, slack: FakeSlack, llm: FakeOpenAI
+    scenario: Scenario, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export, then CSV.", [2])))
     llm.hang()
@@ -124,7 +124,7 @@ async def test_sigkill_between_event_and_reply_finishes_after_restart_once(
 
 
 async def test_sigkill_after_slack_took_the_post_does_not_post_twice(
-    scenario: Scenario, slack: FakeSlack, llm: FakeOpenAI
+    scenario: Scenario, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(scripted_llm(classification(), draft("Click Export, then CSV.", [2])))
     await scenario.start()
@@ -143,7 +143,7 @@ async def test_sigkill_after_slack_took_the_post_does_not_post_twice(
     assert lookups, "the restarted bot must look for the earlier delivery before posting"
 
 
-async def _settle(slack: FakeSlack, seconds: float = 1.5) -> None:
+async def _settle(slack: SlackStandIn, seconds: float = 1.5) -> None:
     """Give a wrongly duplicating bot the time to show it."""
     import asyncio
 

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import ids
+from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     ESCALATION,
     HOME_TEAM,
@@ -58,7 +58,7 @@ async def wait_until(
 
 
 async def wait_for_posts(
-    slack: FakeSlack, get: Callable[[], list[Json]], n: int, *, timeout: float, what: str
+    slack: SlackStandIn, get: Callable[[], list[Json]], n: int, *, timeout: float, what: str
 ) -> list[Json]:
     """Wait until ``get()`` returns at least ``n`` posts; return them."""
 
@@ -107,12 +107,12 @@ async def trail_steps(bot: RunningBot) -> list[str]:
 # -- Slack views ----------------------------------------------------------------------------
 
 
-def root_cards(slack: FakeSlack) -> list[Json]:
+def root_cards(slack: SlackStandIn) -> list[Json]:
     """Review cards: top-level posts in the escalation channel (not replies in their threads)."""
     return [m for m in slack.posts(channel=ESCALATION) if m.get("thread_ts") is None]
 
 
-def reminders(slack: FakeSlack, card: Json) -> Callable[[], list[Json]]:
+def reminders(slack: SlackStandIn, card: Json) -> Callable[[], list[Json]]:
     return lambda: slack.posts(channel=ESCALATION, thread_ts=card["ts"])
 
 
@@ -124,7 +124,7 @@ def notes(bot: RunningBot, ts: str) -> Callable[[], list[Json]]:
 
 
 async def _escalate(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, **overrides: Any
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, **overrides: Any
 ) -> tuple[RunningBot, str, Json]:
     """A ticket waiting on its review card, without draining (that would run short timers)."""
     llm.set_responder(
@@ -145,7 +145,7 @@ async def _escalate(
 
 
 async def _answered(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI, **overrides: Any
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, **overrides: Any
 ) -> tuple[RunningBot, str]:
     """A question the bot answered itself in the thread (the answer is the last word)."""
     llm.set_responder(scripted_llm(classification(), draft(FAQ_ANSWER, [EXPORT_ARTICLE])))
@@ -161,7 +161,7 @@ async def _answered(
 
 
 async def test_reminders_in_the_card_thread_mention_reviewers_back_off_and_stop_at_the_max(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts, card = await _escalate(
         make_bot, slack, llm, review_reminder="1s", review_reminders_max=2
@@ -197,7 +197,7 @@ async def test_reminders_in_the_card_thread_mention_reviewers_back_off_and_stop_
 
 
 async def test_after_claiming_the_reminder_mentions_only_the_owner(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ts, card = await _escalate(
         make_bot, slack, llm, review_reminder="2s", review_reminders_max=1
@@ -221,7 +221,7 @@ async def test_after_claiming_the_reminder_mentions_only_the_owner(
 
 
 async def test_a_decision_before_the_reminder_means_no_reminder_and_no_still_on_it(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts, card = await _escalate(make_bot, slack, llm, review_reminder="2s", review_timeout="2s")
     status, _ = await click(bot, ids.ACTION_APPROVE, card=card)
@@ -241,7 +241,7 @@ async def test_a_decision_before_the_reminder_means_no_reminder_and_no_still_on_
 
 
 async def test_a_restart_while_a_reminder_waits_still_sends_it_exactly_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ts, card = await _escalate(
         make_bot, slack, llm, review_reminder="2s", review_reminders_max=1
@@ -257,7 +257,7 @@ async def test_a_restart_while_a_reminder_waits_still_sends_it_exactly_once(
 
 
 async def test_a_reminder_due_while_the_bot_is_down_is_sent_once_after_it_starts(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, _ts, card = await _escalate(
         make_bot, slack, llm, review_reminder="1s", review_reminders_max=1
@@ -275,7 +275,7 @@ async def test_a_reminder_due_while_the_bot_is_down_is_sent_once_after_it_starts
 
 
 async def test_review_timeout_tells_the_customer_once_with_the_configured_text_and_stays_open(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     custom = "Thanks for your patience: a specialist is still looking into your export."
     bot, ts, card = await _escalate(
@@ -308,7 +308,7 @@ async def test_review_timeout_tells_the_customer_once_with_the_configured_text_a
 
 
 async def test_quiet_customer_after_an_answer_is_auto_closed_once_and_a_reply_reopens_it(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _answered(make_bot, slack, llm, auto_close_after="1s")
     assert await bot.ticket_states() == ["answered"]
@@ -344,7 +344,7 @@ async def test_quiet_customer_after_an_answer_is_auto_closed_once_and_a_reply_re
 
 
 async def test_no_auto_close_when_the_customer_wrote_after_the_answer(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _answered(make_bot, slack, llm, auto_close_after="2s")
     await bot.ask("That didn't work, can I talk to a person?", thread_ts=ts)
@@ -360,7 +360,7 @@ async def test_no_auto_close_when_the_customer_wrote_after_the_answer(
 
 
 async def test_staff_reply_auto_closes_but_not_once_the_customer_answered_it(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     """A teammate's reply in the thread starts the wait; the customer writing after it (the
     ticket stays with the teammate, state "human") means it is no longer the last word."""
@@ -383,7 +383,7 @@ async def test_staff_reply_auto_closes_but_not_once_the_customer_answered_it(
 
 
 async def test_a_restart_during_the_auto_close_wait_still_resolves_exactly_once(
-    make_bot: BotFactory, slack: FakeSlack, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     bot, ts = await _answered(make_bot, slack, llm, auto_close_after="2s")
     await bot.restart()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot import ids
+from bot.sandbox.signed import SlackSender
+from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -23,11 +24,10 @@ from tests.utils.harness import (
     scripted_llm,
     settings_for,
 )
-from tests.utils.slack_requests import SlackSender
 
 
 async def test_socket_mode_answers_escalates_and_takes_clicks_and_commands(
-    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
     llm.set_responder(
         scripted_llm(classification("billing_query", 0.9), draft("Invoices are monthly.", [1]))

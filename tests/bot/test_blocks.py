@@ -18,8 +18,8 @@ from bot.blocks import (
     sources_line,
 )
 from bot.models import Source
+from bot.sandbox.blockkit import validate_blocks, validate_view
 from bot.slack_text import escape, split_for_sections, truncate, truncate_escaped
-from tests.fakes.blockkit import validate_blocks, validate_view
 
 HOSTILE = "Hey <!channel> and <@U1> & <!here> <https://evil.example|click> <#C9>"
 # Anything Slack would render as a ping, link, channel mention or special command.

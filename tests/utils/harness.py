@@ -13,11 +13,11 @@ from bot import ids
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
 from bot.runtime import BotRuntime
+from bot.sandbox.signed import SlackSender
+from bot.sandbox.standin import SlackStandIn
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
-from tests.utils.slack_requests import SlackSender
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -37,7 +37,7 @@ KB_DIR = Path(__file__).resolve().parent.parent / "data" / "kb"
 
 
 def settings_for(
-    tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI | None, **overrides: Any
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI | None, **overrides: Any
 ) -> Settings:
     values: dict[str, Any] = {
         "slack_bot_token": BOT_TOKEN,
@@ -72,7 +72,7 @@ async def import_kb(settings: Settings, path: Path = KB_DIR) -> None:
 
 
 class RunningBot:
-    def __init__(self, settings: Settings, slack: FakeSlack) -> None:
+    def __init__(self, settings: Settings, slack: SlackStandIn) -> None:
         self.settings = settings
         self.slack = slack
         self.runtime: BotRuntime | None = None

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
-from tests.fakes.slack_api import FakeSlack
 from tests.utils.harness import (
     BOT_TOKEN,
     ESCALATION,
@@ -41,7 +41,9 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def bot_env(tmp_path: Path, slack: FakeSlack, llm: FakeOpenAI | None, port: int) -> dict[str, str]:
+def bot_env(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI | None, port: int
+) -> dict[str, str]:
     env = base_env(tmp_path)
     env.update(
         {

@@ -1,14 +1,15 @@
-"""A fake Slack Web API served over real HTTP for end-to-end tests.
+"""A stand-in for Slack's Web API served over real HTTP: the sandbox's Slack, and the tests'.
 
-This module owns :class:`FakeSlack`: an aiohttp server on 127.0.0.1 that answers the Web API
+This module owns :class:`SlackStandIn`: an aiohttp server on 127.0.0.1 that answers the Web API
 methods the bot uses the way Slack does (HTTP 200 with ``ok: false`` for API errors, 429 with
 ``Retry-After`` for rate limits), keeps the workspace state those methods touch (messages,
 ephemerals, views, reactions, response_url posts), records every call, and lets a test inject
 faults: HTTP errors, ``ok: false`` answers, and withheld responses, either queued one by one
-(:meth:`FakeSlack.fail_next`, :meth:`FakeSlack.error_next`, :meth:`FakeSlack.hold`) or at seeded
-random rates (:meth:`FakeSlack.random_faults`: 429 with ``Retry-After``, 500 before the method
-ran, and 500 *after* the method ran and stored its message, as real Slack sometimes does).
-Every injected fault is counted by kind in :attr:`FakeSlack.injected`.
+(:meth:`SlackStandIn.fail_next`, :meth:`SlackStandIn.error_next`, :meth:`SlackStandIn.hold`)
+or at seeded random rates (:meth:`SlackStandIn.random_faults`: 429 with ``Retry-After``, 500
+before the method ran, and 500 *after* the method ran and stored its message, as real Slack
+sometimes does).
+Every injected fault is counted by kind in :attr:`SlackStandIn.injected`.
 
 It is driven by the real ``slack_sdk`` ``AsyncWebClient`` (``base_url=fake.url``), so it accepts
 JSON bodies, form-encoded bodies (JSON-valued fields such as ``blocks`` arrive as strings) and
@@ -36,9 +37,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from tests.fakes.blockkit import MAX_MESSAGE_TEXT, Surface, validate_blocks, validate_view
+from bot.sandbox.blockkit import MAX_MESSAGE_TEXT, Surface, validate_blocks, validate_view
 
-__all__ = ["FakeSlack", "SlackCall", "Surface", "validate_blocks", "validate_view"]
+__all__ = ["SlackCall", "SlackStandIn", "Surface", "validate_blocks", "validate_view"]
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Json]
@@ -87,7 +88,7 @@ class _RandomFaults:
     retry_after: int
 
 
-# Kinds counted in FakeSlack.injected.
+# Kinds counted in SlackStandIn.injected.
 FAULT_429 = "429"
 FAULT_500 = "500"
 FAULT_500_AFTER_STORE = "500_after_store"
@@ -129,7 +130,7 @@ def _invalid(error: str, reasons: list[str]) -> Json:
     )
 
 
-class FakeSlack:
+class SlackStandIn:
     """A fake Slack workspace and Web API; see the module docstring.
 
     State a test may read or fill directly: ``calls``, ``messages`` (every stored message,
@@ -166,6 +167,10 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.reactions: list[Json] = []
         self.responses: list[Json] = []
+        # The path each response_url body was posted to (same order as ``responses``).
+        self.response_paths: list[str] = []
+        # The trigger id each modal was opened with (views.open / views.push), by view id.
+        self.view_triggers: dict[str, str] = {}
         self.channels: dict[str, Json] = {}
         self.users: dict[str, Json] = {}
         # Identity of the dicts created by chat.postMessage, so posts() skips injected ones.
@@ -229,7 +234,7 @@ class FakeSlack:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeSlack:
+    async def __aenter__(self) -> SlackStandIn:
         await self.start()
         return self
 
@@ -239,7 +244,7 @@ class FakeSlack:
     @property
     def port(self) -> int:
         if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
+            raise RuntimeError("SlackStandIn is not started")
         return self._port
 
     @property
@@ -415,7 +420,7 @@ class FakeSlack:
 
     def dump(self) -> str:
         """A readable log of calls and stored messages, for assertion messages."""
-        lines = [f"FakeSlack: {len(self.calls)} call(s)"]
+        lines = [f"SlackStandIn: {len(self.calls)} call(s)"]
         for c in self.calls:
             args = json.dumps(c.args, default=str)
             if len(args) > 400:
@@ -425,7 +430,7 @@ class FakeSlack:
                 f"  +{c.at - self._started_at:7.3f}s {c.http_method} {c.method} "
                 f"-> {c.status} {outcome} {args}"
             )
-        lines.append(f"FakeSlack: {len(self.messages)} stored message(s)")
+        lines.append(f"SlackStandIn: {len(self.messages)} stored message(s)")
         for m in self.messages:
             text = (m.get("text") or "")[:120]
             lines.append(
@@ -437,7 +442,7 @@ class FakeSlack:
     # A timeout argument (not asyncio.timeout) so the failure carries the call dump.
     async def wait_for(
         self,
-        predicate: Callable[[FakeSlack], bool],
+        predicate: Callable[[SlackStandIn], bool],
         timeout: float = 10.0,
     ) -> None:
         """Poll ``predicate(self)`` every 20 ms; AssertionError with a call dump on timeout.
@@ -457,7 +462,7 @@ class FakeSlack:
             if time.monotonic() >= deadline:
                 detail = f" (last predicate error: {last_exc!r})" if last_exc else ""
                 raise AssertionError(
-                    f"FakeSlack.wait_for timed out after {timeout}s{detail}\n{self.dump()}"
+                    f"SlackStandIn.wait_for timed out after {timeout}s{detail}\n{self.dump()}"
                 )
             await asyncio.sleep(0.02)
 
@@ -634,6 +639,7 @@ class FakeSlack:
         else:
             body = dict(await request.post())
         self.responses.append(body if isinstance(body, dict) else {"body": body})
+        self.response_paths.append(request.match_info["key"])
         return web.json_response({"ok": True})
 
     # ------------------------------------------------------------------ state helpers
@@ -764,6 +770,15 @@ class FakeSlack:
         self.views.append(stored)
         return stored
 
+    def store_pushed_view(self, view: Json) -> Json:
+        """Store a view an app returned in a response (``response_action: push``)."""
+        return copy.deepcopy(self._store_view(view))
+
+    def replace_view(self, view_id: str, view: Json) -> Json:
+        """Replace a stored view's content (``response_action: update``)."""
+        existing = next(v for v in self.views if v["id"] == view_id)
+        return copy.deepcopy(self._store_view(view, existing=existing))
+
     # ------------------------------------------------------------------ API methods
 
     def _auth_test(self, args: Json) -> Json:
@@ -888,7 +903,9 @@ class FakeSlack:
         reasons = validate_view(args["view"], expect_type="modal")
         if reasons:
             return _invalid("invalid_arguments", reasons)
-        return {"ok": True, "view": copy.deepcopy(self._store_view(args["view"]))}
+        stored = self._store_view(args["view"])
+        self.view_triggers[stored["id"]] = str(args["trigger_id"])
+        return {"ok": True, "view": copy.deepcopy(stored)}
 
     def _views_update(self, args: Json) -> Json:
         view_id, external_id = args.get("view_id"), args.get("external_id")

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 if TYPE_CHECKING:
-    from tests.fakes.slack_api import FakeSlack
+    from bot.sandbox.standin import SlackStandIn
 
 __all__ = ["SlackSender", "sign"]
 
@@ -58,8 +58,8 @@ class SlackSender:
     ``base_url`` is either the full endpoint (``http://127.0.0.1:PORT/slack/events``) or just
     the server root, in which case ``/slack/events`` is appended.
     ``response_url`` is what interactivity payloads and slash commands carry; point it at
-    :attr:`FakeSlack.response_url` so the bot's ``respond()`` calls land in the fake.
-    ``mirror`` (a FakeSlack) makes every sent message also exist in the fake workspace, as a
+    :attr:`SlackStandIn.response_url` so the bot's ``respond()`` calls land in the fake.
+    ``mirror`` (a SlackStandIn) makes every sent message also exist in the fake workspace, as a
     real message event implies: the bot can then read it back with conversations.replies.
     """
 
@@ -73,7 +73,7 @@ class SlackSender:
         bot_user_id: str = "UBOT",
         response_url: str = "https://hooks.slack.com/commands/THOME/1/fake",
         timeout: float = 30.0,
-        mirror: FakeSlack | None = None,
+        mirror: SlackStandIn | None = None,
     ) -> None:
         path = urlsplit(base_url).path
         self.url = base_url.rstrip("/") + "/slack/events" if path in ("", "/") else base_url
@@ -280,12 +280,17 @@ class SlackSender:
         trigger_id: str | None = None,
         block_id: str = "b",
         message: Json | None = None,
+        view: Json | None = None,
+        action: Json | None = None,
+        response_url: str | None = None,
     ) -> tuple[int, str]:
         """Send a button click (``block_actions``).
 
         With ``channel`` the click comes from a message (``message`` overrides the minimal
-        one built from ``message_ts``, e.g. pass a dict from ``FakeSlack.posts()``); without
-        it the container is a view (home tab or modal).
+        one built from ``message_ts``, e.g. pass a dict from ``SlackStandIn.posts()``); without
+        it the container is a view (home tab or modal): ``view``, the view as Slack stores it,
+        or a minimal home tab. ``action`` is merged over the button action (e.g. a select's
+        ``type`` and ``selected_option``).
         """
         team = team_id or self.team_id
         payload: Json = {
@@ -297,8 +302,8 @@ class SlackSender:
             "enterprise": None,
             "is_enterprise_install": False,
             # Slack makes a new trigger id for every interaction, so no two requests are equal.
-            "trigger_id": trigger_id or _trigger_id(),
-            "response_url": self.response_url,
+            "trigger_id": trigger_id or new_trigger_id(),
+            "response_url": response_url or self.response_url,
             "state": {"values": {}},
             "actions": [
                 {
@@ -308,6 +313,7 @@ class SlackSender:
                     "value": value,
                     "type": "button",
                     "action_ts": f"{time.time():.6f}",
+                    **(action or {}),
                 }
             ],
         }
@@ -328,6 +334,9 @@ class SlackSender:
                 "team": self.team_id,
                 "blocks": [],
             }
+        elif view is not None:
+            payload["container"] = {"type": "view", "view_id": view["id"]}
+            payload["view"] = view
         else:
             payload["container"] = {"type": "view", "view_id": "VFAKEVIEW"}
             payload["view"] = {"id": "VFAKEVIEW", "type": "home", "team_id": team}
@@ -358,7 +367,7 @@ class SlackSender:
             "is_enterprise_install": False,
             "enterprise": None,
             "callback_id": callback_id,
-            "trigger_id": _trigger_id(),
+            "trigger_id": new_trigger_id(),
             "response_url": self.response_url,
             "message_ts": message_ts,
             "message": message,
@@ -373,8 +382,11 @@ class SlackSender:
         private_metadata: str = "",
         *,
         team_id: str | None = None,
+        view: Json | None = None,
+        trigger_id: str | None = None,
     ) -> tuple[int, str]:
-        """Submit a modal. ``values`` is ``{block_id: {action_id: value}}``.
+        """Submit a modal. ``values`` is ``{block_id: {action_id: value}}``; ``view`` is the
+        modal as Slack stores it (its id, hash, blocks and metadata are sent), if known.
 
         A string value becomes a ``plain_text_input`` state entry; a dict is used as the entry
         verbatim (e.g. ``{"type": "static_select", "selected_option": {...}}``).
@@ -399,7 +411,7 @@ class SlackSender:
             "team": {"id": team, "domain": team.lower()},
             "enterprise": None,
             "is_enterprise_install": False,
-            "trigger_id": _trigger_id(),
+            "trigger_id": trigger_id or new_trigger_id(),
             "response_urls": [],
             "view": {
                 "id": "VFAKEMODAL",
@@ -420,6 +432,12 @@ class SlackSender:
                 "notify_on_close": False,
             },
         }
+        if view is not None:
+            payload["view"].update(
+                {k: v for k, v in view.items() if k not in ("state", "callback_id")},
+                state={"values": state},
+                callback_id=view.get("callback_id") or callback_id,
+            )
         return await self._send_payload(payload)
 
     async def slash_command(
@@ -429,6 +447,8 @@ class SlackSender:
         command: str = "/support",
         channel: str = "C0",
         team_id: str | None = None,
+        response_url: str | None = None,
+        trigger_id: str | None = None,
     ) -> tuple[int, str]:
         """Send a slash command as Slack's form post."""
         team = team_id or self.team_id
@@ -444,13 +464,13 @@ class SlackSender:
             "text": text,
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
-            "response_url": self.response_url,
-            "trigger_id": _trigger_id(),
+            "response_url": response_url or self.response_url,
+            "trigger_id": trigger_id or new_trigger_id(),
         }
         return await self.send(urlencode(form), content_type=FORM_TYPE)
 
 
-def _trigger_id() -> str:
+def new_trigger_id() -> str:
     return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:24]}"
 
 
