@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck install clean
+.PHONY: run test lint typecheck install clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +12,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
 
+# With a Slack token (in the environment or .env) the bot; without one, the local sandbox.
 run: $(STAMP)
-	$(BIN)/support-bot start
+	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -qs '^SLACK_BOT_TOKEN=..*' .env; then \
+		$(BIN)/support-bot start; \
+	else \
+		echo "No Slack token configured (SLACK_BOT_TOKEN): starting the sandbox, a local Slack in your browser."; \
+		echo "See README.md, 'Try it without Slack'; 'Set up in Slack' connects a real workspace."; \
+		$(BIN)/support-bot sandbox; \
+	fi
+
+# The browser test needs Chromium: Debian's package, installed here when we may.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser test"; \
+			apt-get install -y -qq chromium >/dev/null 2>&1 || \
+			{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+		else \
+			echo "the browser test needs Chromium: apt-get install chromium (as root)"; \
+		fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -24,7 +42,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy bot handlers persistence tests
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(BIN)/pytest -q
 
 clean:

@@ -1,10 +1,11 @@
-"""The ``support-bot`` command line: start, migrate, doctor, kb, trace, stats, export."""
+"""The ``support-bot`` command line: start, sandbox, migrate, doctor, kb, trace, stats, export."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings, problems_for_start
 from bot.kb_cli import add_kb_commands, run_kb
@@ -21,6 +22,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="support-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("start", help="run the bot (Socket Mode or HTTP mode)")
+    sandbox = sub.add_parser(
+        "sandbox", help="try the bot without Slack: a local workspace in the browser"
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="the page's port (8080)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="the page's address (127.0.0.1)")
+    sandbox.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("sandbox"),
+        help="where the sandbox keeps its database (./sandbox; delete it to start over)",
+    )
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check configuration, database, Slack and the LLM")
     add_kb_commands(sub)
@@ -39,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "start":
             return _start(settings)
+        if args.command == "sandbox":
+            from bot.sandbox.run import run_sandbox
+
+            llm_key = (
+                settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+            )
+            return asyncio.run(run_sandbox(args.dir, args.host, args.port, llm_key))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
         if args.command == "doctor":

@@ -1,0 +1,224 @@
+"""The sandbox: the real bot against the Slack stand-in, driven through the page's JSON API over
+real HTTP, as the page drives it (every role, offline mode, the example knowledge base)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.sandbox.server import ADMIN, CUSTOMER, ESCALATIONS, REVIEWER, SUPPORT, Sandbox, serve
+from tests.utils.process import SUPPORT_BOT, base_env
+
+Json = dict[str, Any]
+
+
+class Page:
+    """What the page does: GET /api/state, POST /api/…"""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url
+
+    async def state(self) -> Json:
+        async with self.session.get(f"{self.url}/api/state") as response:
+            assert response.status == 200
+            return dict(await response.json())
+
+    async def post(self, path: str, body: Json, status: int = 200) -> Json:
+        async with self.session.post(f"{self.url}/api/{path}", json=body) as response:
+            payload = dict(await response.json())
+            assert response.status == status, payload
+            return payload
+
+    async def until(self, check: Callable[[Json], Any], timeout: float = 15.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            state = await self.state()
+            found = check(state)
+            if found:
+                return found
+            assert asyncio.get_running_loop().time() < deadline, "the page never showed it"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
+    sandbox = Sandbox(tmp_path / "sandbox")
+    (tmp_path / "sandbox").mkdir()
+    await sandbox.start()
+    runner: web.AppRunner = await serve(sandbox, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Page(session, f"http://127.0.0.1:{port}")
+    finally:
+        await runner.cleanup()
+        await sandbox.stop()
+
+
+def messages(state: Json, channel: str) -> list[Json]:
+    return [m for m in state["messages"] if m["channel"] == channel]
+
+
+def buttons(message: Json) -> dict[str, Json]:
+    return {
+        e["action_id"]: {"block_id": b.get("block_id"), **e}
+        for b in message.get("blocks") or []
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+
+
+async def test_a_question_escalates_and_an_edited_reply_reaches_the_customer(page: Page) -> None:
+    sent = await page.post(
+        "message",
+        {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "How do I void a shipping label?"},
+    )
+    card = await page.until(lambda s: next(iter(messages(s, ESCALATIONS.id)), None))
+    assert "Void a label" in str(card["blocks"])  # the example article it found
+    holding = await page.until(
+        lambda s: [m for m in messages(s, SUPPORT.id) if m["thread_ts"] == sent["ts"]]
+    )
+    assert "passed it to the team" in holding[0]["text"]
+
+    edit = buttons(card)["escalation_edit"]
+    await page.post(
+        "action",
+        {
+            "user": REVIEWER.id,
+            "channel": ESCALATIONS.id,
+            "message_ts": card["ts"],
+            "action_id": edit["action_id"],
+            "block_id": edit["block_id"],
+            "value": edit["value"],
+        },
+    )
+    modal = await page.until(lambda s: s["modals"].get(REVIEWER.id))
+    view = modal["view"]
+    assert view["title"]["text"] == "Edit reply"
+    field = next(b for b in view["blocks"] if b["type"] == "input")
+    assert "Void label" in field["element"]["initial_value"]  # the draft, to edit
+
+    text = "Open the order, click the label and choose Void label (within 14 days)."
+    await page.post(
+        "submit",
+        {
+            "user": REVIEWER.id,
+            "view_id": view["id"],
+            "values": {
+                field["block_id"]: {
+                    field["element"]["action_id"]: {"type": "plain_text_input", "value": text}
+                }
+            },
+        },
+    )
+    reply = await page.until(lambda s: [m for m in messages(s, SUPPORT.id) if m["text"] == text])
+    assert reply[0]["thread_ts"] == sent["ts"]  # in the customer's thread
+    state = await page.state()
+    assert REVIEWER.id not in state["modals"]  # the form closed
+    assert "Edited reply sent" in messages(state, ESCALATIONS.id)[0]["text"]
+
+
+async def test_slash_commands_the_home_tab_and_who_sees_what(page: Page) -> None:
+    await page.post(
+        "command",
+        {"user": ADMIN.id, "channel": ESCALATIONS.id, "command": "/support", "text": "status"},
+    )
+    note = await page.until(
+        lambda s: [e for e in s["ephemerals"] if e["user"] == ADMIN.id and "status" in e["text"]]
+    )
+    assert note[0]["channel"] == ESCALATIONS.id
+    await page.post("home", {"user": REVIEWER.id})
+    home = await page.until(lambda s: s["home"].get(REVIEWER.id))
+    assert home["type"] == "home" and "Support desk" in str(home["blocks"])
+    state = await page.state()
+    channels = {c["id"]: c for c in state["channels"]}
+    assert CUSTOMER.id not in channels[ESCALATIONS.id]["members"]  # customers never see cards
+    assert state["mode"].startswith("offline")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        ("message", {"user": "UNOBODY", "channel": SUPPORT.id, "text": "hi"}, "no such person"),
+        ("message", {"user": CUSTOMER.id, "channel": ESCALATIONS.id, "text": "hi"}, "is not in"),
+        ("message", {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "  "}, "type a message"),
+        (
+            "command",
+            {"user": ADMIN.id, "channel": SUPPORT.id, "command": "/deploy"},
+            "not a command",
+        ),
+        ("submit", {"user": REVIEWER.id, "view_id": "V404", "values": {}}, "no longer open"),
+        (
+            "action",
+            {
+                "user": REVIEWER.id,
+                "channel": ESCALATIONS.id,
+                "message_ts": "1.2",
+                "action_id": "escalation_edit",
+            },
+            "message is gone",
+        ),
+    ],
+)
+async def test_bad_requests_get_a_clear_message(
+    page: Page, path: str, body: Json, error: str
+) -> None:
+    answer = await page.post(path, body, status=400)
+    assert answer["ok"] is False and error in answer["error"]
+
+
+async def test_the_page_and_its_assets_are_served(page: Page) -> None:
+    async with page.session.get(page.url + "/") as response:
+        assert response.status == 200 and "Support bot sandbox" in await response.text()
+    for asset in ("app.js", "style.css"):
+        async with page.session.get(f"{page.url}/static/{asset}") as response:
+            assert response.status == 200 and len(await response.read()) > 1000
+    async with page.session.post(page.url + "/api/message", data="not json") as response:
+        assert response.status == 400 and "not JSON" in (await response.json())["error"]
+
+
+async def test_support_bot_sandbox_runs_without_any_slack_settings(tmp_path: Path) -> None:
+    """The command a newcomer runs: no tokens, no key; it says where to look and stops
+    cleanly on SIGTERM."""
+    proc = await asyncio.create_subprocess_exec(
+        SUPPORT_BOT,
+        "sandbox",
+        "--port",
+        "0",
+        "--dir",
+        str(tmp_path / "box"),
+        env=base_env(tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while "Sandbox running" not in line:
+            raw = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+            assert raw, "the sandbox exited before it was ready"
+            line = raw.decode()
+        assert "offline" in line
+        url = re.search(r"http://\S+/", line)
+        assert url is not None
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url.group(0) + "api/state") as response,
+        ):
+            state = await response.json()
+        assert {c["name"] for c in state["channels"]} == {"acme-help", "support-escalations"}
+        assert (tmp_path / "box" / "sandbox.db").exists()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=30) == 0

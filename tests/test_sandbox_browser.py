@@ -1,0 +1,95 @@
+"""The sandbox page in a real browser (Debian's Chromium, headless, driven by Playwright): ask as
+the customer, see the card as the reviewer, click Edit, submit, and see the reply in the
+customer's thread. ``SANDBOX_SCREENSHOTS=docs/screenshots`` keeps a screenshot of each pane."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.sandbox.server import CUSTOMER, ESCALATIONS, REVIEWER, SUPPORT, Sandbox, serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def sandbox_url(tmp_path: Path) -> AsyncIterator[str]:
+    (tmp_path / "sandbox").mkdir()
+    sandbox = Sandbox(tmp_path / "sandbox")
+    await sandbox.start()
+    runner: web.AppRunner = await serve(sandbox, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+        await sandbox.stop()
+
+
+async def test_the_whole_loop_in_a_browser(sandbox_url: str, tmp_path: Path) -> None:
+    assert Path(CHROMIUM).exists(), (
+        "Chromium is needed for the browser test: `make install` installs Debian's chromium"
+    )
+    from playwright.async_api import async_playwright
+
+    shots = Path(os.environ.get("SANDBOX_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 760})
+            await page.goto(sandbox_url)
+            await page.wait_for_selector("#who")
+
+            # The customer asks in the shared channel.
+            await page.select_option("#who", CUSTOMER.id)
+            await page.click(f"[data-pane={SUPPORT.id}]")
+            composer = page.locator(".pane > .composer .composer-input")
+            await composer.fill("How do I void a shipping label?")
+            await composer.press("Enter")
+            await page.wait_for_selector("text=passed it to the team", timeout=15_000)
+            await page.screenshot(path=str(shots / "customer.png"))
+
+            # The reviewer sees the card and edits the draft.
+            await page.select_option("#who", REVIEWER.id)
+            await page.click(f"[data-pane={ESCALATIONS.id}]")
+            edit = page.locator("button[data-action-id=escalation_edit]")
+            await edit.wait_for(timeout=15_000)
+            await page.screenshot(path=str(shots / "escalation-card.png"))
+
+            # The App Home tab renders the review queue from its Block Kit.
+            await page.click("[data-pane=home]")
+            await page.wait_for_selector("text=Waiting for review (1)", timeout=15_000)
+            await page.screenshot(path=str(shots / "app-home.png"))
+            await page.click(f"[data-pane={ESCALATIONS.id}]")
+            await edit.click()
+            form = page.locator(".modal")
+            await form.wait_for(timeout=15_000)
+            reply = "Open the order, click the label and choose Void label (within 14 days)."
+            await form.locator("textarea").fill(reply)
+            await page.screenshot(path=str(shots / "edit-modal.png"))
+            await form.locator("button[type=submit]").click()
+            await form.wait_for(state="detached", timeout=15_000)
+            await page.wait_for_selector("text=Edited reply sent", timeout=15_000)
+
+            # The customer sees the reviewer's words in their thread.
+            await page.select_option("#who", CUSTOMER.id)
+            await page.click(f"[data-pane={SUPPORT.id}]")
+            answer = page.locator(".replies .message", has_text="choose Void label (within 14")
+            await answer.wait_for(timeout=15_000)
+            await page.screenshot(path=str(shots / "customer-answered.png"))
+        finally:
+            await browser.close()
+    assert sorted(p.name for p in shots.glob("*.png")) == [
+        "app-home.png",
+        "customer-answered.png",
+        "customer.png",
+        "edit-modal.png",
+        "escalation-card.png",
+    ]
