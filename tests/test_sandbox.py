@@ -222,3 +222,46 @@ async def test_support_bot_sandbox_runs_without_any_slack_settings(tmp_path: Pat
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
+
+
+async def test_with_an_openai_key_the_sandbox_uses_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.openai_api import FakeOpenAI
+    from tests.utils.harness import LLM_KEY, classification, draft, scripted_llm
+
+    shipping_labels = 5  # article ids follow the sorted file names in bot/sandbox/kb
+    answer = "Open the order, click the label and choose Void label within 14 days."
+    async with FakeOpenAI(api_key=LLM_KEY) as llm:
+        llm.set_responder(
+            scripted_llm(
+                classification(keywords=["void", "label"], summary="How to void a label."),
+                draft(answer, [shipping_labels]),
+            )
+        )
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.url)
+        (tmp_path / "box").mkdir()
+        sandbox = Sandbox(tmp_path / "box", llm_key=LLM_KEY)
+        await sandbox.start()
+        runner = await serve(sandbox, "127.0.0.1", 0)
+        try:
+            async with aiohttp.ClientSession() as session:
+                page = Page(session, f"http://127.0.0.1:{runner.addresses[0][1]}")
+                assert (await page.state())["mode"].startswith("the real model")
+                sent = await page.post(
+                    "message",
+                    {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "How do I void a label?"},
+                )
+                reply = await page.until(
+                    lambda s: [
+                        m
+                        for m in messages(s, SUPPORT.id)
+                        if m["thread_ts"] == sent["ts"] and answer in (m["text"] or "")
+                    ]
+                )
+                assert "Shipping labels" in reply[0]["text"]  # it names its source
+                assert messages(await page.state(), ESCALATIONS.id) == []  # answered by itself
+                assert len(llm.requests) == 2  # classified, then drafted
+        finally:
+            await runner.cleanup()
+            await sandbox.stop()

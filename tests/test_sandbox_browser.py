@@ -12,25 +12,26 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.sandbox.server import CUSTOMER, ESCALATIONS, REVIEWER, SUPPORT, Sandbox, serve
+from bot.sandbox.server import ADMIN, CUSTOMER, ESCALATIONS, REVIEWER, SUPPORT, Sandbox, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
-async def sandbox_url(tmp_path: Path) -> AsyncIterator[str]:
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, str]]:
     (tmp_path / "sandbox").mkdir()
-    sandbox = Sandbox(tmp_path / "sandbox")
-    await sandbox.start()
-    runner: web.AppRunner = await serve(sandbox, "127.0.0.1", 0)
+    box = Sandbox(tmp_path / "sandbox")
+    await box.start()
+    runner: web.AppRunner = await serve(box, "127.0.0.1", 0)
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        yield box, f"http://127.0.0.1:{runner.addresses[0][1]}/"
     finally:
         await runner.cleanup()
-        await sandbox.stop()
+        await box.stop()
 
 
-async def test_the_whole_loop_in_a_browser(sandbox_url: str, tmp_path: Path) -> None:
+async def test_the_whole_loop_in_a_browser(sandbox: tuple[Sandbox, str], tmp_path: Path) -> None:
+    box, sandbox_url = sandbox
     assert Path(CHROMIUM).exists(), (
         "Chromium is needed for the browser test: `make install` installs Debian's chromium"
     )
@@ -84,6 +85,28 @@ async def test_the_whole_loop_in_a_browser(sandbox_url: str, tmp_path: Path) -> 
             answer = page.locator(".replies .message", has_text="choose Void label (within 14")
             await answer.wait_for(timeout=15_000)
             await page.screenshot(path=str(shots / "customer-answered.png"))
+
+            # The admin changes a setting in the settings form (every kind of input in it is
+            # read back from the page: selects, multi-selects, a number, text, checkboxes).
+            await page.select_option("#who", ADMIN.id)
+            await page.click(f"[data-pane={ESCALATIONS.id}]")
+            composer = page.locator(".pane > .composer .composer-input")
+            await composer.fill("/support config")
+            await composer.press("Enter")
+            form = page.locator(".modal")
+            await form.wait_for(timeout=15_000)
+            await form.locator("input[type=number]").fill("0.85")
+            await page.screenshot(path=str(shots / "settings.png"))
+            await form.locator("button[type=submit]").click()
+            await form.wait_for(state="detached", timeout=15_000)
+            assert box.runtime is not None and box.runtime.services is not None
+            config = box.runtime.services.config
+            for _ in range(100):
+                if (await config.refresh()).threshold == 0.85:
+                    break
+                await page.wait_for_timeout(50)
+            assert config.current.threshold == 0.85
+            assert config.current.reviewers == {REVIEWER.id}  # the rest kept as it was
         finally:
             await browser.close()
     assert sorted(p.name for p in shots.glob("*.png")) == [
@@ -92,4 +115,5 @@ async def test_the_whole_loop_in_a_browser(sandbox_url: str, tmp_path: Path) -> 
         "customer.png",
         "edit-modal.png",
         "escalation-card.png",
+        "settings.png",
     ]

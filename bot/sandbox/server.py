@@ -491,8 +491,12 @@ def web_app(sandbox: Sandbox) -> web.Application:
 
         return run
 
+    async def no_icon(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
+
     app = web.Application()
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/api/state", state)
     app.router.add_post("/api/message", post(sandbox.say))
     app.router.add_post("/api/command", post(sandbox.command))
