@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP) chromium
 
 # With a Slack token (in the environment or .env) the bot; without one, the local sandbox.
+ENV_FILE ?= .env
+SANDBOX_ARGS ?=
 run: $(STAMP)
-	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -qs '^SLACK_BOT_TOKEN=..*' .env; then \
+	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -qs '^SLACK_BOT_TOKEN=..*' $(ENV_FILE); then \
 		$(BIN)/support-bot start; \
 	else \
 		echo "No Slack token configured (SLACK_BOT_TOKEN): starting the sandbox, a local Slack in your browser."; \
 		echo "See README.md, 'Try it without Slack'; 'Set up in Slack' connects a real workspace."; \
-		$(BIN)/support-bot sandbox; \
+		$(BIN)/support-bot sandbox $(SANDBOX_ARGS); \
 	fi
 
 # The browser test needs Chromium: Debian's package, installed here when we may.

@@ -4,6 +4,7 @@ real HTTP, as the page drives it (every role, offline mode, the example knowledg
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -265,3 +266,34 @@ async def test_with_an_openai_key_the_sandbox_uses_the_model(
         finally:
             await runner.cleanup()
             await sandbox.stop()
+
+
+async def test_make_run_without_a_slack_token_starts_the_sandbox_and_says_so(
+    tmp_path: Path,
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = {**base_env(tmp_path), "PYTHON": str(Path(SUPPORT_BOT).with_name("python"))}
+    proc = await asyncio.create_subprocess_exec(
+        "make",
+        "--no-print-directory",
+        "run",
+        "ENV_FILE=/nonexistent",
+        f"SANDBOX_ARGS=--port 0 --dir {tmp_path / 'box'}",
+        env=env,
+        cwd=root,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = ""
+        while "Sandbox running" not in seen:
+            raw = await asyncio.wait_for(proc.stdout.readline(), timeout=120)
+            assert raw, f"make run ended early: {seen}"
+            seen += raw.decode()
+        assert "No Slack token configured (SLACK_BOT_TOKEN): starting the sandbox" in seen
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), timeout=30)

@@ -117,3 +117,84 @@ async def test_the_whole_loop_in_a_browser(sandbox: tuple[Sandbox, str], tmp_pat
         "escalation-card.png",
         "settings.png",
     ]
+
+
+async def test_every_block_kind_the_page_renders(sandbox: tuple[Sandbox, str]) -> None:
+    """Block Kit the bot may send, rendered from the message's blocks: header, section with
+    fields and an accessory, context with an image, divider, actions, an image block (as a
+    link), and Slack's mrkdwn (bold at word boundaries only, links, mentions)."""
+    from playwright.async_api import async_playwright
+
+    box, url = sandbox
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Weekly digest"}},
+        {
+            "type": "section",
+            "block_id": "s1",
+            "text": {
+                "type": "mrkdwn",
+                "text": "*Bold* and OPENAI_API_KEY and <https://x.test|a link> for <@UDANA>",
+            },
+            "fields": [
+                {"type": "mrkdwn", "text": "*Asked*\n12"},
+                {"type": "plain_text", "text": "Answered 9"},
+            ],
+            "accessory": {
+                "type": "button",
+                "action_id": "acc",
+                "value": "1",
+                "text": {"type": "plain_text", "text": "Open"},
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {"type": "image", "image_url": "https://x.test/i.png", "alt_text": "chart"},
+                {"type": "mrkdwn", "text": "small print"},
+            ],
+        },
+        {"type": "divider"},
+        {
+            "type": "actions",
+            "block_id": "a1",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "go",
+                    "style": "danger",
+                    "value": "2",
+                    "text": {"type": "plain_text", "text": "Do it"},
+                }
+            ],
+        },
+        {"type": "image", "image_url": "https://x.test/big.png", "alt_text": "the big picture"},
+    ]
+    box.slack.add_message(
+        ESCALATIONS.id, None, "digest", box.slack.bot_user_id, blocks=blocks, bot_id="BBOT"
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            await page.goto(url)
+            await page.wait_for_selector("#who")
+            await page.select_option("#who", REVIEWER.id)
+            await page.click(f"[data-pane={ESCALATIONS.id}]")
+            await page.wait_for_selector(".bk-header:text('Weekly digest')")
+            section = page.locator(".bk-section")
+            assert await section.locator("b").first.inner_text() == "Bold"
+            assert "OPENAI_API_KEY" in await section.inner_text()  # no stray italics
+            assert await section.locator("a[href='https://x.test']").inner_text() == "a link"
+            assert "@Dana Kim" in await section.locator(".mention").inner_text()
+            assert await page.locator(".bk-fields > div").count() == 2
+            assert await page.locator("button[data-action-id=acc]").inner_text() == "Open"
+            assert "chart" in await page.locator(".bk-context a").inner_text()
+            assert await page.locator(".bk-divider").count() >= 1
+            assert "danger" in (
+                await page.locator("button[data-action-id=go]").get_attribute("class") or ""
+            )
+            link = page.locator(".bk-image a")
+            assert await link.get_attribute("href") == "https://x.test/big.png"
+            assert "the big picture" in await link.inner_text()
+        finally:
+            await browser.close()
