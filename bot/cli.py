@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dir",
         type=Path,
         default=Path("sandbox"),
-        help="where the sandbox keeps its database (./sandbox; delete it to start over)",
+        help="where the sandbox keeps its database (./sandbox; each run starts afresh)",
     )
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check configuration, database, Slack and the LLM")

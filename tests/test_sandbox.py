@@ -297,3 +297,28 @@ async def test_make_run_without_a_slack_token_starts_the_sandbox_and_says_so(
         if proc.returncode is None:
             os.killpg(proc.pid, signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), timeout=30)
+
+
+async def test_each_run_starts_with_a_fresh_workspace(tmp_path: Path) -> None:
+    (tmp_path / "box").mkdir()
+    first = Sandbox(tmp_path / "box")
+    await first.start()
+    try:
+        await first.say(
+            {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "Where is my invoice?"}
+        )
+        assert first.runtime is not None
+        await asyncio.sleep(0.5)
+    finally:
+        await first.stop()
+    again = Sandbox(tmp_path / "box")
+    await again.start()
+    try:
+        assert again.state()["messages"] == []
+        assert again.runtime is not None and again.runtime.db is not None
+        row = await again.runtime.db.fetchone("SELECT COUNT(*) AS n FROM tickets")
+        assert row is not None and row["n"] == 0  # no ticket pointing at a vanished thread
+        articles = await again.runtime.db.fetchone("SELECT COUNT(*) AS n FROM kb_articles")
+        assert articles is not None and articles["n"] == 6  # the example knowledge base
+    finally:
+        await again.stop()

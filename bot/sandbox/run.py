@@ -24,8 +24,8 @@ async def run_sandbox(workdir: Path, host: str, port: int, llm_key: str | None) 
     mode = "with the real model" if llm_key else "offline (no OPENAI_API_KEY: article passages)"
     bound = runner.addresses[0][1] if runner.addresses else port
     print(
-        f"Sandbox running {mode} at http://{host}:{bound}/ (database in {workdir}/;"
-        " Ctrl-C stops it)",
+        f"Sandbox running {mode} at http://{host}:{bound}/ (a fresh workspace each run,"
+        f" database in {workdir}/; Ctrl-C stops it)",
         flush=True,
     )
     stop = asyncio.Event()

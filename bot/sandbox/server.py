@@ -144,6 +144,10 @@ class Sandbox:
             }
         await self.slack.start()
         settings = self.settings()
+        # A fresh workspace every run: the stand-in keeps its messages in memory, so tickets
+        # left in an old database would point at cards and threads that no longer exist.
+        for suffix in ("", "-wal", "-shm"):
+            (self.workdir / f"sandbox.db{suffix}").unlink(missing_ok=True)
         await self._import_knowledge(settings)
         self.runtime = BotRuntime(settings)
         await self.runtime.start()
@@ -158,9 +162,7 @@ class Sandbox:
         db = Database.from_url(settings.database_url)
         await db.open()
         try:
-            repo = KnowledgeRepository(db)
-            if (await repo.stats())["articles"] == 0:
-                await KnowledgeBase(repo).import_paths([EXAMPLE_KB])
+            await KnowledgeBase(KnowledgeRepository(db)).import_paths([EXAMPLE_KB])
         finally:
             await db.close()
 
