@@ -308,8 +308,9 @@ class Written:
 class Tx:
     """An open write transaction. Repositories take one so several writes commit together."""
 
-    def __init__(self, writer: _Writer) -> None:
+    def __init__(self, writer: _Writer, *, durable: bool = True) -> None:
         self._writer = writer
+        self.durable = durable
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, fn: Callable[[], None]) -> None:
@@ -448,7 +449,7 @@ class Database:
             except sqlite3.OperationalError as exc:
                 raise DatabaseUnavailableError(describe(exc, self.path)) from exc
             writer.started()
-            tx = Tx(writer)
+            tx = Tx(writer, durable=durable)
             try:
                 yield tx
                 if durable:

@@ -65,7 +65,12 @@ class JobRepository:
         payload: dict[str, Any],
         delay: float = 0.0,
     ) -> bool:
-        """Insert a job unless one with this key exists; True when it was new."""
+        """Insert a job unless one with this key exists; True when it was new.
+
+        Only in a durable transaction: a job, and the attempt count a hand-over gives it, must
+        not be lost to a power cut once its work may have reached Slack."""
+        if not tx.durable:
+            raise ValueError("jobs are enqueued in durable transactions only")
         t = now()
         dispatch = self.dispatch
         lease = dispatch.offer() if dispatch is not None and delay <= 0 else None

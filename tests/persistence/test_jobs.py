@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from persistence.db import Database
 from persistence.jobs import JobRepository
 from persistence.records import Job
@@ -241,3 +243,11 @@ async def test_next_due_in_without_pending_jobs_is_none(db: Database) -> None:
     assert await jobs.next_due_in() is None
     await _enqueue(jobs)
     assert await jobs.next_due_in() == 0.0
+
+
+async def test_a_job_is_never_enqueued_in_a_transaction_that_may_be_lost(db: Database) -> None:
+    jobs = JobRepository(db)
+    with pytest.raises(ValueError, match="durable transactions only"):
+        async with db.transaction(durable=False) as tx:
+            await jobs.enqueue(tx, kind="intake", dedupe_key="lazy", payload={})
+    assert await jobs.get_by_key("lazy") is None
