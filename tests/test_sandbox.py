@@ -125,7 +125,8 @@ async def test_a_question_escalates_and_an_edited_reply_reaches_the_customer(pag
     assert reply[0]["thread_ts"] == sent["ts"]  # in the customer's thread
     state = await page.state()
     assert REVIEWER.id not in state["modals"]  # the form closed
-    assert "Edited reply sent" in messages(state, ESCALATIONS.id)[0]["text"]
+    # The card is updated by its own delivery, which may land after the reply.
+    assert await page.until(lambda s: "Edited reply sent" in messages(s, ESCALATIONS.id)[0]["text"])
 
 
 async def test_slash_commands_the_home_tab_and_who_sees_what(page: Page) -> None:

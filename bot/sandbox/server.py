@@ -10,11 +10,11 @@ the bot sends Slack is what the page shows.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -447,7 +447,7 @@ class Sandbox:
                 "user": person.id,
                 "channel": f"D{person.id[1:]}",
                 "tab": "home",
-                "event_ts": f"{asyncio.get_running_loop().time():.6f}",
+                "event_ts": f"{time.time():.6f}",
             }
         )
         self._changed()

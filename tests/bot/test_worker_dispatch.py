@@ -4,6 +4,7 @@ when it commits, no claim transaction in between; finished jobs are marked done 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -48,8 +49,11 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         await asyncio.sleep(0.01)
 
 
-def worker_for(jobs: JobRepository, handler: JobHandler, concurrency: int = 4) -> JobWorker:
-    return JobWorker(
+@contextlib.asynccontextmanager
+async def running(
+    jobs: JobRepository, handler: JobHandler, concurrency: int = 4
+) -> AsyncIterator[JobWorker]:
+    worker = JobWorker(
         jobs,
         {"step": handler},
         concurrency=concurrency,
@@ -57,6 +61,18 @@ def worker_for(jobs: JobRepository, handler: JobHandler, concurrency: int = 4) -
         max_attempts=3,
         retry_base_seconds=0.05,
     )
+    worker.run()
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+
+
+def recorder(ran: list[str]) -> JobHandler:
+    async def step(job: Job) -> None:
+        ran.append(job.payload["key"])
+
+    return step
 
 
 async def test_a_chain_of_jobs_runs_without_claim_transactions(db: Database) -> None:
@@ -69,11 +85,9 @@ async def test_a_chain_of_jobs_runs_without_claim_transactions(db: Database) -> 
         if len(key) < 4:  # each job enqueues the next: a, aa, aaa, aaaa
             await enqueue(jobs, key + "a")
 
-    worker = worker_for(jobs, step)
-    worker.run()
-    await asyncio.sleep(0)  # the first (empty) claim
-    trace = Trace(db)
-    try:
+    async with running(jobs, step) as worker:
+        await asyncio.sleep(0)  # the first (empty) claim
+        trace = Trace(db)
         await enqueue(jobs, "a")
         # Leased in the enqueueing transaction: running and ours the moment it committed.
         first = await jobs.get_by_key("a")
@@ -88,8 +102,6 @@ async def test_a_chain_of_jobs_runs_without_claim_transactions(db: Database) -> 
         # ...and they were marked done together: four enqueues and a flush or two, where a
         # claim per job and a completion each used to make twelve transactions.
         assert trace.count(r"^BEGIN") <= 6
-    finally:
-        await worker.stop()
 
 
 async def _all_done(jobs: JobRepository, n: int) -> bool:
@@ -99,13 +111,7 @@ async def _all_done(jobs: JobRepository, n: int) -> bool:
 async def test_a_rolled_back_enqueue_starts_nothing(db: Database) -> None:
     jobs = JobRepository(db)
     ran: list[str] = []
-
-    async def step(job: Job) -> None:
-        ran.append(job.payload["key"])
-
-    worker = worker_for(jobs, step)
-    worker.run()
-    try:
+    async with running(jobs, recorder(ran)) as worker:
         with pytest.raises(RuntimeError):
             async with db.transaction() as tx:
                 await jobs.enqueue(tx, kind="step", dedupe_key="gone", payload={"key": "gone"})
@@ -114,26 +120,22 @@ async def test_a_rolled_back_enqueue_starts_nothing(db: Database) -> None:
         await wait_until(lambda: _all_done(jobs, 1))
         assert ran == ["kept"] and await jobs.get_by_key("gone") is None
         assert worker.busy == 0
-    finally:
-        await worker.stop()
 
 
 async def test_beyond_capacity_jobs_wait_and_are_claimed_as_slots_free(db: Database) -> None:
     jobs = JobRepository(db)
     gate = asyncio.Event()
-    running = 0
+    active = 0
     most = 0
 
     async def step(job: Job) -> None:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
         await gate.wait()
-        running -= 1
+        active -= 1
 
-    worker = worker_for(jobs, step, concurrency=2)
-    worker.run()
-    try:
+    async with running(jobs, step, concurrency=2):
         for i in range(5):
             await enqueue(jobs, f"k{i}")
         await asyncio.sleep(0.1)
@@ -142,20 +144,12 @@ async def test_beyond_capacity_jobs_wait_and_are_claimed_as_slots_free(db: Datab
         gate.set()
         await wait_until(lambda: _all_done(jobs, 5))
         assert most == 2
-    finally:
-        await worker.stop()
 
 
 async def test_a_delayed_job_is_not_handed_over(db: Database) -> None:
     jobs = JobRepository(db)
     ran: list[str] = []
-
-    async def step(job: Job) -> None:
-        ran.append(job.payload["key"])
-
-    worker = worker_for(jobs, step)
-    worker.run()
-    try:
+    async with running(jobs, recorder(ran)):
         await enqueue(jobs, "later", delay=0.3)
         job = await jobs.get_by_key("later")
         assert job is not None and job.state == "pending"
@@ -163,37 +157,22 @@ async def test_a_delayed_job_is_not_handed_over(db: Database) -> None:
         assert ran == []
         await wait_until(lambda: _all_done(jobs, 1))  # claimed by the poll once due
         assert ran == ["later"]
-    finally:
-        await worker.stop()
 
 
 async def test_finished_jobs_are_marked_done_soon_without_other_activity(db: Database) -> None:
     jobs = JobRepository(db)
-
-    async def step(job: Job) -> None:
-        return None
-
-    worker = worker_for(jobs, step)
-    worker.run()
-    try:
+    async with running(jobs, recorder([])):
         await enqueue(jobs, "only")
         started = asyncio.get_running_loop().time()
         await wait_until(lambda: _all_done(jobs, 1), timeout=2.0)
         # Well before the one-second poll: the linger, not the poll, marked it.
         assert asyncio.get_running_loop().time() - started < DONE_LINGER_SECONDS + 0.5
-    finally:
-        await worker.stop()
 
 
 async def test_a_stopped_worker_takes_no_more_jobs(db: Database) -> None:
     jobs = JobRepository(db)
-
-    async def step(job: Job) -> None:
-        return None
-
-    worker = worker_for(jobs, step)
-    worker.run()
-    await worker.stop()
+    async with running(jobs, recorder([])):
+        pass
     assert jobs.dispatch is None
     await enqueue(jobs, "after")
     job = await jobs.get_by_key("after")

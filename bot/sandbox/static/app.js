@@ -351,8 +351,8 @@ function renderModal(modal) {
     "data-view-id": view.id,
     onsubmit: async (event) => {
       event.preventDefault();
-      const result = await api("/api/submit", { user: state.me, view_id: view.id, values: readInputs(form, view) });
-      if (result.errors) modal.errors = result.errors;
+      // Errors, if any, come back with the next state and are shown under their inputs.
+      await api("/api/submit", { user: state.me, view_id: view.id, values: readInputs(form, view) });
       refresh(true);
     },
   });
