@@ -58,9 +58,9 @@ from bench.metrics import (
 )
 from bot.embeddings import Embedder, LocalEmbedder
 from bot.retrieval import CANDIDATES, DEFAULT_FIT_THRESHOLDS, Mode, Retriever
-from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import ArticleInput, KnowledgeChunkInput
+from persistence.sqlite import SqliteDatabase
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "eval-data"
@@ -148,7 +148,7 @@ async def open_index(
     """A fresh SQLite knowledge base in a temporary folder, filled the way the bot fills it."""
     inputs = [article_input(a) for a in articles]
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as folder:
-        db = Database(str(Path(folder) / "kb.db"))
+        db = SqliteDatabase(str(Path(folder) / "kb.db"))
         await db.open()
         try:
             repo = KnowledgeRepository(db)

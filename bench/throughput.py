@@ -57,8 +57,8 @@ from bench import datasets as ds
 from bench.metrics import percentile
 from bench.retrieval import UPSERT_BATCH, article_input, code_under_test
 from bot.sandbox.signed import SlackSender, sign
-from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
+from persistence.sqlite import SqliteDatabase
 from tests.utils.harness import (
     BOT_TOKEN,
     CUSTOMER_TEAM,
@@ -196,7 +196,7 @@ def prepare_knowledge(db_path: Path, chunks: int) -> dict[str, Any]:
     async def fill() -> dict[str, Any]:
         pool = ds.latency_corpus(EVAL_DATA)
         articles, copies = ds.corpus_of_size(pool, chunks)
-        db = Database(str(db_path))
+        db = SqliteDatabase(str(db_path))
         await db.open()
         try:
             repo = KnowledgeRepository(db)

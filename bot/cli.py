@@ -89,10 +89,10 @@ def _start(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from persistence.db import Database, DatabaseConfigError, DatabaseUnavailableError
+    from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
 
     try:
-        db = Database.from_url(settings.database_url)
+        db = database_from_url(settings.database_url)
         await db.open(migrate=False)
     except (DatabaseConfigError, DatabaseUnavailableError) as exc:
         print(f"cannot open the database: {exc}", file=sys.stderr)

@@ -11,7 +11,11 @@ from bot.live_config import LiveConfig, defaults
 from bot.runtime import StartupError, identify, slack_client
 from bot.slack_text import slack_error
 from persistence.config import ConfigRepository
-from persistence.db import Database, DatabaseConfigError, DatabaseUnavailableError
+from persistence.db import (
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    database_from_url,
+)
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -34,7 +38,7 @@ async def _channels_in_force(settings: Settings) -> list[str]:
     admins set in Slack when the database has it."""
     snapshot = defaults(settings)
     try:
-        db = Database.from_url(settings.database_url)
+        db = database_from_url(settings.database_url)
         await db.open(migrate=False)
     except (DatabaseConfigError, DatabaseUnavailableError):
         db = None
@@ -54,7 +58,7 @@ async def _channels_in_force(settings: Settings) -> list[str]:
 
 async def _database(settings: Settings) -> Check:
     try:
-        db = Database.from_url(settings.database_url)
+        db = database_from_url(settings.database_url)
         await db.open(migrate=False)
     except (DatabaseConfigError, DatabaseUnavailableError) as exc:
         return Check("database", False, str(exc))

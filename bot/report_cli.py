@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.stats import compute, stats_lines
 from bot.trace import trace_lines
-from persistence.db import Database
+from persistence.db import Database, database_from_url
 from persistence.stats import StatsRepository
 from persistence.tickets import TicketRepository
 from persistence.trail import TrailRepository
@@ -44,7 +44,7 @@ def add_report_commands(sub: Any) -> None:
 
 
 async def run_report(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    db = Database.from_url(settings.database_url)
+    db = database_from_url(settings.database_url)
     await db.open()
     try:
         if args.command == "trace":

@@ -48,7 +48,7 @@ from bot.services import Services
 from bot.slack_text import slack_error
 from bot.worker import JobWorker
 from bot.workflow import Workflow
-from persistence.db import Database
+from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.metrics import MetricsRepository
 from persistence.records import Job
@@ -126,7 +126,7 @@ class BotRuntime:
     async def start(self) -> None:
         settings = self.settings
         assert settings.escalation_channel is not None
-        self.db = Database.from_url(
+        self.db = database_from_url(
             settings.database_url, busy_timeout_ms=int(settings.database_busy_timeout * 1000)
         )
         await self.db.open()

@@ -1,78 +1,26 @@
-"""The SQLite connection owner: one writer behind a lock, readers, migrations at open.
+"""The database seam: what repositories need from a database, and which backend a URL names.
 
-Why one writer: SQLite allows a single writer at a time; serialising writes in-process with an
-``asyncio.Lock`` and ``BEGIN IMMEDIATE`` turns "database is locked" races into an orderly queue.
-
-Why the writer's statements run on the event loop's thread: a short indexed write takes about a
-microsecond of CPU there, and about 120 microseconds as a hop to a connection thread and back
-(a queue, a thread wake-up, a self-pipe write to wake the loop; ``bench/throughput.py`` found
-these hops to be most of the bot's own cost per question). What can take long goes to the
-writer's own thread instead: COMMIT (its fsync), and any statement that meets another process's
-lock (the inline attempt does not wait: ``busy_timeout`` is 0 there, and the statement is run
-again on the thread with the real timeout). A long transaction lets the loop run every few
-milliseconds, so a bulk import does not stall Slack's acknowledgements.
-
-Why inline reads: the same hop cost, for point look-ups by key on the hot path (a ticket, its
-turns, the settings version). ``inline=True`` marks those; everything else (searches, reports,
-scans) runs on the reader threads. They use the writer's connection whenever no transaction
-holds it: a connection discards its page cache whenever another one has written, so on any
-other connection each look-up re-read its pages from the WAL.
-
-Why a writer lock with an urgent lane: acknowledging Slack waits for one small insert (the
-inbound job); under a backlog the worker's transactions queue for the same lock, and Slack gives
-up after 3 seconds. Urgent transactions are handed the lock before any waiting ordinary one.
-
-Why several readers: a knowledge search on a large base takes tens of milliseconds on its
-connection's thread, and a short look-up queued behind it (the settings version on the
-acknowledgement path) would wait as long. Each read goes to the least busy reader.
-
-Why ``synchronous=FULL`` by default: a customer's question is acknowledged to Slack only after
-its job is committed. FULL makes that commit survive a power cut, not just a process crash.
-``transaction(durable=False)`` is for what can be worked out again (the workflow's checkpoints
-between LLM calls, job leases and completions): committed without an fsync (``NORMAL``), inline
-on the loop. Either kind survives a process crash. A power cut can take only a suffix of the WAL,
-so it loses such a transaction only together with everything committed after it up to the next
-durable commit; whatever told the outside world something (the acknowledgement, a reviewer's
-decision, the record of a Slack post) was durable, and the rest is redone from it. Without this,
-the fsyncs of a question's checkpoints were a fifth of its CPU (issue 8).
-
-Why the writer checkpoints itself: SQLite's automatic checkpoint runs inside whichever COMMIT
-crosses the threshold, which could be one running inline on the loop. The writer's connection
-turns it off and runs a passive checkpoint with every ``CHECKPOINT_EVERY``-th commit, on its
-thread, after a durable COMMIT.
+Two backends implement it. ``sqlite:///`` (``persistence/sqlite.py``): one bot process, one
+file, no server to run. ``postgresql://`` (``persistence/postgres.py``): any number of bot
+replicas sharing one PostgreSQL. Repositories write their SQL once, with ``?`` placeholders and
+SQLite's spelling of the few functions they use (``json_extract`` and friends); the PostgreSQL
+backend numbers the placeholders and its migrations define those functions. Where the two
+really differ (full-text search), a repository asks ``db.dialect``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
-import logging
-import os
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeAlias
 from urllib.parse import urlparse
 
-import aiosqlite
-
-from persistence.migrations import MIGRATIONS
-
-log = logging.getLogger(__name__)
-
+# A result row: ``sqlite3.Row`` or ``asyncpg.Record``; both index by column name and position.
+Row: TypeAlias = Any
+Dialect = Literal["sqlite", "postgresql"]
 BUSY_TIMEOUT_MS = 5000
-READERS = 3
-# A transaction running statements inline gives the loop a turn after this long.
-BREATHE_SECONDS = 0.004
-# Commits between the writer's own WAL checkpoints (SQLite's default is every 1000 pages).
-CHECKPOINT_EVERY = 64
-PRAGMAS = ("PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON")
-T = TypeVar("T")
 
 
 class DatabaseConfigError(ValueError):
@@ -80,434 +28,92 @@ class DatabaseConfigError(ValueError):
 
 
 class DatabaseUnavailableError(RuntimeError):
-    """The database file cannot be opened or written (permissions, disk, lock)."""
-
-
-def _read_only(path: str) -> bool:
-    """The file or its folder cannot be written (SQLite also needs to create -wal and -shm)."""
-    if path == ":memory:":
-        return False
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return True
-    except OSError:
-        return False
-    return not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK))
-
-
-def describe(exc: sqlite3.Error, path: str) -> str:
-    """What an operator should know about a failed write, in one line."""
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return (
-            f"the database {path} is locked by another process (waited for its lock and gave"
-            " up); the write will be retried"
-        )
-    if "full" in text:
-        return f"the disk holding {path} is full: free space; the write will be retried"
-    if "readonly" in text or "read-only" in text or _read_only(path):
-        return (
-            f"the database {path} is read-only (file, folder or file system): make it"
-            " writable; the write will be retried"
-        )
-    return f"the database {path} failed: {exc}"
-
-
-def sqlite_path_from_url(url: str) -> str:
-    """Turn ``sqlite:///relative.db`` or ``sqlite:////abs.db`` (or ``:memory:``) into a path."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("postgres", "postgresql"):
-        raise DatabaseConfigError(
-            "DATABASE_URL points at PostgreSQL, which this version does not support yet; "
-            "use sqlite:///support-bot.db"
-        )
-    if parsed.scheme != "sqlite":
-        raise DatabaseConfigError(
-            f"DATABASE_URL must start with sqlite:/// (got scheme {parsed.scheme!r})"
-        )
-    rest = url[len("sqlite://") :]
-    if rest in (":memory:", "/:memory:"):
-        return ":memory:"
-    if not rest.startswith("/") or rest == "/":
-        raise DatabaseConfigError(
-            "DATABASE_URL must look like sqlite:///support-bot.db (relative) "
-            "or sqlite:////var/lib/support-bot.db (absolute)"
-        )
-    return rest[1:]
-
-
-def _check_folder(path: str) -> None:
-    parent = Path(os.path.abspath(path)).parent
-    if not parent.is_dir():
-        raise DatabaseUnavailableError(f"the folder for the database does not exist: {parent}")
-
-
-async def _run_to_end(conn: aiosqlite.Connection, sql: str) -> None:
-    """Execute and drain a statement, so no half-read cursor keeps a lock open."""
-    async with conn.execute(sql) as cur:
-        await cur.fetchall()
+    """The database cannot be opened or written (permissions, disk, lock, server down)."""
 
 
 def now() -> float:
     return time.time()
 
 
-class WriterLock:
-    """An asyncio lock whose urgent waiters go before ordinary ones (FIFO within each lane)."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._ordinary: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    async def acquire(self, *, urgent: bool = False) -> None:
-        if not self._held and not self._urgent and not self._ordinary:
-            self._held = True
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane = self._urgent if urgent else self._ordinary
-        lane.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed the lock as we were cancelled: pass it on
-            else:
-                lane.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        for lane in (self._urgent, self._ordinary):
-            while lane:
-                waiter = lane.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)  # the lock passes to it, still held
-                    return
-        self._held = False
-
-    @property
-    def waiting(self) -> int:
-        return len(self._urgent) + len(self._ordinary)
-
-    @property
-    def held(self) -> bool:
-        return self._held
-
-
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    """Another connection holds a lock the statement needs (worth waiting for off the loop)."""
-    name = getattr(exc, "sqlite_errorname", "")
-    return (
-        name.startswith("SQLITE_BUSY")
-        or name.startswith("SQLITE_LOCKED")
-        or (not name and "locked" in str(exc).lower())
-    )
-
-
-class _Reader:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-        self.busy = 0
-
-
-class _Writer:
-    """The write connection: statements inline on the loop's thread, waits on its own thread."""
-
-    def __init__(self, conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
-        self.conn = conn
-        self.busy_timeout_ms = busy_timeout_ms
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._turn_at = time.perf_counter()
-        self._durable = True  # the connection's synchronous level: FULL (True) or NORMAL
-        self._commits = 0  # since the last checkpoint
-
-    @classmethod
-    def connect(cls, path: str, busy_timeout_ms: int) -> _Writer:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        try:
-            for pragma in ("PRAGMA busy_timeout=0", *PRAGMAS, "PRAGMA wal_autocheckpoint=0"):
-                conn.execute(pragma).fetchall()
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, busy_timeout_ms)
-
-    def durability(self, durable: bool) -> None:
-        """Set the next transaction's commit durability (only outside a transaction)."""
-        if durable != self._durable:
-            self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}").close()
-            self._durable = durable
-
-    def commit(self) -> None:
-        self.conn.execute("COMMIT").close()
-        self._commits += 1
-
-    def commit_durably(self) -> None:
-        """COMMIT (fsynced), and the periodic checkpoint: on the writer's thread."""
-        self.commit()
-        if self._commits >= CHECKPOINT_EVERY:
-            self._commits = 0
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def _patiently(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` waiting up to the busy timeout for other processes' locks (on the thread)."""
-        self.conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-        try:
-            return fn()
-        finally:
-            self.conn.execute("PRAGMA busy_timeout=0")
-
-    async def off_loop(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the writer's thread; if cancelled meanwhile, wait for it to finish, so
-        no later statement can overtake it on the connection."""
-        future = asyncio.get_running_loop().run_in_executor(self._thread, self._patiently, fn)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            await asyncio.wait([future])
-            raise
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` inline; if it meets another process's lock, again off the loop."""
-        try:
-            return fn()
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        return await self.off_loop(fn)
-
-    async def breathe(self) -> None:
-        """Give the loop a turn if this transaction has held it for a while."""
-        if time.perf_counter() - self._turn_at > BREATHE_SECONDS:
-            await asyncio.sleep(0)
-            self._turn_at = time.perf_counter()
-
-    def started(self) -> None:
-        self._turn_at = time.perf_counter()
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return await self.run(lambda: self.conn.execute(sql, params).fetchall())
-
-    async def close(self) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self.conn.close)
-        finally:
-            self._thread.shutdown(wait=False)
-
-
 @dataclass(frozen=True)
 class Written:
-    """What a write statement did: the rows it changed and the last row id it inserted."""
+    """What a write statement did: the rows it changed, and (SQLite only) the last row id it
+    inserted; code for both backends uses ``RETURNING`` instead."""
 
     rowcount: int
     lastrowid: int | None
 
 
-class Tx:
+class Tx(Protocol):
     """An open write transaction. Repositories take one so several writes commit together."""
 
-    def __init__(self, writer: _Writer, *, durable: bool = True) -> None:
-        self._writer = writer
-        self.durable = durable
-        self._after_commit: list[Callable[[], None]] = []
+    durable: bool
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` once this transaction has committed (never if it rolls back)."""
-        self._after_commit.append(fn)
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written:
-        def run() -> Written:
-            cur = self._writer.conn.execute(sql, params)
-            try:
-                return Written(cur.rowcount, cur.lastrowid)
-            finally:
-                cur.close()
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written: ...
 
-        done = await self._writer.run(run)
-        await self._writer.breathe()
-        return done
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        batch = list(rows)
-        await self._writer.run(lambda: self._writer.conn.executemany(sql, batch).close())
-        await self._writer.breathe()
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        rows = await self._writer.fetchall(sql, params)
-        await self._writer.breathe()
-        return rows
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
 
-class Database:
-    """Owns the connections. ``transaction()`` for writes, ``fetchone``/``fetchall`` for reads."""
+class Database(Protocol):
+    """Owns the connections. ``transaction()`` for writes, ``fetchone``/``fetchall`` for reads.
 
-    def __init__(
-        self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, readers: int = READERS
-    ) -> None:
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
-        self.reader_count = max(1, readers)
-        self._writer: _Writer | None = None
-        self._readers: list[_Reader] = []
-        # Point look-ups on the loop's thread (a file database; in memory they use the writer).
-        self._inline: sqlite3.Connection | None = None
-        self._lock = WriterLock()
+    ``transaction(urgent=True)``: someone waits on it (Slack's acknowledgement), so it goes
+    before ordinary ones. ``durable=False``: it may be lost to a power cut together with what
+    followed it; only for what can be worked out again (see ``persistence/sqlite.py``).
+    ``inline=True`` on a read: a point look-up by key, which the backend may serve on the
+    loop's thread."""
 
-    @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
-        return cls(sqlite_path_from_url(url), busy_timeout_ms=busy_timeout_ms)
+    dialect: Dialect
+    # Where the data lives, for messages: a file path, or a URL without its password.
+    path: str
 
-    async def open(self, *, migrate: bool = True) -> None:
-        if self.path != ":memory:":
-            _check_folder(self.path)
-        try:
-            self._writer = _Writer.connect(self.path, self.busy_timeout_ms)
-            await self._writer.fetchall("PRAGMA journal_mode=WAL")
-            if migrate:
-                await self.migrate()
-            # An in-memory database is private to its connection, so reads use the writer.
-            if self.path != ":memory:":
-                for _ in range(self.reader_count):
-                    self._readers.append(_Reader(await self._connect()))
-                self._inline = sqlite3.connect(self.path, isolation_level=None)
-                self._inline.row_factory = sqlite3.Row
-                for pragma in ("PRAGMA busy_timeout=0", *PRAGMAS):
-                    self._inline.execute(pragma).fetchall()
-        except sqlite3.Error as exc:
-            await self.close()
-            raise DatabaseUnavailableError(
-                f"cannot open the database: {describe(exc, self.path)}"
-            ) from exc
+    async def open(self, *, migrate: bool = True) -> None: ...
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            for pragma in (f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}", *PRAGMAS):
-                await _run_to_end(conn, pragma)
-        except BaseException:
-            # An unclosed aiosqlite connection keeps its thread, and the process, alive.
-            await conn.close()
-            raise
-        return conn
+    async def close(self) -> None: ...
 
-    async def close(self) -> None:
-        readers, self._readers = self._readers, []
-        writer, self._writer = self._writer, None
-        inline, self._inline = self._inline, None
-        if inline is not None:
-            inline.close()
-        for reader in readers:
-            await reader.conn.close()
-        if writer is not None:
-            await writer.close()
+    async def migrate(self) -> list[str]: ...
 
-    async def migrate(self) -> list[str]:
-        """Apply migrations not yet recorded in ``schema_migrations``; return their names."""
-        applied: list[str] = []
-        async with self.transaction() as tx:
-            await tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-            )
-            done = {r["name"] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
-            for name, statements in MIGRATIONS:
-                if name in done:
-                    continue
-                for statement in statements:
-                    await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, now())
-                )
-                applied.append(name)
-        return applied
+    async def applied_migrations(self) -> list[str]: ...
 
-    async def applied_migrations(self) -> list[str]:
-        rows = await self.fetchall("SELECT name FROM schema_migrations ORDER BY name")
-        return [r["name"] for r in rows]
+    def transaction(
+        self, *, urgent: bool = False, durable: bool = True
+    ) -> AbstractAsyncContextManager[Tx]: ...
 
-    @asynccontextmanager
-    async def transaction(self, *, urgent: bool = False, durable: bool = True) -> AsyncIterator[Tx]:
-        """A write transaction. ``urgent``: someone is waiting on it (Slack's acknowledgement),
-        so it goes before ordinary waiting transactions. ``durable=False``: it may be lost to a
-        power cut together with what followed it (see the module notes); only for what can be
-        worked out again."""
-        writer = self._writer
-        if writer is None:
-            raise DatabaseUnavailableError("database is not open")
-        await self._lock.acquire(urgent=urgent)
-        try:
-            try:
-                writer.durability(durable)
-                await writer.run(lambda: writer.conn.execute("BEGIN IMMEDIATE").close())
-            except sqlite3.OperationalError as exc:
-                raise DatabaseUnavailableError(describe(exc, self.path)) from exc
-            writer.started()
-            tx = Tx(writer, durable=durable)
-            try:
-                yield tx
-                if durable:
-                    await writer.off_loop(writer.commit_durably)
-                else:
-                    await writer.run(writer.commit)  # no fsync: inline, unless it meets a lock
-            except BaseException as exc:
-                # A failed commit (disk full, read-only) can leave the transaction open: end it,
-                # or every later write on this connection would fail too.
-                if writer.conn.in_transaction:
-                    with contextlib.suppress(Exception):
-                        writer.conn.execute("ROLLBACK").close()
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise DatabaseUnavailableError(describe(exc, self.path)) from exc
-                raise
-        finally:
-            self._lock.release()
-        for fn in tx._after_commit:
-            try:
-                fn()
-            except Exception:
-                log.exception("an after-commit callback failed")
-
-    # Reads run the statement to its end in one go. Executing and fetching in two hops let other
-    # coroutines' reads start while a statement was still open: the connection then stayed in
-    # one read transaction for as long as reads overlapped, and under load kept answering from a
-    # snapshot seconds old (a ticket "did not settle").
     async def fetchone(
         self, sql: str, params: Sequence[Any] = (), *, inline: bool = False
-    ) -> sqlite3.Row | None:
-        for row in await self.fetchall(sql, params, inline=inline):
-            return row
-        return None
+    ) -> Row | None: ...
 
     async def fetchall(
         self, sql: str, params: Sequence[Any] = (), *, inline: bool = False
-    ) -> list[sqlite3.Row]:
-        """``inline``: a point look-up by key, run on the loop's thread (see the module notes);
-        anything that may scan goes to the least busy reader thread."""
-        if self._writer is None:
-            raise DatabaseUnavailableError("database is not open")
-        if not self._readers:  # in memory: the writer's connection holds the data
-            return await self._writer.fetchall(sql, params)
-        if inline and self._inline is not None:
-            # The writer's connection when no transaction is using it: its page cache stays
-            # warm (only it writes), while any other connection drops its whole cache at each
-            # read after a write, and a point look-up re-read its pages (~80 µs, not ~10).
-            writer = self._writer.conn
-            conn = writer if not self._lock.held and not writer.in_transaction else self._inline
-            try:
-                return conn.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
-        reader = min(self._readers, key=lambda r: r.busy)
-        reader.busy += 1
-        try:
-            rows = await reader.conn.execute_fetchall(sql, params)
-        finally:
-            reader.busy -= 1
-        return list(rows)
+    ) -> list[Row]: ...
+
+
+def backend_of(url: str) -> Dialect:
+    scheme = urlparse(url).scheme
+    if scheme in ("postgres", "postgresql"):
+        return "postgresql"
+    if scheme == "sqlite":
+        return "sqlite"
+    raise DatabaseConfigError(
+        "DATABASE_URL must start with sqlite:/// (one process) or postgresql:// (replicas);"
+        f" got scheme {scheme!r}"
+    )
+
+
+def database_from_url(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
+    """The backend ``url`` names, not yet opened."""
+    if backend_of(url) == "postgresql":
+        raise DatabaseConfigError(
+            "DATABASE_URL points at PostgreSQL, which this version does not support yet; "
+            "use sqlite:///support-bot.db"
+        )
+    from persistence.sqlite import SqliteDatabase
+
+    return SqliteDatabase.from_url(url, busy_timeout_ms=busy_timeout_ms)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from persistence.db import Database, Tx, now
+from persistence.db import Database, Row, Tx, now
 from persistence.records import DeskItem, DraftVersion, Escalation, EscalationState, load_json
 
 _FIRST_QUESTION = (
@@ -15,7 +14,7 @@ _FIRST_QUESTION = (
 )
 
 
-def _escalation(row: sqlite3.Row) -> Escalation:
+def _escalation(row: Row) -> Escalation:
     return Escalation(
         id=row["id"],
         ticket_id=row["ticket_id"],
@@ -200,12 +199,11 @@ class EscalationRepository:
             (escalation_id,),
         )
         n = (int(row["n"]) if row else 0) + 1
-        cur = await tx.execute(
+        got = await tx.fetchone(
             "INSERT INTO escalation_drafts(escalation_id, n, text, sources, origin,"
-            " requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (escalation_id, n, text, json.dumps(sources), origin, requested_by, now()),
         )
-        got = await tx.fetchone("SELECT * FROM escalation_drafts WHERE id = ?", (cur.lastrowid,))
         assert got is not None
         return _draft(got)
 
@@ -259,7 +257,7 @@ class EscalationRepository:
         return items, int(total["n"]) if total else 0
 
 
-def _draft(row: sqlite3.Row) -> DraftVersion:
+def _draft(row: Row) -> DraftVersion:
     return DraftVersion(
         id=row["id"],
         escalation_id=row["escalation_id"],

@@ -10,15 +10,14 @@ BEGIN, an UPDATE and a fsynced COMMIT: issue 8's profile.)
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from persistence.db import Database, Tx, now
+from persistence.db import Database, Row, Tx, now
 from persistence.records import Job
 
 
-def _job(row: sqlite3.Row) -> Job:
+def _job(row: Row) -> Job:
     return Job(
         id=row["id"],
         kind=row["kind"],

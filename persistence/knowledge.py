@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterable, Sequence
 
-from persistence.db import Database, Tx, now
+from persistence.db import Database, Row, Tx, now
 from persistence.lexicon import Postings, read_postings
 from persistence.records import ArticleInput, KnowledgeArticle, KnowledgeHit
 
@@ -19,7 +18,7 @@ _HIT_COLUMNS = (
 )
 
 
-def _hit(row: sqlite3.Row, score: float) -> KnowledgeHit:
+def _hit(row: Row, score: float) -> KnowledgeHit:
     return KnowledgeHit(
         chunk_id=row["chunk_id"],
         article_id=row["article_id"],
@@ -31,7 +30,7 @@ def _hit(row: sqlite3.Row, score: float) -> KnowledgeHit:
     )
 
 
-def _article(row: sqlite3.Row) -> KnowledgeArticle:
+def _article(row: Row) -> KnowledgeArticle:
     return KnowledgeArticle(
         id=row["id"],
         source=row["source"],
@@ -215,7 +214,7 @@ class KnowledgeRepository:
     @property
     def holds_postings(self) -> bool:
         """Whether ``postings()`` can read the index (an in-memory database cannot be shared)."""
-        return self.db.path != ":memory:"
+        return self.db.dialect == "sqlite" and self.db.path != ":memory:"
 
     async def postings(self) -> Postings:
         """The whole FTS5 index with bm25()'s column weights applied, read on a thread."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import replace
 from typing import Any
 
-from persistence.db import Database, Tx, now
+from persistence.db import Database, Row, Tx, now
 from persistence.records import (
     OwnedTicket,
     Ticket,
@@ -19,7 +18,7 @@ from persistence.records import (
 )
 
 
-def _ticket(row: sqlite3.Row) -> Ticket:
+def _ticket(row: Row) -> Ticket:
     return Ticket(
         id=row["id"],
         channel_id=row["channel_id"],
@@ -43,7 +42,7 @@ def _ticket(row: sqlite3.Row) -> Ticket:
     )
 
 
-def _turn(row: sqlite3.Row) -> Turn:
+def _turn(row: Row) -> Turn:
     return Turn(
         id=row["id"],
         ticket_id=row["ticket_id"],
@@ -184,16 +183,12 @@ class TicketRepository:
         purpose: str | None = None,
     ) -> Turn | None:
         """Store a message of the thread; None when that Slack message was already stored."""
-        cur = await tx.execute(
+        row = await tx.fetchone(
             "INSERT INTO ticket_turns(ticket_id, role, user_id, text, slack_ts, purpose,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
             (ticket_id, role, user_id, text, slack_ts, purpose, now()),
         )
-        if cur.rowcount != 1:
-            return None
-        row = await tx.fetchone("SELECT * FROM ticket_turns WHERE id = ?", (cur.lastrowid,))
-        assert row is not None
-        return _turn(row)
+        return None if row is None else _turn(row)
 
     async def turns(self, ticket_id: int, tx: Tx | None = None) -> list[Turn]:
         sql, params = "SELECT * FROM ticket_turns WHERE ticket_id = ? ORDER BY id", (ticket_id,)
@@ -270,12 +265,11 @@ class TicketRepository:
     async def add_note(
         self, tx: Tx, *, ticket_id: int, question: str, answer: str, user_id: str
     ) -> TicketNote:
-        cur = await tx.execute(
+        row = await tx.fetchone(
             "INSERT INTO ticket_notes(ticket_id, question, answer, user_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?) RETURNING *",
             (ticket_id, question, answer, user_id, now()),
         )
-        row = await tx.fetchone("SELECT * FROM ticket_notes WHERE id = ?", (cur.lastrowid,))
         assert row is not None
         return _note(row)
 
@@ -310,7 +304,7 @@ class TicketRepository:
         return {r["verdict"]: r["n"] for r in rows}
 
 
-def _note(row: sqlite3.Row) -> TicketNote:
+def _note(row: Row) -> TicketNote:
     return TicketNote(
         id=row["id"],
         ticket_id=row["ticket_id"],

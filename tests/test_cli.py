@@ -12,7 +12,7 @@ from bot.config import load_settings
 from bot.live_config import LiveConfig
 from bot.sandbox.standin import SlackStandIn
 from persistence.config import ConfigRepository
-from persistence.db import Database
+from persistence.db import database_from_url
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import ESCALATION, KB_DIR, SUPPORT
 from tests.utils.process import SUPPORT_BOT, base_env, bot_env, free_port
@@ -82,7 +82,7 @@ async def test_doctor_checks_the_channels_admins_set_in_slack(
     env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
     await run(env, tmp_path, "migrate")
     slack.channels["C0ADDED"] = {"is_member": False, "name": "added-in-slack"}
-    db = Database.from_url(env["DATABASE_URL"])
+    db = database_from_url(env["DATABASE_URL"])
     await db.open()
     try:
         config = LiveConfig(

@@ -9,21 +9,21 @@ import pytest
 
 from bot.knowledge import KnowledgeBase, chunk_markdown
 from bot.retrieval import fts_query
-from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import KnowledgeChunkInput
+from persistence.sqlite import SqliteDatabase
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(str(tmp_path / "kb.db"))
+async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    database = SqliteDatabase(str(tmp_path / "kb.db"))
     await database.open()
     yield database
     await database.close()
 
 
 @pytest.fixture
-def kb(db: Database) -> KnowledgeBase:
+def kb(db: SqliteDatabase) -> KnowledgeBase:
     return KnowledgeBase(KnowledgeRepository(db))
 
 

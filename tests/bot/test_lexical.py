@@ -12,10 +12,10 @@ import pytest
 from bot.knowledge import KnowledgeBase
 from bot.lexical import LexicalIndex
 from bot.retrieval import Retriever, fts_query, query_terms
-from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.lexicon import QueryTokenizer
 from persistence.records import ArticleInput, KnowledgeChunkInput
+from persistence.sqlite import SqliteDatabase
 from tests.utils.harness import KB_DIR
 
 WORDS = [
@@ -84,7 +84,7 @@ def corpus(seed: int, articles: int) -> list[ArticleInput]:
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[KnowledgeRepository]:
-    db = Database(str(tmp_path / "kb.db"))
+    db = SqliteDatabase(str(tmp_path / "kb.db"))
     await db.open()
     repository = KnowledgeRepository(db)
     await repository.upsert_many(corpus(7, 150))
@@ -201,7 +201,7 @@ async def test_an_index_that_cannot_load_leaves_fts5_answering(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "kb.db"
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     await db.open()
     try:
         repo = KnowledgeRepository(db)
@@ -220,7 +220,7 @@ async def test_an_index_that_cannot_load_leaves_fts5_answering(
 
 
 async def test_an_in_memory_database_searches_with_fts5() -> None:
-    db = Database(":memory:")
+    db = SqliteDatabase(":memory:")
     await db.open()
     try:
         repo = KnowledgeRepository(db)

@@ -12,15 +12,15 @@ from bot.config import Settings
 from bot.embeddings import EndpointEmbedder
 from bot.knowledge import KnowledgeBase
 from bot.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, fts_query, query_terms
-from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
+from persistence.sqlite import SqliteDatabase
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import KB_DIR, LLM_KEY
 
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[KnowledgeRepository]:
-    db = Database(str(tmp_path / "kb.db"))
+    db = SqliteDatabase(str(tmp_path / "kb.db"))
     await db.open()
     repository = KnowledgeRepository(db)
     await KnowledgeBase(repository).import_paths([KB_DIR])
@@ -108,7 +108,7 @@ async def test_prune_removes_articles_whose_file_is_gone(tmp_path: Path) -> None
     folder.mkdir()
     (folder / "a.md").write_text("# Alpha\n\nalpha text\n")
     (folder / "b.md").write_text("# Beta\n\nbeta text\n")
-    db = Database(str(tmp_path / "kb.db"))
+    db = SqliteDatabase(str(tmp_path / "kb.db"))
     await db.open()
     try:
         kb = KnowledgeBase(KnowledgeRepository(db))

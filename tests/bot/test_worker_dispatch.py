@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from bot.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker
-from persistence.db import Database
 from persistence.jobs import JobRepository
 from persistence.records import Job
+from persistence.sqlite import SqliteDatabase
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(str(tmp_path / "bot.db"))
+async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    database = SqliteDatabase(str(tmp_path / "bot.db"))
     await database.open()
     yield database
     await database.close()
@@ -28,7 +28,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 class Trace:
     """The writer connection's statements, by kind (the real SQL SQLite ran)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqliteDatabase) -> None:
         self.statements: list[str] = []
         assert db._writer is not None
         db._writer.conn.set_trace_callback(self.statements.append)
@@ -75,7 +75,7 @@ def recorder(ran: list[str]) -> JobHandler:
     return step
 
 
-async def test_a_chain_of_jobs_runs_without_claim_transactions(db: Database) -> None:
+async def test_a_chain_of_jobs_runs_without_claim_transactions(db: SqliteDatabase) -> None:
     jobs = JobRepository(db)
     ran: list[str] = []
 
@@ -108,7 +108,7 @@ async def _all_done(jobs: JobRepository, n: int) -> bool:
     return (await jobs.counts()).get("done", 0) == n
 
 
-async def test_a_rolled_back_enqueue_starts_nothing(db: Database) -> None:
+async def test_a_rolled_back_enqueue_starts_nothing(db: SqliteDatabase) -> None:
     jobs = JobRepository(db)
     ran: list[str] = []
     async with running(jobs, recorder(ran)) as worker:
@@ -122,7 +122,7 @@ async def test_a_rolled_back_enqueue_starts_nothing(db: Database) -> None:
         assert worker.busy == 0
 
 
-async def test_beyond_capacity_jobs_wait_and_are_claimed_as_slots_free(db: Database) -> None:
+async def test_beyond_capacity_jobs_wait_and_are_claimed_as_slots_free(db: SqliteDatabase) -> None:
     jobs = JobRepository(db)
     gate = asyncio.Event()
     active = 0
@@ -146,7 +146,7 @@ async def test_beyond_capacity_jobs_wait_and_are_claimed_as_slots_free(db: Datab
         assert most == 2
 
 
-async def test_a_delayed_job_is_not_handed_over(db: Database) -> None:
+async def test_a_delayed_job_is_not_handed_over(db: SqliteDatabase) -> None:
     jobs = JobRepository(db)
     ran: list[str] = []
     async with running(jobs, recorder(ran)):
@@ -159,7 +159,9 @@ async def test_a_delayed_job_is_not_handed_over(db: Database) -> None:
         assert ran == ["later"]
 
 
-async def test_finished_jobs_are_marked_done_soon_without_other_activity(db: Database) -> None:
+async def test_finished_jobs_are_marked_done_soon_without_other_activity(
+    db: SqliteDatabase,
+) -> None:
     jobs = JobRepository(db)
     async with running(jobs, recorder([])):
         await enqueue(jobs, "only")
@@ -169,7 +171,7 @@ async def test_finished_jobs_are_marked_done_soon_without_other_activity(db: Dat
         assert asyncio.get_running_loop().time() - started < DONE_LINGER_SECONDS + 0.5
 
 
-async def test_a_stopped_worker_takes_no_more_jobs(db: Database) -> None:
+async def test_a_stopped_worker_takes_no_more_jobs(db: SqliteDatabase) -> None:
     jobs = JobRepository(db)
     async with running(jobs, recorder([])):
         pass

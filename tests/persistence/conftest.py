@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from persistence.db import Database
+from persistence.sqlite import SqliteDatabase
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(str(tmp_path / "bot.db"))
+async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    database = SqliteDatabase(str(tmp_path / "bot.db"))
     await database.open()
     yield database
     await database.close()

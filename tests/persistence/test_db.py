@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from persistence.db import (
-    Database,
-    DatabaseConfigError,
-    DatabaseUnavailableError,
-    sqlite_path_from_url,
-)
+from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
 from persistence.migrations import MIGRATIONS
+from persistence.sqlite import SqliteDatabase, sqlite_path_from_url
 
 CORE_TABLES = {
     "tickets",
@@ -39,7 +35,7 @@ def _tables(path: Path) -> set[str]:
 
 async def test_migrations_on_a_blank_file_create_the_tables(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     await db.open(migrate=False)
     try:
         assert await db.migrate() == ALL_MIGRATIONS
@@ -53,11 +49,11 @@ async def test_migrations_on_a_blank_file_create_the_tables(tmp_path: Path) -> N
 
 async def test_open_migrates_and_reopening_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     await db.open()
     await db.close()
     assert _tables(path) >= CORE_TABLES
-    again = Database(str(path))
+    again = SqliteDatabase(str(path))
     await again.open(migrate=False)
     try:
         assert await again.migrate() == []
@@ -68,13 +64,13 @@ async def test_open_migrates_and_reopening_applies_nothing(tmp_path: Path) -> No
 
 async def test_open_without_migrate_leaves_the_file_empty(tmp_path: Path) -> None:
     path = tmp_path / "bare.db"
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     await db.open(migrate=False)
     await db.close()
     assert _tables(path) == set()
 
 
-async def test_wal_mode_and_foreign_keys_are_on(db: Database) -> None:
+async def test_wal_mode_and_foreign_keys_are_on(db: SqliteDatabase) -> None:
     row = await db.fetchone("PRAGMA journal_mode")
     assert row is not None and row[0] == "wal"
     row = await db.fetchone("PRAGMA foreign_keys")
@@ -84,7 +80,7 @@ async def test_wal_mode_and_foreign_keys_are_on(db: Database) -> None:
         assert row is not None and row[0] == 1
 
 
-async def test_foreign_keys_are_enforced(db: Database) -> None:
+async def test_foreign_keys_are_enforced(db: SqliteDatabase) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         async with db.transaction() as tx:
             await tx.execute(
@@ -93,7 +89,7 @@ async def test_foreign_keys_are_enforced(db: Database) -> None:
             )
 
 
-async def test_a_failing_transaction_rolls_back(db: Database) -> None:
+async def test_a_failing_transaction_rolls_back(db: SqliteDatabase) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         async with db.transaction() as tx:
             await tx.execute("INSERT INTO ignored_messages(reason, created_at) VALUES ('first', 0)")
@@ -109,7 +105,7 @@ async def test_a_failing_transaction_rolls_back(db: Database) -> None:
     assert [r["reason"] for r in rows] == ["second"]
 
 
-async def test_a_failing_statement_rolls_back_earlier_writes(db: Database) -> None:
+async def test_a_failing_statement_rolls_back_earlier_writes(db: SqliteDatabase) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         async with db.transaction() as tx:
             await tx.execute(
@@ -126,12 +122,12 @@ async def test_a_failing_statement_rolls_back_earlier_writes(db: Database) -> No
 
 async def test_committed_writes_survive_reopening(tmp_path: Path) -> None:
     path = str(tmp_path / "durable.db")
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     async with db.transaction() as tx:
         await tx.execute("INSERT INTO ignored_messages(reason, created_at) VALUES ('kept', 0)")
     await db.close()
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     try:
         rows = await db.fetchall("SELECT reason FROM ignored_messages")
@@ -173,13 +169,13 @@ def test_malformed_sqlite_urls_are_refused(url: str) -> None:
 
 
 def test_from_url_uses_the_parsed_path(tmp_path: Path) -> None:
-    assert Database.from_url(f"sqlite:///{tmp_path}/x.db").path == f"{tmp_path}/x.db"
+    assert database_from_url(f"sqlite:///{tmp_path}/x.db").path == f"{tmp_path}/x.db"
     with pytest.raises(DatabaseConfigError):
-        Database.from_url("postgresql://host/db")
+        database_from_url("postgresql://host/db")
 
 
 async def test_in_memory_database_works(tmp_path: Path) -> None:
-    db = Database.from_url("sqlite:///:memory:")
+    db = database_from_url("sqlite:///:memory:")
     await db.open()
     try:
         async with db.transaction() as tx:
@@ -191,7 +187,7 @@ async def test_in_memory_database_works(tmp_path: Path) -> None:
 
 
 async def test_missing_folder_is_database_unavailable(tmp_path: Path) -> None:
-    db = Database(str(tmp_path / "no" / "such" / "folder" / "bot.db"))
+    db = SqliteDatabase(str(tmp_path / "no" / "such" / "folder" / "bot.db"))
     with pytest.raises(DatabaseUnavailableError, match="folder for the database does not exist"):
         await db.open()
     assert not (tmp_path / "no").exists()
@@ -200,13 +196,13 @@ async def test_missing_folder_is_database_unavailable(tmp_path: Path) -> None:
 async def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     with pytest.raises(DatabaseUnavailableError, match=r"cannot open the database.*not a database"):
         await db.open()
 
 
 async def test_using_a_closed_database_is_unavailable(tmp_path: Path) -> None:
-    db = Database(str(tmp_path / "bot.db"))
+    db = SqliteDatabase(str(tmp_path / "bot.db"))
     with pytest.raises(DatabaseUnavailableError):
         await db.fetchone("SELECT 1")
     with pytest.raises(DatabaseUnavailableError):
@@ -214,7 +210,7 @@ async def test_using_a_closed_database_is_unavailable(tmp_path: Path) -> None:
             pass
 
 
-async def test_reads_see_the_last_commit_while_other_reads_overlap(db: Database) -> None:
+async def test_reads_see_the_last_commit_while_other_reads_overlap(db: SqliteDatabase) -> None:
     """Found by bench/throughput.py: overlapping reads kept the reader connection in one read
     transaction, so a read after a commit could return the row as it was seconds before."""
     import asyncio
@@ -245,7 +241,7 @@ async def test_reads_see_the_last_commit_while_other_reads_overlap(db: Database)
     assert stale == []
 
 
-async def test_urgent_transactions_go_before_waiting_ordinary_ones(db: Database) -> None:
+async def test_urgent_transactions_go_before_waiting_ordinary_ones(db: SqliteDatabase) -> None:
     """Acknowledging Slack waits on the inbound insert: under a backlog it must not queue
     behind the worker's transactions."""
     import asyncio
@@ -270,7 +266,7 @@ async def test_urgent_transactions_go_before_waiting_ordinary_ones(db: Database)
     assert len(rows) == 5
 
 
-async def test_a_write_meeting_another_process_lock_waits_off_the_loop(db: Database) -> None:
+async def test_a_write_meeting_another_process_lock_waits_off_the_loop(db: SqliteDatabase) -> None:
     """Inline statements do not wait for locks (the loop would stall); one that meets another
     connection's write lock is run again on the writer's thread, and the loop keeps running."""
     import asyncio
@@ -316,7 +312,7 @@ def test_waking_waiting_replies_uses_its_index() -> None:
 
 
 async def test_after_commit_runs_once_committed_and_never_after_a_rollback(
-    db: Database, caplog: pytest.LogCaptureFixture
+    db: SqliteDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen: list[str] = []
     async with db.transaction() as tx:
@@ -343,7 +339,7 @@ async def test_after_commit_runs_once_committed_and_never_after_a_rollback(
     assert (await db.fetchone("SELECT COUNT(*) AS n FROM t"))["n"] == 1  # type: ignore[index]
 
 
-async def test_inline_reads_never_see_an_open_transaction(db: Database) -> None:
+async def test_inline_reads_never_see_an_open_transaction(db: SqliteDatabase) -> None:
     async with db.transaction() as tx:
         await tx.execute("CREATE TABLE t (x INTEGER)")
     async with db.transaction() as tx:
@@ -360,7 +356,7 @@ async def test_a_transaction_that_need_not_be_durable_commits_without_fsync(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "levels.db"
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     await db.open()
     try:
         async with db.transaction() as tx:
@@ -376,7 +372,7 @@ async def test_a_transaction_that_need_not_be_durable_commits_without_fsync(
         assert (full[0], normal[0], again[0]) == (2, 1, 2)  # FULL, NORMAL, FULL
     finally:
         await db.close()
-    reopened = Database(str(path))
+    reopened = SqliteDatabase(str(path))
     await reopened.open()
     try:
         rows = await reopened.fetchall("SELECT x FROM t ORDER BY x")
@@ -386,10 +382,10 @@ async def test_a_transaction_that_need_not_be_durable_commits_without_fsync(
 
 
 async def test_the_writer_checkpoints_the_wal_itself(tmp_path: Path) -> None:
-    from persistence.db import CHECKPOINT_EVERY
+    from persistence.sqlite import CHECKPOINT_EVERY
 
     path = tmp_path / "wal.db"
-    db = Database(str(path))
+    db = SqliteDatabase(str(path))
     await db.open()
     try:
         async with db.transaction() as tx:

@@ -15,7 +15,7 @@ from bot.knowledge import KnowledgeBase
 from bot.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
-from persistence.db import Database
+from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository
 from tests.fakes.openai_api import FakeOpenAI
 
@@ -63,7 +63,7 @@ def settings_for(
 
 
 async def import_kb(settings: Settings, path: Path = KB_DIR) -> None:
-    db = Database.from_url(settings.database_url)
+    db = database_from_url(settings.database_url)
     await db.open()
     try:
         await KnowledgeBase(KnowledgeRepository(db)).import_paths([path])
