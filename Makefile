@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck install clean chromium
+.PHONY: run test lint typecheck install clean chromium postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) chromium
+install: $(STAMP) chromium postgresql
 
 # With a Slack token (in the environment or .env) the bot; without one, the local sandbox.
 ENV_FILE ?= .env
@@ -37,6 +37,17 @@ chromium:
 			echo "the browser test needs Chromium: apt-get install chromium (as root)"; \
 		fi; }
 
+# The suite also runs on PostgreSQL: a throwaway server from Debian's binaries (initdb, pg_ctl).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's postgresql for the tests on PostgreSQL"; \
+			apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+			{ apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }; \
+		else \
+			echo "the tests on PostgreSQL need its server binaries: apt-get install postgresql (as root)"; \
+		fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -44,8 +55,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy bot handlers persistence tests
 
-test: lint typecheck chromium
-	$(BIN)/pytest -q
+# The whole suite on SQLite and on PostgreSQL, side by side (tests/run_backends.py).
+test: lint typecheck chromium postgresql
+	$(BIN)/python -m tests.run_backends -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,6 +5,8 @@ version of the same code and checks the same invariants)::
 
     .venv/bin/python -m bench.faults [--messages 300] [--kills 20] [--seed N] [--quick]
                                      [--eager-follow-ups SHARE] [--workdir DIR] [--out PATH]
+                                     [--replicas N] [--backend sqlite|postgresql]
+                                     [--database-url URL] [--slow-reviews SHARE]
 
 What happens:
 
@@ -13,7 +15,12 @@ What happens:
   storing the message at seeded random rates; the fake LLM times out, answers 500, returns
   malformed JSON as the model's output, and returns a truncated HTTP body at random.
 * The real bot runs as a subprocess (``support-bot start``, HTTP mode, a real SQLite file) with
-  ``tests/data/kb`` imported.
+  ``tests/data/kb`` imported. With ``--replicas N`` (and ``--backend postgresql``: a throwaway
+  server) N bot processes share one database; every event and click goes to a random one, as
+  Slack spreads them over the app's connections, and each kill takes a random one down.
+  Yesterday is seeded with one question, so the daily digest is due at every start: it must be
+  posted exactly once. ``--slow-reviews`` leaves some cards alone for a few seconds with
+  reminders every second: each reminder must be posted once, whichever replica's timer fires.
 * Customers post questions (some the scripted model answers, some it escalates) and follow-ups
   in their threads after the bot replied; reviewers act on every review card as it appears
   (Approve, Edit and submit, two reviewers approving at once, an approval racing an edit).
@@ -41,12 +48,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import math
 import random
 import re
 import shlex
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -63,7 +70,9 @@ import aiohttp
 from bot import ids
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
+from persistence.db import Database, Row, database_from_url
 from tests.fakes.openai_api import FakeOpenAI
+from tests.utils.databases import postgres_server
 from tests.utils.harness import (
     BOT_TOKEN,
     CUSTOMER_TEAM,
@@ -123,6 +132,17 @@ class FaultRunConfig:
     settle_seconds: float = 2.0
     workdir: Path | None = None
     progress: bool = True
+    # Bot processes sharing one database; each event and click goes to a random one, and each
+    # kill takes a random one down. More than one wants PostgreSQL (--backend postgresql).
+    replicas: int = 1
+    # Unset: the test suite's choice (a SQLite file in the work folder, or a database on the
+    # throwaway PostgreSQL with SUPPORT_BOT_TEST_BACKEND=postgresql).
+    database_url: str | None = None
+    # Of review cards: ones nobody acts on for slow_review_seconds, so reminders fire.
+    slow_review_share: float = 0.0
+    slow_review_seconds: float = 4.0
+    # REVIEW_REMINDER of the bots when slow reviews are asked for.
+    review_reminder_seconds: float = 1.0
 
     @classmethod
     def quick(cls, **overrides: Any) -> FaultRunConfig:
@@ -368,6 +388,7 @@ class Review:
     edits: dict[str, str] = field(default_factory=dict)  # reviewer -> text they submitted
     done: bool = False
     gave_up: bool = False
+    slow: bool = False
 
 
 class Reviewers:
@@ -435,6 +456,9 @@ class Reviewers:
 
     async def _review(self, review: Review, deadline: float = 200.0) -> None:
         started = time.monotonic()
+        if self.rng.random() < self.cfg.slow_review_share:
+            review.slow = True  # nobody looks for a while: the bot reminds the reviewers
+            await asyncio.sleep(self.cfg.slow_review_seconds)
         await asyncio.sleep(self.rng.uniform(0.1, 1.2))  # a human reads the card
         while not self._decided(review) and not self.stopping:
             if time.monotonic() - started > deadline:
@@ -541,47 +565,72 @@ class Reviewers:
 # ---------------------------------------------------------------------------- the killer
 
 
+class Replica:
+    """One bot process of the run, on its own port."""
+
+    def __init__(self, number: int, bot: BotProcess, port: int) -> None:
+        self.number = number
+        self.bot = bot
+        self.port = port
+        self.up_since = time.monotonic()
+
+
+class SpreadSender(SlackSender):
+    """Sends each request to a random replica, as Slack spreads events and clicks over the
+    app's connections."""
+
+    def __init__(self, urls: list[str], rng: random.Random, **kwargs: Any) -> None:
+        self._urls = urls
+        self._rng = rng
+        super().__init__(urls[0], **kwargs)
+
+    @property
+    def url(self) -> str:
+        return self._rng.choice(self._urls)
+
+    @url.setter
+    def url(self, value: str) -> None:
+        pass  # SlackSender sets its one URL; this sender picks one per request
+
+
 class Killer:
-    """SIGKILLs the bot at random moments while the stream flows, and restarts it."""
+    """SIGKILLs a random replica at random moments while the stream flows, and restarts it."""
 
     def __init__(
         self,
         cfg: FaultRunConfig,
         rng: random.Random,
-        bot: BotProcess,
-        port: int,
+        replicas: list[Replica],
         customers: Customers,
         log: Callable[[str], None],
     ) -> None:
         self.cfg = cfg
         self.rng = rng
-        self.bot = bot
-        self.port = port
+        self.replicas = replicas
         self.customers = customers
         self.log = log
         self.kills = 0
         self.startup_kills = 0
         self.restart_seconds: list[float] = []
         self.start_failures: list[str] = []
-        self.up_since = time.monotonic()
         self.last_restart_at = time.monotonic()
 
-    async def start(self) -> None:
+    async def start(self, replica: Replica) -> None:
         began = time.monotonic()
         for _ in range(5):
-            self.bot.spawn()
+            replica.bot.spawn()
             try:
-                await self.bot.wait_listening(self.port, timeout=60)
+                await replica.bot.wait_listening(replica.port, timeout=60)
                 break
             except AssertionError as exc:
                 self.start_failures.append(str(exc)[-3000:])
-                self.log(f"the bot failed to start: {str(exc)[-300:]}")
-                if self.bot.alive:
-                    self.bot.kill()
+                self.log(f"replica {replica.number} failed to start: {str(exc)[-300:]}")
+                if replica.bot.alive:
+                    replica.bot.kill()
         else:
             raise RuntimeError("the bot did not start five times in a row")
-        self.up_since = self.last_restart_at = time.monotonic()
-        self.restart_seconds.append(self.up_since - began)
+        replica.up_since = self.last_restart_at = time.monotonic()
+        self.restart_seconds.append(replica.up_since - began)
 
     async def run(self) -> None:
         total = self.cfg.messages
@@ -589,54 +638,83 @@ class Killer:
             target = math.ceil(k * total / self.cfg.kills)
             while self.customers.dispatched < target:
                 await self.customers.progress.wait()
+            replica = self.rng.choice(self.replicas)
             uptime = self.cfg.min_uptime + self.rng.uniform(0, self.cfg.kill_jitter)
-            await asyncio.sleep(max(0.0, self.up_since + uptime - time.monotonic()))
-            self.bot.kill()
+            await asyncio.sleep(max(0.0, replica.up_since + uptime - time.monotonic()))
+            replica.bot.kill()
             self.kills += 1
             self.log(
-                f"kill {self.kills} (sent {self.customers.dispatched}/{total},"
-                f" up {time.monotonic() - self.up_since:.1f}s)"
+                f"kill {self.kills}: replica {replica.number} (sent"
+                f" {self.customers.dispatched}/{total}, up"
+                f" {time.monotonic() - replica.up_since:.1f}s)"
             )
             await asyncio.sleep(self.rng.uniform(0, 0.4))
             if k < self.cfg.kills and self.rng.random() < self.cfg.startup_kill_share:
-                self.bot.spawn()
+                replica.bot.spawn()
                 await asyncio.sleep(self.rng.uniform(0.05, 1.0))
-                if self.bot.alive:
-                    self.bot.kill()
+                if replica.bot.alive:
+                    replica.bot.kill()
                     self.kills += 1
                     self.startup_kills += 1
-                    self.log(f"kill {self.kills} during start-up")
-            await self.start()
+                    self.log(f"kill {self.kills} during start-up of replica {replica.number}")
+            await self.start(replica)
 
 
 # ---------------------------------------------------------------------------- the checks
 
 
-def db_rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        con.row_factory = sqlite3.Row
-        return list(con.execute(sql, params).fetchall())
-    finally:
-        con.close()
+async def db_rows(db: Database, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+    return await db.fetchall(sql, params)
 
 
-def pending_work(db_path: Path) -> dict[str, int]:
+async def pending_work(db: Database) -> dict[str, int]:
     """What still keeps the bot busy: due jobs, tickets mid-round, undecided escalations."""
-    jobs = db_rows(
-        db_path,
-        "SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'"
-        " OR (state = 'pending' AND available_at <= ?)",
-        (time.time() + TIMER_HORIZON,),
+    jobs = (
+        await db_rows(
+            db,
+            "SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'"
+            " OR (state = 'pending' AND available_at <= ?)",
+            (time.time() + TIMER_HORIZON,),
+        )
     )[0]["n"]
     marks = ",".join("?" for _ in IN_PROGRESS)
-    tickets = db_rows(
-        db_path, f"SELECT COUNT(*) AS n FROM tickets WHERE state IN ({marks})", IN_PROGRESS
+    tickets = (
+        await db_rows(
+            db, f"SELECT COUNT(*) AS n FROM tickets WHERE state IN ({marks})", IN_PROGRESS
+        )
     )[0]["n"]
-    escalations = db_rows(db_path, "SELECT COUNT(*) AS n FROM escalations WHERE state = 'pending'")[
-        0
-    ]["n"]
+    escalations = (
+        await db_rows(db, "SELECT COUNT(*) AS n FROM escalations WHERE state = 'pending'")
+    )[0]["n"]
     return {"jobs": int(jobs), "tickets": int(tickets), "escalations": int(escalations)}
+
+
+REMINDER_POST_KEY = re.compile(r"^escalation:\d+:reminder:\d+:post$")
+
+
+def _purpose(post: Json) -> str | None:
+    """What a post of the bot's in the escalation channel was, by its outbox key."""
+    key = _key(post) or ""
+    if REMINDER_POST_KEY.match(key):
+        return "reminder"
+    if key.startswith("digest:"):
+        return "digest"
+    return None
+
+
+def check_periodic(v: Verdict, slack: SlackStandIn, digest_day: str, reviewers: Reviewers) -> None:
+    """The daily digest went out once (whichever replica ran it), and each reminder at most
+    once (counted with every outbox key in ``verify``)."""
+    digests = [p for p in slack.posts(channel=ESCALATION) if _key(p) == f"digest:{digest_day}"]
+    if not digests:
+        v.lost.append(f"the daily digest for {digest_day} was never posted")
+    for post in slack.posts(channel=ESCALATION):
+        if _purpose(post) == "reminder" and not post.get("thread_ts"):
+            v.lost.append(f"a reminder outside its card's thread: {_key(post)}")
+    v.outcomes["reminders"] = sum(
+        1 for p in slack.posts(channel=ESCALATION) if _purpose(p) == "reminder"
+    )
+    v.outcomes["slow_reviews"] = sum(1 for r in reviewers.reviews.values() if r.slow)
 
 
 def _key(message: Json) -> str | None:
@@ -657,8 +735,8 @@ class Verdict:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
-def verify(
-    slack: SlackStandIn, db_path: Path, customers: Customers, reviewers: Reviewers
+async def verify(
+    slack: SlackStandIn, db: Database, customers: Customers, reviewers: Reviewers
 ) -> Verdict:
     v = Verdict()
     posts = slack.posts()
@@ -688,6 +766,8 @@ def verify(
         holding_rounds = [HOLDING_KEY.match(k or "") for k in keys]
         if all(holding_rounds):
             continue  # the same holding reply for different rounds of one ticket
+        if all(REMINDER_POST_KEY.match(k or "") for k in keys):
+            continue  # successive reminders on one card, reminding of the same wait
         v.duplicates.append(
             f"the same text {len(found)} times in thread {channel}/{thread_ts}"
             f" (keys {sorted(k or '?' for k in keys)}): {text[:80]!r}"
@@ -697,16 +777,16 @@ def verify(
     )
 
     # -- every question: a ticket, its turns, one outcome per round --------------------------
-    tickets = {r["thread_ts"]: r for r in db_rows(db_path, "SELECT * FROM tickets")}
-    turns: dict[int, dict[str, sqlite3.Row]] = {}
-    for row in db_rows(db_path, "SELECT * FROM ticket_turns WHERE role = 'customer'"):
+    tickets = {r["thread_ts"]: r for r in await db_rows(db, "SELECT * FROM tickets")}
+    turns: dict[int, dict[str, Row]] = {}
+    for row in await db_rows(db, "SELECT * FROM ticket_turns WHERE role = 'customer'"):
         turns.setdefault(int(row["ticket_id"]), {})[str(row["slack_ts"])] = row
     escalations = {
         (int(r["ticket_id"]), int(r["round"])): r
-        for r in db_rows(db_path, "SELECT * FROM escalations")
+        for r in await db_rows(db, "SELECT * FROM escalations")
     }
     ignored = {
-        str(r["ts"]): str(r["reason"]) for r in db_rows(db_path, "SELECT * FROM ignored_messages")
+        str(r["ts"]): str(r["reason"]) for r in await db_rows(db, "SELECT * FROM ignored_messages")
     }
 
     for sent in customers.undelivered:
@@ -751,15 +831,15 @@ def verify(
         _check_reply(v, by_key, esc, review)
 
     # -- dead jobs: the bot gave up on something ---------------------------------------------
-    for job in db_rows(
-        db_path, "SELECT kind, dedupe_key, attempts, last_error FROM jobs WHERE state = 'dead'"
+    for job in await db_rows(
+        db, "SELECT kind, dedupe_key, attempts, last_error FROM jobs WHERE state = 'dead'"
     ):
         v.warnings.append(
             f"dead job {job['kind']} {job['dedupe_key']} after {job['attempts']} attempts:"
             f" {str(job['last_error'])[:200]}"
         )
-    for row in db_rows(
-        db_path, "SELECT detail FROM ticket_events WHERE step IN ('follow_up', 'reopened')"
+    for row in await db_rows(
+        db, "SELECT detail FROM ticket_events WHERE step IN ('follow_up', 'reopened')"
     ):
         handling = str(json.loads(row["detail"]).get("handling", "?"))
         v.outcomes["follow_up: " + re.sub(r"\d+", "N", handling)] += 1
@@ -769,9 +849,9 @@ def verify(
 def _check_round(
     v: Verdict,
     by_key: dict[str, list[Json]],
-    ticket: sqlite3.Row,
+    ticket: Row,
     rnd: int,
-    esc: sqlite3.Row | None,
+    esc: Row | None,
 ) -> None:
     ticket_id, thread_ts = int(ticket["id"]), str(ticket["thread_ts"])
     answer = by_key.get(f"ticket:{ticket_id}:round:{rnd}:answer", [])
@@ -812,7 +892,7 @@ def _check_round(
 
 
 def _check_reply(
-    v: Verdict, by_key: dict[str, list[Json]], esc: sqlite3.Row, review: Review | None
+    v: Verdict, by_key: dict[str, list[Json]], esc: Row, review: Review | None
 ) -> None:
     state = str(esc["state"])
     replies = by_key.get(f"escalation:{esc['id']}:reply", [])
@@ -844,6 +924,8 @@ def _check_reply(
 class FaultRunReport:
     command: str
     seed: int
+    replicas: int
+    backend: str
     messages: int
     questions: int
     follow_ups: int
@@ -854,6 +936,9 @@ class FaultRunReport:
     clicks_by_kind: dict[str, int]
     click_failures: int
     cards_reviewed: int
+    slow_reviews: int  # cards left alone long enough for reminders
+    reminders: int  # reminder posts in card threads
+    digests: int  # daily digest posts (exactly one: the seeded yesterday's)
     kills: int
     kills_during_startup: int
     restart_seconds_mean: float
@@ -885,11 +970,14 @@ class FaultRunReport:
         failures = ", ".join(f"{k} {n}" for k, n in sorted(self.event_failures.items()))
         lines = [
             f"fault run: {self.command}",
+            f"  replicas            {self.replicas} bot process(es) on {self.backend}",
             f"  messages            {self.messages} ({self.questions} questions,"
             f" {self.follow_ups} follow-ups); {self.event_requests} event requests,"
             f" {self.event_retries} retried ({failures})",
             f"  clicks              {self.clicks} ({clicks}); {self.click_failures} failed and"
             f" were clicked again; {self.cards_reviewed} cards reviewed",
+            f"  periodic            {self.reminders} reminders ({self.slow_reviews} cards left"
+            f" alone a while); {self.digests} daily digest(s)",
             f"  kills               {self.kills} SIGKILLs ({self.kills_during_startup} during"
             f" start-up); restart {self.restart_seconds_mean:.2f}s on average;"
             f" {self.start_failures} failed starts",
@@ -912,6 +1000,7 @@ class FaultRunReport:
 def bench_env(
     cfg: FaultRunConfig, workdir: Path, slack: SlackStandIn, llm: FakeOpenAI, port: int
 ) -> dict[str, str]:
+    """The bots' settings; every replica's database is the one of ``workdir``."""
     env = bot_env(workdir, slack, llm, port)
     env.update(
         {
@@ -920,9 +1009,36 @@ def bench_env(
             "LLM_MAX_RETRIES": "1",
             "JOB_RETRY_BASE_SECONDS": "0.1",
             "SHUTDOWN_GRACE_SECONDS": "2",
+            # The daily digest is due at once (yesterday was seeded with a question).
+            "DIGEST_HOUR": "0",
         }
     )
+    if cfg.database_url is not None:
+        env["DATABASE_URL"] = cfg.database_url
+    if cfg.slow_review_share:
+        env["REVIEW_REMINDER"] = str(cfg.review_reminder_seconds)
     return env
+
+
+async def seed_yesterday(db: Database) -> str:
+    """A resolved question from yesterday (UTC), so the daily digest has something to say;
+    returns yesterday's date, the digest's period."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    noon = (today - dt.timedelta(hours=12)).timestamp()
+    async with db.transaction() as tx:
+        ticket = await tx.fetchone(
+            "INSERT INTO tickets(channel_id, thread_ts, customer_user_id, state, created_at,"
+            " updated_at, resolved_at) VALUES (?, ?, 'UYESTERDAY', 'resolved', ?, ?, ?)"
+            " RETURNING id",
+            (SUPPORT, f"{noon:.6f}", noon, noon, noon),
+        )
+        assert ticket is not None
+        await tx.execute(
+            "INSERT INTO ticket_events(ticket_id, step, actor, created_at)"
+            " VALUES (?, 'received', 'bot', ?)",
+            (ticket["id"], noon),
+        )
+    return (today - dt.timedelta(days=1)).date().isoformat()
 
 
 async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunReport:
@@ -943,10 +1059,11 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
         llm = FakeOpenAI(api_key=LLM_KEY, responder=ScriptedModel())
         await slack.start()
         await llm.start()
-        bot: BotProcess | None = None
+        replicas: list[Replica] = []
+        checker: Database | None = None
         try:
-            port = free_port()
-            env = bench_env(cfg, workdir, slack, llm, port)
+            ports = [free_port() for _ in range(cfg.replicas)]
+            env = bench_env(cfg, workdir, slack, llm, ports[0])
             importer = await asyncio.create_subprocess_exec(
                 SUPPORT_BOT,
                 "kb",
@@ -960,6 +1077,9 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
             _out, err = await asyncio.wait_for(importer.communicate(), timeout=120)
             if importer.returncode != 0:
                 raise RuntimeError(f"kb import failed: {err.decode(errors='replace')[-2000:]}")
+            checker = database_from_url(env["DATABASE_URL"])
+            await checker.open(migrate=False)
+            digest_day = await seed_yesterday(checker)
             slack.random_faults(
                 seed=rng.randrange(2**32),
                 rate_429=cfg.slack_429,
@@ -974,11 +1094,15 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
                 malformed_body_rate=cfg.llm_malformed_body,
                 stall_seconds=cfg.bot_llm_timeout * 4,
             )
-            bot = BotProcess(env, workdir)
-            url = f"http://127.0.0.1:{port}/slack/events"
-            sender = SlackSender(
-                url,
-                SIGNING_SECRET,
+            for number, port in enumerate(ports, start=1):
+                folder = workdir if cfg.replicas == 1 else workdir / f"replica-{number}"
+                folder.mkdir(exist_ok=True)
+                bot = BotProcess({**env, "PORT": str(port)}, folder)
+                replicas.append(Replica(number, bot, port))
+            sender = SpreadSender(
+                [f"http://127.0.0.1:{port}/slack/events" for port in ports],
+                random.Random(rng.randrange(2**32)),
+                signing_secret=SIGNING_SECRET,
                 team_id=HOME_TEAM,
                 mirror=slack,
                 timeout=SLACK_TIMEOUT,
@@ -986,30 +1110,37 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
             )
             customers = Customers(cfg, random.Random(rng.randrange(2**32)), sender, slack)
             reviewers = Reviewers(cfg, random.Random(rng.randrange(2**32)), sender, slack)
-            killer = Killer(cfg, random.Random(rng.randrange(2**32)), bot, port, customers, log)
-            await killer.start()
-            log(f"bot up on port {port}; streaming {cfg.messages} messages, {cfg.kills} kills")
+            killer = Killer(cfg, random.Random(rng.randrange(2**32)), replicas, customers, log)
+            await asyncio.gather(*(killer.start(r) for r in replicas))
+            log(
+                f"{cfg.replicas} bot(s) up on ports {ports}; streaming {cfg.messages} messages,"
+                f" {cfg.kills} kills"
+            )
             watcher = asyncio.create_task(reviewers.watch())
             stream = asyncio.create_task(customers.run())
             await killer.run()
             log("last restart done; draining")
-            drained_at = await _drain(cfg, workdir / "bot.db", customers, reviewers, log)
+            drained_at = await _drain(cfg, checker, customers, reviewers, log)
             stream_end = customers.finished_at or time.monotonic()
             await stream
             await asyncio.sleep(cfg.settle_seconds)
             reviewers.stopping = True
             await watcher
             await asyncio.gather(*reviewers.tasks)
-            exit_code = bot.terminate()
-            log(f"bot stopped (exit code {exit_code}); checking")
-            verdict = verify(slack, workdir / "bot.db", customers, reviewers)
+            exit_codes = [r.bot.terminate() for r in replicas]
+            exit_code = next((c for c in exit_codes if c != 0), exit_codes[0])
+            log(f"bots stopped (exit codes {exit_codes}); checking")
+            verdict = await verify(slack, checker, customers, reviewers)
+            check_periodic(verdict, slack, digest_day, reviewers)
             if drained_at is None:
-                left = pending_work(workdir / "bot.db")
+                left = await pending_work(checker)
                 verdict.lost.append(f"the bot did not drain in {cfg.drain_timeout:.0f}s: {left}")
-            output = bot.output()
+            output = "\n".join(r.bot.output() for r in replicas)
             report = FaultRunReport(
                 command=command,
                 seed=cfg.seed,
+                replicas=cfg.replicas,
+                backend=checker.dialect,
                 messages=len(customers.sent),
                 questions=len(customers.threads),
                 follow_ups=sum(len(t.follow_ups) for t in customers.threads.values()),
@@ -1022,6 +1153,11 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
                 clicks_by_kind=dict(reviewers.clicks),
                 click_failures=reviewers.click_failures,
                 cards_reviewed=len(reviewers.reviews),
+                slow_reviews=sum(1 for r in reviewers.reviews.values() if r.slow),
+                reminders=sum(
+                    1 for p in slack.posts(channel=ESCALATION) if _purpose(p) == "reminder"
+                ),
+                digests=sum(1 for p in slack.posts(channel=ESCALATION) if _purpose(p) == "digest"),
                 kills=killer.kills,
                 kills_during_startup=killer.startup_kills,
                 restart_seconds_mean=round(
@@ -1059,15 +1195,18 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
             )
             return report
         finally:
-            if bot is not None and bot.alive:
-                bot.terminate()
+            for replica in replicas:
+                if replica.bot.alive:
+                    replica.bot.terminate()
+            if checker is not None:
+                await checker.close()
             await llm.stop()
             await slack.stop()
 
 
 async def _drain(
     cfg: FaultRunConfig,
-    db_path: Path,
+    db: Database,
     customers: Customers,
     reviewers: Reviewers,
     log: Callable[[str], None],
@@ -1078,7 +1217,7 @@ async def _drain(
     calm_since: float | None = None
     last_note = 0.0
     while time.monotonic() < deadline:
-        work = pending_work(db_path)
+        work = await pending_work(db)
         idle = (
             customers.finished_at is not None
             and all(t.done() for t in customers.tasks)
@@ -1116,6 +1255,21 @@ def main(argv: list[str] | None = None) -> int:
         help="share of follow-ups written before the bot replied, even before Slack delivered"
         " the question (0)",
     )
+    parser.add_argument("--replicas", type=int, default=1, help="bot processes (1)")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: a throwaway server from the machine's initdb/pg_ctl (sqlite)",
+    )
+    parser.add_argument("--database-url", default=None, help="an existing database instead")
+    parser.add_argument(
+        "--slow-reviews",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of cards nobody acts on for a few seconds, so reminders fire (0)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="where the JSON goes")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the DB and log here")
     args = parser.parse_args(argv)
@@ -1128,6 +1282,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.eager_follow_ups is not None:
         cfg.eager_follow_up_share = args.eager_follow_ups
     cfg.workdir = args.workdir
+    cfg.replicas = max(1, args.replicas)
+    if args.slow_reviews is not None:
+        cfg.slow_review_share = args.slow_reviews
+    if args.database_url:
+        cfg.database_url = args.database_url
+    elif args.backend == "postgresql":
+        cfg.database_url = postgres_server().fresh_database()
     command = shlex.join(
         [".venv/bin/python", "-m", "bench.faults", *(argv if argv is not None else sys.argv[1:])]
     )
@@ -1137,7 +1298,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the fault run could not complete: {exc}", file=sys.stderr)
         return 2
     print(report.describe())
-    out = args.out or RESULTS / ("faults-quick.json" if args.quick else "faults.json")
+    name = "faults-quick" if args.quick else "faults"
+    if cfg.replicas > 1:
+        name += f"-replicas-{cfg.replicas}"
+    out = args.out or RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
     print(f"  written to {out}")

@@ -89,10 +89,11 @@ def _start(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
+    from bot.database import database_for
+    from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
     try:
-        db = database_from_url(settings.database_url)
+        db = database_for(settings)
         await db.open(migrate=False)
     except (DatabaseConfigError, DatabaseUnavailableError) as exc:
         print(f"cannot open the database: {exc}", file=sys.stderr)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///support-bot.db"
     # How long a write waits for another process's lock on the database before giving up.
     database_busy_timeout: float = Field(default=5.0, gt=0, le=600)
+    # PostgreSQL: connections each replica keeps (the server's max_connections must cover all
+    # replicas' pools, plus two urgent connections each).
+    database_pool_size: int = Field(default=10, ge=2, le=200)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

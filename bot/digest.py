@@ -57,16 +57,23 @@ class DigestJob:
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         yesterday = today - dt.timedelta(days=1)
         day = yesterday.date().isoformat()
-        if not await self.runs.claim_run(name=JOB_NAME, period=day, owner=self.owner):
+        if await self.runs.has_run(name=JOB_NAME, period=day):
             return None
         since, until = yesterday.timestamp(), today.timestamp()
         numbers = await compute(self.stats, self.settings, since=since, until=until)
-        if numbers.questions == 0 and numbers.rounds == 0 and numbers.approved == 0:
-            log.info("no digest for %s: the support channels were quiet", day)
-            return None
-        gaps = await self.knowledge_gaps(since, until)
-        message = digest_message(day=day, lines=stats_lines(numbers, period=day), gaps=gaps)
+        quiet = numbers.questions == 0 and numbers.rounds == 0 and numbers.approved == 0
+        message = None
+        if not quiet:
+            gaps = await self.knowledge_gaps(since, until)
+            message = digest_message(day=day, lines=stats_lines(numbers, period=day), gaps=gaps)
+        # The claim commits with the post's job: a replica that dies after claiming the day
+        # has not lost its digest, and two replicas computing it at once post it once.
         async with self.repos.db.transaction() as tx:
+            if not await self.runs.claim_run_in(tx, name=JOB_NAME, period=day, owner=self.owner):
+                return None
+            if message is None:
+                log.info("no digest for %s: the support channels were quiet", day)
+                return None
             await self.repos.jobs.enqueue(
                 tx,
                 kind=jobkinds.SLACK_POST,

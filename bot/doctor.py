@@ -6,16 +6,13 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings, problems_for_start
+from bot.database import database_for
 from bot.health import Check, llm_health
 from bot.live_config import LiveConfig, defaults
 from bot.runtime import StartupError, identify, slack_client
 from bot.slack_text import slack_error
 from persistence.config import ConfigRepository
-from persistence.db import (
-    DatabaseConfigError,
-    DatabaseUnavailableError,
-    database_from_url,
-)
+from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -38,7 +35,7 @@ async def _channels_in_force(settings: Settings) -> list[str]:
     admins set in Slack when the database has it."""
     snapshot = defaults(settings)
     try:
-        db = database_from_url(settings.database_url)
+        db = database_for(settings)
         await db.open(migrate=False)
     except (DatabaseConfigError, DatabaseUnavailableError):
         db = None
@@ -58,7 +55,7 @@ async def _channels_in_force(settings: Settings) -> list[str]:
 
 async def _database(settings: Settings) -> Check:
     try:
-        db = database_from_url(settings.database_url)
+        db = database_for(settings)
         await db.open(migrate=False)
     except (DatabaseConfigError, DatabaseUnavailableError) as exc:
         return Check("database", False, str(exc))

@@ -42,7 +42,8 @@ class Intake:
 
     async def accept(self, message: InboundMessage) -> bool:
         # Urgent: Slack waits for this commit (it is acknowledged only once the job is stored).
-        async with self.repos.db.transaction(urgent=True) as tx:
+        # Not serial: one idempotent insert, safe beside other replicas' transactions.
+        async with self.repos.db.transaction(urgent=True, serial=False) as tx:
             new = await self.repos.jobs.enqueue(
                 tx,
                 kind=jobkinds.INBOUND_MESSAGE,

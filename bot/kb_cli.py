@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from bot.database import database_for
 from bot.knowledge import KnowledgeBase
 from bot.retrieval import Lookup
-from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository
 
 PROGRESS_MIN_FILES = 20
@@ -46,7 +46,7 @@ def add_kb_commands(sub: Any) -> None:
 async def open_knowledge(settings: Settings) -> AsyncIterator[KnowledgeBase]:
     from bot.runtime import knowledge_base
 
-    db = database_from_url(settings.database_url)
+    db = database_for(settings)
     await db.open()
     try:
         yield knowledge_base(settings, KnowledgeRepository(db))

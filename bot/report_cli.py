@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from bot.database import database_for
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.stats import compute, stats_lines
 from bot.trace import trace_lines
-from persistence.db import Database, database_from_url
+from persistence.db import Database
 from persistence.stats import StatsRepository
 from persistence.tickets import TicketRepository
 from persistence.trail import TrailRepository
@@ -44,7 +45,7 @@ def add_report_commands(sub: Any) -> None:
 
 
 async def run_report(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    db = database_from_url(settings.database_url)
+    db = database_for(settings)
     await db.open()
     try:
         if args.command == "trace":

@@ -1,8 +1,9 @@
 """Finding the passages that answer a question, and knowing when none does.
 
-Three modes over one index: ``bm25`` (SQLite FTS5, porter stemming, heading and title weighted;
-ranked in memory by ``bot/lexical.py`` once the index for the current KB version is loaded, by
-FTS5 itself until then, with the same scores),
+Three modes over one index: ``bm25`` (SQLite FTS5 or PostgreSQL's tsvector, stemmed, heading and
+title weighted; on SQLite ranked in memory by ``bot/lexical.py`` once the index for the current
+KB version is loaded, by FTS5 itself until then, with the same scores; on PostgreSQL by the same
+formula in SQL),
 ``dense`` (cosine over stored vectors) and ``hybrid`` (reciprocal rank fusion of both). Every
 lookup also returns a confidence in [0, 1] and the "nothing fits" verdict the workflow uses to
 escalate rather than answer from the nearest irrelevant article:
@@ -116,11 +117,6 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(terms))[:32]
 
 
-def fts_query(text: str) -> str:
-    """A safe FTS5 MATCH expression: each word quoted, OR-ed; FTS5 syntax in text is inert."""
-    return " OR ".join(f'"{w}"' for w in query_terms(text))
-
-
 @dataclass(frozen=True)
 class Lookup:
     query: str
@@ -179,7 +175,7 @@ class Retriever:
         self.repo = repo
         self.embedder = embedder
         self.fit_threshold = fit_threshold
-        self._df: dict[str, int] = {}
+        self._df: dict[str, int | None] = {}
         self._df_version = -1
         self._chunks = 0
         self._dense = DenseIndex()
@@ -262,7 +258,7 @@ class Retriever:
                 lexical = index.search(phrases, depth)
             else:
                 index = None
-                found = await self.repo.search(fts_query(query), limit=depth)
+                found = await self.repo.search(terms, limit=depth)
                 lexical = [(h.chunk_id, h.score) for h in found]
                 known = {h.chunk_id: h for h in found}
         vector = None
@@ -308,7 +304,8 @@ class Retriever:
         return [replace(found[c], score=s) for c, s in ranked if c in found]
 
     async def _coverage(self, terms: list[str], chunk_id: int, version: int) -> float:
-        """IDF-weighted share of the question's terms that the passage contains (via FTS5)."""
+        """IDF-weighted share of the question's terms that the passage contains (via the
+        database's full-text index)."""
         if not terms:
             return 0.0
         if version != self._df_version:
@@ -316,9 +313,12 @@ class Retriever:
             self._df_version = version
             self._chunks = await self.repo.chunk_count()
         unknown = [t for t in terms if t not in self._df]
-        self._df.update(await self.repo.document_frequencies(unknown))
-        present = await self.repo.terms_in_chunk([t for t in terms if self._df[t]], chunk_id)
-        return _covered_share(self._chunks, [(self._df[t], t in present) for t in terms])
+        found = await self.repo.document_frequencies(unknown)
+        for t in unknown:
+            self._df[t] = found.get(t)  # None: a word the index does not hold (a stopword)
+        indexed = [(t, df) for t in terms if (df := self._df[t]) is not None]
+        present = await self.repo.terms_in_chunk([t for t, df in indexed if df], chunk_id)
+        return _covered_share(self._chunks, [(df, t in present) for t, df in indexed])
 
     async def _query_vector(self, query: str, version: int) -> np.ndarray:
         assert self.embedder is not None

@@ -25,6 +25,7 @@ from bot.admin_commands import AdminCommands
 from bot.app import build_app
 from bot.commands import SupportCommands
 from bot.config import Settings
+from bot.database import database_for
 from bot.digest import DigestJob
 from bot.embeddings import embedder_from_settings
 from bot.handoffs import Handoffs, resume_paused
@@ -48,7 +49,7 @@ from bot.services import Services
 from bot.slack_text import slack_error
 from bot.worker import JobWorker
 from bot.workflow import Workflow
-from persistence.db import Database, database_from_url
+from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.metrics import MetricsRepository
 from persistence.records import Job
@@ -126,9 +127,7 @@ class BotRuntime:
     async def start(self) -> None:
         settings = self.settings
         assert settings.escalation_channel is not None
-        self.db = database_from_url(
-            settings.database_url, busy_timeout_ms=int(settings.database_busy_timeout * 1000)
-        )
+        self.db = database_for(settings)
         await self.db.open()
         repos = Repositories.over(self.db)
         self._http = aiohttp.ClientSession()

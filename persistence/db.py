@@ -67,6 +67,9 @@ class Database(Protocol):
     ``transaction(urgent=True)``: someone waits on it (Slack's acknowledgement), so it goes
     before ordinary ones. ``durable=False``: it may be lost to a power cut together with what
     followed it; only for what can be worked out again (see ``persistence/sqlite.py``).
+    ``serial=False``: every statement in it is safe to interleave with other writers' (one
+    atomic statement guarded by its own WHERE); PostgreSQL then lets it run beside other
+    replicas' transactions, where SQLite runs every write transaction alone anyway.
     ``inline=True`` on a read: a point look-up by key, which the backend may serve on the
     loop's thread."""
 
@@ -83,7 +86,7 @@ class Database(Protocol):
     async def applied_migrations(self) -> list[str]: ...
 
     def transaction(
-        self, *, urgent: bool = False, durable: bool = True
+        self, *, urgent: bool = False, durable: bool = True, serial: bool = True
     ) -> AbstractAsyncContextManager[Tx]: ...
 
     async def fetchone(
@@ -107,13 +110,14 @@ def backend_of(url: str) -> Dialect:
     )
 
 
-def database_from_url(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
-    """The backend ``url`` names, not yet opened."""
+def database_from_url(
+    url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, pool_size: int = 10
+) -> Database:
+    """The backend ``url`` names, not yet opened. ``pool_size``: PostgreSQL's connections."""
     if backend_of(url) == "postgresql":
-        raise DatabaseConfigError(
-            "DATABASE_URL points at PostgreSQL, which this version does not support yet; "
-            "use sqlite:///support-bot.db"
-        )
+        from persistence.postgres import PostgresDatabase
+
+        return PostgresDatabase(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
     from persistence.sqlite import SqliteDatabase
 
     return SqliteDatabase.from_url(url, busy_timeout_ms=busy_timeout_ms)

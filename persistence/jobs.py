@@ -110,7 +110,10 @@ class JobRepository:
         if limit <= 0 and not done:
             return []
         t = now()
-        async with self.db.transaction() as tx:
+        # Not serial: one UPDATE, whose candidates PostgreSQL locks as it picks them, skipping
+        # those another replica is claiming (SQLite's writer claims alone anyway).
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        async with self.db.transaction(serial=False) as tx:
             if done:
                 await tx.executemany(
                     "UPDATE jobs SET state = 'done', result = ?, finished_at = ?,"
@@ -126,7 +129,7 @@ class JobRepository:
                 " WHERE id IN (SELECT id FROM jobs"
                 "   WHERE (state = 'pending' AND available_at <= ?)"
                 "      OR (state = 'running' AND lease_until < ?)"
-                "   ORDER BY available_at, id LIMIT ?)"
+                f"   ORDER BY available_at, id LIMIT ?{skip_locked})"
                 " RETURNING *",
                 (owner, t + lease_seconds, t, t, limit),
             )
@@ -140,7 +143,7 @@ class JobRepository:
         if not done:
             return
         t = now()
-        async with self.db.transaction(durable=False) as tx:
+        async with self.db.transaction(durable=False, serial=False) as tx:
             await tx.executemany(
                 "UPDATE jobs SET state = 'done', result = ?, finished_at = ?,"
                 " lease_owner = NULL, lease_until = NULL"
@@ -151,7 +154,7 @@ class JobRepository:
     async def extend_leases(self, *, owner: str, job_ids: list[int], lease_seconds: float) -> None:
         if not job_ids:
             return
-        async with self.db.transaction(durable=False) as tx:
+        async with self.db.transaction(durable=False, serial=False) as tx:
             await tx.executemany(
                 "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?"
                 " AND state = 'running'",

@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Sequence
 
 from persistence.db import Database, Row, Tx, now
 from persistence.lexicon import Postings, read_postings
+from persistence.migrations_pg import TS_CONFIG
 from persistence.records import ArticleInput, KnowledgeArticle, KnowledgeHit
 
 # BM25 column weights for (title, heading, text). A match in a section heading says most (it is
 # specific to the chunk); the title is shared by every chunk of an article, so it weighs less.
 _BM25_WEIGHTS = (1.5, 2.0, 1.0)
+# BM25's parameters, as FTS5's bm25() fixes them.
+_K1 = 1.2
+_B = 0.75
+# PostgreSQL: a chunk's weighted tsvector from (title, heading, text), and one lexeme as a
+# tsquery (quoted, its quotes and backslashes doubled, so punctuation in it is inert).
+_PG_TSV = (
+    f"setweight(to_tsvector('{TS_CONFIG}', ?::text), 'A')"
+    f" || setweight(to_tsvector('{TS_CONFIG}', ?::text), 'B')"
+    f" || setweight(to_tsvector('{TS_CONFIG}', ?::text), 'C')"
+)
+_LEXEME = r"""('''' || replace(replace({0}, '\', '\\'), '''', '''''') || '''')"""
+_WORDS = re.compile(r"\w+", re.UNICODE)
 _HIT_COLUMNS = (
     "c.id AS chunk_id, a.id AS article_id, a.title, COALESCE(a.url, a.source) AS source,"
     " c.heading, c.text"
 )
+
+
+def fts5_match(terms: Sequence[str]) -> str:
+    """A safe FTS5 MATCH expression: each word quoted as a phrase, OR-ed."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _length(*texts: str) -> int:
+    """A chunk's length in words, BM25's document length (FTS5 counts its tokens)."""
+    return sum(len(_WORDS.findall(t)) for t in texts)
 
 
 def _hit(row: Row, score: float) -> KnowledgeHit:
@@ -74,9 +98,9 @@ class KnowledgeRepository:
     async def _upsert(self, tx: Tx, article: ArticleInput, t: float) -> int:
         row = await tx.fetchone("SELECT id FROM kb_articles WHERE source = ?", (article.source,))
         if row is None:
-            cur = await tx.execute(
+            inserted = await tx.fetchone(
                 "INSERT INTO kb_articles(source, title, content_hash, url, tags, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     article.source,
                     article.title,
@@ -87,8 +111,8 @@ class KnowledgeRepository:
                     t,
                 ),
             )
-            assert cur.lastrowid is not None
-            article_id = int(cur.lastrowid)
+            assert inserted is not None
+            article_id = int(inserted["id"])
         else:
             article_id = int(row["id"])
             await self._delete_chunks(tx, [article_id])
@@ -97,24 +121,46 @@ class KnowledgeRepository:
                 " updated_at = ? WHERE id = ?",
                 (article.title, article.content_hash, article.url, article.tags, t, article_id),
             )
+        if self.db.dialect == "postgresql":
+            await tx.executemany(
+                "INSERT INTO kb_chunks(article_id, position, heading, text, tokens, tsv)"
+                f" VALUES (?, ?, ?, ?, ?, {_PG_TSV})",
+                [
+                    (
+                        article_id,
+                        position,
+                        chunk.heading,
+                        chunk.text,
+                        _length(article.title, chunk.heading, chunk.text),
+                        article.title,
+                        chunk.heading,
+                        chunk.text,
+                    )
+                    for position, chunk in enumerate(article.chunks)
+                ],
+            )
+            return article_id
         for position, chunk in enumerate(article.chunks):
-            cur = await tx.execute(
-                "INSERT INTO kb_chunks(article_id, position, heading, text) VALUES (?, ?, ?, ?)",
+            inserted = await tx.fetchone(
+                "INSERT INTO kb_chunks(article_id, position, heading, text) VALUES (?, ?, ?, ?)"
+                " RETURNING id",
                 (article_id, position, chunk.heading, chunk.text),
             )
+            assert inserted is not None
             await tx.execute(
                 "INSERT INTO kb_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
-                (cur.lastrowid, article.title, chunk.heading, chunk.text),
+                (inserted["id"], article.title, chunk.heading, chunk.text),
             )
         return article_id
 
     async def _delete_chunks(self, tx: Tx, article_ids: Sequence[int]) -> None:
         marks = ",".join("?" * len(article_ids))
-        await tx.execute(
-            f"DELETE FROM kb_fts WHERE rowid IN (SELECT id FROM kb_chunks"
-            f" WHERE article_id IN ({marks}))",
-            list(article_ids),
-        )
+        if self.db.dialect == "sqlite":
+            await tx.execute(
+                f"DELETE FROM kb_fts WHERE rowid IN (SELECT id FROM kb_chunks"
+                f" WHERE article_id IN ({marks}))",
+                list(article_ids),
+            )
         await tx.execute(f"DELETE FROM kb_chunks WHERE article_id IN ({marks})", list(article_ids))
 
     async def _bump(self, tx: Tx) -> None:
@@ -182,10 +228,13 @@ class KnowledgeRepository:
     async def count_articles(self) -> int:
         return (await self.stats())["articles"]
 
-    async def search(self, match_expression: str, *, limit: int) -> list[KnowledgeHit]:
-        """Run an already-sanitised FTS5 MATCH expression; best first, score higher is better."""
-        if not match_expression:
+    async def search(self, terms: Sequence[str], *, limit: int) -> list[KnowledgeHit]:
+        """BM25 over the full-text index for any of the words; best first, higher is better.
+        Both backends score as FTS5's ``bm25()`` does, with the same column weights."""
+        if not terms:
             return []
+        if self.db.dialect == "postgresql":
+            return await self._search_pg(terms, limit)
         # Rank inside FTS5 first and join only the winners: joining every match before the
         # sort cost a third of the time at 100k chunks (bench/retrieval.py latency).
         rows = await self.db.fetchall(
@@ -194,10 +243,39 @@ class KnowledgeRepository:
             "   WHERE kb_fts MATCH ? ORDER BY score LIMIT ?) r"
             " JOIN kb_chunks c ON c.id = r.id JOIN kb_articles a ON a.id = c.article_id"
             " ORDER BY r.score",
-            (*_BM25_WEIGHTS, match_expression, limit),
+            (*_BM25_WEIGHTS, fts5_match(terms), limit),
         )
         # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
         return [_hit(r, -float(r["rank"])) for r in rows]
+
+    async def _search_pg(self, terms: Sequence[str], limit: int) -> list[KnowledgeHit]:
+        """FTS5's bm25() in SQL over the weighted tsvectors: candidates from the GIN index (any
+        of the question's lexemes), each lexeme's term frequency weighted by where it occurs
+        (title A, heading B, text C), document length in words."""
+        title, heading, text = _BM25_WEIGHTS
+        rows = await self.db.fetchall(
+            f"WITH q AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', ?::text))),"
+            " corpus AS (SELECT COUNT(*)::float8 AS n, COALESCE(AVG(tokens), 1)::float8 AS avgdl"
+            "   FROM kb_chunks),"
+            " idf AS (SELECT q.lexeme,"
+            "   GREATEST(ln((corpus.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) AS idf"
+            "   FROM q CROSS JOIN corpus CROSS JOIN LATERAL (SELECT COUNT(*)::float8 AS df"
+            f"     FROM kb_chunks WHERE tsv @@ {_LEXEME.format('q.lexeme')}::tsquery) d),"
+            " scored AS (SELECT c.id, SUM(i.idf * f.tf * ? / (f.tf + ? * (1 - ? + ?"
+            "     * c.tokens / corpus.avgdl))) AS score"
+            "   FROM kb_chunks c CROSS JOIN corpus CROSS JOIN LATERAL unnest(c.tsv) u"
+            "   JOIN idf i ON i.lexeme = u.lexeme"
+            "   CROSS JOIN LATERAL (SELECT SUM(CASE w WHEN 'A' THEN ?::float8"
+            "     WHEN 'B' THEN ?::float8 ELSE ?::float8 END) AS tf FROM unnest(u.weights) w) f"
+            f"   WHERE c.tsv @@ (SELECT string_agg({_LEXEME.format('lexeme')}, ' | ')::tsquery"
+            "     FROM q)"
+            "   GROUP BY c.id ORDER BY score DESC, c.id LIMIT ?)"
+            f" SELECT {_HIT_COLUMNS}, r.score AS rank FROM scored r"
+            " JOIN kb_chunks c ON c.id = r.id JOIN kb_articles a ON a.id = c.article_id"
+            " ORDER BY r.score DESC, c.id",
+            (" ".join(terms), _K1 + 1, _K1, _B, _B, title, heading, text, limit),
+        )
+        return [_hit(r, float(r["rank"])) for r in rows]
 
     async def hits(self, chunk_ids: Sequence[int]) -> dict[int, KnowledgeHit]:
         if not chunk_ids:
@@ -225,9 +303,18 @@ class KnowledgeRepository:
         return int(row["n"]) if row else 0
 
     async def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many chunks contain each (quoted, stemmed by FTS5) term, in one round trip."""
+        """How many chunks contain each term (as a phrase, stemmed as the index is), in one
+        round trip. A term the index cannot hold (a PostgreSQL stopword) is left out."""
         if not terms:
             return {}
+        if self.db.dialect == "postgresql":
+            rows = await self.db.fetchall(
+                "SELECT t.term, (SELECT COUNT(*) FROM kb_chunks c WHERE c.tsv @@ t.query) AS n"
+                f" FROM (SELECT term, phraseto_tsquery('{TS_CONFIG}', term) AS query"
+                "   FROM unnest(?::text[]) AS term) t WHERE numnode(t.query) > 0",
+                (list(terms),),
+            )
+            return {r["term"]: int(r["n"]) for r in rows}
         sql = " UNION ALL ".join(
             "SELECT ? AS i, COUNT(*) AS n FROM kb_fts WHERE kb_fts MATCH ?" for _ in terms
         )
@@ -241,6 +328,14 @@ class KnowledgeRepository:
         """Which of the terms the chunk contains (title, heading or text), in one round trip."""
         if not terms:
             return set()
+        if self.db.dialect == "postgresql":
+            rows = await self.db.fetchall(
+                "SELECT t.term FROM unnest(?::text[]) AS t(term) JOIN kb_chunks c ON c.id = ?"
+                f" WHERE numnode(phraseto_tsquery('{TS_CONFIG}', t.term)) > 0"
+                f"   AND c.tsv @@ phraseto_tsquery('{TS_CONFIG}', t.term)",
+                (list(terms), chunk_id),
+            )
+            return {r["term"] for r in rows}
         sql = " UNION ALL ".join(
             "SELECT ? AS i FROM kb_fts WHERE kb_fts MATCH ? AND rowid = ?" for _ in terms
         )
@@ -265,7 +360,8 @@ class KnowledgeRepository:
     async def store_vectors(self, model: str, vectors: Sequence[tuple[int, bytes]]) -> None:
         async with self.db.transaction() as tx:
             await tx.executemany(
-                "INSERT OR REPLACE INTO kb_embeddings(chunk_id, model, vector) VALUES (?, ?, ?)",
+                "INSERT INTO kb_embeddings(chunk_id, model, vector) VALUES (?, ?, ?)"
+                " ON CONFLICT(chunk_id, model) DO UPDATE SET vector = excluded.vector",
                 [(chunk_id, model, blob) for chunk_id, blob in vectors],
             )
             await self._bump(tx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from persistence.db import Database, now
+from persistence.db import Database, Tx, now
 
 PURGED = "[purged]"
 
@@ -17,12 +17,23 @@ class RetentionRepository:
     async def claim_run(self, *, name: str, period: str, owner: str) -> bool:
         """True for exactly one caller per (name, period), whichever process it is."""
         async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                "INSERT INTO job_runs(name, period, claimed_by, claimed_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(name, period) DO NOTHING",
-                (name, period, owner, now()),
-            )
-            return cur.rowcount == 1
+            return await self.claim_run_in(tx, name=name, period=period, owner=owner)
+
+    async def claim_run_in(self, tx: Tx, *, name: str, period: str, owner: str) -> bool:
+        """``claim_run`` inside the caller's transaction, so the claim commits with the work it
+        enqueues (a crash in between would lose the run)."""
+        cur = await tx.execute(
+            "INSERT INTO job_runs(name, period, claimed_by, claimed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(name, period) DO NOTHING",
+            (name, period, owner, now()),
+        )
+        return cur.rowcount == 1
+
+    async def has_run(self, *, name: str, period: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM job_runs WHERE name = ? AND period = ?", (name, period)
+        )
+        return row is not None
 
     async def purge_resolved_before(self, cutoff: float, *, batch: int = 500) -> int:
         """Replace the text of tickets resolved before ``cutoff``; keep states, timings, labels,

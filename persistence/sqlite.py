@@ -48,7 +48,6 @@ thread, after a durable COMMIT.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import os
@@ -72,6 +71,7 @@ from persistence.db import (
     now,
 )
 from persistence.migrations import MIGRATIONS
+from persistence.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,6 @@ def describe(exc: sqlite3.Error, path: str) -> str:
 def sqlite_path_from_url(url: str) -> str:
     """Turn ``sqlite:///relative.db`` or ``sqlite:////abs.db`` (or ``:memory:``) into a path."""
     parsed = urlparse(url)
-    if parsed.scheme in ("postgres", "postgresql"):
-        raise DatabaseConfigError(
-            "DATABASE_URL points at PostgreSQL, which this version does not support yet; "
-            "use sqlite:///support-bot.db"
-        )
     if parsed.scheme != "sqlite":
         raise DatabaseConfigError(
             f"DATABASE_URL must start with sqlite:/// (got scheme {parsed.scheme!r})"
@@ -148,48 +143,6 @@ async def _run_to_end(conn: aiosqlite.Connection, sql: str) -> None:
     """Execute and drain a statement, so no half-read cursor keeps a lock open."""
     async with conn.execute(sql) as cur:
         await cur.fetchall()
-
-
-class WriterLock:
-    """An asyncio lock whose urgent waiters go before ordinary ones (FIFO within each lane)."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._ordinary: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    async def acquire(self, *, urgent: bool = False) -> None:
-        if not self._held and not self._urgent and not self._ordinary:
-            self._held = True
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane = self._urgent if urgent else self._ordinary
-        lane.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed the lock as we were cancelled: pass it on
-            else:
-                lane.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        for lane in (self._urgent, self._ordinary):
-            while lane:
-                waiter = lane.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)  # the lock passes to it, still held
-                    return
-        self._held = False
-
-    @property
-    def waiting(self) -> int:
-        return len(self._urgent) + len(self._ordinary)
-
-    @property
-    def held(self) -> bool:
-        return self._held
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -425,12 +378,12 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(
-        self, *, urgent: bool = False, durable: bool = True
+        self, *, urgent: bool = False, durable: bool = True, serial: bool = True
     ) -> AsyncIterator[SqliteTx]:
         """A write transaction. ``urgent``: someone is waiting on it (Slack's acknowledgement),
         so it goes before ordinary waiting transactions. ``durable=False``: it may be lost to a
         power cut together with what followed it (see the module notes); only for what can be
-        worked out again."""
+        worked out again. ``serial`` is PostgreSQL's: here every write transaction is serial."""
         writer = self._writer
         if writer is None:
             raise DatabaseUnavailableError("database is not open")

@@ -91,7 +91,8 @@ class StatsRepository:
             "SELECT t.id, t.classification, (SELECT text FROM ticket_turns u WHERE"
             "   u.ticket_id = t.id AND u.role = 'customer' ORDER BY u.id LIMIT 1) AS question"
             " FROM tickets t WHERE t.created_at >= ? AND t.created_at < ?"
-            " AND json_extract(t.retrieval, '$.fits') = 0 ORDER BY t.id DESC LIMIT ?",
+            " AND CAST(json_extract(t.retrieval, '$.fits') AS INTEGER) = 0"
+            " ORDER BY t.id DESC LIMIT ?",
             (since, until, limit),
         )
         return [

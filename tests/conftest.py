@@ -1,8 +1,9 @@
-"""Shared fixtures: the local Slack and OpenAI fakes, and a bot factory over a real SQLite file."""
+"""Shared fixtures: the local Slack and OpenAI fakes, and a bot factory over a real database
+(a SQLite file, or a throwaway PostgreSQL: see ``tests/utils/databases.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
+from tests.utils.databases import BACKEND, forget_databases
 from tests.utils.harness import (
     BOT_TOKEN,
     CUSTOMER_TEAM,
@@ -19,6 +21,30 @@ from tests.utils.harness import (
     import_kb,
     settings_for,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: tests of the SQLite backend itself")
+    config.addinivalue_line("markers", "postgresql_only: tests of the PostgreSQL backend itself")
+
+
+def pytest_report_header() -> str:
+    return f"database backend: {BACKEND} (SUPPORT_BOT_TEST_BACKEND)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    other = "postgresql_only" if BACKEND == "sqlite" else "sqlite_only"
+    skip = pytest.mark.skip(reason=f"not for the {BACKEND} backend")
+    for item in items:
+        if item.get_closest_marker(other) is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _databases() -> Iterator[None]:
+    """Drop the PostgreSQL databases a test made once it is over."""
+    yield
+    forget_databases()
 
 
 @pytest.fixture

@@ -31,6 +31,9 @@ from tests.utils.harness import (
     scripted_llm,
 )
 
+# The SQLite backend itself (PostgreSQL's: tests/persistence/test_postgres.py).
+pytestmark = pytest.mark.sqlite_only
+
 
 def integrity(path: str) -> str:
     with contextlib.closing(sqlite3.connect(path)) as conn:

@@ -23,11 +23,11 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.config import Settings
+from bot.database import database_for
 from bot.knowledge import KnowledgeBase
 from bot.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender, new_trigger_id
 from bot.sandbox.standin import SlackStandIn
-from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class Sandbox:
         )
 
     async def _import_knowledge(self, settings: Settings) -> None:
-        db = database_from_url(settings.database_url)
+        db = database_for(settings)
         await db.open()
         try:
             await KnowledgeBase(KnowledgeRepository(db)).import_paths([EXAMPLE_KB])

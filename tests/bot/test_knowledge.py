@@ -8,22 +8,23 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import KnowledgeBase, chunk_markdown
-from bot.retrieval import fts_query
-from persistence.knowledge import KnowledgeRepository
+from bot.retrieval import query_terms
+from persistence.db import Database, database_from_url
+from persistence.knowledge import KnowledgeRepository, fts5_match
 from persistence.records import KnowledgeChunkInput
-from persistence.sqlite import SqliteDatabase
+from tests.utils.databases import database_url
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    database = SqliteDatabase(str(tmp_path / "kb.db"))
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = database_from_url(database_url(tmp_path))
     await database.open()
     yield database
     await database.close()
 
 
 @pytest.fixture
-def kb(db: SqliteDatabase) -> KnowledgeBase:
+def kb(db: Database) -> KnowledgeBase:
     return KnowledgeBase(KnowledgeRepository(db))
 
 
@@ -116,24 +117,24 @@ def test_tilde_fenced_code_with_hash_lines_is_not_a_heading() -> None:
     assert [c.heading for c in chunks] == ["Running"]
 
 
-# --- fts_query ----------------------------------------------------------------------------------
+# --- fts5_match ---------------------------------------------------------------------------------
 
 
-def test_fts_query_quotes_words_drops_stopwords_and_dedupes() -> None:
-    assert fts_query('How do I export the "report" report?') == '"export" OR "report"'
+def test_fts5_match_quotes_words_drops_stopwords_and_dedupes() -> None:
+    assert fts5_match(query_terms('How do I export the "report" report?')) == '"export" OR "report"'
 
 
-def test_fts_query_of_only_stopwords_keeps_them() -> None:
-    assert fts_query("how do I") == '"how" OR "do" OR "i"'
+def test_fts5_match_of_only_stopwords_keeps_them() -> None:
+    assert fts5_match(query_terms("how do I")) == '"how" OR "do" OR "i"'
 
 
-def test_fts_query_empty_and_punctuation_only() -> None:
-    assert fts_query("") == ""
-    assert fts_query('"(*)-:') == ""
+def test_fts5_match_empty_and_punctuation_only() -> None:
+    assert fts5_match(query_terms("")) == ""
+    assert fts5_match(query_terms('"(*)-:')) == ""
 
 
-def test_fts_query_caps_the_number_of_terms() -> None:
-    query = fts_query(" ".join(f"term{i}" for i in range(100)))
+def test_fts5_match_caps_the_number_of_terms() -> None:
+    query = fts5_match(query_terms(" ".join(f"term{i}" for i in range(100))))
     assert query.count(" OR ") == 31
 
 

@@ -11,12 +11,15 @@ import pytest
 
 from bot.knowledge import KnowledgeBase
 from bot.lexical import LexicalIndex
-from bot.retrieval import Retriever, fts_query, query_terms
+from bot.retrieval import Retriever, query_terms
 from persistence.knowledge import KnowledgeRepository
 from persistence.lexicon import QueryTokenizer
 from persistence.records import ArticleInput, KnowledgeChunkInput
 from persistence.sqlite import SqliteDatabase
 from tests.utils.harness import KB_DIR
+
+# The SQLite backend itself (PostgreSQL's: tests/persistence/test_postgres.py).
+pytestmark = pytest.mark.sqlite_only
 
 WORDS = [
     "export",
@@ -106,7 +109,7 @@ async def test_scores_and_ranking_equal_fts5_bm25(repo: KnowledgeRepository) -> 
         terms = query_terms(query)
         tokens = tokenizer.tokens(terms)
         ours = index.search([tokens[t][0] for t in terms], 10_000)
-        theirs = await repo.search(fts_query(query), limit=10_000)
+        theirs = await repo.search(query_terms(query), limit=10_000)
         assert len(ours) == len(theirs) > 0, query
         # Equal scores may come in either order from FTS5; compare in one canonical order.
         want = sorted((-round(h.score, 9), h.chunk_id) for h in theirs)
@@ -134,7 +137,7 @@ async def test_document_frequencies_and_membership_match_fts5(
     assert index.document_frequency("export") == frequencies["export"] > 0
     assert index.document_frequency("cafe") == frequencies["cafe"] > 0
     assert index.document_frequency("nosuchterm") == frequencies["nosuchterm"] == 0
-    hit = (await repo.search('"invoice"', limit=1))[0]
+    hit = (await repo.search(["invoice"], limit=1))[0]
     present = await repo.terms_in_chunk(["invoic", "export", "nosuchterm"], hit.chunk_id)
     for term in ("invoic", "export", "nosuchterm"):
         assert index.contains(term, hit.chunk_id) == (term in present)
@@ -193,7 +196,7 @@ async def test_phrases_of_several_tokens_are_left_to_fts5(repo: KnowledgeReposit
     retriever = Retriever(repo)
     assert await retriever.ready()
     lookup = await retriever.lookup("export_report csv")
-    expected = await repo.search(fts_query("export_report csv"), limit=5)
+    expected = await repo.search(query_terms("export_report csv"), limit=5)
     assert [h.chunk_id for h in lookup.hits] == [h.chunk_id for h in expected]
 
 

@@ -11,16 +11,17 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.embeddings import EndpointEmbedder
 from bot.knowledge import KnowledgeBase
-from bot.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, fts_query, query_terms
-from persistence.knowledge import KnowledgeRepository
-from persistence.sqlite import SqliteDatabase
+from bot.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, query_terms
+from persistence.db import database_from_url
+from persistence.knowledge import KnowledgeRepository, fts5_match
 from tests.fakes.openai_api import FakeOpenAI
+from tests.utils.databases import database_url
 from tests.utils.harness import KB_DIR, LLM_KEY
 
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[KnowledgeRepository]:
-    db = SqliteDatabase(str(tmp_path / "kb.db"))
+    db = database_from_url(database_url(tmp_path))
     await db.open()
     repository = KnowledgeRepository(db)
     await KnowledgeBase(repository).import_paths([KB_DIR])
@@ -31,7 +32,7 @@ async def repo(tmp_path: Path) -> AsyncIterator[KnowledgeRepository]:
 def test_query_terms_drop_stopwords_and_keep_order() -> None:
     assert query_terms("How do I export a report as CSV?") == ["export", "report", "csv"]
     assert query_terms("how do I") == ["how", "do", "i"]  # nothing else left: keep them
-    assert fts_query('"NEAR(x* -y: z') == '"near" OR "x" OR "y" OR "z"'
+    assert fts5_match(query_terms('"NEAR(x* -y: z')) == '"near" OR "x" OR "y" OR "z"'
 
 
 async def test_a_question_the_articles_cover_fits(repo: KnowledgeRepository) -> None:
@@ -108,7 +109,7 @@ async def test_prune_removes_articles_whose_file_is_gone(tmp_path: Path) -> None
     folder.mkdir()
     (folder / "a.md").write_text("# Alpha\n\nalpha text\n")
     (folder / "b.md").write_text("# Beta\n\nbeta text\n")
-    db = SqliteDatabase(str(tmp_path / "kb.db"))
+    db = database_from_url(database_url(tmp_path))
     await db.open()
     try:
         kb = KnowledgeBase(KnowledgeRepository(db))

@@ -16,6 +16,9 @@ from persistence.jobs import JobRepository
 from persistence.records import Job
 from persistence.sqlite import SqliteDatabase
 
+# The SQLite backend itself (PostgreSQL's: tests/persistence/test_postgres.py).
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:

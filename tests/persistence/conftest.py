@@ -1,4 +1,4 @@
-"""A migrated SQLite database in a fresh file for each test."""
+"""A migrated database (a fresh SQLite file, or a fresh PostgreSQL database) for each test."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from persistence.sqlite import SqliteDatabase
+from persistence.db import Database, database_from_url
+from tests.utils.databases import database_url
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    database = SqliteDatabase(str(tmp_path / "bot.db"))
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = database_from_url(database_url(tmp_path))
     await database.open()
     yield database
     await database.close()

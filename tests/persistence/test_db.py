@@ -9,7 +9,11 @@ import pytest
 
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
 from persistence.migrations import MIGRATIONS
+from persistence.postgres import PostgresDatabase
 from persistence.sqlite import SqliteDatabase, sqlite_path_from_url
+
+# The SQLite backend itself (PostgreSQL's: tests/persistence/test_postgres.py).
+pytestmark = pytest.mark.sqlite_only
 
 CORE_TABLES = {
     "tickets",
@@ -151,9 +155,18 @@ def test_database_url_parsing(url: str, path: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["postgresql://u:p@host/db", "postgres://host/db"])
-def test_postgres_urls_are_refused_with_a_hint(url: str) -> None:
-    with pytest.raises(DatabaseConfigError, match="PostgreSQL"):
+def test_postgres_urls_name_the_postgres_backend(url: str) -> None:
+    db = database_from_url(url)
+    assert isinstance(db, PostgresDatabase) and db.dialect == "postgresql"
+    assert ":p@" not in db.path
+    with pytest.raises(DatabaseConfigError, match="must start with sqlite:///"):
         sqlite_path_from_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://example.com/db", "mysql://h/db", "support-bot.db"])
+def test_the_backend_names_both_schemes_when_refusing_another(url: str) -> None:
+    with pytest.raises(DatabaseConfigError, match="or postgresql://"):
+        database_from_url(url)
 
 
 @pytest.mark.parametrize("url", ["http://example.com/db", "mysql://h/db", "support-bot.db", ""])
@@ -170,8 +183,6 @@ def test_malformed_sqlite_urls_are_refused(url: str) -> None:
 
 def test_from_url_uses_the_parsed_path(tmp_path: Path) -> None:
     assert database_from_url(f"sqlite:///{tmp_path}/x.db").path == f"{tmp_path}/x.db"
-    with pytest.raises(DatabaseConfigError):
-        database_from_url("postgresql://host/db")
 
 
 async def test_in_memory_database_works(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from persistence.db import Database
 from persistence.jobs import JobRepository
 from persistence.records import Job
-from persistence.sqlite import SqliteDatabase
 
 LONG = 60.0
 
@@ -37,7 +37,7 @@ async def _complete(jobs: JobRepository, job_id: int, owner: str, result: object
         return await jobs.complete(tx, job_id=job_id, owner=owner, result=result)
 
 
-async def test_enqueue_is_idempotent_per_dedupe_key(db: SqliteDatabase) -> None:
+async def test_enqueue_is_idempotent_per_dedupe_key(db: Database) -> None:
     jobs = JobRepository(db)
     assert await _enqueue(jobs, payload={"first": True}) is True
     assert await _enqueue(jobs, payload={"second": True}) is False
@@ -50,7 +50,7 @@ async def test_enqueue_is_idempotent_per_dedupe_key(db: SqliteDatabase) -> None:
     assert await jobs.counts() == {"pending": 2}
 
 
-async def test_enqueue_rolls_back_with_its_transaction(db: SqliteDatabase) -> None:
+async def test_enqueue_rolls_back_with_its_transaction(db: Database) -> None:
     jobs = JobRepository(db)
     try:
         async with db.transaction() as tx:
@@ -61,7 +61,7 @@ async def test_enqueue_rolls_back_with_its_transaction(db: SqliteDatabase) -> No
     assert await jobs.get_by_key("k") is None
 
 
-async def test_claim_leases_and_increments_attempts(db: SqliteDatabase) -> None:
+async def test_claim_leases_and_increments_attempts(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs, "a")
     await _enqueue(jobs, "b")
@@ -75,7 +75,7 @@ async def test_claim_leases_and_increments_attempts(db: SqliteDatabase) -> None:
     assert await jobs.running_owners() == ["w1"]
 
 
-async def test_claim_respects_the_limit(db: SqliteDatabase) -> None:
+async def test_claim_respects_the_limit(db: Database) -> None:
     jobs = JobRepository(db)
     for key in "abc":
         await _enqueue(jobs, key)
@@ -87,7 +87,7 @@ async def test_claim_respects_the_limit(db: SqliteDatabase) -> None:
     assert [j.dedupe_key for j in await jobs.claim(owner="w", limit=2, lease_seconds=LONG)] == ["c"]
 
 
-async def test_a_delayed_job_is_not_claimed_before_it_is_due(db: SqliteDatabase) -> None:
+async def test_a_delayed_job_is_not_claimed_before_it_is_due(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs, delay=0.2)
     assert await jobs.claim(owner="w", limit=5, lease_seconds=LONG) == []
@@ -98,7 +98,7 @@ async def test_a_delayed_job_is_not_claimed_before_it_is_due(db: SqliteDatabase)
 
 
 async def test_a_claimed_job_is_not_claimed_again_until_its_lease_expires(
-    db: SqliteDatabase,
+    db: Database,
 ) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
@@ -115,7 +115,7 @@ async def test_a_claimed_job_is_not_claimed_again_until_its_lease_expires(
     assert await _complete(jobs, first[0].id, "w2") is True
 
 
-async def test_extend_leases_keeps_the_job(db: SqliteDatabase) -> None:
+async def test_extend_leases_keeps_the_job(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     [job] = await jobs.claim(owner="w1", limit=1, lease_seconds=0.15)
@@ -127,7 +127,7 @@ async def test_extend_leases_keeps_the_job(db: SqliteDatabase) -> None:
     assert (await _job(jobs)).lease_owner == "w1"
 
 
-async def test_complete_only_by_the_lease_owner(db: SqliteDatabase) -> None:
+async def test_complete_only_by_the_lease_owner(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     [job] = await jobs.claim(owner="w1", limit=1, lease_seconds=LONG)
@@ -143,7 +143,7 @@ async def test_complete_only_by_the_lease_owner(db: SqliteDatabase) -> None:
     assert await jobs.claim(owner="w2", limit=1, lease_seconds=LONG) == []
 
 
-async def test_complete_of_a_pending_job_fails(db: SqliteDatabase) -> None:
+async def test_complete_of_a_pending_job_fails(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     job = await _job(jobs)
@@ -151,7 +151,7 @@ async def test_complete_of_a_pending_job_fails(db: SqliteDatabase) -> None:
     assert (await _job(jobs)).state == "pending"
 
 
-async def test_retry_later_makes_it_available_after_the_delay(db: SqliteDatabase) -> None:
+async def test_retry_later_makes_it_available_after_the_delay(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     [job] = await jobs.claim(owner="w1", limit=1, lease_seconds=LONG)
@@ -168,7 +168,7 @@ async def test_retry_later_makes_it_available_after_the_delay(db: SqliteDatabase
     assert again.attempts == 2
 
 
-async def test_retry_later_by_another_owner_changes_nothing(db: SqliteDatabase) -> None:
+async def test_retry_later_by_another_owner_changes_nothing(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     [job] = await jobs.claim(owner="w1", limit=1, lease_seconds=LONG)
@@ -179,7 +179,7 @@ async def test_retry_later_by_another_owner_changes_nothing(db: SqliteDatabase) 
     assert still.last_error is None
 
 
-async def test_retry_later_truncates_long_errors(db: SqliteDatabase) -> None:
+async def test_retry_later_truncates_long_errors(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     [job] = await jobs.claim(owner="w1", limit=1, lease_seconds=LONG)
@@ -188,7 +188,7 @@ async def test_retry_later_truncates_long_errors(db: SqliteDatabase) -> None:
     assert last_error is not None and len(last_error) == 2000
 
 
-async def test_bury_keeps_the_job_dead_for_inspection(db: SqliteDatabase) -> None:
+async def test_bury_keeps_the_job_dead_for_inspection(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs)
     [job] = await jobs.claim(owner="w1", limit=1, lease_seconds=0.05)
@@ -205,7 +205,7 @@ async def test_bury_keeps_the_job_dead_for_inspection(db: SqliteDatabase) -> Non
     assert await _enqueue(jobs) is False  # the key stays taken
 
 
-async def test_release_hands_jobs_back_and_keeps_attempts(db: SqliteDatabase) -> None:
+async def test_release_hands_jobs_back_and_keeps_attempts(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs, "a")
     await _enqueue(jobs, "b")
@@ -223,7 +223,7 @@ async def test_release_hands_jobs_back_and_keeps_attempts(db: SqliteDatabase) ->
     assert all(j.attempts == 2 for j in reclaimed)
 
 
-async def test_expire_leases_of_makes_a_gone_workers_jobs_claimable_now(db: SqliteDatabase) -> None:
+async def test_expire_leases_of_makes_a_gone_workers_jobs_claimable_now(db: Database) -> None:
     jobs = JobRepository(db)
     await _enqueue(jobs, "a")
     await _enqueue(jobs, "b")
@@ -240,7 +240,7 @@ async def test_expire_leases_of_makes_a_gone_workers_jobs_claimable_now(db: Sqli
     assert b.id != a.id
 
 
-async def test_next_due_in_without_pending_jobs_is_none(db: SqliteDatabase) -> None:
+async def test_next_due_in_without_pending_jobs_is_none(db: Database) -> None:
     jobs = JobRepository(db)
     assert await jobs.next_due_in() is None
     await _enqueue(jobs)
@@ -248,7 +248,7 @@ async def test_next_due_in_without_pending_jobs_is_none(db: SqliteDatabase) -> N
 
 
 async def test_a_job_is_never_enqueued_in_a_transaction_that_may_be_lost(
-    db: SqliteDatabase,
+    db: Database,
 ) -> None:
     jobs = JobRepository(db)
     with pytest.raises(ValueError, match="durable transactions only"):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
+from persistence.db import Database
 from persistence.escalations import EscalationRepository
 from persistence.records import Ticket
-from persistence.sqlite import SqliteDatabase
 from persistence.tickets import TicketRepository
+from tests.utils.databases import INTEGRITY_ERRORS
 
 CHANNEL = "C0SUPPORT"
 THREAD = "1700000000.000100"
@@ -28,7 +27,7 @@ async def _open(
         )
 
 
-async def test_open_creates_a_received_ticket(db: SqliteDatabase) -> None:
+async def test_open_creates_a_received_ticket(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, created = await _open(tickets)
     assert created is True
@@ -43,7 +42,7 @@ async def test_open_creates_a_received_ticket(db: SqliteDatabase) -> None:
     assert await tickets.find_by_thread(CHANNEL, THREAD) == ticket
 
 
-async def test_open_is_idempotent_per_channel_and_thread(db: SqliteDatabase) -> None:
+async def test_open_is_idempotent_per_channel_and_thread(db: Database) -> None:
     tickets = TicketRepository(db)
     first, created = await _open(tickets)
     again, created_again = await _open(tickets, user="USOMEONE_ELSE")
@@ -58,7 +57,7 @@ async def test_open_is_idempotent_per_channel_and_thread(db: SqliteDatabase) -> 
     assert len(await tickets.all()) == 3
 
 
-async def test_transition_moves_state_bumps_version_and_stores_fields(db: SqliteDatabase) -> None:
+async def test_transition_moves_state_bumps_version_and_stores_fields(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     classification = {"category": "simple_faq", "confidence": 0.9, "keywords": ["é"]}
@@ -83,7 +82,7 @@ async def test_transition_moves_state_bumps_version_and_stores_fields(db: Sqlite
     assert await tickets.count_by_state() == {"classified": 1}
 
 
-async def test_transition_with_a_stale_version_changes_nothing(db: SqliteDatabase) -> None:
+async def test_transition_with_a_stale_version_changes_nothing(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     async with db.transaction() as tx:
@@ -109,7 +108,7 @@ async def test_transition_with_a_stale_version_changes_nothing(db: SqliteDatabas
     assert await tickets.get(ticket.id) == before
 
 
-async def test_transition_from_the_wrong_state_changes_nothing(db: SqliteDatabase) -> None:
+async def test_transition_from_the_wrong_state_changes_nothing(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     async with db.transaction() as tx:
@@ -124,7 +123,7 @@ async def test_transition_from_the_wrong_state_changes_nothing(db: SqliteDatabas
     assert await tickets.get(ticket.id) == ticket
 
 
-async def test_transition_can_clear_a_json_column(db: SqliteDatabase) -> None:
+async def test_transition_can_clear_a_json_column(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     async with db.transaction() as tx:
@@ -150,7 +149,7 @@ async def test_transition_can_clear_a_json_column(db: SqliteDatabase) -> None:
     assert (after.state, after.version, after.round, after.draft) == ("received", 2, 2, None)
 
 
-async def test_move_returns_the_ticket_exactly_as_a_read_would(db: SqliteDatabase) -> None:
+async def test_move_returns_the_ticket_exactly_as_a_read_would(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     classification = {"category": "faq", "keywords": ("csv", "export"), "scores": {1: 0.5}}
@@ -172,7 +171,7 @@ async def test_move_returns_the_ticket_exactly_as_a_read_would(db: SqliteDatabas
     assert await tickets.get(ticket.id) == moved
 
 
-async def test_transition_refuses_unknown_columns(db: SqliteDatabase) -> None:
+async def test_transition_refuses_unknown_columns(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     with pytest.raises(ValueError, match="unknown ticket column 'state; DROP'"):
@@ -188,7 +187,7 @@ async def test_transition_refuses_unknown_columns(db: SqliteDatabase) -> None:
     assert await tickets.get(ticket.id) == ticket
 
 
-async def test_add_turn_ignores_a_second_turn_with_the_same_slack_ts(db: SqliteDatabase) -> None:
+async def test_add_turn_ignores_a_second_turn_with_the_same_slack_ts(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     async with db.transaction() as tx:
@@ -210,7 +209,7 @@ async def test_add_turn_ignores_a_second_turn_with_the_same_slack_ts(db: SqliteD
     assert [t.text for t in turns] == ["hi"]
 
 
-async def test_turns_without_slack_ts_are_all_kept_and_ts_is_per_ticket(db: SqliteDatabase) -> None:
+async def test_turns_without_slack_ts_are_all_kept_and_ts_is_per_ticket(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     other, _ = await _open(tickets, "2.0")
@@ -232,7 +231,7 @@ async def test_turns_without_slack_ts_are_all_kept_and_ts_is_per_ticket(db: Sqli
     assert latest == 0
 
 
-async def test_latest_customer_turn_id(db: SqliteDatabase) -> None:
+async def test_latest_customer_turn_id(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
     async with db.transaction() as tx:
@@ -246,10 +245,10 @@ async def test_latest_customer_turn_id(db: SqliteDatabase) -> None:
         assert await tickets.latest_customer_turn_id(tx, ticket.id) == c1.id
 
 
-async def test_turn_role_is_checked_by_the_schema(db: SqliteDatabase) -> None:
+async def test_turn_role_is_checked_by_the_schema(db: Database) -> None:
     tickets = TicketRepository(db)
     ticket, _ = await _open(tickets)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         async with db.transaction() as tx:
             await tickets.add_turn(
                 tx,
@@ -264,7 +263,7 @@ async def test_turn_role_is_checked_by_the_schema(db: SqliteDatabase) -> None:
 # --- escalations -----------------------------------------------------------------------------
 
 
-async def _escalate(db: SqliteDatabase, round: int = 1) -> tuple[EscalationRepository, int]:
+async def _escalate(db: Database, round: int = 1) -> tuple[EscalationRepository, int]:
     tickets = TicketRepository(db)
     escalations = EscalationRepository(db)
     ticket, _ = await _open(tickets)
@@ -275,7 +274,7 @@ async def _escalate(db: SqliteDatabase, round: int = 1) -> tuple[EscalationRepos
     return escalations, escalation.id
 
 
-async def test_create_is_idempotent_per_ticket_and_round(db: SqliteDatabase) -> None:
+async def test_create_is_idempotent_per_ticket_and_round(db: Database) -> None:
     escalations, escalation_id = await _escalate(db)
     _, again_id = await _escalate(db)
     assert again_id == escalation_id
@@ -289,7 +288,7 @@ async def test_create_is_idempotent_per_ticket_and_round(db: SqliteDatabase) -> 
     assert await escalations.count_pending() == 1
 
 
-async def test_decide_succeeds_once_and_the_second_decider_gets_false(db: SqliteDatabase) -> None:
+async def test_decide_succeeds_once_and_the_second_decider_gets_false(db: Database) -> None:
     escalations, escalation_id = await _escalate(db)
     async with db.transaction() as tx:
         first = await escalations.decide(
@@ -319,7 +318,7 @@ async def test_decide_succeeds_once_and_the_second_decider_gets_false(db: Sqlite
     assert await escalations.count_pending() == 0
 
 
-async def test_pending_for_ticket_and_set_card(db: SqliteDatabase) -> None:
+async def test_pending_for_ticket_and_set_card(db: Database) -> None:
     escalations, escalation_id = await _escalate(db)
     escalation = await escalations.get(escalation_id)
     assert escalation is not None

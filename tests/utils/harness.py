@@ -1,4 +1,4 @@
-"""A running bot under test: the real ``BotRuntime`` in HTTP mode, a real SQLite file, and the
+"""A running bot under test: the real ``BotRuntime`` in HTTP mode, a real database, and the
 local Slack and OpenAI fakes, with helpers to send signed requests and wait for outcomes."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bot.sandbox.standin import SlackStandIn
 from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository
 from tests.fakes.openai_api import FakeOpenAI
+from tests.utils.databases import database_url
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -45,7 +46,7 @@ def settings_for(
         "slack_api_url": slack.url,
         "host": "127.0.0.1",
         "port": 0,
-        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "database_url": database_url(tmp_path),
         "support_channels": [SUPPORT],
         "escalation_channel": ESCALATION,
         "support_reviewers": [REVIEWER, OTHER_REVIEWER],

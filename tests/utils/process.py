@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.sandbox.standin import SlackStandIn
 from tests.fakes.openai_api import FakeOpenAI
+from tests.utils.databases import database_url
 from tests.utils.harness import (
     BOT_TOKEN,
     ESCALATION,
@@ -52,7 +53,7 @@ def bot_env(
             "SLACK_API_URL": slack.url,
             "HOST": "127.0.0.1",
             "PORT": str(port),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "DATABASE_URL": database_url(tmp_path),
             "SUPPORT_CHANNELS": SUPPORT,
             "ESCALATION_CHANNEL": ESCALATION,
             "SUPPORT_REVIEWERS": f"{REVIEWER},{OTHER_REVIEWER}",
