@@ -1,4 +1,5 @@
-"""The ``support-bot`` command line: start, sandbox, migrate, doctor, kb, trace, stats, export."""
+"""The ``support-bot`` command line: start, sandbox, migrate, doctor, copy-db, kb, trace, stats,
+export."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check configuration, database, Slack and the LLM")
+    copy = sub.add_parser(
+        "copy-db",
+        help="copy a whole installation to another database (e.g. SQLite to PostgreSQL)",
+        description="Copy every ticket, card, job, article and setting from FROM to TO, keeping"
+        " their ids. Stop every bot process first; TO must be empty (it is migrated first)."
+        " Then point DATABASE_URL at TO.",
+    )
+    copy.add_argument("source", metavar="FROM", help="database URL, e.g. sqlite:///support-bot.db")
+    copy.add_argument("target", metavar="TO", help="database URL, e.g. postgresql://u:p@host/db")
     add_kb_commands(sub)
     add_report_commands(sub)
     return parser
@@ -62,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "doctor":
             return asyncio.run(_doctor(settings))
+        if args.command == "copy-db":
+            return asyncio.run(_copy_db(settings, args.source, args.target))
         if args.command in REPORT_COMMANDS:
             return asyncio.run(run_report(settings, args))
         return asyncio.run(_kb(settings, args))
@@ -103,6 +115,33 @@ async def _migrate(settings: Settings) -> int:
     finally:
         await db.close()
     print("applied: " + ", ".join(applied) if applied else "the schema is up to date")
+    return 0
+
+
+async def _copy_db(settings: Settings, source_url: str, target_url: str) -> int:
+    from persistence.copy import CopyError, copy_database
+    from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
+
+    timeout = int(settings.database_busy_timeout * 1000)
+    opened = []
+    try:
+        source = database_from_url(source_url, busy_timeout_ms=timeout)
+        target = database_from_url(target_url, busy_timeout_ms=timeout)
+        await source.open(migrate=False)
+        opened.append(source)
+        await target.open()
+        opened.append(target)
+        print(f"copying {source.path} to {target.path}")
+        copied = await copy_database(source, target)
+    except (DatabaseConfigError, DatabaseUnavailableError, CopyError) as exc:
+        print(f"cannot copy: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for db in opened:
+            await db.close()
+    for table, n in copied.items():
+        print(f"  {table:<20} {n:>9}")
+    print(f"copied {sum(copied.values())} rows; point DATABASE_URL at {target.path} and start")
     return 0
 
 

@@ -13,6 +13,7 @@ from bot.runtime import StartupError, identify, slack_client
 from bot.slack_text import slack_error
 from persistence.config import ConfigRepository
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError
+from persistence.migrations import MIGRATIONS
 
 
 async def run_checks(settings: Settings) -> list[Check]:
@@ -67,7 +68,15 @@ async def _database(settings: Settings) -> Check:
         await db.close()
     if not applied:
         return Check("database", False, f"{db.path} has no schema yet: run `support-bot migrate`")
-    return Check("database", True, f"{db.path}, {len(applied)} migration(s) applied")
+    missing = [name for name, _ in MIGRATIONS if name not in applied]
+    if missing:
+        return Check(
+            "database",
+            False,
+            f"{db.path} lacks {len(missing)} migration(s) ({missing[0]}...): run"
+            " `support-bot migrate` (the bot also migrates when it starts)",
+        )
+    return Check("database", True, f"{db.path} ({db.dialect}), {len(applied)} migration(s) applied")
 
 
 async def _slack(settings: Settings, wanted: list[str]) -> list[Check]:

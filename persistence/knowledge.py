@@ -121,37 +121,49 @@ class KnowledgeRepository:
                 " updated_at = ? WHERE id = ?",
                 (article.title, article.content_hash, article.url, article.tags, t, article_id),
             )
+        await self.insert_chunks(
+            tx,
+            [(None, article_id, n, c.heading, c.text) for n, c in enumerate(article.chunks)],
+            {article_id: article.title},
+        )
+        return article_id
+
+    async def insert_chunks(
+        self,
+        tx: Tx,
+        chunks: Sequence[tuple[int | None, int, int, str, str]],
+        titles: dict[int, str],
+    ) -> None:
+        """Insert (id or None for a new one, article id, position, heading, text) chunks and
+        their full-text index entries; ``titles``: each article's title, indexed with them."""
         if self.db.dialect == "postgresql":
-            await tx.executemany(
-                "INSERT INTO kb_chunks(article_id, position, heading, text, tokens, tsv)"
-                f" VALUES (?, ?, ?, ?, ?, {_PG_TSV})",
-                [
-                    (
-                        article_id,
-                        position,
-                        chunk.heading,
-                        chunk.text,
-                        _length(article.title, chunk.heading, chunk.text),
-                        article.title,
-                        chunk.heading,
-                        chunk.text,
-                    )
-                    for position, chunk in enumerate(article.chunks)
-                ],
-            )
-            return article_id
-        for position, chunk in enumerate(article.chunks):
+            rows = [
+                (*([] if cid is None else [cid]), aid, n, heading, text,
+                 _length(titles[aid], heading, text), titles[aid], heading, text)
+                for cid, aid, n, heading, text in chunks
+            ]  # fmt: skip
+            explicit = [r for r, c in zip(rows, chunks, strict=True) if c[0] is not None]
+            new = [r for r, c in zip(rows, chunks, strict=True) if c[0] is None]
+            columns = "article_id, position, heading, text, tokens, tsv"
+            values = f"?, ?, ?, ?, ?, {_PG_TSV}"
+            if explicit:
+                await tx.executemany(
+                    f"INSERT INTO kb_chunks(id, {columns}) VALUES (?, {values})", explicit
+                )
+            if new:
+                await tx.executemany(f"INSERT INTO kb_chunks({columns}) VALUES ({values})", new)
+            return
+        for cid, aid, n, heading, text in chunks:
             inserted = await tx.fetchone(
-                "INSERT INTO kb_chunks(article_id, position, heading, text) VALUES (?, ?, ?, ?)"
-                " RETURNING id",
-                (article_id, position, chunk.heading, chunk.text),
+                "INSERT INTO kb_chunks(id, article_id, position, heading, text)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (cid, aid, n, heading, text),
             )
             assert inserted is not None
             await tx.execute(
                 "INSERT INTO kb_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)",
-                (inserted["id"], article.title, chunk.heading, chunk.text),
+                (inserted["id"], titles[aid], heading, text),
             )
-        return article_id
 
     async def _delete_chunks(self, tx: Tx, article_ids: Sequence[int]) -> None:
         marks = ",".join("?" * len(article_ids))

@@ -14,6 +14,7 @@ from bot.sandbox.standin import SlackStandIn
 from persistence.config import ConfigRepository
 from persistence.db import database_from_url
 from tests.fakes.openai_api import FakeOpenAI
+from tests.utils.databases import empty_database_url
 from tests.utils.harness import ESCALATION, KB_DIR, SUPPORT
 from tests.utils.process import SUPPORT_BOT, base_env, bot_env, free_port
 
@@ -32,7 +33,7 @@ async def run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str
 
 
 async def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
-    env = base_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    env = base_env(tmp_path) | {"DATABASE_URL": empty_database_url(tmp_path, "x.db")}
     code, out, _ = await run(env, tmp_path, "migrate")
     assert code == 0 and "0001_core_loop" in out
     code, out, _ = await run(env, tmp_path, "migrate")
@@ -42,11 +43,11 @@ async def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
 async def test_migrate_reports_an_unusable_database_url(tmp_path: Path) -> None:
     env = base_env(tmp_path) | {"DATABASE_URL": "mysql://db/x"}
     code, _, err = await run(env, tmp_path, "migrate")
-    assert code == 2 and "sqlite:///" in err and "Traceback" not in err
+    assert code == 2 and "sqlite:///" in err and "postgresql://" in err and "Traceback" not in err
 
 
 async def test_kb_import_and_search_json(tmp_path: Path) -> None:
-    env = base_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}"}
+    env = base_env(tmp_path) | {"DATABASE_URL": empty_database_url(tmp_path, "kb.db")}
     code, out, _ = await run(env, tmp_path, "kb", "import", str(KB_DIR), str(tmp_path / "nope"))
     assert code == 0
     assert "added 3" in out and "no such file or folder" in out
@@ -110,7 +111,7 @@ async def test_doctor_says_precisely_what_is_wrong(
     slack.channels[ESCALATION] = {"is_member": False, "name": "support-escalations"}
     env = bot_env(tmp_path, slack, llm, free_port()) | {
         "OPENAI_API_KEY": "sk-wrong",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "DATABASE_URL": empty_database_url(tmp_path, "fresh.db"),
     }
     code, out, _ = await run(env, tmp_path, "doctor")
     assert code == 1
@@ -166,7 +167,7 @@ async def test_the_wheel_ships_the_prompts(tmp_path: Path) -> None:
 
 
 async def test_kb_list_show_stats_remove_and_prune(tmp_path: Path) -> None:
-    env = base_env(tmp_path) | {"DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}"}
+    env = base_env(tmp_path) | {"DATABASE_URL": empty_database_url(tmp_path, "kb.db")}
     docs = tmp_path / "docs"
     docs.mkdir()
     for name in ("exporting-reports.md", "password-reset.md"):
@@ -189,3 +190,23 @@ async def test_kb_list_show_stats_remove_and_prune(tmp_path: Path) -> None:
     assert code == 0 and "removed article 1" in out
     code, out, _ = await run(env, tmp_path, "kb", "list")
     assert "0 article(s)" in out
+
+
+async def test_doctor_names_a_schema_that_is_behind(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    db = database_from_url(env["DATABASE_URL"])
+    await db.open(migrate=False)
+    try:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM schema_migrations WHERE name = '0007_waiting_replies_index'"
+            )
+    finally:
+        await db.close()
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1
+    assert "lacks 1 migration(s) (0007_waiting_replies_index...)" in out
+    assert "run `support-bot migrate`" in out

@@ -100,11 +100,11 @@ class PostgresServer:
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 
-    def fresh_database(self) -> str:
-        """A new database holding the migrated schema; its URL."""
+    def fresh_database(self, *, migrated: bool = True) -> str:
+        """A new database holding the migrated schema (or nothing at all); its URL."""
         with self._lock:
             name = f"test_{os.getpid()}_{next(self._counter)}"
-        self.psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        self.psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE if migrated else 'template0'}")
         return self.url(name)
 
     def drop(self, url: str) -> None:
@@ -168,6 +168,17 @@ def database_url(tmp_path: Path) -> str:
             _urls[key] = postgres_server().fresh_database()
         else:
             _urls[key] = f"sqlite:///{tmp_path / 'bot.db'}"
+    return _urls[key]
+
+
+def empty_database_url(tmp_path: Path, name: str) -> str:
+    """Another database of the test's, with no schema yet (for ``migrate`` and ``doctor``)."""
+    key = f"{tmp_path}#{name}"
+    if key not in _urls:
+        if BACKEND == "postgresql":
+            _urls[key] = postgres_server().fresh_database(migrated=False)
+        else:
+            _urls[key] = f"sqlite:///{tmp_path / name}"
     return _urls[key]
 
 
