@@ -26,27 +26,25 @@ run: $(STAMP)
 		$(BIN)/support-bot sandbox $(SANDBOX_ARGS); \
 	fi
 
-# The browser test needs Chromium: Debian's package, installed here when we may.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian's packages some tests need, installed here when we may: $(call debian,CHECK,PACKAGE,FOR)
+define debian
+	@{ $(1); } >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's chromium for the browser test"; \
-			apt-get install -y -qq chromium >/dev/null 2>&1 || \
-			{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+			echo "installing Debian's $(2) for $(3)"; \
+			apt-get install -y -qq $(2) >/dev/null 2>&1 || \
+			{ apt-get update -qq && apt-get install -y -qq $(2) >/dev/null; }; \
 		else \
-			echo "the browser test needs Chromium: apt-get install chromium (as root)"; \
+			echo "$(3) needs Debian's $(2): apt-get install $(2) (as root)"; \
 		fi; }
+endef
 
-# The suite also runs on PostgreSQL: a throwaway server from Debian's binaries (initdb, pg_ctl).
+# The browser test drives Chromium.
+chromium:
+	$(call debian,command -v chromium,chromium,the browser test)
+
+# The suite also runs on PostgreSQL: a throwaway server from its binaries (initdb, pg_ctl).
 postgresql:
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's postgresql for the tests on PostgreSQL"; \
-			apt-get install -y -qq postgresql >/dev/null 2>&1 || \
-			{ apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }; \
-		else \
-			echo "the tests on PostgreSQL need its server binaries: apt-get install postgresql (as root)"; \
-		fi; }
+	$(call debian,ls /usr/lib/postgresql/*/bin/pg_ctl || command -v pg_ctl,postgresql,the tests on PostgreSQL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

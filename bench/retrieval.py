@@ -58,9 +58,11 @@ from bench.metrics import (
 )
 from bot.embeddings import Embedder, LocalEmbedder
 from bot.retrieval import CANDIDATES, DEFAULT_FIT_THRESHOLDS, Mode, Retriever
+from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import ArticleInput, KnowledgeChunkInput
 from persistence.sqlite import SqliteDatabase
+from tests.utils.databases import postgres_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "eval-data"
@@ -141,6 +143,17 @@ def _db_bytes(folder: str) -> int:
     return sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file())
 
 
+async def _size(db: Database, folder: str) -> int:
+    if db.dialect == "postgresql":
+        row = await db.fetchone("SELECT pg_database_size(current_database()) AS n")
+        return int(row["n"]) if row else 0
+    return await asyncio.to_thread(_db_bytes, folder)
+
+
+# Which backend holds the index: --backend (a throwaway PostgreSQL from tests/utils/databases.py).
+BACKEND = {"name": "sqlite"}
+
+
 @asynccontextmanager
 async def open_index(
     articles: Sequence[Article], embedder: Embedder | None
@@ -148,7 +161,12 @@ async def open_index(
     """A fresh SQLite knowledge base in a temporary folder, filled the way the bot fills it."""
     inputs = [article_input(a) for a in articles]
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as folder:
-        db = SqliteDatabase(str(Path(folder) / "kb.db"))
+        url = None
+        if BACKEND["name"] == "postgresql":
+            url = postgres_server().fresh_database()
+            db: Database = database_from_url(url)
+        else:
+            db = SqliteDatabase(str(Path(folder) / "kb.db"))
         await db.open()
         try:
             repo = KnowledgeRepository(db)
@@ -171,10 +189,12 @@ async def open_index(
                 chunks=sum(len(a.chunks) for a in inputs),
                 upsert_s=upsert_s,
                 embed_s=embed_s,
-                db_bytes=await asyncio.to_thread(_db_bytes, folder),
+                db_bytes=await _size(db, folder),
             )
         finally:
             await db.close()
+            if url is not None:
+                postgres_server().drop(url)
 
 
 async def run_lookups(
@@ -396,9 +416,7 @@ async def latency_size(
                 row["vectors"] = "RANDOM unit vectors (dim 384), not real embeddings"
             row["embed_s"] = time.perf_counter() - embed_started
             log(f"latency {size}: vectors {row['embed_s']:.1f}s ({row['vectors']})", started)
-        row["db_bytes"] = await asyncio.to_thread(
-            lambda: sum(p.stat().st_size for p in Path(index.repo.db.path).parent.iterdir())
-        )
+        row["db_bytes"] = await _size(index.repo.db, str(Path(index.repo.db.path).parent))
         for mode in modes:
             # A fresh retriever per mode, so no mode inherits another's warm caches.
             retriever = Retriever(index.repo, embedder=embedder)
@@ -701,11 +719,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-dense", action="store_true", help="bm25 only: no embedding model")
     parser.add_argument("--max-queries", type=int, default=None, help="cap queries per dataset")
     parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where the index lives; postgresql: a throwaway server (initdb/pg_ctl) (sqlite)",
+    )
     args = parser.parse_args(argv)
+    BACKEND["name"] = args.backend
     if args.quick and args.max_queries is None:
         args.max_queries = QUICK_MAX_QUERIES
     if args.out is None:
-        args.out = RESULTS / ("retrieval-quick.json" if args.quick else "retrieval.json")
+        name = "retrieval-quick" if args.quick else "retrieval"
+        if args.backend == "postgresql":
+            name += "-postgresql"
+        args.out = RESULTS / f"{name}.json"
     if not args.data.is_dir():
         parser.error(f"no data folder at {args.data}")
     return args

@@ -5,9 +5,18 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from bot.services import Services
 from handlers import register_handlers
+
+
+class _SameTokenNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN "will be unused" whenever a client is given, though the
+    client carries that very token: noise in every start's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def build_app(services: Services) -> AsyncApp:
@@ -21,7 +30,14 @@ def build_app(services: Services) -> AsyncApp:
         # Listeners finish before Slack gets its acknowledgement: an accepted message is already
         # committed to the job queue when Slack stops retrying it.
         process_before_response=True,
-        logger=logging.getLogger("slack_bolt"),
+        logger=_bolt_logger(),
     )
     register_handlers(app, services)
     return app
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _SameTokenNotice) for f in logger.filters):
+        logger.addFilter(_SameTokenNotice())
+    return logger

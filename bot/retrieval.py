@@ -31,7 +31,6 @@ import numpy as np
 from bot.embeddings import Embedder
 from bot.lexical import LexicalIndex
 from persistence.knowledge import KnowledgeRepository
-from persistence.lexicon import QueryTokenizer
 from persistence.records import KnowledgeHit
 
 log = logging.getLogger(__name__)
@@ -182,7 +181,6 @@ class Retriever:
         self._lexical: LexicalIndex | None = None
         self._building: asyncio.Task[None] | None = None
         self._failed_version = -1
-        self._tokenizer = QueryTokenizer()
 
     @property
     def default_mode(self) -> Mode:
@@ -229,13 +227,15 @@ class Retriever:
                 return False
             await asyncio.shield(building)
 
-    def _phrases(self, terms: list[str]) -> list[str] | None:
-        """The index tokens of the question's words, or None where FTS5 must decide: a word
-        that is not exactly one token (``a_b`` is a two-token phrase) needs phrase matching."""
-        tokens = self._tokenizer.tokens(terms)
-        if any(len(tokens[t]) != 1 for t in terms):
+    async def _phrases(self, terms: list[str]) -> list[str] | None:
+        """The index tokens of the question's words, or None where the database must decide: a
+        word that is not exactly one token (``a_b`` is a two-token phrase) needs phrase
+        matching. A word with no token at all (a PostgreSQL stopword) is not searchable."""
+        tokens = await self.repo.query_tokens(terms)
+        kept = [t for t in terms if tokens[t]]
+        if any(len(tokens[t]) != 1 for t in kept):
             return None
-        return [tokens[t][0] for t in terms]
+        return [tokens[t][0] for t in kept]
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -253,7 +253,7 @@ class Retriever:
             # Fusion needs a deep candidate list; plain BM25 needs only what it returns.
             depth = limit if mode == "bm25" else max(limit, CANDIDATES)
             index = self._index_for(version)
-            phrases = self._phrases(terms) if index is not None else None
+            phrases = await self._phrases(terms) if index is not None else None
             if index is not None and phrases is not None:
                 lexical = index.search(phrases, depth)
             else:

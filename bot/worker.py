@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.jobkinds import PermanentFailure, RetryLater
 from bot.logs import current_ticket
+from persistence.db import DatabaseUnavailableError
 from persistence.jobs import JobRepository
 from persistence.records import Job
 
@@ -145,8 +146,14 @@ class JobWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._flush_done()
-        released = await self.jobs.release(owner=self.owner)
+        try:
+            await self._flush_done()
+            released = await self.jobs.release(owner=self.owner)
+        except DatabaseUnavailableError as exc:
+            # Stopping anyway: what this process held runs again, at its next start (same
+            # host) or when its leases run out (any replica).
+            log.warning("could not hand back this process's jobs while stopping: %s", exc)
+            return
         if released:
             log.info("released %d unfinished job(s) for the next start", released)
 

@@ -10,12 +10,15 @@ really differ (full-text search), a repository asks ``db.dialect``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
 
 # A result row: ``sqlite3.Row`` or ``asyncpg.Record``; both index by column name and position.
 Row: TypeAlias = Any
@@ -42,6 +45,27 @@ class Written:
 
     rowcount: int
     lastrowid: int | None
+
+
+class TxState:
+    """What every backend's open transaction keeps besides its connection: whether it is
+    durable, and what to run once it has committed."""
+
+    def __init__(self, *, durable: bool) -> None:
+        self.durable = durable
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(fn)
+
+    def committed(self) -> None:
+        """Run the after-commit callbacks; one that fails is logged, the others still run."""
+        for fn in self._after_commit:
+            try:
+                fn()
+            except Exception:
+                log.exception("an after-commit callback failed")
 
 
 class Tx(Protocol):
@@ -96,6 +120,34 @@ class Database(Protocol):
     async def fetchall(
         self, sql: str, params: Sequence[Any] = (), *, inline: bool = False
     ) -> list[Row]: ...
+
+
+async def apply_migrations(
+    tx: Tx, steps: Sequence[tuple[str, Sequence[str]]], *, time_type: str
+) -> list[str]:
+    """Run the steps not yet recorded in ``schema_migrations`` (made if missing, its time
+    column of ``time_type``), each recorded as it is applied; their names."""
+    await tx.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        f" name TEXT PRIMARY KEY, applied_at {time_type} NOT NULL)"
+    )
+    done = {r["name"] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
+    applied: list[str] = []
+    for name, statements in steps:
+        if name in done:
+            continue
+        for statement in statements:
+            await tx.execute(statement)
+        await tx.execute(
+            "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, now())
+        )
+        applied.append(name)
+    return applied
+
+
+async def recorded_migrations(db: Database) -> list[str]:
+    rows = await db.fetchall("SELECT name FROM schema_migrations ORDER BY name")
+    return [r["name"] for r in rows]
 
 
 def backend_of(url: str) -> Dialect:

@@ -7,7 +7,13 @@ import re
 from collections.abc import Iterable, Sequence
 
 from persistence.db import Database, Row, Tx, now
-from persistence.lexicon import Postings, read_postings
+from persistence.lexicon import (
+    PgQueryTokenizer,
+    Postings,
+    QueryTokenizer,
+    read_postings,
+    read_postings_pg,
+)
 from persistence.migrations_pg import TS_CONFIG
 from persistence.records import ArticleInput, KnowledgeArticle, KnowledgeHit
 
@@ -69,6 +75,8 @@ def _article(row: Row) -> KnowledgeArticle:
 class KnowledgeRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._sqlite_tokens: QueryTokenizer | None = None
+        self._pg_tokens: PgQueryTokenizer | None = None
 
     # -- writing ------------------------------------------------------------------------
 
@@ -266,15 +274,20 @@ class KnowledgeRepository:
         (title A, heading B, text C), document length in words."""
         title, heading, text = _BM25_WEIGHTS
         rows = await self.db.fetchall(
-            f"WITH q AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', ?::text))),"
+            # One row per word's lexeme: two words with one stem count twice, as two FTS5
+            # phrases do (and the in-memory index).
+            "WITH q AS (SELECT u.lexeme FROM unnest(?::text[]) AS t(term)"
+            f"   CROSS JOIN LATERAL unnest(to_tsvector('{TS_CONFIG}', t.term)) u),"
             " corpus AS (SELECT COUNT(*)::float8 AS n, COALESCE(AVG(tokens), 1)::float8 AS avgdl"
             "   FROM kb_chunks),"
             " idf AS (SELECT q.lexeme,"
             "   GREATEST(ln((corpus.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) AS idf"
             "   FROM q CROSS JOIN corpus CROSS JOIN LATERAL (SELECT COUNT(*)::float8 AS df"
             f"     FROM kb_chunks WHERE tsv @@ {_LEXEME.format('q.lexeme')}::tsquery) d),"
-            " scored AS (SELECT c.id, SUM(i.idf * f.tf * ? / (f.tf + ? * (1 - ? + ?"
-            "     * c.tokens / corpus.avgdl))) AS score"
+            # Typed parameters: an untyped one beside an integer would be taken as an integer
+            # (b = 0.75 became 0, and long chunks went unpenalised).
+            " scored AS (SELECT c.id, SUM(i.idf * f.tf * ?::float8 / (f.tf + ?::float8"
+            "     * (1 - ?::float8 + ?::float8 * c.tokens / corpus.avgdl))) AS score"
             "   FROM kb_chunks c CROSS JOIN corpus CROSS JOIN LATERAL unnest(c.tsv) u"
             "   JOIN idf i ON i.lexeme = u.lexeme"
             "   CROSS JOIN LATERAL (SELECT SUM(CASE w WHEN 'A' THEN ?::float8"
@@ -285,7 +298,7 @@ class KnowledgeRepository:
             f" SELECT {_HIT_COLUMNS}, r.score AS rank FROM scored r"
             " JOIN kb_chunks c ON c.id = r.id JOIN kb_articles a ON a.id = c.article_id"
             " ORDER BY r.score DESC, c.id",
-            (" ".join(terms), _K1 + 1, _K1, _B, _B, title, heading, text, limit),
+            (list(terms), _K1 + 1, _K1, _B, _B, title, heading, text, limit),
         )
         return [_hit(r, float(r["rank"])) for r in rows]
 
@@ -304,11 +317,25 @@ class KnowledgeRepository:
     @property
     def holds_postings(self) -> bool:
         """Whether ``postings()`` can read the index (an in-memory database cannot be shared)."""
-        return self.db.dialect == "sqlite" and self.db.path != ":memory:"
+        return self.db.dialect == "postgresql" or self.db.path != ":memory:"
 
     async def postings(self) -> Postings:
-        """The whole FTS5 index with bm25()'s column weights applied, read on a thread."""
+        """The whole full-text index with bm25()'s column weights applied: FTS5's, read on a
+        thread, or PostgreSQL's tsvectors."""
+        if self.db.dialect == "postgresql":
+            return await read_postings_pg(self.db, _BM25_WEIGHTS)
         return await asyncio.to_thread(read_postings, self.db.path, _BM25_WEIGHTS)
+
+    async def query_tokens(self, words: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The index's tokens for each word, as the index makes them (stemmed, folded; none for
+        a word the index leaves out, such as a PostgreSQL stopword)."""
+        if self.db.dialect == "postgresql":
+            if self._pg_tokens is None:
+                self._pg_tokens = PgQueryTokenizer(self.db)
+            return await self._pg_tokens.tokens(words)
+        if self._sqlite_tokens is None:
+            self._sqlite_tokens = QueryTokenizer()
+        return self._sqlite_tokens.tokens(words)
 
     async def chunk_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) AS n FROM kb_chunks")

@@ -9,11 +9,16 @@ same tokenizer for questions), so stemming and case folding cannot drift from th
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from persistence.db import Database
+from persistence.migrations_pg import TS_CONFIG
 
 # The tokenizer of kb_fts (migration 0001); the query tokenizer must use the very same.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -106,6 +111,97 @@ def read_postings(path: str, weights: Sequence[float]) -> Postings:
         row_ids=row_ids,
         row_tokens=np.bincount(positions[:n], weights=counts[:n], minlength=len(row_ids)),
     )
+
+
+async def read_postings_pg(db: Database, weights: Sequence[float]) -> Postings:
+    """PostgreSQL's weighted tsvectors as ``Postings``: each lexeme's chunks and its
+    column-weighted frequency in each (title A, heading B, text C), and each chunk's length in
+    words (``kb_chunks.tokens``). Read again if the knowledge base changed meanwhile (every
+    change bumps its version in the same transaction), so the result is one snapshot."""
+    title, heading, text = (float(w) for w in weights)
+    for _ in range(5):
+        before = await _kb_version(db)
+        rows = await db.fetchone(
+            "SELECT string_agg(id::text, ',' ORDER BY id) AS ids,"
+            " string_agg(tokens::text, ',' ORDER BY id) AS tokens FROM kb_chunks"
+        )
+        # Packed as text, one row per lexeme: decoding millions of array elements would
+        # hold the event loop; parsing the text happens on a thread.
+        terms = await db.fetchall(
+            "SELECT u.lexeme AS term, string_agg(c.id::text, ',' ORDER BY c.id) AS ids,"
+            " string_agg(f.tf::text, ',' ORDER BY c.id) AS tfs"
+            " FROM kb_chunks c CROSS JOIN LATERAL unnest(c.tsv) u"
+            " CROSS JOIN LATERAL (SELECT SUM(CASE w WHEN 'A' THEN ?::float8 WHEN 'B' THEN"
+            "   ?::float8 ELSE ?::float8 END) AS tf FROM unnest(u.weights) w) f"
+            " GROUP BY u.lexeme ORDER BY u.lexeme",
+            (title, heading, text),
+        )
+        if await _kb_version(db) == before:
+            return await asyncio.to_thread(_assemble, before, rows, terms)
+    raise RuntimeError("the knowledge base kept changing while its index was read")
+
+
+async def _kb_version(db: Database) -> int:
+    row = await db.fetchone("SELECT value FROM kb_meta WHERE key = 'version'")
+    return int(row["value"]) if row else 0
+
+
+def _numbers(text: str | None, dtype: Any) -> np.ndarray:
+    if not text:
+        return np.zeros(0, dtype=dtype)
+    return np.asarray(text.split(","), dtype=np.float64).astype(dtype)
+
+
+def _assemble(version: int, rows: Any, terms: Sequence[Any]) -> Postings:
+    row_ids = _numbers(rows["ids"] if rows else None, np.int64)
+    row_tokens = _numbers(rows["tokens"] if rows else None, np.float64)
+    names: list[str] = []
+    starts = [0]
+    chunks: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for row in terms:
+        ids = _numbers(row["ids"], np.int64)
+        names.append(str(row["term"]))
+        chunks.append(np.searchsorted(row_ids, ids).astype(np.int32))
+        weights.append(_numbers(row["tfs"], np.float32))
+        starts.append(starts[-1] + len(ids))
+    return Postings(
+        version=version,
+        token_count=int(row_tokens.sum()),
+        terms=names,
+        starts=np.asarray(starts, dtype=np.int64),
+        positions=np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32),
+        freqs=np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32),
+        row_ids=row_ids,
+        row_tokens=row_tokens,
+    )
+
+
+class PgQueryTokenizer:
+    """Words -> the lexemes PostgreSQL's text search makes of them ("Exporting" -> ("export",);
+    a stopword -> ()), with the configuration of ``kb_chunks.tsv``; cached like
+    ``QueryTokenizer``, one round trip for a lookup's new words."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    async def tokens(self, words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        wanted = list(dict.fromkeys(words))
+        unknown = [w for w in wanted if w not in self._cache]
+        if unknown:
+            if len(self._cache) + len(unknown) > _CACHE_LIMIT:
+                self._cache.clear()
+            rows = await self.db.fetchall(
+                "SELECT w.word, ARRAY(SELECT lexeme FROM unnest(to_tsvector("
+                f"'{TS_CONFIG}', w.word)) ORDER BY positions[1]) AS lexemes"
+                " FROM unnest(?::text[]) AS w(word)",
+                (unknown,),
+            )
+            found = {str(r["word"]): tuple(r["lexemes"]) for r in rows}
+            for word in unknown:
+                self._cache[word] = found.get(word, ())
+        return {w: self._cache[w] for w in wanted}
 
 
 class QueryTokenizer:

@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -46,13 +45,13 @@ from persistence.db import (
     DatabaseUnavailableError,
     Dialect,
     Row,
+    TxState,
     Written,
-    now,
+    apply_migrations,
+    recorded_migrations,
 )
 from persistence.migrations_pg import PG_MIGRATIONS
 from persistence.writer_lock import WriterLock
-
-log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock keys: serial write transactions, and migrations.
 WRITE_LOCK = 0x53_55_50_57  # "SUPW"
@@ -135,34 +134,34 @@ def redacted(url: str) -> str:
     return urlunparse(parsed._replace(netloc=f"{user}:***@{netloc}"))
 
 
+# What an operator should know about each kind of failure, after "the database <where>".
+_EXPLAINED: list[tuple[type[BaseException], str]] = [
+    (asyncio.TimeoutError, "did not answer in time (server overloaded or down)"),
+    (asyncpg.LockNotAvailableError, "is locked by another transaction; the write will be retried"),
+    (asyncpg.ReadOnlySQLTransactionError, "is read-only (a standby?): use the primary's URL"),
+    (asyncpg.InsufficientResourcesError, "is out of resources (disk full?): {exc}"),
+    (
+        asyncpg.InvalidAuthorizationSpecificationError,
+        "refused the login: check DATABASE_URL's user and password",
+    ),
+    (asyncpg.InvalidCatalogNameError, "does not exist: create it (createdb) first"),
+]
+
+
 def describe(exc: BaseException, where: str) -> str:
     """What an operator should know about a failed database call, in one line."""
-    if isinstance(exc, asyncio.TimeoutError):
-        return f"the database {where} did not answer in time (server overloaded or down)"
-    if isinstance(exc, asyncpg.LockNotAvailableError):
-        return f"the database {where} is locked by another transaction; the write will be retried"
-    if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
-        return f"the database {where} is read-only (a standby?): point DATABASE_URL at the primary"
-    if isinstance(exc, asyncpg.InsufficientResourcesError):
-        return f"the database {where} is out of resources (disk full?): {exc}"
-    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
-        return f"the database {where} refused the login: check DATABASE_URL's user and password"
-    if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        return f"the database {where} does not exist: create it (createdb) first"
+    for kind, explanation in _EXPLAINED:
+        if isinstance(exc, kind):
+            return f"the database {where} " + explanation.format(exc=exc)
     return f"the database {where} cannot be reached: {type(exc).__name__}: {exc}"
 
 
-class PostgresTx:
+class PostgresTx(TxState):
     """An open write transaction on one connection."""
 
     def __init__(self, conn: asyncpg.Connection, *, durable: bool) -> None:
+        super().__init__(durable=durable)
         self._conn = conn
-        self.durable = durable
-        self._after_commit: list[Callable[[], None]] = []
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        """Call ``fn`` once this transaction has committed (never if it rolls back)."""
-        self._after_commit.append(fn)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written:
         status = await self._conn.execute(numbered(sql), *_args(params))
@@ -255,28 +254,12 @@ class PostgresDatabase:
     async def migrate(self) -> list[str]:
         """Apply migrations not yet recorded in ``schema_migrations``; return their names.
         Replicas starting together take turns (an advisory lock), so each step runs once."""
-        applied: list[str] = []
         async with self.transaction() as tx:
             await tx.execute(f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK})")
-            await tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
-            )
-            done = {r["name"] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
-            for name, statements in PG_MIGRATIONS:
-                if name in done:
-                    continue
-                for statement in statements:
-                    await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, now())
-                )
-                applied.append(name)
-        return applied
+            return await apply_migrations(tx, PG_MIGRATIONS, time_type="DOUBLE PRECISION")
 
     async def applied_migrations(self) -> list[str]:
-        rows = await self.fetchall("SELECT name FROM schema_migrations ORDER BY name")
-        return [r["name"] for r in rows]
+        return await recorded_migrations(self)
 
     @asynccontextmanager
     async def transaction(
@@ -293,11 +276,7 @@ class PostgresDatabase:
         finally:
             if serial:
                 self._lock.release()
-        for fn in tx._after_commit:
-            try:
-                fn()
-            except Exception:
-                log.exception("an after-commit callback failed")
+        tx.committed()
 
     async def fetchone(
         self, sql: str, params: Sequence[Any] = (), *, inline: bool = False

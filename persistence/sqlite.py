@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import sqlite3
 import time
@@ -67,13 +66,13 @@ from persistence.db import (
     DatabaseConfigError,
     DatabaseUnavailableError,
     Dialect,
+    TxState,
     Written,
-    now,
+    apply_migrations,
+    recorded_migrations,
 )
 from persistence.migrations import MIGRATIONS
 from persistence.writer_lock import WriterLock
-
-log = logging.getLogger(__name__)
 
 READERS = 3
 # A transaction running statements inline gives the loop a turn after this long.
@@ -247,17 +246,12 @@ class _Writer:
             self._thread.shutdown(wait=False)
 
 
-class SqliteTx:
+class SqliteTx(TxState):
     """An open write transaction. Repositories take one so several writes commit together."""
 
     def __init__(self, writer: _Writer, *, durable: bool = True) -> None:
+        super().__init__(durable=durable)
         self._writer = writer
-        self.durable = durable
-        self._after_commit: list[Callable[[], None]] = []
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        """Call ``fn`` once this transaction has committed (never if it rolls back)."""
-        self._after_commit.append(fn)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written:
         def run() -> Written:
@@ -354,27 +348,11 @@ class SqliteDatabase:
 
     async def migrate(self) -> list[str]:
         """Apply migrations not yet recorded in ``schema_migrations``; return their names."""
-        applied: list[str] = []
         async with self.transaction() as tx:
-            await tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-            )
-            done = {r["name"] for r in await tx.fetchall("SELECT name FROM schema_migrations")}
-            for name, statements in MIGRATIONS:
-                if name in done:
-                    continue
-                for statement in statements:
-                    await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, now())
-                )
-                applied.append(name)
-        return applied
+            return await apply_migrations(tx, MIGRATIONS, time_type="REAL")
 
     async def applied_migrations(self) -> list[str]:
-        rows = await self.fetchall("SELECT name FROM schema_migrations ORDER BY name")
-        return [r["name"] for r in rows]
+        return await recorded_migrations(self)
 
     @asynccontextmanager
     async def transaction(
@@ -413,11 +391,7 @@ class SqliteDatabase:
                 raise
         finally:
             self._lock.release()
-        for fn in tx._after_commit:
-            try:
-                fn()
-            except Exception:
-                log.exception("an after-commit callback failed")
+        tx.committed()
 
     # Reads run the statement to its end in one go. Executing and fetching in two hops let other
     # coroutines' reads start while a statement was still open: the connection then stayed in

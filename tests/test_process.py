@@ -102,6 +102,7 @@ async def test_separate_process_answers_and_stops_cleanly_on_sigterm(
     await slack.wait_for_posts(1, channel=SUPPORT, thread_ts=ts, timeout=20)
     assert scenario.bot.terminate() == 0
     assert "xoxb-test" not in scenario.bot.output()
+    assert "will be unused" not in scenario.bot.output()  # Bolt's notice about our own token
 
 
 async def test_sigkill_between_event_and_reply_finishes_after_restart_once(

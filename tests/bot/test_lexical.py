@@ -1,4 +1,5 @@
-"""The in-memory BM25 index scores exactly as FTS5's bm25() and takes over lookups safely."""
+"""The in-memory BM25 index scores exactly as the database's own ranking (FTS5's bm25(), or the
+same formula in SQL over PostgreSQL's tsvectors) and takes over lookups safely."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ import pytest
 from bot.knowledge import KnowledgeBase
 from bot.lexical import LexicalIndex
 from bot.retrieval import Retriever, query_terms
+from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.lexicon import QueryTokenizer
 from persistence.records import ArticleInput, KnowledgeChunkInput
 from persistence.sqlite import SqliteDatabase
+from tests.utils.databases import database_url
 from tests.utils.harness import KB_DIR
-
-# The SQLite backend itself (PostgreSQL's: tests/persistence/test_postgres.py).
-pytestmark = pytest.mark.sqlite_only
 
 WORDS = [
     "export",
@@ -87,7 +87,7 @@ def corpus(seed: int, articles: int) -> list[ArticleInput]:
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[KnowledgeRepository]:
-    db = SqliteDatabase(str(tmp_path / "kb.db"))
+    db = database_from_url(database_url(tmp_path))
     await db.open()
     repository = KnowledgeRepository(db)
     await repository.upsert_many(corpus(7, 150))
@@ -101,13 +101,12 @@ def queries(seed: int, n: int) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6))) for _ in range(n)]
 
 
-async def test_scores_and_ranking_equal_fts5_bm25(repo: KnowledgeRepository) -> None:
+async def test_scores_and_ranking_equal_the_databases(repo: KnowledgeRepository) -> None:
     index = LexicalIndex(await repo.postings())
-    tokenizer = QueryTokenizer()
     compared = 0
     for query in queries(11, 120):
         terms = query_terms(query)
-        tokens = tokenizer.tokens(terms)
+        tokens = await repo.query_tokens(terms)
         ours = index.search([tokens[t][0] for t in terms], 10_000)
         theirs = await repo.search(query_terms(query), limit=10_000)
         assert len(ours) == len(theirs) > 0, query
@@ -129,6 +128,7 @@ async def test_a_short_result_is_the_head_of_the_long_one(repo: KnowledgeReposit
     assert index.search(["nosuchterm"], 5) == [] and index.search(phrases, 0) == []
 
 
+@pytest.mark.sqlite_only
 async def test_document_frequencies_and_membership_match_fts5(
     repo: KnowledgeRepository,
 ) -> None:
@@ -143,6 +143,22 @@ async def test_document_frequencies_and_membership_match_fts5(
         assert index.contains(term, hit.chunk_id) == (term in present)
 
 
+@pytest.mark.postgresql_only
+async def test_questions_are_tokenized_as_postgres_indexes(repo: KnowledgeRepository) -> None:
+    tokens = await repo.query_tokens(["Exporting", "the", "e-mail", "reports"])
+    assert tokens["Exporting"] == ("export",) and tokens["reports"] == ("report",)
+    assert tokens["the"] == ()  # a stopword: not in any tsvector, so not searchable
+    assert len(tokens["e-mail"]) > 1  # a compound: left to the database's phrase search
+    question = "Which is the weekly report export?"
+    retriever = Retriever(repo)
+    assert await retriever.ready()
+    fast = await retriever.lookup(question)
+    slow = await Retriever(repo).lookup(question)  # before its index loads: SQL
+    assert [h.chunk_id for h in fast.hits] == [h.chunk_id for h in slow.hits]
+    assert fast.confidence == slow.confidence
+
+
+@pytest.mark.sqlite_only
 def test_questions_are_tokenized_as_the_index_is() -> None:
     tokenizer = QueryTokenizer()
     tokens = tokenizer.tokens(["Exporting", "café", "résumés", "a_b", "_"])
@@ -200,6 +216,7 @@ async def test_phrases_of_several_tokens_are_left_to_fts5(repo: KnowledgeReposit
     assert [h.chunk_id for h in lookup.hits] == [h.chunk_id for h in expected]
 
 
+@pytest.mark.sqlite_only
 async def test_an_index_that_cannot_load_leaves_fts5_answering(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -222,6 +239,7 @@ async def test_an_index_that_cannot_load_leaves_fts5_answering(
         await db.close()
 
 
+@pytest.mark.sqlite_only
 async def test_an_in_memory_database_searches_with_fts5() -> None:
     db = SqliteDatabase(":memory:")
     await db.open()

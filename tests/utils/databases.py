@@ -76,22 +76,34 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
+        self._initdb()
+        self.resume()
+        atexit.register(self.stop)
+        self.psql(f"CREATE DATABASE {TEMPLATE}")
+        _in_thread(_migrate(self.url(TEMPLATE)))
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (its data stays, for ``resume``)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
+    def _initdb(self) -> None:
         self._run(
             str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
             "--no-sync", "-E", "UTF8", "--locale", "C",
         )  # fmt: skip
+
+    def resume(self) -> None:
         options = (
+            # No fsync (fast), but commits as in production otherwise: synchronous_commit stays
+            # on, so only the bot's durable=False transactions are asynchronous.
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
+            " -c full_page_writes=off -c max_connections=400"
             " -c shared_buffers=64MB"
         )
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.root / "server.log"), "-w", "start",
         )  # fmt: skip
-        atexit.register(self.stop)
-        self.psql(f"CREATE DATABASE {TEMPLATE}")
-        _in_thread(_migrate(self.url(TEMPLATE)))
 
     def psql(self, sql: str) -> None:
         subprocess.run(
