@@ -22,11 +22,10 @@ from persistence.db import DatabaseUnavailableError
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (
-    CUSTOMER,
-    CUSTOMER_TEAM,
     SUPPORT,
     RunningBot,
     classification,
+    deliver,
     draft,
     scripted_llm,
 )
@@ -38,20 +37,6 @@ pytestmark = pytest.mark.sqlite_only
 def integrity(path: str) -> str:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-
-
-async def deliver(bot: RunningBot, ts: str, event_id: str, retry: int | None = None) -> int:
-    status, _, _, _ = await bot.send.message_event(
-        SUPPORT,
-        CUSTOMER,
-        "How do I export a report as CSV?",
-        ts=ts,
-        user_team=CUSTOMER_TEAM,
-        team=CUSTOMER_TEAM,
-        event_id=event_id,
-        retry_num=retry,
-    )
-    return status
 
 
 async def answered_once(bot: RunningBot, slack: SlackStandIn, ts: str) -> None:

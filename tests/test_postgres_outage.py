@@ -14,11 +14,9 @@ from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import PostgresServer
 from tests.utils.harness import (
-    CUSTOMER,
-    CUSTOMER_TEAM,
     SUPPORT,
-    RunningBot,
     classification,
+    deliver,
     draft,
     scripted_llm,
 )
@@ -33,20 +31,6 @@ def server() -> Iterator[PostgresServer]:
     own.start()
     yield own
     own.stop()
-
-
-async def deliver(bot: RunningBot, ts: str, event_id: str, retry: int | None = None) -> int:
-    status, _, _, _ = await bot.send.message_event(
-        SUPPORT,
-        CUSTOMER,
-        "How do I export a report as CSV?",
-        ts=ts,
-        user_team=CUSTOMER_TEAM,
-        team=CUSTOMER_TEAM,
-        event_id=event_id,
-        retry_num=retry,
-    )
-    return status
 
 
 async def test_a_server_outage_refuses_messages_clearly_and_the_bot_recovers(

@@ -145,6 +145,27 @@ class RunningBot:
         return self.slack.posts(channel=SUPPORT, thread_ts=ts)
 
 
+async def deliver(
+    bot: RunningBot,
+    ts: str,
+    event_id: str,
+    retry: int | None = None,
+    text: str = "How do I export a report as CSV?",
+) -> int:
+    """A customer's question with a fixed ts and event id, as Slack sends (and resends) it."""
+    status, _, _, _ = await bot.send.message_event(
+        SUPPORT,
+        CUSTOMER,
+        text,
+        ts=ts,
+        user_team=CUSTOMER_TEAM,
+        team=CUSTOMER_TEAM,
+        event_id=event_id,
+        retry_num=retry,
+    )
+    return status
+
+
 def classification(
     category: str = "simple_faq", confidence: float = 0.9, **extra: Any
 ) -> dict[str, Any]:
