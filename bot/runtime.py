@@ -234,7 +234,7 @@ class BotRuntime:
             await resume_paused(repos, config.current.version)
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
-            worker.reclaim_from_dead_processes, "interval", seconds=30, id="reclaim-leases"
+            worker.reclaim_from_dead_processes, "interval", seconds=10, id="reclaim-leases"
         )
         # Settings changed by an admin on another replica take effect here within seconds.
         self._scheduler.add_job(config.refresh, "interval", seconds=2, id="config-refresh")

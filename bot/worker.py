@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # How often the worker claims when nothing signals it (timers, other processes' jobs).
 POLL_SECONDS = 1.0
+# How often a worker says it is alive, and how long a silent one is taken for dead: its jobs
+# are then claimable by any replica, on any host, before their leases run out.
+HEARTBEAT_SECONDS = 5.0
+SILENT_SECONDS = 30.0
 # How long finished jobs may wait to be marked done with others. A crash in between runs them
 # again, as a crash between a job's work and its own completion always could.
 DONE_LINGER_SECONDS = 0.05
@@ -122,9 +126,12 @@ class JobWorker:
         self.wake()
 
     async def reclaim_from_dead_processes(self) -> int:
-        owners = await self.jobs.running_owners()
-        gone = [o for o in owners if _owner_is_gone(o, self.owner)]
-        count = await self.jobs.expire_leases_of(gone)
+        """Make the jobs of workers known to be gone claimable now: a process of this host
+        that no longer runs, or a worker anywhere whose heartbeat fell silent."""
+        owners = [o for o in await self.jobs.running_owners() if o != self.owner]
+        gone = {o for o in owners if _owner_is_gone(o, self.owner)}
+        gone.update(await self.jobs.silent_owners(owners, since=time.time() - SILENT_SECONDS))
+        count = await self.jobs.expire_leases_of(sorted(gone))
         if count:
             log.info("reclaimed %d job(s) left running by a stopped process", count)
         return count
@@ -149,6 +156,7 @@ class JobWorker:
         try:
             await self._flush_done()
             released = await self.jobs.release(owner=self.owner)
+            await self.jobs.forget_worker(self.owner, older_than=time.time() - 86400)
         except DatabaseUnavailableError as exc:
             # Stopping anyway: what this process held runs again, at its next start (same
             # host) or when its leases run out (any replica).
@@ -165,6 +173,7 @@ class JobWorker:
         loop = asyncio.get_running_loop()
         heartbeat_every = max(1.0, self.lease_seconds / 3)
         last_heartbeat = loop.time()
+        last_beat = -HEARTBEAT_SECONDS  # at once
         claiming = True
         while not self._stopping:
             self._claim_now = False
@@ -185,6 +194,9 @@ class JobWorker:
                         lease_seconds=self.lease_seconds,
                     )
                     last_heartbeat = loop.time()
+                if loop.time() - last_beat >= HEARTBEAT_SECONDS:
+                    await self.jobs.heartbeat(self.owner)
+                    last_beat = loop.time()
             except Exception:
                 log.exception("could not claim jobs; trying again shortly")
                 self._done = done + self._done

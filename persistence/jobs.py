@@ -203,6 +203,34 @@ class JobRepository:
                 self._signal_ready(tx)
         return cur.rowcount
 
+    async def heartbeat(self, owner: str) -> None:
+        """This worker is alive (an upsert, safe beside other replicas' transactions)."""
+        async with self.db.transaction(durable=False, serial=False) as tx:
+            await tx.execute(
+                "INSERT INTO worker_heartbeats(owner, seen_at) VALUES (?, ?)"
+                " ON CONFLICT(owner) DO UPDATE SET seen_at = excluded.seen_at",
+                (owner, now()),
+            )
+
+    async def silent_owners(self, owners: list[str], *, since: float) -> list[str]:
+        """Those of ``owners`` whose last heartbeat is older than ``since`` (an owner that never
+        sent one, from before heartbeats, is not judged: its leases run out as before)."""
+        if not owners:
+            return []
+        marks = ",".join("?" for _ in owners)
+        rows = await self.db.fetchall(
+            f"SELECT owner FROM worker_heartbeats WHERE owner IN ({marks}) AND seen_at < ?",
+            (*owners, since),
+        )
+        return [r["owner"] for r in rows]
+
+    async def forget_worker(self, owner: str, *, older_than: float | None = None) -> None:
+        """Drop this worker's heartbeat (a clean stop), and any older than ``older_than``."""
+        async with self.db.transaction(durable=False, serial=False) as tx:
+            await tx.execute("DELETE FROM worker_heartbeats WHERE owner = ?", (owner,))
+            if older_than is not None:
+                await tx.execute("DELETE FROM worker_heartbeats WHERE seen_at < ?", (older_than,))
+
     async def running_owners(self) -> list[str]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running'"

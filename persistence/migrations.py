@@ -248,4 +248,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 AND json_extract(payload, '$.orphan_waits') IS NOT NULL""",
         ],
     ),
+    (
+        "0008_worker_heartbeats",
+        [
+            # Each running worker's last sign of life: a replica that went silent on another
+            # host has its jobs taken over without waiting for their leases to run out.
+            """CREATE TABLE worker_heartbeats (
+                owner TEXT PRIMARY KEY,
+                seen_at REAL NOT NULL
+            )""",
+        ],
+    ),
 ]

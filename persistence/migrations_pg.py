@@ -257,4 +257,13 @@ PG_MIGRATIONS: list[tuple[str, list[str]]] = [
                 AND json_extract(payload, '$.orphan_waits') IS NOT NULL""",
         ],
     ),
+    (
+        "0008_worker_heartbeats",
+        [
+            """CREATE TABLE worker_heartbeats (
+                owner TEXT PRIMARY KEY,
+                seen_at DOUBLE PRECISION NOT NULL
+            )""",
+        ],
+    ),
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from bot.worker import SILENT_SECONDS, JobWorker
 from persistence.db import Database
 from persistence.jobs import JobRepository
 from persistence.records import Job
@@ -255,3 +257,62 @@ async def test_a_job_is_never_enqueued_in_a_transaction_that_may_be_lost(
         async with db.transaction(durable=False) as tx:
             await jobs.enqueue(tx, kind="intake", dedupe_key="lazy", payload={})
     assert await jobs.get_by_key("lazy") is None
+
+
+async def test_heartbeats_tell_silent_workers_from_live_ones(db: Database) -> None:
+    jobs = JobRepository(db)
+    await jobs.heartbeat("live")
+    await jobs.heartbeat("silent")
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE worker_heartbeats SET seen_at = seen_at - 100 WHERE owner = 'silent'"
+        )
+    await jobs.heartbeat("live")  # an upsert: one row per worker
+    since = time.time() - 30
+    assert await jobs.silent_owners(["live", "silent", "never-beat"], since=since) == ["silent"]
+    assert await jobs.silent_owners([], since=since) == []
+    await jobs.forget_worker("live", older_than=time.time() - 50)
+    assert await db.fetchall("SELECT owner FROM worker_heartbeats") == []
+
+
+async def test_a_silent_worker_on_another_host_loses_its_jobs_before_its_leases_end(
+    db: Database,
+) -> None:
+    jobs = JobRepository(db)
+    for key in ("a", "b"):
+        await _enqueue(jobs, key)
+    elsewhere = "another-host:4242:abcd1234"  # not a process this host can look up
+    taken = await jobs.claim(owner=elsewhere, limit=1, lease_seconds=LONG)
+    await jobs.claim(owner="this-host-live:1:x", limit=1, lease_seconds=LONG)
+    worker = JobWorker(
+        jobs, {}, concurrency=1, lease_seconds=LONG, max_attempts=3, retry_base_seconds=0.1
+    )
+    await jobs.heartbeat(elsewhere)
+    await jobs.heartbeat("this-host-live:1:x")
+    assert await worker.reclaim_from_dead_processes() == 0  # both alive: leases hold
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE worker_heartbeats SET seen_at = ? WHERE owner = ?",
+            (time.time() - SILENT_SECONDS - 1, elsewhere),
+        )
+    assert await worker.reclaim_from_dead_processes() == 1
+    again = await jobs.claim(owner=worker.owner, limit=5, lease_seconds=LONG)
+    assert [j.id for j in again] == [taken[0].id] and again[0].attempts == 2
+
+
+async def test_a_running_worker_beats_and_forgets_itself_when_it_stops(db: Database) -> None:
+    jobs = JobRepository(db)
+    worker = JobWorker(
+        jobs, {}, concurrency=1, lease_seconds=LONG, max_attempts=3, retry_base_seconds=0.1
+    )
+    worker.run()
+    try:
+        for _ in range(200):
+            rows = await db.fetchall("SELECT owner FROM worker_heartbeats")
+            if rows:
+                break
+            await asyncio.sleep(0.01)
+        assert [r["owner"] for r in rows] == [worker.owner]
+    finally:
+        await worker.stop()
+    assert await db.fetchall("SELECT owner FROM worker_heartbeats") == []
