@@ -46,6 +46,14 @@ def _binaries() -> Path:
     raise RuntimeError("PostgreSQL's pg_ctl was not found (apt-get install postgresql)")
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -62,10 +70,12 @@ class PostgresServer:
         self.port = _free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:
-            # PostgreSQL will not run as root: as the postgres user, in a folder it owns.
-            user = pwd.getpwnam("postgres")
+            # PostgreSQL will not run as root: as the postgres user (Debian's package makes
+            # it; else nobody), in a folder it owns.
+            name = "postgres" if _user_exists("postgres") else "nobody"
+            user = pwd.getpwnam(name)
             os.chown(self.root, user.pw_uid, user.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
+            self._as = ["runuser", "-u", name, "--"]
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
 
