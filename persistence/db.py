@@ -40,11 +40,9 @@ def now() -> float:
 
 @dataclass(frozen=True)
 class Written:
-    """What a write statement did: the rows it changed, and (SQLite only) the last row id it
-    inserted; code for both backends uses ``RETURNING`` instead."""
+    """What a write statement did: the rows it changed (inserts read ids with ``RETURNING``)."""
 
     rowcount: int
-    lastrowid: int | None
 
 
 class TxState:

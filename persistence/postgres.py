@@ -165,7 +165,7 @@ class PostgresTx(TxState):
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Written:
         status = await self._conn.execute(numbered(sql), *_args(params))
-        return Written(rowcount(status), None)
+        return Written(rowcount(status))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = [_args(r) for r in rows]

@@ -257,7 +257,7 @@ class SqliteTx(TxState):
         def run() -> Written:
             cur = self._writer.conn.execute(sql, params)
             try:
-                return Written(cur.rowcount, cur.lastrowid)
+                return Written(cur.rowcount)
             finally:
                 cur.close()
 
