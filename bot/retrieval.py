@@ -1,9 +1,8 @@
 """Finding the passages that answer a question, and knowing when none does.
 
 Three modes over one index: ``bm25`` (SQLite FTS5 or PostgreSQL's tsvector, stemmed, heading and
-title weighted; on SQLite ranked in memory by ``bot/lexical.py`` once the index for the current
-KB version is loaded, by FTS5 itself until then, with the same scores; on PostgreSQL by the same
-formula in SQL),
+title weighted; ranked in memory by ``bot/lexical.py`` once the index for the current KB version
+is loaded, by the database itself until then, with the same scores),
 ``dense`` (cosine over stored vectors) and ``hybrid`` (reciprocal rank fusion of both). Every
 lookup also returns a confidence in [0, 1] and the "nothing fits" verdict the workflow uses to
 escalate rather than answer from the nearest irrelevant article:

@@ -159,7 +159,7 @@ class JobWorker:
             await self.jobs.forget_worker(self.owner, older_than=time.time() - 86400)
         except DatabaseUnavailableError as exc:
             # Stopping anyway: what this process held runs again, at its next start (same
-            # host) or when its leases run out (any replica).
+            # host) or once its heartbeat has been silent long enough (any replica).
             log.warning("could not hand back this process's jobs while stopping: %s", exc)
             return
         if released:
@@ -171,8 +171,8 @@ class JobWorker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        heartbeat_every = max(1.0, self.lease_seconds / 3)
-        last_heartbeat = loop.time()
+        renew_every = max(1.0, self.lease_seconds / 3)
+        last_renewal = loop.time()
         last_beat = -HEARTBEAT_SECONDS  # at once
         claiming = True
         while not self._stopping:
@@ -187,13 +187,13 @@ class JobWorker:
                 else:  # only finished jobs to record
                     await self.jobs.mark_done(owner=self.owner, done=done)
                     claimed = []
-                if loop.time() - last_heartbeat > heartbeat_every:
+                if loop.time() - last_renewal > renew_every:
                     await self.jobs.extend_leases(
                         owner=self.owner,
                         job_ids=list(self._inflight),
                         lease_seconds=self.lease_seconds,
                     )
-                    last_heartbeat = loop.time()
+                    last_renewal = loop.time()
                 if loop.time() - last_beat >= HEARTBEAT_SECONDS:
                     await self.jobs.heartbeat(self.owner)
                     last_beat = loop.time()

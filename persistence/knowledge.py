@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from persistence.db import Database, Row, Tx, now
 from persistence.lexicon import (
+    PG_TERM_FREQUENCY,
     PgQueryTokenizer,
     Postings,
     QueryTokenizer,
@@ -145,13 +146,15 @@ class KnowledgeRepository:
         """Insert (id or None for a new one, article id, position, heading, text) chunks and
         their full-text index entries; ``titles``: each article's title, indexed with them."""
         if self.db.dialect == "postgresql":
-            rows = [
-                (*([] if cid is None else [cid]), aid, n, heading, text,
-                 _length(titles[aid], heading, text), titles[aid], heading, text)
-                for cid, aid, n, heading, text in chunks
-            ]  # fmt: skip
-            explicit = [r for r, c in zip(rows, chunks, strict=True) if c[0] is not None]
-            new = [r for r, c in zip(rows, chunks, strict=True) if c[0] is None]
+            explicit: list[tuple[object, ...]] = []  # copied chunks keep their ids
+            new: list[tuple[object, ...]] = []
+            for cid, aid, n, heading, text in chunks:
+                title = titles[aid]
+                row = (aid, n, heading, text, _length(title, heading, text), title, heading, text)
+                if cid is None:
+                    new.append(row)
+                else:
+                    explicit.append((cid, *row))
             columns = "article_id, position, heading, text, tokens, tsv"
             values = f"?, ?, ?, ?, ?, {_PG_TSV}"
             if explicit:
@@ -290,8 +293,7 @@ class KnowledgeRepository:
             "     * (1 - ?::float8 + ?::float8 * c.tokens / corpus.avgdl))) AS score"
             "   FROM kb_chunks c CROSS JOIN corpus CROSS JOIN LATERAL unnest(c.tsv) u"
             "   JOIN idf i ON i.lexeme = u.lexeme"
-            "   CROSS JOIN LATERAL (SELECT SUM(CASE w WHEN 'A' THEN ?::float8"
-            "     WHEN 'B' THEN ?::float8 ELSE ?::float8 END) AS tf FROM unnest(u.weights) w) f"
+            f"   CROSS JOIN LATERAL {PG_TERM_FREQUENCY} f"
             f"   WHERE c.tsv @@ (SELECT string_agg({_LEXEME.format('lexeme')}, ' | ')::tsquery"
             "     FROM q)"
             "   GROUP BY c.id ORDER BY score DESC, c.id LIMIT ?)"

@@ -113,6 +113,15 @@ def read_postings(path: str, weights: Sequence[float]) -> Postings:
     )
 
 
+# A tsvector entry ``u``'s column-weighted frequency: its positions weighted by column (title A,
+# heading B, text C), the weights as three parameters. Shared by the SQL ranking
+# (``persistence/knowledge.py``) and the postings below, so the two cannot drift apart.
+PG_TERM_FREQUENCY = (
+    "(SELECT SUM(CASE w WHEN 'A' THEN ?::float8 WHEN 'B' THEN ?::float8 ELSE ?::float8 END)"
+    " AS tf FROM unnest(u.weights) w)"
+)
+
+
 async def read_postings_pg(db: Database, weights: Sequence[float]) -> Postings:
     """PostgreSQL's weighted tsvectors as ``Postings``: each lexeme's chunks and its
     column-weighted frequency in each (title A, heading B, text C), and each chunk's length in
@@ -131,8 +140,7 @@ async def read_postings_pg(db: Database, weights: Sequence[float]) -> Postings:
             "SELECT u.lexeme AS term, string_agg(c.id::text, ',' ORDER BY c.id) AS ids,"
             " string_agg(f.tf::text, ',' ORDER BY c.id) AS tfs"
             " FROM kb_chunks c CROSS JOIN LATERAL unnest(c.tsv) u"
-            " CROSS JOIN LATERAL (SELECT SUM(CASE w WHEN 'A' THEN ?::float8 WHEN 'B' THEN"
-            "   ?::float8 ELSE ?::float8 END) AS tf FROM unnest(u.weights) w) f"
+            f" CROSS JOIN LATERAL {PG_TERM_FREQUENCY} f"
             " GROUP BY u.lexeme ORDER BY u.lexeme",
             (title, heading, text),
         )

@@ -281,11 +281,8 @@ class PostgresDatabase:
     async def fetchone(
         self, sql: str, params: Sequence[Any] = (), *, inline: bool = False
     ) -> Row | None:
-        try:
-            async with self._pool_for(False).acquire(timeout=self._timeout) as conn:
-                return await conn.fetchrow(numbered(sql), *_args(params))
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailableError(describe(exc, self.path)) from exc
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(
         self, sql: str, params: Sequence[Any] = (), *, inline: bool = False

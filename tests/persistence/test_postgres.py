@@ -234,3 +234,10 @@ async def test_nul_characters_are_stored_as_replacement_characters(tmp_path: Pat
         assert json.loads(row["payload"])["text"] == "a literal \\u0000 stays"
     finally:
         await db.close()
+
+
+def test_both_backends_name_their_migrations_alike() -> None:
+    """doctor and copy-db compare a database's applied steps with one list of names."""
+    from persistence.migrations import MIGRATIONS
+
+    assert [name for name, _ in PG_MIGRATIONS] == [name for name, _ in MIGRATIONS]

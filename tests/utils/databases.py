@@ -21,7 +21,9 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -92,9 +94,12 @@ class PostgresServer:
         self.psql(f"CREATE DATABASE {TEMPLATE}")
         _in_thread(_migrate(self.url(TEMPLATE)))
 
-    def pause(self) -> None:
+    def pause(self, *, check: bool = True) -> None:
         """Stop the server as a crash would (its data stays, for ``resume``)."""
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        subprocess.run(
+            [*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            check=check, capture_output=True, timeout=60,
+        )  # fmt: skip
 
     def _initdb(self) -> None:
         self._run(
@@ -134,12 +139,9 @@ class PostgresServer:
         self.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def stop(self) -> None:
+        """Stop the server and delete its files (it may be stopped already)."""
         if self.data.exists():
-            subprocess.run(
-                [*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                 "stop"],
-                capture_output=True, timeout=60,
-            )  # fmt: skip
+            self.pause(check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -149,13 +151,13 @@ async def _migrate(url: str) -> None:
     await db.close()
 
 
-def _in_thread(coro: object) -> None:
+def _in_thread(coro: Coroutine[Any, Any, None]) -> None:
     """Run a coroutine to its end on a loop of its own (callers may be inside a running loop)."""
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(coro)  # type: ignore[arg-type]
+            asyncio.run(coro)
         except BaseException as exc:  # pragma: no cover - re-raised below
             failure.append(exc)
 
