@@ -61,7 +61,11 @@ class Intake:
             shared_channel=message.shared_channel,
         )
         repos = self.repos
-        async with repos.db.transaction() as tx:
+        # A question opens a ticket (or is ignored) and queues only internal jobs: no fsync, as
+        # its inbound job, durable since the acknowledgement, is done only after this commit,
+        # so a power cut that takes this takes that too, and the message is filed again. A
+        # reply may queue a card update, which reaches Slack: durable.
+        async with repos.db.transaction(durable=not message.is_root) as tx:
 
             async def ignore(reason: str) -> None:
                 log.info("ignoring message %s: %s", message.dedupe_key, reason)
@@ -123,6 +127,7 @@ class Intake:
                         dedupe_key=f"{message.dedupe_key}:orphan:{orphan_waits + 1}",
                         payload={**message.to_payload(), "orphan_waits": orphan_waits + 1},
                         delay=ORPHAN_RETRY_SECONDS,
+                        internal=True,
                     )
                     log.info("reply %s waits for its thread's question", message.dedupe_key)
                     return

@@ -9,6 +9,10 @@ REVIEW_TIMEOUT = "review_timeout"  # the customer hears "still on it" once
 AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itself
 REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
 
+# Kinds whose handlers only write the database: what they tell Slack goes through jobs they
+# enqueue durably. They may be enqueued without an fsync (``JobRepository.enqueue``).
+INTERNAL = frozenset({INBOUND_MESSAGE, ADVANCE_TICKET, AUTO_CLOSE})
+
 
 def advance_key(ticket_id: int, round: int) -> str:
     return f"ticket:{ticket_id}:round:{round}:advance"

@@ -63,13 +63,18 @@ class JobRepository:
         dedupe_key: str,
         payload: dict[str, Any],
         delay: float = 0.0,
+        internal: bool = False,
     ) -> bool:
         """Insert a job unless one with this key exists; True when it was new.
 
-        Only in a durable transaction: a job, and the attempt count a hand-over gives it, must
-        not be lost to a power cut once its work may have reached Slack."""
-        if not tx.durable:
-            raise ValueError("jobs are enqueued in durable transactions only")
+        In a durable transaction, unless ``internal``: a job, and the attempt count a hand-over
+        gives it, must not be lost to a power cut once its work may have reached Slack.
+        ``internal`` marks a job whose handler only writes the database: whatever it tells Slack
+        goes through jobs it enqueues durably, and that commit makes this one durable too (a
+        power cut takes only a suffix of the log). Losing it loses all it did, and the work is
+        redone from what was durable (the message's inbound job, say)."""
+        if not tx.durable and not internal:
+            raise ValueError("jobs that may reach Slack are enqueued in durable transactions only")
         t = now()
         dispatch = self.dispatch
         lease = dispatch.offer() if dispatch is not None and delay <= 0 else None

@@ -35,9 +35,11 @@ its job is committed. FULL makes that commit survive a power cut, not just a pro
 between LLM calls, job leases and completions): committed without an fsync (``NORMAL``), inline
 on the loop. Either kind survives a process crash. A power cut can take only a suffix of the WAL,
 so it loses such a transaction only together with everything committed after it up to the next
-durable commit; whatever told the outside world something (the acknowledgement, a reviewer's
-decision, the record of a Slack post) was durable, and the rest is redone from it. Without this,
-the fsyncs of a question's checkpoints were a fifth of its CPU (issue 8).
+durable commit; whatever the outside world was told or will be told depends on a durable
+commit (the acknowledgement, a reviewer's decision, every job that may reach Slack), and the rest
+is redone from it: a question's filing and checkpoints, and the record of a post, which a rerun
+of its job finds again by the key in the message's metadata. Without this, the fsyncs of a
+question's steps were a fifth of its CPU (issue 8).
 
 Why the writer checkpoints itself: SQLite's automatic checkpoint runs inside whichever COMMIT
 crosses the threshold, which could be one running inline on the loop. The writer's connection

@@ -259,6 +259,17 @@ async def test_a_job_is_never_enqueued_in_a_transaction_that_may_be_lost(
     assert await jobs.get_by_key("lazy") is None
 
 
+async def test_an_internal_job_may_be_enqueued_without_an_fsync(db: Database) -> None:
+    # Its handler only writes the database, so losing it to a power cut loses all it did.
+    jobs = JobRepository(db)
+    async with db.transaction(durable=False) as tx:
+        assert await jobs.enqueue(
+            tx, kind="advance", dedupe_key="internal", payload={"n": 1}, internal=True
+        )
+    job = await jobs.get_by_key("internal")
+    assert job is not None and job.payload == {"n": 1} and job.state == "pending"
+
+
 async def test_heartbeats_tell_silent_workers_from_live_ones(db: Database) -> None:
     jobs = JobRepository(db)
     await jobs.heartbeat("live")
