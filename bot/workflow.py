@@ -1,17 +1,22 @@
 """The ticket state machine: classify, retrieve, draft, decide; then answer or escalate.
 
-Each step computes outside any transaction (LLM and search are slow), then stores its result and
-moves the state in one conditional update, with an audit event. A step whose result is stored is
-never run again: after a crash the worker resumes from the stored state. If two workers race on
-one ticket, the loser's conditional update changes nothing and it re-reads.
+Each step computes outside any transaction (LLM and search are slow). Results are stored, and the
+state moved, in one conditional update with an audit event per step: classification and search
+together, then the draft together with the decision (two transactions a round, not four: issue
+8's profile). A step whose result is stored is never run again: after a crash the worker resumes
+from the stored state, and a search or decision that fails still stores the model's work before
+it. If two workers race on one ticket, the loser's conditional update changes nothing and it
+re-reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot import jobkinds
@@ -19,7 +24,7 @@ from bot.blocks import answer_message
 from bot.config import Settings
 from bot.escalate import open_escalation
 from bot.knowledge import KnowledgeBase
-from bot.live_config import LiveConfig
+from bot.live_config import ConfigSnapshot, LiveConfig
 from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.models import Classification, Decision, Draft, DraftReply, Source
 from bot.policy import asks_for_a_person, decide
@@ -97,38 +102,36 @@ class Workflow:
         }
 
     async def advance(self, ticket_id: int, round: int) -> None:
-        """Run the ticket's remaining steps for this round, from wherever it stands."""
-        steps: dict[str, Callable[[Ticket], Awaitable[Ticket | None]]] = {
+        """Run the ticket's remaining steps for this round, from wherever it stands.
+
+        A round stores what it worked out twice: classification and search together (the
+        search takes milliseconds, the classification a model call), then the draft together
+        with the decision. The states in between are where a round resumes that stopped there
+        (a failed search or decision, or a pause)."""
+        steps: dict[str, Callable[[Ticket, _Run], Awaitable[Ticket | None]]] = {
             "received": self._classify,
             "classified": self._retrieve,
             "retrieved": self._draft,
-            "drafted": self._decide,
+            "drafted": self._decide_stored,
         }
+        run = _Run()
         ticket = await self.repos.tickets.get(ticket_id)
         for _ in range(20):
-            if ticket is None or ticket.round != round or ticket.state not in steps:
-                return
-            if ticket.state == "drafted" and (await self.config.refresh()).paused:
-                # Paused: answer nothing, escalate nothing. /support resume runs it on.
-                log.info("ticket %s waits at its decision: the bot is paused", ticket.id)
-                async with self.repos.db.transaction() as tx:
-                    await self.repos.trail.record(
-                        tx,
-                        ticket_id=ticket.id,
-                        step="held",
-                        actor="bot",
-                        detail={"reason": "the bot is paused; it decides when resumed"},
-                    )
+            if run.held or ticket is None or ticket.round != round or ticket.state not in steps:
                 return
             # A step returns the ticket as it left it; None when it must be read again (someone
             # else moved it meanwhile, or the step ended the round).
-            moved = await steps[ticket.state](ticket)
+            moved = await steps[ticket.state](ticket, run)
             ticket = moved if moved is not None else await self.repos.tickets.get(ticket_id)
         raise RuntimeError(f"ticket {ticket_id} did not settle")
 
     # -- steps ---------------------------------------------------------------------------
 
-    async def _round_text(self, ticket: Ticket) -> tuple[str, str, int]:
+    async def _round_text(self, ticket: Ticket, run: _Run) -> tuple[str, str, int]:
+        """The round's question, the thread before it, and its last turn's id: read once per
+        run, so the draft answers the very turns that were classified."""
+        if run.text is not None and run.text[0] == ticket.processed_turn_id:
+            return run.text[1]
         turns = await self.repos.tickets.turns(ticket.id)
         history_turns, new = split_round(turns, ticket.processed_turn_id)
         question = "\n".join(_quoted(t.text) for t in new).strip()
@@ -137,10 +140,12 @@ class Workflow:
             for t in history_turns[-HISTORY_TURNS:]
         )
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
-        return question, history or "(none)", upto
+        text = (question, history or "(none)", upto)
+        run.text = (ticket.processed_turn_id, text)
+        return text
 
-    async def _classify(self, ticket: Ticket) -> Ticket | None:
-        question, history, upto = await self._round_text(ticket)
+    async def _classify(self, ticket: Ticket, run: _Run) -> Ticket | None:
+        question, history, upto = await self._round_text(ticket, run)
         result: dict[str, Any] = {"turn_range": [ticket.processed_turn_id, upto]}
         usage: LlmUsage | None = None
         if asks_for_a_person(question):
@@ -160,14 +165,24 @@ class Workflow:
             except LlmFailure as failure:
                 result.update(error=failure.reason)
                 usage = failure.usage
-        return await self._store(
-            ticket, "classified", "classified", {"classification": result}, usage
-        )
+        classified = _Step("classified", {"classification": result}, usage)
+        try:
+            searched = await self._search(question, result)
+        except Exception:
+            # The classification cost a model call: keep it, and search again on the retry.
+            with contextlib.suppress(Exception):
+                await self._store(ticket, "classified", [classified])
+            raise
+        return await self._store(ticket, "retrieved", [classified, searched])
 
-    async def _retrieve(self, ticket: Ticket) -> Ticket | None:
+    async def _retrieve(self, ticket: Ticket, run: _Run) -> Ticket | None:
+        question, _, _ = await self._round_text(ticket, run)
+        searched = await self._search(question, ticket.classification or {})
+        return await self._store(ticket, "retrieved", [searched])
+
+    async def _search(self, question: str, classification: dict[str, Any]) -> _Step:
         started = time.monotonic()
-        question, _, _ = await self._round_text(ticket)
-        keywords = (ticket.classification or {}).get("keywords") or []
+        keywords = classification.get("keywords") or []
         query = " ".join([question[:QUESTION_CHARS_FOR_LLM], *keywords])
         lookup = await self.knowledge.lookup(query, limit=SEARCH_RESULTS)
         hits = lookup.hits
@@ -191,11 +206,9 @@ class Workflow:
             ],
         }
         duration = int((time.monotonic() - started) * 1000)
-        return await self._store(
-            ticket, "retrieved", "searched", {"retrieval": retrieval}, None, duration_ms=duration
-        )
+        return _Step("searched", {"retrieval": retrieval}, None, duration_ms=duration)
 
-    async def _draft(self, ticket: Ticket) -> Ticket | None:
+    async def _draft(self, ticket: Ticket, run: _Run) -> Ticket | None:
         classification = ticket.classification or {}
         retrieval = ticket.retrieval or {}
         hits: list[dict[str, Any]] = retrieval.get("hits", [])
@@ -211,7 +224,7 @@ class Workflow:
         elif not llm_usable or self.model is None:
             draft = self._passage_draft(hits[0]).model_dump()
         else:
-            question, history, _ = await self._round_text(ticket)
+            question, history, _ = await self._round_text(ticket, run)
             try:
                 reply = await self.model.structured(
                     self.draft_prompt,
@@ -234,7 +247,19 @@ class Workflow:
                 draft = self._passage_draft(hits[0]).model_dump() if hits else None
                 if draft is not None:
                     draft["error"] = failure.reason
-        return await self._store(ticket, "drafted", "drafted", {"draft": draft}, usage)
+        drafted = _Step("drafted", {"draft": draft}, usage)
+        config = await self.config.refresh()
+        if config.paused:
+            log.info("ticket %s waits at its decision: the bot is paused", ticket.id)
+            run.held = True
+            return await self._store(ticket, "drafted", [drafted, _held()])
+        try:
+            return await self._decide(ticket, config, drafted)
+        except Exception:
+            # The draft cost a model call: keep it, and decide again on the retry.
+            with contextlib.suppress(Exception):
+                await self._store(ticket, "drafted", [drafted])
+            raise
 
     async def revise(
         self, ticket: Ticket, *, previous: str | None, feedback: str | None
@@ -319,13 +344,28 @@ class Workflow:
             missing_information=reply.missing_information.strip(),
         )
 
-    async def _decide(self, ticket: Ticket) -> Ticket | None:
+    async def _decide_stored(self, ticket: Ticket, run: _Run) -> Ticket | None:
+        """A round that stopped at its decision (a pause, a failed decision) decides now."""
         config = await self.config.refresh()
+        if config.paused:
+            # Paused: answer nothing, escalate nothing. /support resume runs it on.
+            log.info("ticket %s waits at its decision: the bot is paused", ticket.id)
+            run.held = True
+            async with self.repos.db.transaction() as tx:
+                await self._record(tx, ticket, None, [_held()])
+            return None
+        return await self._decide(ticket, config, None)
+
+    async def _decide(
+        self, ticket: Ticket, config: ConfigSnapshot, drafted: _Step | None
+    ) -> Ticket | None:
+        """Answer or escalate, in one transaction with the draft (``drafted``) when it is new."""
         classification = ticket.classification or {}
+        draft = drafted.fields["draft"] if drafted is not None else ticket.draft
         decision = decide(
             classification=classification,
             retrieval=ticket.retrieval or {},
-            draft=ticket.draft,
+            draft=draft,
             threshold=config.threshold,
         )
         if decision.action == "answer" and config.mode(ticket.channel_id) == "review":
@@ -334,64 +374,46 @@ class Workflow:
                 reason="This channel is in review mode: every draft waits for approval.",
             )
         upto = int((classification.get("turn_range") or [0, ticket.processed_turn_id])[1])
+        answer = decision.action == "answer"
+        decided = _Step(
+            "decided",
+            {"decision": decision.model_dump(), "processed_turn_id": upto},
+            detail=decision.model_dump(),
+        )
+        steps = [decided] if drafted is None else [drafted, decided]
         repos = self.repos
         async with repos.db.transaction() as tx:
-            current = await repos.tickets.get(ticket.id, tx)
-            if current is None or current.version != ticket.version:
+            # From "retrieved" with a new draft, or from "drafted": moved only if nobody else
+            # moved the ticket since it was read.
+            new_state = "answered" if answer else "awaiting_review"
+            moved = await self._record(tx, ticket, new_state, steps)
+            if moved is None:
                 return None
-            if decision.action == "answer":
-                moved = await repos.tickets.transition(
-                    tx,
-                    ticket_id=ticket.id,
-                    expected_state="drafted",
-                    expected_version=ticket.version,
-                    new_state="answered",
-                    decision=decision.model_dump(),
-                    processed_turn_id=upto,
-                )
-                draft = Draft.model_validate(ticket.draft)
+            if answer:
+                draft = Draft.model_validate(moved.draft)
                 message = answer_message(
-                    draft.text, draft.sources, ticket_id=ticket.id, round=ticket.round
+                    draft.text, draft.sources, ticket_id=moved.id, round=moved.round
                 )
                 await queue_thread_post(
                     repos.jobs,
                     tx,
-                    key=jobkinds.answer_key(ticket.id, ticket.round),
-                    ticket=ticket,
+                    key=jobkinds.answer_key(moved.id, moved.round),
+                    ticket=moved,
                     message=message,
                     purpose="answer",
                 )
+                await self._start_next_round_if_asked(tx, moved)
             else:
-                moved = await repos.tickets.transition(
-                    tx,
-                    ticket_id=ticket.id,
-                    expected_state="drafted",
-                    expected_version=ticket.version,
-                    new_state="awaiting_review",
-                    decision=decision.model_dump(),
-                    processed_turn_id=upto,
-                )
-                await self._open_escalation(tx, ticket, decision.reason)
-            assert moved
-            await repos.trail.record(
-                tx,
-                ticket_id=ticket.id,
-                step="decided",
-                actor="bot",
-                detail=decision.model_dump(),
-            )
-            if decision.action == "answer":
-                await self._start_next_round_if_asked(tx, ticket.id)
+                await self._open_escalation(tx, moved, decision.reason)
         return None  # the round is decided; whatever comes next is read afresh
 
     async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
         await open_escalation(self.repos, self.settings, self.config.current, tx, ticket, reason)
 
-    async def _start_next_round_if_asked(self, tx: Tx, ticket_id: int) -> None:
-        """A customer who wrote again while the round ran gets a round of their own."""
-        ticket = await self.repos.tickets.get(ticket_id, tx)
-        assert ticket is not None
-        latest = await self.repos.tickets.latest_customer_turn_id(tx, ticket_id)
+    async def _start_next_round_if_asked(self, tx: Tx, ticket: Ticket) -> None:
+        """A customer who wrote again while the round ran gets a round of their own (``ticket``
+        as this transaction left it)."""
+        latest = await self.repos.tickets.latest_customer_turn_id(tx, ticket.id)
         if latest <= ticket.processed_turn_id:
             return
         await self.repos.tickets.transition(
@@ -404,19 +426,20 @@ class Workflow:
         )
         await queue_advance(self.repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
 
-    async def _store(
-        self,
-        ticket: Ticket,
-        new_state: str,
-        step: str,
-        fields: dict[str, Any],
-        usage: LlmUsage | None,
-        *,
-        duration_ms: int | None = None,
-    ) -> Ticket | None:
+    async def _store(self, ticket: Ticket, new_state: str, steps: list[_Step]) -> Ticket | None:
         # Not durable: a checkpoint between model calls, redone from the question if a power
         # cut takes it; nothing has been told to anyone on its strength.
         async with self.repos.db.transaction(durable=False) as tx:
+            return await self._record(tx, ticket, new_state, steps)
+
+    async def _record(
+        self, tx: Tx, ticket: Ticket, new_state: str | None, steps: list[_Step]
+    ) -> Ticket | None:
+        """Store the steps' results and move the ticket to ``new_state`` (None: leave it), each
+        step on the trail; None when someone moved the ticket while they ran."""
+        moved: Ticket | None = ticket
+        if new_state is not None:
+            fields = {k: v for step in steps for k, v in step.fields.items()}
             moved = await self.repos.tickets.move(
                 tx,
                 ticket,
@@ -424,14 +447,19 @@ class Workflow:
                 **fields,
             )
             if moved is None:
-                log.info("ticket %s moved on while %s ran; re-reading", ticket.id, step)
+                log.info("ticket %s moved on while %s ran; re-reading", ticket.id, steps[-1].name)
                 return None
-            detail = _trail_detail(step, fields)
-            extra = usage_fields(usage)
-            if duration_ms is not None:
-                extra["duration_ms"] = duration_ms
+        for step in steps:
+            extra = usage_fields(step.usage)
+            if step.duration_ms is not None:
+                extra["duration_ms"] = step.duration_ms
             await self.repos.trail.record(
-                tx, ticket_id=ticket.id, step=step, actor="bot", detail=detail, **extra
+                tx,
+                ticket_id=ticket.id,
+                step=step.name,
+                actor="bot",
+                detail=step.detail if step.detail is not None else _trail_detail(step),
+                **extra,
             )
         return moved
 
@@ -482,7 +510,32 @@ def _source(hit: dict[str, Any]) -> Source:
     )
 
 
-def _trail_detail(step: str, fields: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class _Run:
+    """One run of ``Workflow.advance``: what it has read (processed turn id, round text), and
+    whether it stopped at a pause."""
+
+    text: tuple[int, tuple[str, str, int]] | None = None
+    held: bool = False  # paused at the decision: the round stops here until resumed
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A step's outcome: the ticket fields it sets, and its entry on the trail."""
+
+    name: str
+    fields: dict[str, Any]
+    usage: LlmUsage | None = None
+    duration_ms: int | None = None
+    detail: dict[str, Any] | None = None  # None: summarised from ``fields``
+
+
+def _held() -> _Step:
+    return _Step("held", {}, detail={"reason": "the bot is paused; it decides when resumed"})
+
+
+def _trail_detail(step_: _Step) -> dict[str, Any]:
+    step, fields = step_.name, step_.fields
     if step == "classified":
         c = fields["classification"]
         return {k: c.get(k) for k in ("category", "confidence", "wants_human", "error", "skipped")}
