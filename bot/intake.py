@@ -17,6 +17,7 @@ from bot.people import People
 from bot.policy import has_words
 from bot.queueing import queue_advance, queue_card_sync
 from bot.repos import Repositories
+from bot.worker import complete_running_job
 from persistence.records import IN_PROGRESS_STATES
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class Intake:
         # so a power cut that takes this takes that too, and the message is filed again. A
         # reply may queue a card update, which reaches Slack: durable.
         async with repos.db.transaction(durable=not message.is_root) as tx:
+            await complete_running_job(repos.jobs, tx)  # whichever way it is filed
 
             async def ignore(reason: str) -> None:
                 log.info("ignoring message %s: %s", message.dedupe_key, reason)

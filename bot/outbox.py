@@ -30,6 +30,7 @@ from bot.people import Workspace
 from bot.repos import Repositories
 from bot.slack_text import message_link, slack_date, slack_error
 from bot.status import last_word, ticket_status
+from bot.worker import complete_running_job
 from bot.workflow import split_round
 from persistence.db import Tx
 from persistence.records import Job, Turn
@@ -163,6 +164,7 @@ class SlackOutbox:
         # comes later in the log), so the job runs again, finds its post by the key in the
         # message's metadata, and records it then, as after a crash between post and record.
         async with self.repos.db.transaction(durable=False) as tx:
+            await complete_running_job(self.repos.jobs, tx, {"ts": ts})
             ticket_id = p.get("ticket_id")
             if ticket_id is not None:
                 author = p.get("author")

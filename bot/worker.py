@@ -22,10 +22,12 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from bot.jobkinds import PermanentFailure, RetryLater
 from bot.logs import current_ticket
-from persistence.db import DatabaseUnavailableError
+from persistence.db import DatabaseUnavailableError, Tx
 from persistence.jobs import JobRepository
 from persistence.records import Job
 
@@ -43,6 +45,31 @@ DONE_LINGER_SECONDS = 0.05
 
 JobHandler = Callable[[Job], Awaitable[object]]
 DeadHandler = Callable[[Job, str], Awaitable[None]]
+
+
+@dataclass
+class _Running:
+    job_id: int
+    owner: str
+    done: bool = False  # recorded done by the handler's own last transaction
+
+    def recorded(self) -> None:
+        self.done = True
+
+
+# The job the current task runs for a worker (each job runs in a task of its own).
+_running: ContextVar[_Running | None] = ContextVar("running_job", default=None)
+
+
+async def complete_running_job(jobs: JobRepository, tx: Tx, result: object = None) -> None:
+    """Record the job this task runs as done in ``tx``, the handler's last transaction, instead
+    of in a transaction of the worker's own afterwards: one commit fewer per job, and the jobs
+    table's pages written once. Outside a worker's job (a test, a command) it does nothing."""
+    running = _running.get()
+    if running is None or running.done:
+        return
+    await jobs.complete(tx, job_id=running.job_id, owner=running.owner, result=result)
+    tx.after_commit(running.recorded)
 
 
 def new_owner_id() -> str:
@@ -255,10 +282,19 @@ class JobWorker:
 
     async def _run_handler(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
+        running = _Running(job.id, self.owner)
+        _running.set(running)
         try:
-            if handler is None:
-                raise PermanentFailure(f"no handler for job kind {job.kind!r}")
-            result = await handler(job)
+            try:
+                if handler is None:
+                    raise PermanentFailure(f"no handler for job kind {job.kind!r}")
+                result = await handler(job)
+            except Exception:
+                if not running.done:
+                    raise
+                # Its work is committed and it is recorded done: nothing to run again.
+                log.exception("job %s (%s) failed after it was done", job.id, job.dedupe_key)
+                return
         except asyncio.CancelledError:
             raise
         except RetryLater as exc:
@@ -269,7 +305,8 @@ class JobWorker:
             log.exception("job %s (%s) failed", job.id, job.dedupe_key)
             await self._retry(job, f"{type(exc).__name__}: {exc}", None)
         else:
-            self._done.append((job.id, result))
+            if not running.done:
+                self._done.append((job.id, result))
 
     async def _flush_done(self) -> None:
         done, self._done, self._done_since = self._done, [], None

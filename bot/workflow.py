@@ -32,6 +32,7 @@ from bot.prompts import load_prompt
 from bot.queueing import queue_advance, queue_thread_post
 from bot.repos import Repositories
 from bot.slack_text import neutralize_mentions
+from bot.worker import complete_running_job
 from persistence.db import Tx
 from persistence.records import IN_PROGRESS_STATES, Ticket, TicketNote, Turn
 
@@ -389,6 +390,7 @@ class Workflow:
             moved = await self._record(tx, ticket, new_state, steps)
             if moved is None:
                 return None
+            await complete_running_job(repos.jobs, tx)  # the round's job ends with its decision
             if answer:
                 draft = Draft.model_validate(moved.draft)
                 message = answer_message(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from bot.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker
+from bot.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker, complete_running_job
 from persistence.jobs import JobRepository
 from persistence.records import Job
 from persistence.sqlite import SqliteDatabase
@@ -182,3 +183,82 @@ async def test_a_stopped_worker_takes_no_more_jobs(db: SqliteDatabase) -> None:
     await enqueue(jobs, "after")
     job = await jobs.get_by_key("after")
     assert job is not None and job.state == "pending"  # left for the next start to claim
+
+
+async def test_a_job_recorded_done_in_its_own_transaction_needs_no_flush(
+    db: SqliteDatabase,
+) -> None:
+    jobs = JobRepository(db)
+
+    async def step(job: Job) -> str:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE IF NOT EXISTS work(key TEXT)")
+            await tx.execute("INSERT INTO work(key) VALUES (?)", (job.payload["key"],))
+            await complete_running_job(jobs, tx, {"wrote": job.payload["key"]})
+        return "ignored: already recorded"
+
+    async with running(jobs, step) as worker:
+        await asyncio.sleep(0)  # the first (empty) claim
+        trace = Trace(db)
+        await enqueue(jobs, "own")
+        await wait_until(lambda: _all_done(jobs, 1))
+        await asyncio.sleep(DONE_LINGER_SECONDS * 3)
+        # Recorded done once, inside the handler's transaction (between its write and its
+        # commit), with no completion transaction after it.
+        statements = trace.statements
+        done = [i for i, sql in enumerate(statements) if "UPDATE jobs SET state = 'done'" in sql]
+        work = next(i for i, sql in enumerate(statements) if "INSERT INTO work(" in sql)
+        commit = next(i for i, sql in enumerate(statements) if i > work and sql == "COMMIT")
+        assert len(done) == 1 and work < done[0] < commit
+        assert worker.busy == 0
+    row = await db.fetchone("SELECT result FROM jobs WHERE dedupe_key = 'own'")
+    assert row is not None and json.loads(row["result"]) == {"wrote": "own"}
+
+
+async def test_a_job_that_fails_after_recording_itself_done_is_not_run_again(
+    db: SqliteDatabase,
+) -> None:
+    jobs = JobRepository(db)
+    runs: list[str] = []
+
+    async def step(job: Job) -> None:
+        runs.append(job.payload["key"])
+        async with db.transaction() as tx:
+            await complete_running_job(jobs, tx)
+        raise RuntimeError("after its work was committed")
+
+    async with running(jobs, step):
+        await enqueue(jobs, "once")
+        await wait_until(lambda: _all_done(jobs, 1))
+        await asyncio.sleep(0.3)  # a retry would come after 0.05 s
+    job = await jobs.get_by_key("once")
+    assert job is not None and job.state == "done" and job.attempts == 1
+    assert runs == ["once"]
+
+
+async def test_a_rolled_back_completion_leaves_the_job_to_retry(db: SqliteDatabase) -> None:
+    jobs = JobRepository(db)
+    runs: list[str] = []
+
+    async def step(job: Job) -> None:
+        runs.append(job.payload["key"])
+        if len(runs) == 1:
+            async with db.transaction() as tx:
+                await complete_running_job(jobs, tx)
+                raise RuntimeError("the transaction failed before its commit")
+
+    async with running(jobs, step):
+        await enqueue(jobs, "again")
+        await wait_until(lambda: _all_done(jobs, 1))
+    job = await jobs.get_by_key("again")
+    assert job is not None and job.state == "done" and job.attempts == 2
+    assert runs == ["again", "again"]
+
+
+async def test_completing_outside_a_workers_job_does_nothing(db: SqliteDatabase) -> None:
+    jobs = JobRepository(db)
+    await enqueue(jobs, "idle")
+    async with db.transaction() as tx:
+        await complete_running_job(jobs, tx)
+    job = await jobs.get_by_key("idle")
+    assert job is not None and job.state == "pending"
