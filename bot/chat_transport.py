@@ -101,8 +101,12 @@ class ChatTransport:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # No cookie jar: the API sets none worth keeping, and filtering one costs per call.
             self._session = aiohttp.ClientSession(
-                timeout=self.timeout, connector=aiohttp.TCPConnector(limit=0)
+                timeout=self.timeout,
+                connector=aiohttp.TCPConnector(limit=0),
+                headers=self._headers,
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -117,9 +121,7 @@ class ChatTransport:
         while True:
             retry_after: float | None = None
             try:
-                async with self._client().post(
-                    self.url, data=data, headers=self._headers
-                ) as response:
+                async with self._client().post(self.url, data=data) as response:
                     raw = await response.read()
                     status = response.status
                     if status < 400:

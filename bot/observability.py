@@ -58,8 +58,15 @@ class Observability:
             registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
+        self._job_kinds: dict[str, Any] = {}  # labelled children: .labels() costs a lock
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    def observe_job(self, kind: str, seconds: float) -> None:
+        child = self._job_kinds.get(kind)
+        if child is None:
+            child = self._job_kinds[kind] = self.job_seconds.labels(kind=kind)
+        child.observe(seconds)
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {}

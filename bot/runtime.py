@@ -283,7 +283,7 @@ class BotRuntime:
 
     def _observe_job(self, kind: str, seconds: float) -> None:
         if self.observability is not None:
-            self.observability.job_seconds.labels(kind=kind).observe(seconds)
+            self.observability.observe_job(kind, seconds)
 
     async def _check_slack(self, client: AsyncWebClient) -> None:
         try:
