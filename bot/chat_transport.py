@@ -5,7 +5,8 @@ request and response models and walks httpx's layers, which cost more CPU than e
 the bot does for a question (measured by ``bench/throughput.py``: about 2 ms of the bot's 13 ms
 per question went to the client alone). The request is a small JSON body and the answer is
 validated by ``bot/llm.py`` anyway. The ``openai`` package still serves embeddings and the
-health checks, where calls are rare.
+health checks, where calls are rare. The HTTP itself is ``bot/http1.py``'s (aiohttp's client
+cost three times its CPU per call).
 
 Retries follow the openai client's rules: 408, 409, 429 and 5xx answers, timeouts and
 connection failures are retried up to ``max_retries`` times with exponential backoff and
@@ -19,8 +20,9 @@ import json
 import random
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
+from bot.http1 import ConnectFailed, Malformed, Origin, Truncated
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -94,26 +96,21 @@ class ChatTransport:
         self, *, api_key: str, base_url: str | None, timeout: float, max_retries: int
     ) -> None:
         self.url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/chat/completions"
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout = timeout
         self.max_retries = max_retries
+        self._path = urlsplit(self.url).path
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-        self._session: aiohttp.ClientSession | None = None
+        self._origin: Origin | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # No cookie jar: the API sets none worth keeping, and filtering one costs per call.
-            self._session = aiohttp.ClientSession(
-                timeout=self.timeout,
-                connector=aiohttp.TCPConnector(limit=0),
-                headers=self._headers,
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
+    def _client(self) -> Origin:
+        if self._origin is None:
+            self._origin = Origin(self.url, self._headers, timeout=self.timeout)
+        return self._origin
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._origin is not None:
+            await self._origin.close()
+            self._origin = None
 
     async def complete(self, body: dict[str, Any]) -> Completion:
         data = json.dumps(body).encode()
@@ -121,22 +118,20 @@ class ChatTransport:
         while True:
             retry_after: float | None = None
             try:
-                async with self._client().post(self.url, data=data) as response:
-                    raw = await response.read()
-                    status = response.status
-                    if status < 400:
-                        return parse_completion(raw)
-                    retry_after = _retry_after(response.headers)
+                response = await self._client().post(self._path, data)
+                status = response.status
+                if status < 400:
+                    return parse_completion(response.body)
+                retry_after = _retry_after(response.headers)
                 if status not in RETRYABLE_STATUS and status < 500:
                     raise ChatStatusError(status)
                 failure: Exception = ChatStatusError(status)
             except TimeoutError:
                 failure = ChatTimeout()
-            except aiohttp.ClientPayloadError:
-                failure = ChatUnreadable("truncated body")
-                raise failure from None
-            except aiohttp.ClientError as exc:
-                failure = ChatUnreachable(type(exc).__name__)
+            except (Truncated, Malformed) as exc:
+                raise ChatUnreadable(str(exc) or type(exc).__name__) from None
+            except ConnectFailed as exc:
+                failure = ChatUnreachable(str(exc))
             if attempt >= self.max_retries:
                 raise failure
             await asyncio.sleep(backoff(attempt, retry_after))
