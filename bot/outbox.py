@@ -5,9 +5,10 @@ Every post carries message metadata naming its outbox key. A delivery that runs 
 answered 5xx after posting) first looks in the thread or channel for a message with that key,
 and only posts if there is none. That makes "at least once" delivery land exactly once.
 
-Why only the 429 handler inside slack_sdk: a 429 means Slack did nothing, so an immediate retry
-is safe; a 5xx or a dropped connection may hide a message that was posted, so those retries go
-through the job queue and the look-before-post check above.
+Why only a 429 is retried within the call (``bot/slack_api.py``, and slack_sdk's handler for
+the look-ups): a 429 means Slack did nothing, so an immediate retry is safe; a 5xx or a dropped
+connection may hide a message that was posted, so those retries go through the job queue and the
+look-before-post check above.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.blocks import CardContent, EarlierDraft, escalation_card
+from bot.http1 import HttpFailure
 from bot.jobkinds import PermanentFailure, RetryLater
 from bot.logs import current_ticket
 from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
+from bot.slack_api import SlackCallFailed, SlackWriter
 from bot.slack_text import message_link, slack_date, slack_error
 from bot.status import last_word, ticket_status
 from bot.worker import complete_running_job
@@ -106,17 +109,21 @@ def _has_key(message: dict[str, Any], key: str) -> bool:
 
 
 def _classify_slack_error(exc: SlackApiError) -> Exception:
-    error = slack_error(exc)
+    response = exc.response
+    retry_after = response.headers.get("Retry-After") if response is not None else None
+    status = response.status_code if response is not None else "?"
+    return _classify(slack_error(exc), status, retry_after)
+
+
+def _classify(error: str, status: object, retry_after: str | None) -> Exception:
     if error in PERMANENT_ERRORS:
         return PermanentFailure(f"Slack refused: {error}")
     if error in ("ratelimited", "http_429"):
-        retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
         text = str(retry_after or "")
         delay = (
             min(float(text), 3600.0) if text.isascii() and text.isdigit() and len(text) < 8 else 5.0
         )
         return RetryLater("Slack rate limit", delay=delay)
-    status = exc.response.status_code if exc.response is not None else "?"
     return RetryLater(f"Slack error {error or status}")
 
 
@@ -124,6 +131,7 @@ class SlackOutbox:
     def __init__(
         self,
         client: AsyncWebClient,
+        writer: SlackWriter,
         repos: Repositories,
         workspace: Workspace,
         escalation_channel: str,
@@ -132,7 +140,8 @@ class SlackOutbox:
         can_redraft: bool = False,
         max_redrafts: int = 0,
     ) -> None:
-        self.client = client
+        self.client = client  # reads: an earlier delivery's look-up
+        self.writer = writer  # posts and updates
         self.repos = repos
         self.workspace = workspace
         self.escalation_channel = escalation_channel
@@ -149,7 +158,7 @@ class SlackOutbox:
             ts = await self._find_posted(channel, thread_ts, job.dedupe_key, since=job.created_at)
         if ts is None:
             ts = await self._call(
-                "chat_postMessage",
+                "chat.postMessage",
                 channel=channel,
                 thread_ts=thread_ts,
                 text=p["text"],
@@ -224,7 +233,7 @@ class SlackOutbox:
         message = escalation_card(content)
         if escalation.card_ts is not None and escalation.card_channel is not None:
             await self._call(
-                "chat_update",
+                "chat.update",
                 channel=escalation.card_channel,
                 ts=escalation.card_ts,
                 text=message.text,
@@ -242,7 +251,7 @@ class SlackOutbox:
             ts = await self._find_posted(channel, None, job.dedupe_key, since=job.created_at)
         if ts is None:
             ts = await self._call(
-                "chat_postMessage",
+                "chat.postMessage",
                 channel=channel,
                 text=message.text,
                 blocks=message.blocks,
@@ -266,7 +275,7 @@ class SlackOutbox:
         if fresh is not None and fresh.version != escalation.version:
             again = escalation_card(await self.card_content(escalation_id))
             await self._call(
-                "chat_update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
+                "chat.update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
             )
         return {"ts": ts}
 
@@ -353,10 +362,10 @@ class SlackOutbox:
 
     async def _call(self, method: str, **kwargs: Any) -> str:
         try:
-            response = await getattr(self.client, method)(**kwargs)
-        except SlackApiError as exc:
-            raise _classify_slack_error(exc) from None
-        except (TimeoutError, OSError) as exc:
+            response = await self.writer.call(method, **kwargs)
+        except SlackCallFailed as exc:
+            raise _classify(exc.error, exc.status, exc.retry_after) from None
+        except (TimeoutError, HttpFailure) as exc:
             raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
         ts = response.get("ts")
         if not isinstance(ts, str):

@@ -46,6 +46,7 @@ from bot.retention import RetentionJob
 from bot.retrieval import Retriever
 from bot.review import ReviewDesk
 from bot.services import Services
+from bot.slack_api import SlackWriter
 from bot.slack_text import slack_error
 from bot.worker import JobWorker
 from bot.workflow import Workflow
@@ -123,6 +124,7 @@ class BotRuntime:
         self.observability: Observability | None = None
         self.port: int | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._writer: SlackWriter | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -142,8 +144,10 @@ class BotRuntime:
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
         handoffs = Handoffs(settings, config, repos, people)
+        self._writer = SlackWriter(client.token or "", client.base_url)
         outbox = SlackOutbox(
             client,
+            self._writer,
             repos,
             workspace,
             settings.escalation_channel,
@@ -313,6 +317,9 @@ class BotRuntime:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         if self.db is not None:
             await self.db.close()
 
