@@ -67,7 +67,14 @@ class Origin:
     """Requests to one scheme://host:port, with these headers on every one, each given up
     after ``timeout`` seconds (connecting, sending and reading the whole answer)."""
 
-    def __init__(self, url: str, headers: dict[str, str], *, timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        timeout: float,
+        tls: ssl.SSLContext | None = None,  # for https: the system's certificates by default
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -81,7 +88,7 @@ class Origin:
         lines = [f"Host: {host_header}", "Accept-Encoding: gzip, deflate"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self._headers = "\r\n".join(lines)
-        self._ssl = ssl.create_default_context() if self.tls else None
+        self._ssl = (tls or ssl.create_default_context()) if self.tls else None
         self._idle: list[_Connection] = []
         self.timeout = timeout
 

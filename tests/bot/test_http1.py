@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -223,3 +227,45 @@ def test_only_http_urls_are_taken() -> None:
     with pytest.raises(ValueError, match="not an http"):
         Origin("ftp://example.com/", {}, timeout=1.0)
     assert Origin("https://api.openai.com/v1", {}, timeout=1.0).port == 443
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost (openssl, as on every Debian machine)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
+    command += ["-addext", "subjectAltName=DNS:localhost"]
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+async def test_https_verifies_the_certificate_and_keeps_the_connection(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    state = Server(answers=[ok(b"secret 1"), ok(b"secret 2")])
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    listener = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=tls)
+    port = listener.sockets[0].getsockname()[1]
+    async with listener:
+        trusting = ssl.create_default_context(cafile=str(cert))
+        client = Origin(f"https://localhost:{port}/v1", {}, timeout=5.0, tls=trusting)
+        assert (await client.post("/v1/x", b"{}")).body == b"secret 1"
+        assert (await client.post("/v1/x", b"{}")).body == b"secret 2"
+        await client.close()
+        assert state.connections == 1 and state.requests[0][1]["host"] == f"localhost:{port}"
+        # By default only the system's certificate authorities are trusted: this one is not.
+        default = Origin(f"https://localhost:{port}/v1", {}, timeout=5.0)
+        with pytest.raises(ConnectFailed, match="SSL"):
+            await default.post("/v1/x", b"{}")
+        await default.close()
+        state.close_idle()
