@@ -129,7 +129,6 @@ class Intake:
                         dedupe_key=f"{message.dedupe_key}:orphan:{orphan_waits + 1}",
                         payload={**message.to_payload(), "orphan_waits": orphan_waits + 1},
                         delay=ORPHAN_RETRY_SECONDS,
-                        internal=True,
                     )
                     log.info("reply %s waits for its thread's question", message.dedupe_key)
                     return

@@ -10,7 +10,8 @@ AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itse
 REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
 
 # Kinds whose handlers only write the database: what they tell Slack goes through jobs they
-# enqueue durably. They may be enqueued without an fsync (``JobRepository.enqueue``).
+# enqueue durably. They may be enqueued without an fsync (``JobRepository.enqueue``, which
+# ``bot/repos.py`` gives this set).
 INTERNAL = frozenset({INBOUND_MESSAGE, ADVANCE_TICKET, AUTO_CLOSE})
 
 

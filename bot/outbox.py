@@ -30,7 +30,7 @@ from bot.logs import current_ticket
 from bot.models import Source
 from bot.people import Workspace
 from bot.repos import Repositories
-from bot.slack_api import SlackCallFailed, SlackWriter
+from bot.slack_api import SlackCallFailed, SlackWriter, retry_after_seconds
 from bot.slack_text import message_link, slack_date, slack_error
 from bot.status import last_word, ticket_status
 from bot.worker import complete_running_job
@@ -119,10 +119,8 @@ def _classify(error: str, status: object, retry_after: str | None) -> Exception:
     if error in PERMANENT_ERRORS:
         return PermanentFailure(f"Slack refused: {error}")
     if error in ("ratelimited", "http_429"):
-        text = str(retry_after or "")
-        delay = (
-            min(float(text), 3600.0) if text.isascii() and text.isdigit() and len(text) < 8 else 5.0
-        )
+        seconds = retry_after_seconds(retry_after)
+        delay = min(seconds, 3600.0) if seconds is not None else 5.0
         return RetryLater("Slack rate limit", delay=delay)
     return RetryLater(f"Slack error {error or status}")
 

@@ -56,14 +56,7 @@ async def queue_timer(
 ) -> None:
     """A timer is a job that becomes available later: it survives restarts, and the claim
     makes it fire once however many workers or replicas sweep for it."""
-    await jobs.enqueue(
-        tx,
-        kind=kind,
-        dedupe_key=key,
-        payload=payload,
-        delay=delay,
-        internal=kind in jobkinds.INTERNAL,
-    )
+    await jobs.enqueue(tx, kind=kind, dedupe_key=key, payload=payload, delay=delay)
 
 
 async def queue_card_sync(jobs: JobRepository, tx: Tx, *, escalation_id: int, reason: str) -> None:
@@ -83,5 +76,4 @@ async def queue_advance(jobs: JobRepository, tx: Tx, *, ticket_id: int, round: i
         kind=jobkinds.ADVANCE_TICKET,
         dedupe_key=jobkinds.advance_key(ticket_id, round),
         payload={"ticket_id": ticket_id, "round": round},
-        internal=True,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot import jobkinds
 from persistence.config import ConfigRepository
 from persistence.db import Database
 from persistence.escalations import EscalationRepository
@@ -29,7 +30,7 @@ class Repositories:
             db=db,
             tickets=TicketRepository(db),
             escalations=EscalationRepository(db),
-            jobs=JobRepository(db),
+            jobs=JobRepository(db, internal_kinds=jobkinds.INTERNAL),
             trail=TrailRepository(db),
             knowledge=KnowledgeRepository(db),
             config=ConfigRepository(db),

@@ -60,8 +60,10 @@ class SlackWriter:
             try:
                 return await self._call(method, body)
             except SlackCallFailed as failed:
-                wait = _seconds(failed.retry_after)
-                if failed.status != 429 or attempt == RATE_LIMIT_RETRIES or wait is None:
+                wait = retry_after_seconds(failed.retry_after)
+                if failed.status != 429 or wait is None or wait > RATE_LIMIT_WAIT:
+                    raise
+                if attempt == RATE_LIMIT_RETRIES:
                     raise
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
@@ -81,9 +83,9 @@ class SlackWriter:
         return data
 
 
-def _seconds(retry_after: str | None) -> float | None:
-    """How long a 429 asks to wait, if it is short enough to wait for here."""
-    text = (retry_after or "").strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > RATE_LIMIT_WAIT:
-        return None
-    return float(text)
+def retry_after_seconds(value: str | None) -> float | None:
+    """Slack's ``Retry-After``: whole seconds; None when absent or not a sane number."""
+    text = (value or "").strip()
+    if text.isascii() and text.isdigit() and len(text) < 8:
+        return float(text)
+    return None

@@ -536,12 +536,12 @@ def _held() -> _Step:
     return _Step("held", {}, detail={"reason": "the bot is paused; it decides when resumed"})
 
 
-def _trail_detail(step_: _Step) -> dict[str, Any]:
-    step, fields = step_.name, step_.fields
-    if step == "classified":
+def _trail_detail(step: _Step) -> dict[str, Any]:
+    name, fields = step.name, step.fields
+    if name == "classified":
         c = fields["classification"]
         return {k: c.get(k) for k in ("category", "confidence", "wants_human", "error", "skipped")}
-    if step == "searched":
+    if name == "searched":
         r = fields["retrieval"]
         return {
             "mode": r.get("mode"),
@@ -549,7 +549,7 @@ def _trail_detail(step_: _Step) -> dict[str, Any]:
             "confidence": r.get("confidence"),
             "hits": [[h["article_id"], h["score"]] for h in r["hits"]],
         }
-    if step == "drafted":
+    if name == "drafted":
         d = fields["draft"] or {}
         return {
             "origin": d.get("origin"),

@@ -47,8 +47,10 @@ class Dispatch(Protocol):
 
 
 class JobRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, internal_kinds: frozenset[str] = frozenset()) -> None:
+        """``internal_kinds``: kinds whose handlers only write the database (see ``enqueue``)."""
         self.db = db
+        self.internal_kinds = internal_kinds
         self.dispatch: Dispatch | None = None
 
     def _signal_ready(self, tx: Tx) -> None:
@@ -63,17 +65,16 @@ class JobRepository:
         dedupe_key: str,
         payload: dict[str, Any],
         delay: float = 0.0,
-        internal: bool = False,
     ) -> bool:
         """Insert a job unless one with this key exists; True when it was new.
 
-        In a durable transaction, unless ``internal``: a job, and the attempt count a hand-over
-        gives it, must not be lost to a power cut once its work may have reached Slack.
-        ``internal`` marks a job whose handler only writes the database: whatever it tells Slack
-        goes through jobs it enqueues durably, and that commit makes this one durable too (a
-        power cut takes only a suffix of the log). Losing it loses all it did, and the work is
-        redone from what was durable (the message's inbound job, say)."""
-        if not tx.durable and not internal:
+        In a durable transaction, unless its kind is internal: a job, and the attempt count a
+        hand-over gives it, must not be lost to a power cut once its work may have reached
+        Slack. An internal job's handler only writes the database: whatever it tells Slack goes
+        through jobs it enqueues durably, and that commit makes this one durable too (a power
+        cut takes only a suffix of the log). Losing it loses all it did, and the work is redone
+        from what was durable (the message's inbound job, say)."""
+        if not tx.durable and kind not in self.internal_kinds:
             raise ValueError("jobs that may reach Slack are enqueued in durable transactions only")
         t = now()
         dispatch = self.dispatch
