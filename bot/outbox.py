@@ -46,6 +46,8 @@ AfterReply = Callable[[Tx, int, Turn], Awaitable[None]]
 
 # How many pages of 200 messages a retried delivery reads looking for an earlier one.
 LOOKUP_PAGES = 10
+# How many times a card update renders again for changes made while it was sent.
+CATCH_UP_RENDERS = 3
 
 # Slack errors that no retry will fix: give up at once and say so in the trail.
 PERMANENT_ERRORS = frozenset(
@@ -239,6 +241,9 @@ class SlackOutbox:
             )
             # Only once Slack shows it does the card count as having shown these messages.
             await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
+            await self._catch_up(
+                escalation_id, escalation.version, escalation.card_channel, escalation.card_ts
+            )
             return {"ts": escalation.card_ts, "updated": True}
         if not job.dedupe_key.endswith(":open"):
             # Only the opening job posts the card; updates wait until it exists.
@@ -268,14 +273,22 @@ class SlackOutbox:
                 actor="bot",
                 detail={"escalation_id": escalation_id, "channel": channel, "ts": ts},
             )
-        # The decision may have been made while the card was being posted: render it again.
-        fresh = await self.repos.escalations.get(escalation_id)
-        if fresh is not None and fresh.version != escalation.version:
+        await self._catch_up(escalation_id, escalation.version, channel, ts)
+        return {"ts": ts}
+
+    async def _catch_up(self, escalation_id: int, version: int, channel: str, ts: str) -> None:
+        """Render the card again while the escalation changed since ``version`` was read: a
+        decision made while the card was being posted, or another replica's update for an
+        earlier state landing after ours (the per-escalation lock holds in one process only)."""
+        for _ in range(CATCH_UP_RENDERS):
+            fresh = await self.repos.escalations.get(escalation_id)
+            if fresh is None or fresh.version == version:
+                return
+            version = fresh.version
             again = escalation_card(await self.card_content(escalation_id))
             await self._call(
                 "chat.update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
             )
-        return {"ts": ts}
 
     async def card_content(self, escalation_id: int) -> CardContent:
         repos = self.repos
