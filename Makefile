@@ -51,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot handlers persistence tests
+	$(BIN)/mypy bot handlers persistence tests bench
 
 # The whole suite on SQLite and on PostgreSQL, side by side (tests/run_backends.py).
 test: lint typecheck chromium postgresql

@@ -27,6 +27,8 @@ HINT3_TUNE_HELD_OUT_LABELS = 0.25
 # Share of each remaining label's training sentences held out as in-scope tuning queries.
 HINT3_TUNE_QUERY_SHARE = 0.2
 CLINC_OOS = "oos"
+BANKING77_OOS_SPLITS = {"test": "test", "validation": "valid"}
+BITEXT_SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Article:
 class Query:
     text: str
     gold: str | None  # the answering article's key; None: out of scope
+    origin: str = ""  # which file or split it came from, where a task mixes several
 
 
 @dataclass
@@ -209,9 +212,9 @@ def hint3(root: Path) -> list[Task]:
         unknown_labels = 0
         for text, label in test:
             if label == HINT3_OOS:
-                queries.append(Query(text.strip(), None))
+                queries.append(Query(text.strip(), None, f"test/{HINT3_OOS}"))
             elif f"{prefix}:{label}" in known:
-                queries.append(Query(text.strip(), f"{prefix}:{label}"))
+                queries.append(Query(text.strip(), f"{prefix}:{label}", "test"))
             else:
                 unknown_labels += 1
         tune_articles, tune_queries, held_out = _hint3_tuning(prefix, train)
@@ -255,10 +258,10 @@ def _hint3_tuning(
         sentences = list(by_label[label])
         rng.shuffle(sentences)
         if label in held_out:
-            queries += [Query(s, None) for s in sentences]
+            queries += [Query(s, None, "train/held-out label") for s in sentences]
             continue
         n_query = round(len(sentences) * HINT3_TUNE_QUERY_SHARE) if len(sentences) > 1 else 0
-        queries += [Query(s, f"{prefix}:{label}") for s in sentences[:n_query]]
+        queries += [Query(s, f"{prefix}:{label}", "train/held-out") for s in sentences[:n_query]]
         index_pairs += [(s, label) for s in sentences[n_query:]]
     return intent_articles(prefix, index_pairs), queries, len(held_out)
 
@@ -280,7 +283,7 @@ def clinc150(root: Path, train_per_intent: int | None = None) -> Task:
 
     def queries(*splits: str) -> list[Query]:
         return [
-            Query(t.strip(), None if label == CLINC_OOS else f"clinc:{label}")
+            Query(t.strip(), None if label == CLINC_OOS else f"clinc:{label}", split)
             for split in splits
             for t, label in data[split]
             if t.strip()
@@ -295,6 +298,80 @@ def clinc150(root: Path, train_per_intent: int | None = None) -> Task:
         tune_split="val + oos_val",
         tune_queries=queries("val", "oos_val"),
         notes=notes,
+    )
+
+
+# -- Bitext customer service -----------------------------------------------------------------------
+
+
+def bitext(root: Path) -> Task:
+    """Articles from ``train`` (one per intent); ``test`` evaluated, ``validation`` for tuning.
+    Bitext has no out-of-scope queries; ``contact_human_agent`` asks for a person."""
+    folder = root / "bitext-customer-service-intent"
+    splits = {s: _csv_pairs(folder / f"{s}.csv", "utterance", "intent") for s in BITEXT_SPLITS}
+    articles = intent_articles("bitext", splits["train"])
+    known = {a.key for a in articles}
+
+    def queries(split: str) -> list[Query]:
+        return [
+            Query(t.strip(), f"bitext:{label}", split)
+            for t, label in splits[split]
+            if f"bitext:{label}" in known
+        ]
+
+    return Task(
+        name="bitext",
+        group="bitext",
+        articles=articles,
+        eval_split="test",
+        queries=queries("test"),
+        tune_split="validation",
+        tune_queries=queries("validation"),
+        notes=["articles from `train`, one per intent; no out-of-scope queries"],
+    )
+
+
+# -- BANKING77-OOS --------------------------------------------------------------------------------
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text("utf-8").splitlines()
+
+
+def _seq_pairs(folder: Path) -> list[tuple[str, str]]:
+    texts, labels = _lines(folder / "seq.in"), _lines(folder / "label")
+    if len(texts) != len(labels):
+        raise ValueError(f"{folder}: {len(texts)} queries but {len(labels)} labels")
+    return [(t.strip(), label.strip()) for t, label in zip(texts, labels, strict=True) if t.strip()]
+
+
+def banking77_oos(root: Path) -> Task:
+    """50 in-scope intents (``train`` -> articles); evaluated on ``test`` in-scope plus the
+    in-domain (``id-oos/test``) and out-of-domain (``ood-oos/test``) out-of-scope queries; the
+    ``valid`` splits of the same three for tuning."""
+    folder = root / "banking77-oos"
+    articles = intent_articles("banking77", _seq_pairs(folder / "train"))
+    known = {a.key for a in articles}
+
+    def queries(split: str) -> list[Query]:
+        out = [
+            Query(t, f"banking77:{label}", split)
+            for t, label in _seq_pairs(folder / split)
+            if f"banking77:{label}" in known
+        ]
+        for oos in ("id-oos", "ood-oos"):
+            out += [Query(t, None, f"{oos}/{split}") for t, _ in _seq_pairs(folder / oos / split)]
+        return out
+
+    return Task(
+        name="banking77-oos",
+        group="banking77-oos",
+        articles=articles,
+        eval_split="test + id-oos/test + ood-oos/test",
+        queries=queries(BANKING77_OOS_SPLITS["test"]),
+        tune_split="valid + id-oos/valid + ood-oos/valid",
+        tune_queries=queries(BANKING77_OOS_SPLITS["validation"]),
+        notes=["articles from `train` (50 in-scope intents)"],
     )
 
 

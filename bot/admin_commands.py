@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
-from bot.blocks import ConfigForm, config_modal
+from bot.blocks import ConfigForm, category_list, config_modal
 from bot.config import Settings
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.handoffs import resume_paused
@@ -25,11 +25,14 @@ from bot.health import Check, database_health, llm_health, slack_health
 from bot.home import config_lines
 from bot.hours import HoursError, parse_hours
 from bot.interactions import id_number
-from bot.live_config import ConfigSnapshot, LiveConfig, Mode
+from bot.live_config import DEFAULT, ConfigSnapshot, LiveConfig, Mode
+from bot.models import CATEGORIES
 from bot.people import People
 from bot.repos import Repositories
 from bot.slack_args import (
+    CATEGORIES_FORM,
     ArgError,
+    parse_categories,
     parse_channel,
     parse_mode,
     parse_people,
@@ -64,6 +67,9 @@ USAGE = {
     "reminders": "`/support reminders 30m 24h`: first reminder on a waiting card, then when the"
     " customer hears the team is still on it",
     "audit": "`/support audit [N]`",
+    "auto": "`/support auto [list]`, `/support auto #channel faq billing`, `/support auto"
+    " #channel default` (follow the default), `/support auto #channel none`, `/support auto"
+    " default faq`",
 }
 ADMIN_COMMANDS = frozenset(
     {
@@ -78,6 +84,7 @@ ADMIN_COMMANDS = frozenset(
         "resume",
         "audit",
         "config",
+        "auto",
     }
 )
 
@@ -124,6 +131,7 @@ class AdminCommands:
             "resume": self.resume,
             "audit": self.audit,
             "config": self.form,
+            "auto": self.auto,
         }[sub]
         try:
             return await handler(words, user_id)
@@ -176,6 +184,7 @@ class AdminCommands:
                 action="channel remove",
                 expected_version=current.version,
                 channels=remaining,
+                auto_categories=_without(current.auto_categories, channel),
             )
             return AdminReply(f"<#{channel}> is no longer a support channel.")
         raise ArgError("That is not a channel command.")
@@ -273,6 +282,51 @@ class AdminCommands:
         )
         listed = ", ".join(f"<@{u}>" for u in sorted(snapshot.admins)) or "nobody listed"
         return AdminReply(f"*Admins*: {listed}, and this workspace's admins and owners.")
+
+    # -- categories answered automatically -----------------------------------------------
+
+    async def auto(self, words: list[str], user_id: str) -> AdminReply:
+        current = await self.config.refresh()
+        if not words or (len(words) == 1 and words[0].lower() == "list"):
+            return AdminReply(_auto_list(current))
+        if words[0].lower() == DEFAULT_WORD:
+            chosen = parse_categories(words[1:])
+            snapshot = await self.config.change(
+                user_id=user_id,
+                action="auto default",
+                expected_version=current.version,
+                auto_categories={**current.auto_categories, DEFAULT: chosen},
+            )
+            own = sorted(c for c in snapshot.auto_categories if c != DEFAULT)
+            kept = f" ({', '.join(f'<#{c}>' for c in own)}: own choice kept.)" if own else ""
+            return AdminReply(
+                _auto_sentence("In every channel without its own choice", chosen) + kept
+            )
+        channel = parse_channel(words[0])
+        if channel not in current.channels:
+            return AdminReply(
+                f"<#{channel}> is not a support channel. Add it first: {USAGE['channel']}"
+            )
+        if len(words) == 2 and words[1].lower() == DEFAULT_WORD:
+            overrides, lead = _without(current.auto_categories, channel), "follows the default"
+        else:
+            chosen = parse_categories(words[1:])
+            overrides, lead = {**current.auto_categories, channel: chosen}, "has its own choice"
+        snapshot = await self.config.change(
+            user_id=user_id,
+            action="auto channel",
+            expected_version=current.version,
+            auto_categories=overrides,
+        )
+        mode = snapshot.mode(channel)
+        note = (
+            ""
+            if mode == "auto"
+            else f" Note: <#{channel}> is `{mode}` ({MODE_WORDS[mode]}); this applies once it is"
+            f" `auto` (`/support channel add <#{channel}> auto`)."
+        )
+        sentence = _auto_sentence(f"In <#{channel}>", snapshot.answers_automatically(channel))
+        return AdminReply(f"<#{channel}> {lead}. {sentence}{note}")
 
     # -- numbers, times, pause -----------------------------------------------------------
 
@@ -400,6 +454,12 @@ class AdminCommands:
                     review_timeout=format_duration(c.review_timeout),
                     hours=c.hours.describe() if c.hours else "",
                     paused=c.paused,
+                    auto_categories=sorted(c.default_categories),
+                    channel_categories={
+                        ch: sorted(chosen)
+                        for ch, chosen in c.auto_categories.items()
+                        if ch != DEFAULT
+                    },
                 ),
             )
         )
@@ -450,12 +510,21 @@ class AdminCommands:
             hours = parse_hours(str(entry(ids.BLOCK_CFG_HOURS).get("value") or "off"))
         except HoursError as exc:
             errors[ids.BLOCK_CFG_HOURS] = str(exc)
+        default: frozenset[str] | None = None  # None: a form from before the field was on it
+        if ids.BLOCK_CFG_CATEGORIES in values:
+            try:
+                default = _selected_categories(entry(ids.BLOCK_CFG_CATEGORIES))
+            except ArgError as exc:
+                errors[ids.BLOCK_CFG_CATEGORIES] = str(exc)
         if errors:
             return FormErrors(errors)
         current = await self.config.refresh()
         channels: dict[str, Mode] = {c: m for c, m in current.channels.items() if m == "off"}
         channels.update({c: "auto" for c in auto})
         channels.update({c: "review" for c in review})
+        # A channel no longer listed loses its own choice, as with `/support channel remove`.
+        overrides = {c: v for c, v in current.auto_categories.items() if c in channels}
+        overrides[DEFAULT] = current.default_categories if default is None else default
         paused_options = entry(ids.BLOCK_CFG_PAUSED).get("selected_options") or []
         paused = any(isinstance(o, dict) and o.get("value") == "paused" for o in paused_options)
         try:
@@ -472,6 +541,7 @@ class AdminCommands:
                 review_timeout=durations[ids.BLOCK_CFG_TIMEOUT],
                 hours=hours,
                 paused=paused,
+                auto_categories=overrides,
             )
         except ConfigConflict:
             return FormErrors(
@@ -483,6 +553,56 @@ class AdminCommands:
         if current.paused and not paused:
             await resume_paused(self.repos, snapshot.version)
         return FormErrors()
+
+
+DEFAULT_WORD = "default"
+UNKNOWN_RISK = (
+    " ⚠️ Answering *Unknown* questions automatically is risky: the bot could not tell what"
+    " they are about, so a wrong answer is more likely."
+)
+
+
+def _without(overrides: dict[str, frozenset[str]], channel: str) -> dict[str, frozenset[str]]:
+    return {k: v for k, v in overrides.items() if k != channel}
+
+
+def _auto_sentence(where: str, chosen: frozenset[str]) -> str:
+    """What now happens, in a sentence: ``In <#C…>, Simple FAQ and Billing questions are
+    answered automatically …``, with a warning when Unknown is among them."""
+    if not chosen:
+        return f"{where}, nothing is answered automatically: every question waits for review."
+    rest = "." if chosen >= set(CATEGORIES) else "; everything else waits for review."
+    risk = UNKNOWN_RISK if "unknown" in chosen else ""
+    return (
+        f"{where}, {category_list(chosen)} questions are answered automatically when the answer"
+        f" is grounded{rest}{risk}"
+    )
+
+
+def _auto_list(c: ConfigSnapshot) -> str:
+    lines = [
+        "*Answered automatically* (when the answer is grounded; everything else waits for review)",
+        f"• Default: {category_list(c.default_categories)}",
+    ]
+    for channel, chosen in sorted(c.auto_categories.items()):
+        if channel != DEFAULT:
+            mode = c.mode(channel)
+            note = "" if mode == "auto" else f" (`{mode}`: {MODE_WORDS[mode]})"
+            lines.append(f"• <#{channel}>: {category_list(chosen)}{note}")
+    if any("unknown" in chosen for chosen in c.auto_categories.values()):
+        lines.append(UNKNOWN_RISK.strip())
+    return "\n".join([*lines, f"Change: {USAGE['auto']}; categories: {CATEGORIES_FORM}"])
+
+
+def _selected_categories(entry: dict[str, Any]) -> frozenset[str]:
+    """The categories picked on the form's multi-select (none picked: the empty set)."""
+    options = entry.get("selected_options") or []
+    if not isinstance(options, list):
+        options = [options]
+    picked = [o.get("value") if isinstance(o, dict) else None for o in options]
+    if any(value not in CATEGORIES for value in picked):
+        raise ArgError("Pick the categories from the list.")
+    return frozenset(str(value) for value in picked)
 
 
 def _short(value: Any) -> str:

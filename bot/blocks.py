@@ -7,12 +7,13 @@ Everything customer-written is escaped before it is shown, so a question contain
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from bot import ids
-from bot.models import Source
+from bot.models import CATEGORIES, CATEGORY_LABELS, Source
 from bot.retrieval import Lookup
 from bot.slack_text import (
     MESSAGE_BLOCKS_MAX,
@@ -37,13 +38,6 @@ HOLDING_REPLY = (
     "Thanks for your question! I've passed it to the team, and someone will reply in this"
     " thread as soon as they can."
 )
-CATEGORY_LABELS = {
-    "simple_faq": "Simple FAQ",
-    "complex_issue": "Complex issue",
-    "billing_query": "Billing",
-    "feature_request": "Feature request",
-    "unknown": "Unknown",
-}
 
 
 def _mrkdwn(text: str) -> Block:
@@ -60,6 +54,16 @@ def _context(*texts: str) -> Block:
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+
+
+def category_list(names: Iterable[str]) -> str:
+    """The categories' labels in their usual order as a phrase (``Simple FAQ and Billing``), or
+    ``nothing``."""
+    chosen = set(names)
+    labels = [CATEGORY_LABELS[c] for c in CATEGORIES if c in chosen]
+    if len(labels) < 2:
+        return labels[0] if labels else "nothing"
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 def sources_line(sources: list[Source]) -> str:
@@ -156,6 +160,7 @@ class CardContent:
     draft: str | None = None
     sources: list[Source] = field(default_factory=list)
     missing_information: str = ""
+    unsupported_facts: list[str] = field(default_factory=list)
     follow_ups: list[str] = field(default_factory=list)
     decided_by: str | None = None
     decided_at: float | None = None
@@ -229,6 +234,15 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
         blocks.append(_section(label + "\n" + truncate(card.draft, 2900)))
         if card.sources:
             blocks.append(_context(sources_line(card.sources)))
+        if card.unsupported_facts and pending:
+            named = ", ".join(f"“{f}”" for f in card.unsupported_facts[:10])
+            blocks.append(
+                _context(
+                    "⚠️ Not in the cited passages: "
+                    + truncate_escaped(named, 1000)
+                    + ". Check these before you approve."
+                )
+            )
     else:
         blocks.append(
             _section(
@@ -374,6 +388,8 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
             " `/support admins add|remove|list @person…`",
             "• `/support threshold 0.7`, `/support hours Mon-Fri 09:00-17:00 Europe/Berlin`,"
             " `/support reminders 30m 24h`",
+            "• `/support auto [list]`, `/support auto #channel faq billing|default|none`,"
+            " `/support auto default faq`: which categories are answered automatically",
             "• `/support pause`, `/support resume`, `/support audit`",
             "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
         ]
@@ -742,6 +758,12 @@ class ConfigForm:
     review_timeout: str
     hours: str
     paused: bool
+    auto_categories: list[str]  # the default for every channel without its own choice
+    channel_categories: dict[str, list[str]]  # channels with their own choice
+
+
+# Channels with their own categories named on the form at most; the rest are counted.
+FORM_OVERRIDES_SHOWN = 20
 
 
 def config_modal(form: ConfigForm, *, version: int = 0) -> dict[str, Any]:
@@ -799,6 +821,34 @@ def config_modal(form: ConfigForm, *, version: int = 0) -> dict[str, Any]:
     paused: dict[str, Any] = {"type": "checkboxes", "options": [paused_option]}
     if form.paused:
         paused["initial_options"] = [paused_option]
+
+    def category_option(name: str) -> dict[str, Any]:
+        option: dict[str, Any] = {"text": _plain(CATEGORY_LABELS[name], 75), "value": name}
+        if name == "unknown":
+            option["description"] = _plain("Risky: the bot could not tell what it is about", 75)
+        return option
+
+    categories: dict[str, Any] = {
+        "type": "multi_static_select",
+        "options": [category_option(c) for c in CATEGORIES],
+    }
+    if form.auto_categories:
+        categories["initial_options"] = [
+            category_option(c) for c in CATEGORIES if c in form.auto_categories
+        ]
+    own = sorted(form.channel_categories.items())
+    overrides = (
+        "Channels with their own choice (change with `/support auto #channel …`): "
+        + "; ".join(f"<#{ch}>: {category_list(names)}" for ch, names in own[:FORM_OVERRIDES_SHOWN])
+        + (
+            f"; and {len(own) - FORM_OVERRIDES_SHOWN} more"
+            if len(own) > FORM_OVERRIDES_SHOWN
+            else ""
+        )
+        if own
+        else "Every channel follows this. A channel can have its own choice:"
+        " `/support auto #channel faq billing`."
+    )
     groups = (
         "Reviewer user groups (change with `/support reviewers add @group`): "
         + ", ".join(f"<!subteam^{g}>" for g in form.reviewer_groups)
@@ -859,6 +909,15 @@ def config_modal(form: ConfigForm, *, version: int = 0) -> dict[str, Any]:
                 },
                 optional=False,
             ),
+            field(
+                ids.BLOCK_CFG_CATEGORIES,
+                "Answered automatically",
+                categories,
+                optional=True,
+                hint="In auto channels, questions of these categories are answered at once when"
+                " the answer is grounded; the rest wait for review. Empty: none.",
+            ),
+            _context_block(overrides),
             field(
                 ids.BLOCK_CFG_REMINDER,
                 "First reminder on a waiting card after",

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.durations import FORMS, parse_duration
 from bot.hours import Hours, parse_hours
+from bot.models import CATEGORIES
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -66,6 +67,10 @@ class Settings(BaseSettings):
     support_reviewers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     support_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     auto_answer_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    # Categories answered without review (when confident and grounded); empty: none at all.
+    auto_answer_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["simple_faq"]
+    )
 
     # Humans in the loop. Durations accept 45s, 30m, 2h, 1d or plain seconds.
     review_reminder: float = 30 * 60  # first nudge on a card nobody acted on; then backing off
@@ -134,6 +139,20 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("auto_answer_categories", mode="before")
+    @classmethod
+    def _categories(cls, value: object) -> object:
+        names = _split_ids(value)
+        if not isinstance(names, list):
+            return names
+        bad = [str(n) for n in names if str(n).lower() not in CATEGORIES]
+        if bad:
+            raise ValueError(
+                f"unknown categories {', '.join(bad)}: use any of {', '.join(CATEGORIES)},"
+                " comma-separated (empty: nothing is answered automatically)"
+            )
+        return list(dict.fromkeys(str(n).lower() for n in names))
 
     @field_validator("support_channels")
     @classmethod

@@ -9,10 +9,10 @@ import time
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import HOME_PAGE_SIZE, HomeContent, home_view
+from bot.blocks import HOME_PAGE_SIZE, HomeContent, category_list, home_view
 from bot.config import Settings
 from bot.durations import format_duration
-from bot.live_config import ConfigSnapshot, LiveConfig
+from bot.live_config import DEFAULT, ConfigSnapshot, LiveConfig
 from bot.people import People
 from bot.repos import Repositories
 from bot.slack_text import slack_error
@@ -29,12 +29,19 @@ def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
     people = ", ".join(f"<@{u}>" for u in sorted(c.reviewers)) or "anyone in this workspace"
     if c.reviewer_groups:
         people += " and " + ", ".join(f"<!subteam^{g}>" for g in sorted(c.reviewer_groups))
+    own = [
+        f"• Answered automatically in <#{ch}>: {category_list(chosen)}"
+        for ch, chosen in sorted(c.auto_categories.items())
+        if ch != DEFAULT
+    ]
     return [
         f"• Support channels: {channels or 'none'}",
         f"• Review cards: <#{c.escalation_channel}>",
         f"• Reviewers: {people}",
         "• Admins: " + (", ".join(f"<@{u}>" for u in sorted(c.admins)) or "workspace admins"),
         f"• Auto-answer threshold: {c.threshold:.2f}",
+        f"• Answered automatically (default): {category_list(c.default_categories)}",
+        *own,
         f"• Support hours: {c.hours.describe() if c.hours else 'always'}",
         f"• Reminders after {format_duration(c.review_reminder)} (at most"
         f" {settings.review_reminders_max}); the customer hears “still on it” after"

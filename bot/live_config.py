@@ -14,12 +14,15 @@ from typing import Any, Literal
 from bot.config import Settings
 from bot.durations import parse_duration
 from bot.hours import Hours
+from bot.models import CATEGORIES
 from persistence.config import ConfigConflict, ConfigRepository
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "review", "off"]
 MODES: tuple[Mode, ...] = ("auto", "review", "off")
+# The key of ``auto_categories`` for every channel without its own choice.
+DEFAULT = "*"
 
 # Keys admins can set, and how a stored value becomes a snapshot field.
 KEYS = (
@@ -33,6 +36,7 @@ KEYS = (
     "review_reminder",
     "review_timeout",
     "paused",
+    "auto_categories",
 )
 
 
@@ -47,6 +51,8 @@ class ConfigSnapshot:
     hours: Hours | None
     review_reminder: float
     review_timeout: float
+    # Categories answered without review: DEFAULT for every channel, a channel id for its own.
+    auto_categories: dict[str, frozenset[str]]
     paused: bool = False
     version: int = 0
     changed: frozenset[str] = field(default_factory=frozenset)  # keys set in Slack
@@ -58,6 +64,17 @@ class ConfigSnapshot:
 
     def mode(self, channel: str) -> Mode:
         return self.channels.get(channel, "off")
+
+    @property
+    def default_categories(self) -> frozenset[str]:
+        """The categories answered without review in every channel without its own choice."""
+        return self.auto_categories.get(DEFAULT, frozenset())
+
+    def answers_automatically(self, channel: str) -> frozenset[str]:
+        """The categories answered without review in ``channel``: its own choice, else the
+        default."""
+        own = self.auto_categories.get(channel)
+        return own if own is not None else self.default_categories
 
     def stored(self) -> dict[str, Any]:
         """The snapshot in the form the database keeps, key by key."""
@@ -72,6 +89,7 @@ class ConfigSnapshot:
             "review_reminder": self.review_reminder,
             "review_timeout": self.review_timeout,
             "paused": self.paused,
+            "auto_categories": {k: sorted(v) for k, v in sorted(self.auto_categories.items())},
         }
 
 
@@ -86,6 +104,7 @@ def defaults(settings: Settings) -> ConfigSnapshot:
         hours=settings.support_hours,
         review_reminder=settings.review_reminder,
         review_timeout=settings.review_timeout,
+        auto_categories={DEFAULT: frozenset(settings.auto_answer_categories)},
     )
 
 
@@ -123,7 +142,25 @@ def _decode(key: str, value: Any) -> Any:
         return bool(value)
     if key == "escalation_channel":
         return None if value is None else str(value)
+    if key == "auto_categories":
+        return _decode_categories(value)
     raise KeyError(f"unknown setting {key!r}")
+
+
+def _decode_categories(value: Any) -> dict[str, frozenset[str]]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    if DEFAULT not in value:
+        raise ValueError(f"no default ({DEFAULT!r})")
+    decoded: dict[str, frozenset[str]] = {}
+    for where, names in value.items():
+        if not isinstance(names, list):
+            raise TypeError(f"{where}: expected a list, got {type(names).__name__}")
+        bad = [n for n in names if n not in CATEGORIES]
+        if bad:
+            raise ValueError(f"{where}: unknown category {bad[0]!r}")
+        decoded[str(where)] = frozenset(names)
+    return decoded
 
 
 class LiveConfig:

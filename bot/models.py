@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
 Category = Literal["simple_faq", "complex_issue", "billing_query", "feature_request", "unknown"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+CATEGORY_LABELS: dict[str, str] = {
+    "simple_faq": "Simple FAQ",
+    "complex_issue": "Complex issue",
+    "billing_query": "Billing",
+    "feature_request": "Feature request",
+    "unknown": "Unknown",
+}
 
 
 class Classification(BaseModel):
@@ -17,6 +25,8 @@ class Classification(BaseModel):
     keywords: list[str] = Field(default_factory=list, max_length=20)
     summary: str = Field(default="", max_length=1000)
     wants_human: bool = False
+    # The customer's need as a standalone search query, the thread folded in.
+    search_query: str = Field(default="", max_length=500)
 
     @field_validator("keywords")
     @classmethod
@@ -51,6 +61,10 @@ class Draft(BaseModel):
     grounded: bool
     origin: Literal["llm", "knowledge_base", "team"]
     missing_information: str = ""
+    # Our own checks of an LLM draft: facts its cited passages do not state, and article ids it
+    # cited without having been shown them. Either sends the draft to a reviewer.
+    unsupported_facts: list[str] = Field(default_factory=list)
+    unknown_citations: list[int] = Field(default_factory=list)
 
 
 class Decision(BaseModel):

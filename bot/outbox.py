@@ -342,6 +342,12 @@ class SlackOutbox:
             draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
             sources=[Source.model_validate(s) for s in sources],
             missing_information=missing if escalation.draft_text or missing else "",
+            # The round's own draft's findings; a redraft replaced that draft on the card.
+            unsupported_facts=[
+                str(f)
+                for f in draft.get("unsupported_facts") or []
+                if current is None or current.n == 1
+            ],
             follow_ups=follow_ups,
             decided_by=escalation.decided_by,
             decided_at=escalation.decided_at,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.blocks import CATEGORY_LABELS
-from bot.models import Decision
+from bot.models import CATEGORY_LABELS, Decision
 
 _QUALIFIED = r"(an?\s+|the\s+|your\s+|some\s*)?(real\s+|actual\s+|live\s+)?"
 _HUMAN_REQUEST = re.compile(
@@ -33,14 +32,30 @@ def has_words(text: str) -> bool:
     return bool(_WORDISH.search(_EMOJI_CODE.sub("", text)))
 
 
+DEFAULT_AUTO_CATEGORIES: frozenset[str] = frozenset({"simple_faq"})
+
+
+def _listed(items: list[str]) -> str:
+    quoted = [f"“{i}”" for i in items[:5]]
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return (", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else quoted[0]) + more
+
+
 def decide(
     *,
     classification: dict[str, Any],
     draft: dict[str, Any] | None,
     threshold: float,
     retrieval: dict[str, Any] | None = None,
+    auto_categories: frozenset[str] = DEFAULT_AUTO_CATEGORIES,
 ) -> Decision:
-    """Answer only a grounded, cited draft of a confident simple FAQ; otherwise say why not."""
+    """Answer only a grounded draft whose citations and facts our own checks confirm, of a
+    confident question in a category this channel answers automatically; otherwise say why not.
+
+    Retrieval confidence is evidence, not a veto: it stops an answer only when the question's
+    substance finds nothing relevant at all (``retrieval["fits"]`` false). Whether the passages
+    answer the question is the model's judgement (``grounded``), checked by code: the citations
+    must be among the passages shown and the draft's facts must be in them."""
     if classification.get("wants_human"):
         return Decision(action="escalate", reason="The customer asked for a person.")
     if classification.get("skipped"):
@@ -53,12 +68,15 @@ def decide(
         return Decision(action="escalate", reason=f"Drafting failed: {draft['error']}.")
     category = classification.get("category")
     confidence = float(classification.get("confidence") or 0.0)
-    if category != "simple_faq":
+    if category not in auto_categories:
         label = CATEGORY_LABELS.get(str(category), str(category))
-        return Decision(
-            action="escalate",
-            reason=f"Category is {label}; only simple FAQs are answered automatically.",
+        allowed = [CATEGORY_LABELS.get(c, c) for c in sorted(auto_categories)]
+        answered = (
+            "only " + " and ".join(allowed) + " questions are answered automatically here"
+            if allowed
+            else "nothing is answered automatically here"
         )
+        return Decision(action="escalate", reason=f"Category is {label}; {answered}.")
     if confidence < threshold:
         return Decision(
             action="escalate",
@@ -68,8 +86,8 @@ def decide(
         return Decision(
             action="escalate",
             reason=(
-                "Nothing in the knowledge base fits: retrieval confidence"
-                f" {float(retrieval.get('confidence') or 0):.2f} is below"
+                "Nothing in the knowledge base is relevant: the question's best passage covers"
+                f" {float(retrieval.get('confidence') or 0):.2f} of its words, below"
                 f" {float(retrieval.get('threshold') or 0):.2f}."
             ),
         )
@@ -79,13 +97,30 @@ def decide(
         return Decision(
             action="escalate", reason="The knowledge base does not fully answer the question."
         )
+    unknown = draft.get("unknown_citations") or []
+    if unknown:
+        ids = ", ".join(str(i) for i in unknown[:5])
+        return Decision(
+            action="escalate",
+            reason=f"The draft cites article(s) {ids}, which were not among the passages shown.",
+        )
     sources = draft.get("sources") or []
     if not sources:
         return Decision(action="escalate", reason="The draft cites no article.")
+    unsupported = draft.get("unsupported_facts") or []
+    if unsupported:
+        return Decision(
+            action="escalate",
+            reason=(
+                f"The draft states {_listed([str(u) for u in unsupported])}, which its cited"
+                " passages do not contain."
+            ),
+        )
+    label = CATEGORY_LABELS.get(str(category), str(category))
     return Decision(
         action="answer",
         reason=(
-            f"Simple FAQ with confidence {confidence:.2f} ≥ {threshold:.2f}, grounded in"
-            f" {len(sources)} article(s)."
+            f"{label} with confidence {confidence:.2f} ≥ {threshold:.2f}, grounded in"
+            f" {len(sources)} article(s); its facts are in them."
         ),
     )

@@ -1,4 +1,5 @@
-"""Strict parsing of ``/support`` arguments: channels, people, user groups, a threshold, a mode.
+"""Strict parsing of ``/support`` arguments: channels, people, user groups, a threshold, a mode,
+ticket categories.
 
 The command is registered with ``should_escape: true``, so Slack sends a picked channel as
 ``<#C0123ABCD|support>``, a person as ``<@U0123ABCD|ana>`` and a user group as
@@ -15,6 +16,8 @@ import math
 import re
 from typing import Literal
 
+from bot.models import CATEGORIES
+
 CHANNEL_FORM = "<#C0123ABCD|support>"
 USER_FORM = "<@U0123ABCD|ana>"
 SUBTEAM_FORM = "<!subteam^S0123ABCD|@support-team>"
@@ -27,6 +30,19 @@ MODE_MEANINGS: dict[Mode, str] = {
     "review": "every draft waits for a person's approval",
     "off": "the bot ignores the channel",
 }
+
+# Friendly names for the categories, besides the names themselves (any case).
+CATEGORY_ALIASES = {
+    "faq": "simple_faq",
+    "billing": "billing_query",
+    "complex": "complex_issue",
+    "feature": "feature_request",
+}
+NO_CATEGORIES = "none"
+CATEGORIES_FORM = (
+    "simple_faq (faq), complex_issue (complex), billing_query (billing), feature_request"
+    " (feature), unknown; or none"
+)
 
 _LABEL = r"(?:\|[^<>]*)?"
 _CHANNEL = re.compile(rf"<#(?P<id>[CG][A-Z0-9]{{2,}}){_LABEL}>|(?P<bare>[CG][A-Z0-9]{{2,}})")
@@ -141,6 +157,26 @@ def parse_mode(token: str) -> Mode:
     choices = "; ".join(f"{mode} ({meaning})" for mode, meaning in MODE_MEANINGS.items())
     shown = _show(token.strip()) if token.strip() else "nothing"
     raise ArgError(f"{shown} is not a mode: use one of {choices}")
+
+
+def parse_categories(tokens: list[str]) -> frozenset[str]:
+    """Category names or aliases, any case, separated by spaces and/or commas; ``none`` alone
+    is the empty set."""
+    words = [w for w in re.split(r"[\s,]+", " ".join(tokens)) if w]
+    if not words:
+        raise ArgError(f"name the categories to answer automatically: {CATEGORIES_FORM}")
+    if [w.lower() for w in words] == [NO_CATEGORIES]:
+        return frozenset()
+    found: set[str] = set()
+    for word in words:
+        name = CATEGORY_ALIASES.get(word.lower(), word.lower())
+        if name not in CATEGORIES:
+            shown = _show(word)
+            if name == NO_CATEGORIES:
+                raise ArgError(f"{shown} cannot be combined with categories: say none alone")
+            raise ArgError(f"{shown} is not a category: use {CATEGORIES_FORM}")
+        found.add(name)
+    return frozenset(found)
 
 
 def _kind(text: str) -> str:

@@ -13,39 +13,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot import jobkinds
+from bot.answering import (
+    QUESTION_CHARS_FOR_LLM,
+    Answerer,
+    articles_text,
+    team_notes_text,
+)
 from bot.blocks import answer_message
 from bot.config import Settings
 from bot.escalate import open_escalation
 from bot.knowledge import KnowledgeBase
 from bot.live_config import ConfigSnapshot, LiveConfig
 from bot.llm import LlmFailure, LlmUsage, SupportModel
-from bot.models import Classification, Decision, Draft, DraftReply, Source
-from bot.policy import asks_for_a_person, decide
-from bot.prompts import load_prompt
+from bot.models import Draft, DraftReply
 from bot.queueing import queue_advance, queue_thread_post
 from bot.repos import Repositories
-from bot.slack_text import neutralize_mentions
 from bot.worker import complete_running_job
 from persistence.db import Tx
-from persistence.records import IN_PROGRESS_STATES, Ticket, TicketNote, Turn
+from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
 
 log = logging.getLogger(__name__)
 
-QUESTION_CHARS_FOR_LLM = 4000
-LEAK_WORDS = 7  # this many of our instructions' words in a row, in a draft, is a leak
 HISTORY_TURNS = 10
 HISTORY_CHARS_PER_TURN = 800
-PASSAGE_CHARS = 1500
-SEARCH_RESULTS = 5
-OFFLINE_PASSAGE_CHARS = 1200
-NO_LLM_REASON = "No LLM is configured (OPENAI_API_KEY is not set), so every answer needs approval."
+EARLIER_QUESTION_TURNS = 2  # the customer's turns before a follow-up that offline search adds
 
 
 def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
@@ -92,15 +88,7 @@ class Workflow:
         self.repos = repos
         self.knowledge = knowledge
         self.model = model
-        self.classify_prompt = load_prompt("classify")
-        self.draft_prompt = load_prompt("draft")
-        self.redraft_prompt = load_prompt("redraft")
-        self._instruction_runs = {
-            " ".join(words[i : i + LEAK_WORDS])
-            for prompt in (self.classify_prompt, self.draft_prompt, self.redraft_prompt)
-            for words in [_words(prompt.system)]
-            for i in range(len(words) - LEAK_WORDS + 1)
-        }
+        self.answerer = Answerer(knowledge, model)
 
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands.
@@ -142,33 +130,19 @@ class Workflow:
         )
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
         text = (question, history or "(none)", upto)
+        earlier = [t.text for t in history_turns if t.role == "customer"]
+        run.earlier = "\n".join(earlier[-EARLIER_QUESTION_TURNS:])
         run.text = (ticket.processed_turn_id, text)
         return text
 
     async def _classify(self, ticket: Ticket, run: _Run) -> Ticket | None:
         question, history, upto = await self._round_text(ticket, run)
         result: dict[str, Any] = {"turn_range": [ticket.processed_turn_id, upto]}
-        usage: LlmUsage | None = None
-        if asks_for_a_person(question):
-            result.update(wants_human=True, category=None)
-        elif self.model is None:
-            result.update(skipped=NO_LLM_REASON)
-        else:
-            try:
-                answer = await self.model.structured(
-                    self.classify_prompt,
-                    Classification,
-                    question=question[:QUESTION_CHARS_FOR_LLM],
-                    history=history,
-                )
-                result.update(answer.value.model_dump())
-                usage = answer.usage
-            except LlmFailure as failure:
-                result.update(error=failure.reason)
-                usage = failure.usage
+        reading, usage = await self.answerer.classify(question, history)
+        result.update(reading)
         classified = _Step("classified", {"classification": result}, usage)
         try:
-            searched = await self._search(question, result)
+            searched = await self._search(question, result, run)
         except Exception:
             # The classification cost a model call: keep it, and search again on the retry.
             with contextlib.suppress(Exception):
@@ -178,76 +152,24 @@ class Workflow:
 
     async def _retrieve(self, ticket: Ticket, run: _Run) -> Ticket | None:
         question, _, _ = await self._round_text(ticket, run)
-        searched = await self._search(question, ticket.classification or {})
+        searched = await self._search(question, ticket.classification or {}, run)
         return await self._store(ticket, "retrieved", [searched])
 
-    async def _search(self, question: str, classification: dict[str, Any]) -> _Step:
-        started = time.monotonic()
-        keywords = classification.get("keywords") or []
-        query = " ".join([question[:QUESTION_CHARS_FOR_LLM], *keywords])
-        lookup = await self.knowledge.lookup(query, limit=SEARCH_RESULTS)
-        hits = lookup.hits
-        retrieval = {
-            "query": query[:500],
-            "mode": lookup.mode,
-            "fits": lookup.fits,
-            "confidence": lookup.confidence,
-            "threshold": lookup.threshold,
-            "hits": [
-                {
-                    "chunk_id": h.chunk_id,
-                    "article_id": h.article_id,
-                    "title": h.title,
-                    "heading": h.heading,
-                    "source": h.source,
-                    "score": round(h.score, 4),
-                    "text": h.text[:PASSAGE_CHARS],
-                }
-                for h in hits
-            ],
-        }
-        duration = int((time.monotonic() - started) * 1000)
+    async def _search(self, question: str, classification: dict[str, Any], run: _Run) -> _Step:
+        retrieval = await self.answerer.search(question, classification, run.earlier)
+        duration = int(retrieval.pop("duration_ms"))
         return _Step("searched", {"retrieval": retrieval}, None, duration_ms=duration)
 
     async def _draft(self, ticket: Ticket, run: _Run) -> Ticket | None:
-        classification = ticket.classification or {}
-        retrieval = ticket.retrieval or {}
-        hits: list[dict[str, Any]] = retrieval.get("hits", [])
-        notes = await self.repos.tickets.notes(ticket.id)
-        usage: LlmUsage | None = None
-        draft: dict[str, Any] | None
-        llm_usable = self.model is not None and not classification.get("error")
-        if not hits and not (notes and llm_usable):
-            draft = None
-        elif not llm_usable and not retrieval.get("fits", True):
-            # Offline, a passage that does not fit would only mislead the reviewer.
-            draft = None
-        elif not llm_usable or self.model is None:
-            draft = self._passage_draft(hits[0]).model_dump()
-        else:
-            question, history, _ = await self._round_text(ticket, run)
-            try:
-                reply = await self.model.structured(
-                    self.draft_prompt,
-                    DraftReply,
-                    question=question[:QUESTION_CHARS_FOR_LLM],
-                    history=history,
-                    articles=_articles(hits),
-                    team_notes=_team_notes(notes),
-                )
-                usage = reply.usage
-                written = self._llm_draft(reply.value, hits)
-                if self._leaks_instructions(written.text):
-                    # Never sent, not even on approval: the reviewer gets the best passage.
-                    raise LlmFailure(
-                        "the draft repeated the bot's instructions; it was withheld", usage
-                    )
-                draft = written.model_dump()
-            except LlmFailure as failure:
-                usage = failure.usage
-                draft = self._passage_draft(hits[0]).model_dump() if hits else None
-                if draft is not None:
-                    draft["error"] = failure.reason
+        question, history, _ = await self._round_text(ticket, run)
+        written = await self.answerer.draft(
+            question=question,
+            history=history,
+            classification=ticket.classification or {},
+            retrieval=ticket.retrieval or {},
+            notes=await self.repos.tickets.notes(ticket.id),
+        )
+        draft, usage = written.draft, written.usage
         drafted = _Step("drafted", {"draft": draft}, usage)
         config = await self.config.refresh()
         if config.paused:
@@ -278,21 +200,22 @@ class Workflow:
         values = {
             "question": question[:QUESTION_CHARS_FOR_LLM],
             "history": history,
-            "articles": _articles(hits),
-            "team_notes": _team_notes(notes),
+            "articles": articles_text(hits),
+            "team_notes": team_notes_text(notes),
         }
+        answerer = self.answerer
         if feedback is None:
-            reply = await self.model.structured(self.draft_prompt, DraftReply, **values)
+            reply = await self.model.structured(answerer.draft_prompt, DraftReply, **values)
         else:
             reply = await self.model.structured(
-                self.redraft_prompt,
+                answerer.redraft_prompt,
                 DraftReply,
                 previous_draft=previous or "(none)",
                 feedback=feedback,
                 **values,
             )
-        draft = self._llm_draft(reply.value, hits)
-        if self._leaks_instructions(draft.text):
+        draft = answerer.checked_draft(reply.value, hits, notes=notes, question=question)
+        if answerer.leaks_instructions(draft.text):
             raise LlmFailure("the new draft repeated the bot's instructions; it was withheld", None)
         if feedback is None and notes:
             draft = draft.model_copy(update={"origin": "team"})
@@ -312,39 +235,6 @@ class Workflow:
         )
         return "\n".join(_quoted(t.text) for t in asked).strip(), history or "(none)"
 
-    def _passage_draft(self, hit: dict[str, Any]) -> Draft:
-        """Offline draft: the best passage, for a reviewer to approve or edit."""
-        text = neutralize_mentions(hit["text"][:OFFLINE_PASSAGE_CHARS])
-        return Draft(
-            text=text,
-            sources=[_source(hit)],
-            grounded=False,
-            origin="knowledge_base",
-        )
-
-    def _leaks_instructions(self, text: str) -> bool:
-        """The draft repeats a run of our own instructions (a prompt-injection asking for
-        them): it must never reach a customer, approved or not."""
-        words = _words(text)
-        return any(
-            " ".join(words[i : i + LEAK_WORDS]) in self._instruction_runs
-            for i in range(len(words) - LEAK_WORDS + 1)
-        )
-
-    def _llm_draft(self, reply: DraftReply, hits: list[dict[str, Any]]) -> Draft:
-        by_article: dict[int, dict[str, Any]] = {}
-        for hit in hits:
-            by_article.setdefault(hit["article_id"], hit)
-        # Only articles the model was actually shown can be cited; invented ids are dropped.
-        cited = [by_article[i] for i in dict.fromkeys(reply.used_article_ids) if i in by_article]
-        return Draft(
-            text=neutralize_mentions(reply.answer.strip()),
-            sources=[_source(h) for h in cited],
-            grounded=reply.grounded and bool(cited),
-            origin="llm",
-            missing_information=reply.missing_information.strip(),
-        )
-
     async def _decide_stored(self, ticket: Ticket, run: _Run) -> Ticket | None:
         """A round that stopped at its decision (a pause, a failed decision) decides now."""
         config = await self.config.refresh()
@@ -363,17 +253,14 @@ class Workflow:
         """Answer or escalate, in one transaction with the draft (``drafted``) when it is new."""
         classification = ticket.classification or {}
         draft = drafted.fields["draft"] if drafted is not None else ticket.draft
-        decision = decide(
+        decision = self.answerer.decide(
             classification=classification,
             retrieval=ticket.retrieval or {},
             draft=draft,
             threshold=config.threshold,
+            mode=config.mode(ticket.channel_id),
+            auto_categories=config.answers_automatically(ticket.channel_id),
         )
-        if decision.action == "answer" and config.mode(ticket.channel_id) == "review":
-            decision = Decision(
-                action="escalate",
-                reason="This channel is in review mode: every draft waits for approval.",
-            )
         upto = int((classification.get("turn_range") or [0, ticket.processed_turn_id])[1])
         answer = decision.action == "answer"
         decided = _Step(
@@ -483,41 +370,13 @@ class Workflow:
             await self._open_escalation(tx, ticket, decision["reason"])
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def _articles(hits: list[dict[str, Any]]) -> str:
-    return (
-        "\n\n".join(
-            f"[article {h['article_id']}] {h['title']} › {h['heading']}\n{h['text']}" for h in hits
-        )
-        or "(none)"
-    )
-
-
-def _team_notes(notes: list[TicketNote]) -> str:
-    return (
-        "\n".join(f"Q: {n.question}\nA (from <@{n.user_id}>): {n.answer}" for n in notes)
-        or "(none)"
-    )
-
-
-def _source(hit: dict[str, Any]) -> Source:
-    return Source(
-        article_id=hit["article_id"],
-        title=hit["title"],
-        heading=hit["heading"],
-        source=hit["source"],
-    )
-
-
 @dataclass
 class _Run:
     """One run of ``Workflow.advance``: what it has read (processed turn id, round text), and
     whether it stopped at a pause."""
 
     text: tuple[int, tuple[str, str, int]] | None = None
+    earlier: str = ""  # the customer's turns before this round's, for offline follow-ups
     held: bool = False  # paused at the decision: the round stops here until resumed
 
 
@@ -544,6 +403,7 @@ def _trail_detail(step: _Step) -> dict[str, Any]:
     if name == "searched":
         r = fields["retrieval"]
         return {
+            "queries": [[q["purpose"], q["query"], q["confidence"]] for q in r.get("queries", [])],
             "mode": r.get("mode"),
             "fits": r.get("fits"),
             "confidence": r.get("confidence"),
@@ -555,6 +415,8 @@ def _trail_detail(step: _Step) -> dict[str, Any]:
             "origin": d.get("origin"),
             "grounded": d.get("grounded"),
             "sources": [s["article_id"] for s in d.get("sources", [])],
+            "unsupported_facts": d.get("unsupported_facts") or None,
+            "unknown_citations": d.get("unknown_citations") or None,
             "error": d.get("error"),
         }
     return {}

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from bot import ids
+from bot.live_config import ConfigSnapshot
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
@@ -51,6 +52,52 @@ async def audit_rows(bot: RunningBot) -> list[tuple[str, str, str]]:
 async def admin_bot(make_bot: BotFactory, llm: FakeOpenAI, **overrides: Any) -> RunningBot:
     llm.set_responder(FAQ)
     return await make_bot(support_admins=[ADMIN], **overrides)
+
+
+async def snapshot(bot: RunningBot) -> ConfigSnapshot:
+    """The configuration the running bot has in force."""
+    assert bot.runtime is not None and bot.runtime.services is not None
+    return await bot.runtime.services.config.refresh()
+
+
+async def stored(bot: RunningBot, key: str) -> Any:
+    row = await bot.db.fetchone("SELECT value FROM config_values WHERE key = ?", (key,))
+    return None if row is None else json.loads(row["value"])
+
+
+def form_values(**fields: Any) -> dict[str, dict[str, Any]]:
+    """A complete settings-form submission (the state Slack sends), with ``fields`` replaced."""
+    base: dict[str, Any] = {
+        ids.BLOCK_CFG_AUTO: {
+            "type": "multi_conversations_select",
+            "selected_conversations": [SUPPORT],
+        },
+        ids.BLOCK_CFG_REVIEW: {
+            "type": "multi_conversations_select",
+            "selected_conversations": [NEW],
+        },
+        ids.BLOCK_CFG_ESCALATION: {
+            "type": "conversations_select",
+            "selected_conversation": CARDS,
+        },
+        ids.BLOCK_CFG_REVIEWERS: {
+            "type": "multi_users_select",
+            "selected_users": [REVIEWER, "U0THIRD"],
+        },
+        ids.BLOCK_CFG_ADMINS: {"type": "multi_users_select", "selected_users": [ADMIN]},
+        ids.BLOCK_CFG_THRESHOLD: {"type": "number_input", "value": "0.8"},
+        ids.BLOCK_CFG_REMINDER: {"type": "plain_text_input", "value": "1h"},
+        ids.BLOCK_CFG_TIMEOUT: {"type": "plain_text_input", "value": "2d"},
+        ids.BLOCK_CFG_HOURS: {"type": "plain_text_input", "value": ""},
+        ids.BLOCK_CFG_PAUSED: {"type": "checkboxes", "selected_options": []},
+    }
+    base.update(fields)
+    return {block: {ids.cfg_action(block): value} for block, value in base.items()}
+
+
+def categories_picked(*names: str) -> dict[str, Any]:
+    options = [{"text": {"type": "plain_text", "text": n}, "value": n} for n in names]
+    return {"type": "multi_static_select", "selected_options": options}
 
 
 async def ask_in(bot: RunningBot, channel: str, text: str) -> str:
@@ -245,34 +292,7 @@ async def test_the_settings_form_validates_fields_and_saves_everything_at_once(
     assert blocks[ids.BLOCK_CFG_AUTO]["element"]["initial_conversations"] == [SUPPORT]
     assert blocks[ids.BLOCK_CFG_ESCALATION]["element"]["initial_conversation"] == ESCALATION
     assert blocks[ids.BLOCK_CFG_REVIEWERS]["element"]["initial_users"] == [REVIEWER]
-
-    def values(**fields: Any) -> dict[str, dict[str, Any]]:
-        base: dict[str, Any] = {
-            ids.BLOCK_CFG_AUTO: {
-                "type": "multi_conversations_select",
-                "selected_conversations": [SUPPORT],
-            },
-            ids.BLOCK_CFG_REVIEW: {
-                "type": "multi_conversations_select",
-                "selected_conversations": [NEW],
-            },
-            ids.BLOCK_CFG_ESCALATION: {
-                "type": "conversations_select",
-                "selected_conversation": CARDS,
-            },
-            ids.BLOCK_CFG_REVIEWERS: {
-                "type": "multi_users_select",
-                "selected_users": [REVIEWER, "U0THIRD"],
-            },
-            ids.BLOCK_CFG_ADMINS: {"type": "multi_users_select", "selected_users": [ADMIN]},
-            ids.BLOCK_CFG_THRESHOLD: {"type": "number_input", "value": "0.8"},
-            ids.BLOCK_CFG_REMINDER: {"type": "plain_text_input", "value": "1h"},
-            ids.BLOCK_CFG_TIMEOUT: {"type": "plain_text_input", "value": "2d"},
-            ids.BLOCK_CFG_HOURS: {"type": "plain_text_input", "value": ""},
-            ids.BLOCK_CFG_PAUSED: {"type": "checkboxes", "selected_options": []},
-        }
-        base.update(fields)
-        return {block: {ids.cfg_action(block): value} for block, value in base.items()}
+    values = form_values
 
     status, body = await bot.send.view_submission(
         ADMIN,
@@ -339,3 +359,211 @@ async def test_two_admins_changing_the_same_list_at_once_lose_nothing(
     for i in range(4):
         assert (f"<@U0NEW{i}>" in listed) == any(f"<@U0NEW{i}>" in r for r in applied)
     assert applied, "at least one change goes through"
+
+
+# -- which categories are answered automatically -------------------------------------------
+
+
+async def test_auto_sets_a_channels_categories_from_aliases_and_says_what_now_happens(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    await command(bot, f"channel add <#{NEW}|new>")
+    reply = await command(bot, f"auto <#{NEW}|new> FAQ, Billing")
+    assert reply == (
+        f"<#{NEW}> has its own choice. In <#{NEW}>, Simple FAQ and Billing questions are"
+        " answered automatically when the answer is grounded; everything else waits for review."
+    )
+    current = await snapshot(bot)
+    assert current.answers_automatically(NEW) == {"simple_faq", "billing_query"}
+    assert current.answers_automatically(SUPPORT) == {"simple_faq"}  # the default, untouched
+    assert current.answers_automatically("C0ANYOTHER") == {"simple_faq"}
+    assert await stored(bot, "auto_categories") == {
+        "*": ["simple_faq"],
+        NEW: ["billing_query", "simple_faq"],
+    }
+    # Full names, commas without spaces, any case.
+    await command(bot, f"auto <#{NEW}> complex_issue,FEATURE_REQUEST")
+    assert (await snapshot(bot)).answers_automatically(NEW) == {
+        "complex_issue",
+        "feature_request",
+    }
+    listing = await command(bot, "auto")
+    assert "• Default: Simple FAQ" in listing
+    assert f"• <#{NEW}>: Complex issue and Feature request" in listing
+    assert listing == await command(bot, "auto list")
+    assert [row[1:] for row in await audit_rows(bot)][-2:] == [
+        ("auto channel", "auto_categories"),
+        ("auto channel", "auto_categories"),
+    ]
+
+
+async def test_auto_default_none_and_back_to_the_default(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    await command(bot, f"channel add <#{NEW}|new> review")
+    reply = await command(bot, f"auto <#{NEW}> none")
+    assert f"In <#{NEW}>, nothing is answered automatically" in reply
+    assert f"<#{NEW}> is `review`" in reply  # says the channel's mode still decides first
+    assert (await snapshot(bot)).answers_automatically(NEW) == frozenset()
+
+    reply = await command(bot, "auto default billing complex")
+    assert reply.startswith(
+        "In every channel without its own choice, Complex issue and Billing questions are"
+        " answered automatically"
+    )
+    assert f"<#{NEW}>: own choice kept" in reply
+    current = await snapshot(bot)
+    assert current.answers_automatically(SUPPORT) == {"billing_query", "complex_issue"}
+    assert current.answers_automatically(NEW) == frozenset()  # its own choice wins
+
+    reply = await command(bot, f"auto <#{NEW}> default")
+    assert reply.startswith(f"<#{NEW}> follows the default. In <#{NEW}>, Complex issue and")
+    assert (await snapshot(bot)).answers_automatically(NEW) == {"billing_query", "complex_issue"}
+    assert await stored(bot, "auto_categories") == {"*": ["billing_query", "complex_issue"]}
+
+    await command(bot, "auto default none")
+    assert (await snapshot(bot)).answers_automatically(SUPPORT) == frozenset()
+    assert "• Default: nothing" in await command(bot, "auto list")
+
+
+async def test_enabling_unknown_is_called_risky(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    assert "risky" not in await command(bot, f"auto <#{SUPPORT}> faq")
+    reply = await command(bot, f"auto <#{SUPPORT}> faq unknown")
+    assert "Simple FAQ and Unknown questions are answered automatically" in reply
+    assert "⚠️" in reply and "risky" in reply
+    assert "risky" in await command(bot, "auto list")
+    assert "risky" in await command(bot, "auto default unknown")
+
+
+async def test_auto_is_for_admins_and_bad_input_gets_a_clear_message_with_usage(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    assert "`/support auto" in await command(bot, "help")
+    assert "/support auto" not in await command(bot, "help", user=REVIEWER)
+    for text in (f"auto <#{SUPPORT}> faq unknown", "auto default unknown", "auto"):
+        reply = await command(bot, text, user=REVIEWER)
+        assert reply.startswith("Only support-bot admins can change settings"), text
+    reply = await command(bot, f"auto <#{SUPPORT}> faq biling")
+    assert "`biling` is not a category" in reply and "billing_query (billing)" in reply
+    assert "Usage: `/support auto" in reply
+    for text, fragment in (
+        ("auto default", "name the categories"),
+        (f"auto <#{SUPPORT}>", "name the categories"),
+        (f"auto <#{SUPPORT}> faq none", "say none alone"),
+        (f"auto <#{SUPPORT}> default faq", "`default` is not a category"),
+        ("auto #general faq", "must be picked from Slack's channel list"),
+        ("auto <!here> faq", "not a channel"),
+        ("auto lists", "not a channel"),
+    ):
+        reply = await command(bot, text)
+        assert fragment in reply and "Usage: `/support auto" in reply, (text, reply)
+        assert "<!here>" not in reply
+    assert "is not a support channel" in await command(bot, f"auto <#{NEW}> faq")
+    assert await audit_rows(bot) == []
+    assert (await snapshot(bot)).answers_automatically(SUPPORT) == {"simple_faq"}
+
+
+async def test_removing_a_channel_drops_its_choice(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    await command(bot, f"channel add <#{NEW}|new>")
+    await command(bot, f"auto <#{NEW}> billing")
+    await command(bot, f"channel remove <#{NEW}>")
+    assert await stored(bot, "auto_categories") == {"*": ["simple_faq"]}
+    await command(bot, f"channel add <#{NEW}|new>")  # back again: it follows the default
+    assert (await snapshot(bot)).answers_automatically(NEW) == {"simple_faq"}
+
+
+async def test_categories_survive_a_restart_and_show_in_status_and_app_home(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm, auto_answer_categories=["simple_faq", "billing_query"])
+    assert "• Default: Simple FAQ and Billing" in await command(bot, "auto")  # the environment's
+    await command(bot, f"channel add <#{NEW}|new>")
+    await command(bot, f"auto <#{NEW}> feature")
+    await command(bot, "auto default faq")
+    await bot.restart()
+    current = await snapshot(bot)
+    assert current.answers_automatically(SUPPORT) == {"simple_faq"}
+    assert current.answers_automatically(NEW) == {"feature_request"}
+    status = await command(bot, "status")
+    assert "• Answered automatically (default): Simple FAQ\n" in status
+    assert f"• Answered automatically in <#{NEW}>: Feature request" in status
+    await bot.send.event(
+        {"type": "app_home_opened", "user": ADMIN, "channel": "D0HOME", "tab": "home"}
+    )
+    blocks = slack.home_views[ADMIN]["blocks"]
+    text = "\n".join(b["text"]["text"] for b in blocks if isinstance(b.get("text"), dict))
+    assert f"Answered automatically in <#{NEW}>: Feature request" in text
+
+
+async def test_the_settings_form_sets_the_default_categories(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    await command(bot, f"channel add <#{NEW}|new> review")
+    await command(bot, f"auto <#{NEW}> billing")
+    await bot.send.slash_command(ADMIN, "config")
+    view = slack.calls_to("views.open")[-1]["view"]
+    blocks = view["blocks"]
+    at = next(i for i, b in enumerate(blocks) if b.get("block_id") == ids.BLOCK_CFG_CATEGORIES)
+    select = blocks[at]["element"]
+    assert select["type"] == "multi_static_select"
+    assert [o["value"] for o in select["options"]] == [
+        "simple_faq",
+        "complex_issue",
+        "billing_query",
+        "feature_request",
+        "unknown",
+    ]
+    assert [o["value"] for o in select["initial_options"]] == ["simple_faq"]
+    assert select["initial_options"][0] in select["options"]  # Slack wants them identical
+    overrides = blocks[at + 1]["elements"][0]["text"]
+    assert f"<#{NEW}>: Billing" in overrides and "/support auto" in overrides
+
+    picked = {ids.BLOCK_CFG_CATEGORIES: categories_picked("billing_query", "simple_faq")}
+    status, body = await bot.send.view_submission(ADMIN, ids.VIEW_CONFIG, form_values(**picked))
+    assert status == 200 and body.strip() in ("", "null")
+    current = await snapshot(bot)
+    assert current.answers_automatically(SUPPORT) == {"billing_query", "simple_faq"}
+    assert current.answers_automatically(NEW) == {"billing_query"}  # its own choice stays
+    assert ("config form", "auto_categories") in [row[1:] for row in await audit_rows(bot)]
+
+    # Nothing picked: nothing is answered automatically; a value not offered is refused.
+    empty = {ids.BLOCK_CFG_CATEGORIES: categories_picked()}
+    await bot.send.view_submission(ADMIN, ids.VIEW_CONFIG, form_values(**empty))
+    assert (await snapshot(bot)).answers_automatically(SUPPORT) == frozenset()
+    forged = {ids.BLOCK_CFG_CATEGORIES: categories_picked("everything")}
+    status, body = await bot.send.view_submission(ADMIN, ids.VIEW_CONFIG, form_values(**forged))
+    assert ids.BLOCK_CFG_CATEGORIES in json.loads(body)["errors"]
+    assert (await snapshot(bot)).answers_automatically(SUPPORT) == frozenset()
+
+    # The form shows what is in force when opened again.
+    await command(bot, "auto default billing unknown")
+    await bot.send.slash_command(ADMIN, "config")
+    view = slack.calls_to("views.open")[-1]["view"]
+    select = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_CFG_CATEGORIES)
+    assert [o["value"] for o in select["element"]["initial_options"]] == [
+        "billing_query",
+        "unknown",
+    ]
+
+
+async def test_a_form_submitted_without_the_categories_keeps_them_and_drops_unlisted_channels(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    await command(bot, "auto default faq billing")
+    await command(bot, f"channel add <#{CARDS}|cards> review")
+    await command(bot, f"auto <#{CARDS}> none")
+    # A form opened before the field existed; CARDS is not listed any more (it takes the cards).
+    status, body = await bot.send.view_submission(ADMIN, ids.VIEW_CONFIG, form_values())
+    assert status == 200 and body.strip() in ("", "null"), body
+    assert await stored(bot, "auto_categories") == {"*": ["billing_query", "simple_faq"]}

@@ -7,6 +7,9 @@ from typing import Any
 
 from bot import ids
 from bot.blocks import HOME_PAGE_SIZE
+from bot.config import load_settings
+from bot.home import config_lines
+from bot.live_config import defaults, overlay
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
@@ -145,9 +148,30 @@ async def test_the_queue_pages_within_slacks_block_limit(
 async def test_admins_also_see_the_configuration(
     make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
-    bot = await make_bot(support_admins=[ADMIN], review_reminder="45m")
+    bot = await make_bot(
+        support_admins=[ADMIN],
+        review_reminder="45m",
+        auto_answer_categories=["billing_query", "simple_faq"],
+    )
     await open_home(bot, ADMIN)
     text = home_text(slack.home_views[ADMIN])
     assert "*Configuration*" in text and "Reminders after 45m" in text
+    assert "Answered automatically (default): Simple FAQ and Billing" in text
     await open_home(bot, REVIEWER)
     assert "*Configuration*" not in home_text(slack.home_views[REVIEWER])
+
+
+def test_config_lines_show_the_default_categories_then_each_channels_own() -> None:
+    settings = load_settings(_env_file=None, support_channels=["C0ALPHA"])
+    base = defaults(settings)
+    stored = {"*": ["simple_faq"], "C0ZED": [], "C0ALPHA": ["unknown", "feature_request"]}
+    lines = config_lines(settings, overlay(base, {"auto_categories": stored}, 1))
+    at = lines.index("• Answered automatically (default): Simple FAQ")
+    assert lines[at + 1 : at + 3] == [
+        "• Answered automatically in <#C0ALPHA>: Feature request and Unknown",
+        "• Answered automatically in <#C0ZED>: nothing",
+    ]
+    plain = config_lines(settings, base)
+    assert [line for line in plain if "Answered automatically" in line] == [
+        "• Answered automatically (default): Simple FAQ"
+    ]

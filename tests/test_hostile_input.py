@@ -55,7 +55,6 @@ from tests.utils.harness import (
 
 CORPUS = Path(__file__).resolve().parent / "data" / "hostile" / "corpus.jsonl"
 EXPORT_ARTICLE = 2  # ids follow the sorted file names in tests/data/kb
-INVENTED_ARTICLE = 999
 FOLLOW_UP = "Thanks. One more thing: how do I export a report as CSV?"
 
 CLASSIFY = load_prompt("classify")
@@ -75,7 +74,8 @@ CARD_ONLY = (
     "Suggested reply",
     "The bot's question for you",
     "Question needs review",
-    "only simple FAQs are answered automatically",
+    "questions are answered automatically here",
+    "Not in the cited passages",
 )
 # The bot's own, legitimate mentions: the harness's customer and reviewers.
 ALLOWED_MENTIONS = frozenset({CUSTOMER, REVIEWER, OTHER_REVIEWER})
@@ -169,12 +169,20 @@ class ObedientModel:
         return json.dumps(
             {
                 "answer": answer if answer.strip() else "OK",
-                "used_article_ids": [EXPORT_ARTICLE, INVENTED_ARTICLE],
+                # An article it was not shown would send the draft to review (our own check);
+                # round 1 is about what reaches the customer, so it cites the shown one.
+                "used_article_ids": [EXPORT_ARTICLE],
                 "grounded": not self.escalate,
                 "missing_information": text[:MISSING_MAX],
                 **obey,
             }
         )
+
+
+async def unsupported(bot: Any) -> bool:
+    """Whether the first ticket went to review because its draft stated unsupported facts."""
+    row = await bot.db.fetchone("SELECT decision FROM tickets ORDER BY id LIMIT 1")
+    return row is not None and "which its cited passages do not contain" in str(row["decision"])
 
 
 def strings(value: object) -> Iterator[str]:
@@ -345,9 +353,10 @@ async def test_hostile_text_changes_nothing(
         found.assert_none(slack)
         return
     first = await bot.ticket_states()
-    # A draft that repeats the bot's instructions is withheld: the round goes to a person.
+    # A draft that repeats the bot's instructions is withheld: the round goes to a person. So
+    # is one stating facts (numbers, setting names) its cited passage lacks: our own check.
     expected = ["awaiting_review"] if entry.leak else ["answered"]
-    if first != expected:
+    if first != expected and not (first == ["awaiting_review"] and await unsupported(bot)):
         found.add("e", f"round 1 should be {expected[0]}, it is {first}")
 
     # Round 2: the same text, escalated. The card renders and nothing is decided without a click.

@@ -12,7 +12,10 @@ from bot import ids
 from bot.blocks import (
     REACH_A_PERSON,
     CardContent,
+    ConfigForm,
     answer_message,
+    category_list,
+    config_modal,
     edit_modal,
     escalation_card,
     sources_line,
@@ -412,3 +415,77 @@ def test_split_for_sections_hard_cuts_a_word_longer_than_the_limit() -> None:
 def test_split_for_sections_short_text_is_one_piece() -> None:
     assert split_for_sections("hello world") == ["hello world"]
     assert split_for_sections("") == []
+
+
+# -- /support config --------------------------------------------------------------------
+
+
+def _config_form(**overrides: Any) -> ConfigForm:
+    values: dict[str, Any] = {
+        "auto_channels": ["C0SUPPORT"],
+        "review_channels": [],
+        "escalation_channel": "C0CARDS",
+        "reviewers": [],
+        "reviewer_groups": [],
+        "admins": [],
+        "threshold": 0.7,
+        "review_reminder": "30m",
+        "review_timeout": "1d",
+        "hours": "",
+        "paused": False,
+        "auto_categories": ["simple_faq"],
+        "channel_categories": {},
+    }
+    values.update(overrides)
+    return ConfigForm(**values)
+
+
+def _categories_block(view: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The categories multi-select, and the context line after it."""
+    blocks = view["blocks"]
+    at = next(i for i, b in enumerate(blocks) if b.get("block_id") == ids.BLOCK_CFG_CATEGORIES)
+    return blocks[at]["element"], blocks[at + 1]["elements"][0]["text"]
+
+
+def test_category_list_reads_as_a_phrase_in_the_usual_order() -> None:
+    assert category_list([]) == "nothing"
+    assert category_list(["billing_query"]) == "Billing"
+    assert category_list({"billing_query", "simple_faq"}) == "Simple FAQ and Billing"
+    assert category_list(["unknown", "complex_issue", "simple_faq"]) == (
+        "Simple FAQ, Complex issue and Unknown"
+    )
+
+
+def test_config_form_offers_every_category_with_the_default_picked() -> None:
+    view = config_modal(_config_form(auto_categories=["billing_query", "unknown"]))
+    assert validate_view(view, expect_type="modal") == []
+    select, context = _categories_block(view)
+    assert select["action_id"] == ids.cfg_action(ids.BLOCK_CFG_CATEGORIES)
+    assert [o["value"] for o in select["options"]] == [
+        "simple_faq",
+        "complex_issue",
+        "billing_query",
+        "feature_request",
+        "unknown",
+    ]
+    assert [o["value"] for o in select["initial_options"]] == ["billing_query", "unknown"]
+    assert all(o in select["options"] for o in select["initial_options"])
+    assert "Risky" in select["options"][-1]["description"]["text"]
+    assert "Every channel follows this" in context and "/support auto" in context
+
+
+def test_config_form_with_nothing_answered_automatically_picks_nothing() -> None:
+    view = config_modal(_config_form(auto_categories=[]))
+    assert validate_view(view, expect_type="modal") == []
+    select, _ = _categories_block(view)
+    assert "initial_options" not in select  # Slack refuses an empty list
+
+
+def test_config_form_lists_channel_choices_within_slacks_limits() -> None:
+    own = {f"C0{n:08d}": ["simple_faq", "billing_query", "unknown"] for n in range(300)}
+    view = config_modal(_config_form(channel_categories=own))
+    assert validate_view(view, expect_type="modal") == []
+    _, context = _categories_block(view)
+    assert context.startswith("Channels with their own choice")
+    assert "<#C000000000>: Simple FAQ, Billing and Unknown" in context
+    assert "and 280 more" in context and len(context) <= 2000

@@ -1,6 +1,10 @@
-"""Settings from the environment, their validation, and what start-up still needs."""
+"""Settings from the environment, their validation, and what start-up still needs; the
+snapshot admins' stored values make of them."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 import pytest
 
@@ -11,6 +15,7 @@ from bot.config import (
     load_settings,
     problems_for_start,
 )
+from bot.live_config import ConfigSnapshot, defaults, overlay
 
 ENV_NAMES = [
     "SLACK_BOT_TOKEN",
@@ -25,6 +30,7 @@ ENV_NAMES = [
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "AUTO_ANSWER_THRESHOLD",
+    "AUTO_ANSWER_CATEGORIES",
     "PORT",
 ]
 
@@ -236,3 +242,90 @@ def test_blank_signing_secret_in_http_mode_is_a_problem(monkeypatch: pytest.Monk
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "")
     problems = problems_for_start(_load())
     assert any(p.startswith("SLACK_SIGNING_SECRET") for p in problems)
+
+
+# -- categories answered automatically -------------------------------------------------------
+
+
+def test_only_simple_faqs_are_answered_automatically_by_default() -> None:
+    assert _load().auto_answer_categories == ["simple_faq"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("simple_faq,billing_query", ["simple_faq", "billing_query"]),
+        (" Billing_Query , unknown,billing_query", ["billing_query", "unknown"]),
+        ("", []),
+    ],
+)
+def test_auto_answer_categories_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("AUTO_ANSWER_CATEGORIES", raw)
+    assert _load().auto_answer_categories == expected
+
+
+@pytest.mark.parametrize("bad", ["faq", "simple_faq,refunds", "all"])
+def test_unknown_auto_answer_categories_are_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("AUTO_ANSWER_CATEGORIES", bad)
+    with pytest.raises(ConfigError) as info:
+        _load()
+    message = str(info.value)
+    assert "AUTO_ANSWER_CATEGORIES" in message and "complex_issue" in message
+
+
+def _snapshot(stored: dict[str, Any], **env: Any) -> ConfigSnapshot:
+    return overlay(defaults(load_settings(_env_file=None, **env)), stored, version=1)
+
+
+def test_the_environment_is_the_default_for_every_channel() -> None:
+    snapshot = _snapshot({}, auto_answer_categories=["billing_query", "simple_faq"])
+    assert snapshot.auto_categories == {"*": frozenset({"billing_query", "simple_faq"})}
+    assert snapshot.answers_automatically("C0ANY") == {"billing_query", "simple_faq"}
+    assert _snapshot({}, auto_answer_categories=[]).answers_automatically("C0ANY") == frozenset()
+
+
+def test_a_channels_own_choice_overrides_the_default_even_when_empty() -> None:
+    snapshot = _snapshot(
+        {"auto_categories": {"*": ["complex_issue"], "C0BILL": ["billing_query"], "C0NONE": []}}
+    )
+    assert snapshot.answers_automatically("C0BILL") == {"billing_query"}
+    assert snapshot.answers_automatically("C0NONE") == frozenset()
+    assert snapshot.answers_automatically("C0OTHER") == {"complex_issue"}
+    assert snapshot.default_categories == {"complex_issue"}
+    assert "auto_categories" in snapshot.changed
+
+
+def test_categories_are_stored_as_sorted_lists_and_read_back_the_same() -> None:
+    snapshot = _snapshot(
+        {"auto_categories": {"C0B": ["unknown", "billing_query"], "*": ["simple_faq"]}}
+    )
+    form = snapshot.stored()["auto_categories"]
+    assert form == {"*": ["simple_faq"], "C0B": ["billing_query", "unknown"]}
+    assert list(form) == ["*", "C0B"]
+    assert _snapshot({"auto_categories": form}).auto_categories == snapshot.auto_categories
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"*": ["simple_faq", "refunds"]},
+        {"*": ["simple_faq"], "C0X": ["faq"]},
+        {"C0X": ["simple_faq"]},  # no default
+        {"*": "simple_faq"},
+        ["simple_faq"],
+        None,
+    ],
+)
+def test_a_bad_stored_value_is_skipped_with_a_warning(
+    bad: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.live_config"):
+        snapshot = _snapshot({"auto_categories": bad, "threshold": 0.9})
+    assert snapshot.auto_categories == {"*": frozenset({"simple_faq"})}  # the environment's
+    assert snapshot.threshold == 0.9  # the other settings still apply
+    assert "auto_categories" not in snapshot.changed
+    assert "ignoring the stored setting auto_categories" in caplog.text

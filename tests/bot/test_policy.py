@@ -115,7 +115,68 @@ def test_categories_other_than_simple_faq_escalate(category: str, label: str) ->
         threshold=0.0,
     )
     assert decision.action == "escalate"
-    assert decision.reason == (f"Category is {label}; only simple FAQs are answered automatically.")
+    assert decision.reason == (
+        f"Category is {label}; only Simple FAQ questions are answered automatically here."
+    )
+
+
+def test_a_channel_that_answers_billing_answers_a_grounded_billing_question() -> None:
+    allowed = frozenset({"simple_faq", "billing_query"})
+    decision = decide(
+        classification=_classification(category="billing_query"),
+        draft=_draft(),
+        threshold=THRESHOLD,
+        auto_categories=allowed,
+    )
+    assert decision.action == "answer"
+    assert decision.reason.startswith("Billing with confidence 0.90")
+
+
+def test_a_channel_that_answers_nothing_escalates_even_a_simple_faq() -> None:
+    decision = decide(
+        classification=_classification(),
+        draft=_draft(),
+        threshold=THRESHOLD,
+        auto_categories=frozenset(),
+    )
+    assert decision.action == "escalate"
+    assert decision.reason == "Category is Simple FAQ; nothing is answered automatically here."
+
+
+def test_unsupported_facts_escalate_and_are_named() -> None:
+    decision = decide(
+        classification=_classification(),
+        draft=_draft(unsupported_facts=["30 days", "$49"]),
+        threshold=THRESHOLD,
+    )
+    assert decision.action == "escalate"
+    assert decision.reason == (
+        "The draft states “30 days” and “$49”, which its cited passages do not contain."
+    )
+
+
+def test_a_citation_of_an_article_not_shown_escalates() -> None:
+    decision = decide(
+        classification=_classification(),
+        draft=_draft(unknown_citations=[999]),
+        threshold=THRESHOLD,
+    )
+    assert decision.action == "escalate"
+    assert "999, which were not among the passages shown" in decision.reason
+
+
+def test_low_retrieval_confidence_vetoes_only_when_nothing_is_relevant() -> None:
+    relevant = {"fits": True, "confidence": 0.25, "threshold": 0.2}
+    nothing = {"fits": False, "confidence": 0.05, "threshold": 0.2}
+    answered = decide(
+        classification=_classification(), draft=_draft(), threshold=THRESHOLD, retrieval=relevant
+    )
+    vetoed = decide(
+        classification=_classification(), draft=_draft(), threshold=THRESHOLD, retrieval=nothing
+    )
+    assert answered.action == "answer"
+    assert vetoed.action == "escalate"
+    assert vetoed.reason.startswith("Nothing in the knowledge base is relevant")
 
 
 @pytest.mark.parametrize("draft", [None, {"text": ""}, _draft(text=None)])

@@ -54,7 +54,7 @@ def test_classify_and_draft_declare_the_variables_the_workflow_passes() -> None:
         "previous_draft",
         "feedback",
     }
-    assert load_prompt("classify").version == "1"
+    assert load_prompt("classify").version == "2"
 
 
 def test_prompts_are_read_as_package_data_not_from_the_working_directory(

@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from bot.models import CATEGORIES
 from bot.slack_args import (
+    CATEGORIES_FORM,
     CHANNEL_FORM,
     MODES,
     SUBTEAM_FORM,
     USER_FORM,
     ArgError,
+    parse_categories,
     parse_channel,
     parse_mode,
     parse_people,
@@ -310,6 +313,56 @@ def test_mode_rejections_list_the_three(token: str) -> None:
         assert f"{mode} (" in message  # each with its meaning
 
 
+# -- categories ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (["faq"], {"simple_faq"}),
+        (["FAQ,", "Billing"], {"simple_faq", "billing_query"}),
+        (["simple_faq,billing_query"], {"simple_faq", "billing_query"}),
+        (["complex", "feature", "unknown"], {"complex_issue", "feature_request", "unknown"}),
+        (["Complex_Issue", ",", "FEATURE_REQUEST"], {"complex_issue", "feature_request"}),
+        (["faq", "simple_faq", "faq"], {"simple_faq"}),
+        ([" billing\n"], {"billing_query"}),
+        (["none"], set()),
+        (["None"], set()),
+        ([",none,"], set()),
+    ],
+)
+def test_category_forms(tokens: list[str], expected: set[str]) -> None:
+    assert parse_categories(tokens) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "fragments"),
+    [
+        ([], ["name the categories", CATEGORIES_FORM]),
+        ([" ", ","], ["name the categories", CATEGORIES_FORM]),
+        (["faq", "Biling"], ["`Biling` is not a category", CATEGORIES_FORM]),
+        (["faqs"], ["`faqs` is not a category"]),
+        (["default"], ["`default` is not a category"]),
+        (["faq", "none"], ["`none` cannot be combined", "none alone"]),
+        (["NONE", "billing"], ["`NONE` cannot be combined"]),
+        (["<!here>"], ["`<!here>` is not a category"]),
+        (["simple faq"], ["`simple` is not a category"]),
+    ],
+)
+def test_category_rejections_name_the_word_and_the_choices(
+    tokens: list[str], fragments: list[str]
+) -> None:
+    with pytest.raises(ArgError) as caught:
+        parse_categories(tokens)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_the_category_form_names_every_category() -> None:
+    for name in CATEGORIES:
+        assert name in CATEGORIES_FORM
+
+
 # -- anything at all -----------------------------------------------------------------------------
 
 _FRAGMENTS = [
@@ -372,4 +425,20 @@ def test_any_token_list_gives_valid_people_or_arg_error() -> None:
             assert all(_GROUP_ID.fullmatch(g) for g in groups)
             assert len(set(users)) == len(users)
             assert len(set(groups)) == len(groups)
+    assert accepted > 0
+
+
+def test_any_token_list_gives_known_categories_or_arg_error() -> None:
+    rng = random.Random(11)
+    strings = [*_odd_strings(600, seed=12), "faq", "Billing,", "none", "unknown", "feature"]
+    accepted = 0
+    for _ in range(1500):
+        tokens = rng.sample(strings, rng.randint(0, 4))
+        try:
+            chosen = parse_categories(tokens)
+        except ArgError as exc:
+            assert str(exc)
+        else:
+            accepted += 1
+            assert chosen <= set(CATEGORIES)
     assert accepted > 0

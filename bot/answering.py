@@ -1,0 +1,359 @@
+"""Working out an answer: classify, search, draft, check, decide. No database writes, no Slack.
+
+The workflow (``bot/workflow.py``) runs these steps for a ticket and stores each result;
+``support-bot kb check`` and ``bench/decisions.py`` run the very same steps on sample questions.
+
+Retrieval proposes passages, the model judges whether they answer the question and cites them,
+and our code checks its work before anything goes out unreviewed (``bot/grounding.py``): the
+citations must be among the passages shown, and the draft's concrete facts must be in them.
+Search runs on the question's substance, not the message's words: the model's standalone
+query (the thread folded in) and the rule-cleaned message (``bot/query.py``), fused.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.grounding import unsupported_facts
+from bot.knowledge import KnowledgeBase
+from bot.llm import LlmFailure, LlmUsage, SupportModel
+from bot.models import Classification, Decision, Draft, DraftReply, Source
+from bot.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide
+from bot.prompts import load_prompt
+from bot.query import substance
+from bot.retrieval import RRF_K, Lookup
+from bot.slack_text import neutralize_mentions
+from persistence.records import KnowledgeHit, TicketNote
+
+QUESTION_CHARS_FOR_LLM = 4000
+LEAK_WORDS = 7  # this many of our instructions' words in a row, in a draft, is a leak
+PASSAGE_CHARS = 1500
+# The passages the model is shown: the best ones, one per article first, while they fit a
+# budget of characters (what a draft costs is its tokens): short FAQ entries leave room for
+# more candidates than long help-centre sections do.
+SEARCH_RESULTS = 10
+PASSAGE_BUDGET = 6000
+SEARCH_DEPTH = 40  # candidates per query
+MAX_QUERIES = 6
+_PART_SPLIT = re.compile(r"(?<=[?!])\s+|\s*[|\n]\s*|(?<=\.)\s+(?=[A-Z0-9])")
+_PART_WORDS = re.compile(r"[^\W\d_]{3,}")
+OFFLINE_PASSAGE_CHARS = 1200
+NO_LLM_REASON = "No LLM is configured (OPENAI_API_KEY is not set), so every answer needs approval."
+
+
+@dataclass(frozen=True)
+class Drafted:
+    draft: dict[str, Any] | None
+    usage: LlmUsage | None
+
+
+class Answerer:
+    """The steps of one round, each a pure computation over what the previous ones produced."""
+
+    def __init__(self, knowledge: KnowledgeBase, model: SupportModel | None) -> None:
+        self.knowledge = knowledge
+        self.model = model
+        self.classify_prompt = load_prompt("classify")
+        self.draft_prompt = load_prompt("draft")
+        self.redraft_prompt = load_prompt("redraft")
+        self._instruction_runs = {
+            " ".join(words[i : i + LEAK_WORDS])
+            for prompt in (self.classify_prompt, self.draft_prompt, self.redraft_prompt)
+            for words in [_words(prompt.system)]
+            for i in range(len(words) - LEAK_WORDS + 1)
+        }
+
+    # -- classify ------------------------------------------------------------------------
+
+    async def classify(self, question: str, history: str) -> tuple[dict[str, Any], LlmUsage | None]:
+        """The model's reading of the question (category, confidence, standalone query), or why
+        there is none: the customer asked for a person, no model, or the call failed."""
+        result: dict[str, Any] = {}
+        if asks_for_a_person(question):
+            result.update(wants_human=True, category=None)
+            return result, None
+        if self.model is None:
+            result.update(skipped=NO_LLM_REASON)
+            return result, None
+        try:
+            answer = await self.model.structured(
+                self.classify_prompt,
+                Classification,
+                question=question[:QUESTION_CHARS_FOR_LLM],
+                history=history,
+            )
+        except LlmFailure as failure:
+            result.update(error=failure.reason)
+            return result, failure.usage
+        result.update(answer.value.model_dump())
+        return result, answer.usage
+
+    # -- search --------------------------------------------------------------------------
+
+    def queries(
+        self, question: str, classification: dict[str, Any], earlier: str = ""
+    ) -> list[tuple[str, str]]:
+        """(purpose, query) pairs to search with, the most telling first.
+
+        With a model: its standalone query, then the rule-cleaned message. Without one: the
+        cleaned message, and for a message in a thread the cleaned earlier question with it
+        (a follow-up such as "and how long does that take?" means nothing alone). A query that
+        asks several things is also searched for each of them, so one topic's passages cannot
+        crowd out the other's."""
+        cleaned = substance(question[:QUESTION_CHARS_FOR_LLM])
+        found: list[tuple[str, str]] = []
+        # A model that writes no standalone query still names the search terms.
+        standalone = str(classification.get("search_query") or "").strip() or " ".join(
+            str(k) for k in classification.get("keywords") or []
+        )
+        if standalone:
+            found.append(("standalone", standalone))
+            found += [("standalone part", part) for part in _parts(standalone)]
+        found.append(("message", cleaned))
+        found += [("message part", part) for part in _parts(cleaned)]
+        if not standalone and earlier.strip():
+            found.append(("thread", substance(earlier[-QUESTION_CHARS_FOR_LLM:]) + " " + cleaned))
+        seen: set[str] = set()
+        unique = []
+        for purpose, query in found:
+            key = query.casefold().strip(" ?.!")
+            if key and key not in seen:
+                seen.add(key)
+                unique.append((purpose, query))
+        return unique[:MAX_QUERIES] or [("message", question[:QUESTION_CHARS_FOR_LLM])]
+
+    async def search(
+        self, question: str, classification: dict[str, Any], earlier: str = ""
+    ) -> dict[str, Any]:
+        """The passages to draft from (the queries' results fused), and whether anything is
+        relevant at all: the best of the queries' confidences against the floor."""
+        started = time.monotonic()
+        lookups: list[tuple[str, Lookup]] = []
+        for purpose, query in self.queries(question, classification, earlier):
+            lookups.append((purpose, await self.knowledge.lookup(query, limit=SEARCH_DEPTH)))
+        hits = _within_budget(_diverse(_fused([lookup.hits for _, lookup in lookups])))
+        best = max(lookups, key=lambda item: item[1].confidence)[1]
+        return {
+            "query": lookups[0][1].query[:500],
+            "queries": [
+                {
+                    "purpose": purpose,
+                    "query": lookup.query[:500],
+                    "confidence": lookup.confidence,
+                    "top": lookup.hits[0].article_id if lookup.hits else None,
+                }
+                for purpose, lookup in lookups
+            ],
+            "mode": best.mode,
+            "fits": bool(hits) and best.fits,
+            "confidence": best.confidence,
+            "threshold": best.threshold,
+            "hits": [
+                {
+                    "chunk_id": h.chunk_id,
+                    "article_id": h.article_id,
+                    "title": h.title,
+                    "heading": h.heading,
+                    "source": h.source,
+                    "score": round(h.score, 4),
+                    "text": h.text[:PASSAGE_CHARS],
+                }
+                for h in hits
+            ],
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+
+    # -- draft ---------------------------------------------------------------------------
+
+    async def draft(
+        self,
+        *,
+        question: str,
+        history: str,
+        classification: dict[str, Any],
+        retrieval: dict[str, Any],
+        notes: list[TicketNote],
+    ) -> Drafted:
+        """The model's draft from the passages (checked), or offline the best passage for a
+        reviewer; None when there is nothing to draft from."""
+        hits: list[dict[str, Any]] = retrieval.get("hits", [])
+        llm_usable = self.model is not None and not classification.get("error")
+        if not hits and not (notes and llm_usable):
+            return Drafted(None, None)
+        if not llm_usable and not retrieval.get("fits", True):
+            # Offline, a passage that is not relevant would only mislead the reviewer.
+            return Drafted(None, None)
+        if not llm_usable or self.model is None:
+            return Drafted(self.passage_draft(hits[0]).model_dump(), None)
+        usage: LlmUsage | None = None
+        try:
+            reply = await self.model.structured(
+                self.draft_prompt,
+                DraftReply,
+                question=question[:QUESTION_CHARS_FOR_LLM],
+                history=history,
+                articles=articles_text(hits),
+                team_notes=team_notes_text(notes),
+            )
+            usage = reply.usage
+            written = self.checked_draft(reply.value, hits, notes=notes, question=question)
+            if self.leaks_instructions(written.text):
+                # Never sent, not even on approval: the reviewer gets the best passage.
+                raise LlmFailure(
+                    "the draft repeated the bot's instructions; it was withheld", usage
+                )
+            return Drafted(written.model_dump(), usage)
+        except LlmFailure as failure:
+            draft = self.passage_draft(hits[0]).model_dump() if hits else None
+            if draft is not None:
+                draft["error"] = failure.reason
+            return Drafted(draft, failure.usage)
+
+    def passage_draft(self, hit: dict[str, Any]) -> Draft:
+        """Offline draft: the best passage, for a reviewer to approve or edit."""
+        text = neutralize_mentions(hit["text"][:OFFLINE_PASSAGE_CHARS])
+        return Draft(text=text, sources=[_source(hit)], grounded=False, origin="knowledge_base")
+
+    def checked_draft(
+        self,
+        reply: DraftReply,
+        hits: list[dict[str, Any]],
+        *,
+        notes: list[TicketNote] = (),  # type: ignore[assignment]
+        question: str = "",
+    ) -> Draft:
+        """The model's draft with our checks' findings: which citations it was not shown, and
+        which of its facts none of its cited passages (nor the team's answers) state."""
+        by_article: dict[int, list[dict[str, Any]]] = {}
+        for hit in hits:
+            by_article.setdefault(hit["article_id"], []).append(hit)
+        wanted = list(dict.fromkeys(reply.used_article_ids))
+        cited = [i for i in wanted if i in by_article]
+        text = neutralize_mentions(reply.answer.strip())
+        evidence = [h["text"] for i in cited for h in by_article[i]]
+        evidence += [f"{h['title']} › {h['heading']}" for i in cited for h in by_article[i]]
+        evidence += [n.answer for n in notes]
+        return Draft(
+            text=text,
+            sources=[_source(by_article[i][0]) for i in cited],
+            grounded=reply.grounded and bool(cited),
+            origin="llm",
+            missing_information=reply.missing_information.strip(),
+            unsupported_facts=unsupported_facts(text, evidence, question) if reply.grounded else [],
+            unknown_citations=[i for i in wanted if i not in by_article],
+        )
+
+    def leaks_instructions(self, text: str) -> bool:
+        """The draft repeats a run of our own instructions (a prompt-injection asking for
+        them): it must never reach a customer, approved or not."""
+        words = _words(text)
+        return any(
+            " ".join(words[i : i + LEAK_WORDS]) in self._instruction_runs
+            for i in range(len(words) - LEAK_WORDS + 1)
+        )
+
+    # -- decide --------------------------------------------------------------------------
+
+    @staticmethod
+    def decide(
+        *,
+        classification: dict[str, Any],
+        retrieval: dict[str, Any],
+        draft: dict[str, Any] | None,
+        threshold: float,
+        mode: str = "auto",
+        auto_categories: frozenset[str] = DEFAULT_AUTO_CATEGORIES,
+    ) -> Decision:
+        decision = decide(
+            classification=classification,
+            retrieval=retrieval,
+            draft=draft,
+            threshold=threshold,
+            auto_categories=auto_categories,
+        )
+        if decision.action == "answer" and mode == "review":
+            return Decision(
+                action="escalate",
+                reason="This channel is in review mode: every draft waits for approval.",
+            )
+        return decision
+
+
+def _fused(rankings: list[list[KnowledgeHit]]) -> list[KnowledgeHit]:
+    """Reciprocal rank fusion of the queries' results (the first query wins ties)."""
+    if len(rankings) == 1:
+        return rankings[0]
+    scores: dict[int, float] = {}
+    first: dict[int, KnowledgeHit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking):
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            first.setdefault(hit.chunk_id, hit)
+    order = sorted(scores, key=lambda c: -scores[c])
+    return [first[c] for c in order]
+
+
+def _parts(query: str) -> list[str]:
+    """The separate questions of a query that asks several (none when it asks one)."""
+    parts = [p.strip() for p in _PART_SPLIT.split(query) if len(_PART_WORDS.findall(p)) >= 2]
+    return parts[:3] if len(parts) > 1 else []
+
+
+def _within_budget(ranked: list[KnowledgeHit]) -> list[KnowledgeHit]:
+    """The first passages whose text fits PASSAGE_BUDGET (the first always), at most
+    SEARCH_RESULTS."""
+    kept: list[KnowledgeHit] = []
+    used = 0
+    for hit in ranked[:SEARCH_RESULTS]:
+        size = min(len(hit.text), PASSAGE_CHARS) + len(hit.title) + len(hit.heading)
+        if kept and used + size > PASSAGE_BUDGET:
+            break
+        kept.append(hit)
+        used += size
+    return kept
+
+
+def _diverse(ranked: list[KnowledgeHit]) -> list[KnowledgeHit]:
+    """The best passage of each article first, best first; then second passages, and so on.
+    Five sections of one article would hide the other article that answers the question."""
+    rounds: list[list[KnowledgeHit]] = []
+    seen: dict[int, int] = {}
+    for hit in ranked:
+        n = seen.get(hit.article_id, 0)
+        seen[hit.article_id] = n + 1
+        while len(rounds) <= n:
+            rounds.append([])
+        rounds[n].append(hit)
+    return [hit for level in rounds for hit in level]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def articles_text(hits: list[dict[str, Any]]) -> str:
+    return (
+        "\n\n".join(
+            f"[article {h['article_id']}] {h['title']} › {h['heading']}\n{h['text']}" for h in hits
+        )
+        or "(none)"
+    )
+
+
+def team_notes_text(notes: list[TicketNote]) -> str:
+    return (
+        "\n".join(f"Q: {n.question}\nA (from <@{n.user_id}>): {n.answer}" for n in notes)
+        or "(none)"
+    )
+
+
+def _source(hit: dict[str, Any]) -> Source:
+    return Source(
+        article_id=hit["article_id"],
+        title=hit["title"],
+        heading=hit["heading"],
+        source=hit["source"],
+    )

@@ -1,0 +1,112 @@
+"""What a customer's message asks, for searching: the question without the chatter around it.
+
+People write in Slack the way they talk: a greeting, an order number, a sentence of context,
+the question, thanks. Every extra word dilutes a lexical search and its confidence, so the
+search runs on the message's *substance*: this module removes by rule what never helps find
+an article (greetings, thanks and sign-offs, mentions, emoji, links' targets, ids, order and
+account numbers, e-mail addresses) and keeps everything else, in order. With a model, the
+classification also writes a standalone query that folds in the thread; this is the rule-based
+query used beside it, and alone when no model is configured.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Slack markup: mentions, channel links and user groups carry no words a help article shares.
+_MENTION = re.compile(r"<[@#!][^>]*>")
+# A link keeps its label (often the product page's name) and drops its target.
+_LINK = re.compile(r"<(?:https?|mailto):[^>|]*(?:\|([^>]*))?>")
+_BARE_URL = re.compile(r"https?://\S+")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\ufe0f\u200d]+"
+)
+# An id with its label ("order #55123", "acct 99812", "ticket no. 12", "ref: AB-1234"): the
+# label is kept ("invoice" may be what the question is about), the id goes.
+_LABELLED_ID = re.compile(
+    r"\b(order|acct|account|invoice|inv|ticket|case|ref(?:erence)?|transaction|tx|"
+    r"customer|cust|user|booking|shipment|tracking|po|id)\b"
+    r"\s*(?:no\.?|num(?:ber)?\.?|id|#)?\s*[:#]?\s*(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,}\b",
+    re.IGNORECASE,
+)
+# Unlabelled ids: "#55123", "INV-4411", "00123842", "a1b2c3d4-…" (a UUID).
+_HASH_ID = re.compile(r"#\d{2,}\b")
+_CODE_ID = re.compile(r"\b[A-Z]{2,6}-\d{3,}\b")
+_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
+_CARD_NUMBER = re.compile(r"\b\d{4}(?:[ -]\d{4}){2,3}\b")
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+# Brackets left empty once their id is gone.
+_EMPTY_BRACKETS = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
+
+# Pleasantries that stand as a sentence of their own, or open or close the message.
+_GREETING = re.compile(
+    r"^\s*(?:(?:hi|hii+|hey+|hello|hallo|howdy|yo|greetings|good\s+(?:morning|afternoon|"
+    r"evening|day))(?:\s+(?:there|all|everyone|folks|guys|team|support|support\s+team|"
+    r"y'?all|again))?|dear\s+(?:support|team|support\s+team))\b[\s,!.:;-]*",
+    re.IGNORECASE,
+)
+_SIGN_OFF = re.compile(
+    r"(?:^|[\s,.!;:-])(?:(?:many\s+|thanks\s+a\s+lot|thank\s+you\s+so\s+much|thanks\s+so\s+much)"
+    r"|thanks(?:\s+(?:a\s+lot|again|in\s+advance|so\s+much|all|team|guys|everyone))?|thank\s+you"
+    r"(?:\s+(?:in\s+advance|so\s+much|very\s+much))?|thx|ty|tia|cheers|regards|best"
+    r"(?:\s+regards)?|kind\s+regards|br|much\s+appreciated|appreciate\s+(?:it|the\s+help|any"
+    r"\s+help))\b[\s!.,:;-]*(?:[A-Z][a-z]+\s*)?[\s!.]*$",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"\b(?:quick\s+question|question\s+for\s+you|sorry\s+to\s+bother(?:\s+you)?|hope\s+you(?:'re|"
+    r"\s+are)\s+(?:well|doing\s+well)|hope\s+all\s+is\s+well)\b[\s,!.:;-]*",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
+_NAME_LINE = re.compile(r"^[-–—~\s]*[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?[.!]?$")
+
+
+def substance(text: str) -> str:
+    """The message with its greetings, sign-offs, mentions, emoji and ids removed.
+
+    Falls back to the message itself (markup removed) when nothing would be left, so a search
+    always has words to work with."""
+    cleaned = _markup_free(text)
+    raw = [line.strip() for line in re.split(r"\n+", cleaned) if line.strip()]
+    lines = [_strip_pleasantries(line) for line in raw]
+    # A name alone on the last line, under a sign-off ("Thanks,\nDana"), signs the message.
+    if len(lines) >= 2 and not lines[-2] and raw[-2] and _NAME_LINE.match(lines[-1]):
+        lines.pop()
+    result = _SPACES.sub(" ", " ".join(line for line in lines if line))
+    result = _SPACE_BEFORE_PUNCT.sub(r"\1", result)
+    result = re.sub(r"([,;:])(?=[,.;:!?])", "", result).strip(" ,;:-")
+    if re.search(r"\w", result):
+        return result
+    fallback = _SPACES.sub(" ", cleaned).strip()
+    return fallback
+
+
+def _markup_free(text: str) -> str:
+    text = _LINK.sub(lambda m: f" {m.group(1) or ''} ", text)
+    text = _MENTION.sub(" ", text)
+    text = _BARE_URL.sub(" ", text)
+    text = _EMAIL.sub(" ", text)
+    text = _EMOJI_CODE.sub(" ", text)
+    text = _EMOJI.sub(" ", text)
+    text = _UUID.sub(" ", text)
+    text = _LABELLED_ID.sub(lambda m: f" {m.group(1)} ", text)
+    text = _HASH_ID.sub(" ", text)
+    text = _CODE_ID.sub(" ", text)
+    text = _CARD_NUMBER.sub(" ", text)
+    text = _LONG_NUMBER.sub(" ", text)
+    return _EMPTY_BRACKETS.sub(" ", text)
+
+
+def _strip_pleasantries(line: str) -> str:
+    line = line.strip()
+    previous = None
+    while previous != line:
+        previous = line
+        line = _GREETING.sub("", line, count=1).strip()
+        line = _FILLER.sub("", line).strip()
+        line = _SIGN_OFF.sub("", line).strip()
+    return line
