@@ -38,6 +38,7 @@ SEARCH_RESULTS = 10
 PASSAGE_BUDGET = 6000
 SEARCH_DEPTH = 40  # candidates per query
 MAX_QUERIES = 6
+JUDGED = 5  # "nothing relevant": none of a query's first five passages reaches the floor
 _PART_SPLIT = re.compile(r"(?<=[?!])\s+|\s*[|\n]\s*|(?<=\.)\s+(?=[A-Z0-9])")
 _PART_WORDS = re.compile(r"[^\W\d_]{3,}")
 OFFLINE_PASSAGE_CHARS = 1200
@@ -133,7 +134,8 @@ class Answerer:
         started = time.monotonic()
         lookups: list[tuple[str, Lookup]] = []
         for purpose, query in self.queries(question, classification, earlier):
-            lookups.append((purpose, await self.knowledge.lookup(query, limit=SEARCH_DEPTH)))
+            lookup = await self.knowledge.lookup(query, limit=SEARCH_DEPTH, judged=JUDGED)
+            lookups.append((purpose, lookup))
         hits = _within_budget(_diverse(_fused([lookup.hits for _, lookup in lookups])))
         best = max(lookups, key=lambda item: item[1].confidence)[1]
         return {
@@ -328,6 +330,14 @@ def _diverse(ranked: list[KnowledgeHit]) -> list[KnowledgeHit]:
             rounds.append([])
         rounds[n].append(hit)
     return [hit for level in rounds for hit in level]
+
+
+def quoted(text: str) -> str:
+    """A message's own line breaks, of every kind (``\r``, ``\u2028``… as well as ``\n``),
+    become indented newlines, so a line inside it that looks like "Support (human): …" cannot
+    pass for a turn of the conversation in the prompt."""
+    lines = text.strip().splitlines()
+    return "\n    ".join(lines) if len(lines) > 1 else text
 
 
 def _words(text: str) -> list[str]:

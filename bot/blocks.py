@@ -161,6 +161,7 @@ class CardContent:
     sources: list[Source] = field(default_factory=list)
     missing_information: str = ""
     unsupported_facts: list[str] = field(default_factory=list)
+    also_found: list[str] = field(default_factory=list)  # other sections the search found
     follow_ups: list[str] = field(default_factory=list)
     decided_by: str | None = None
     decided_at: float | None = None
@@ -251,6 +252,9 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
                 else "_No draft._"
             )
         )
+    if card.also_found and pending:
+        found = "; ".join(card.also_found[:3])
+        blocks.append(_context("Also found: " + truncate_escaped(found, 1000)))
     if card.missing_information and pending:
         blocks.append(
             _section(
@@ -401,11 +405,12 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
 
 
 def kb_search_text(lookup: Lookup) -> str:
-    """``/support kb search``: the verdict the workflow would reach, and the best passages."""
+    """``/support kb search``: whether anything is relevant, and the best passages."""
     verdict = (
-        "fits: I would answer from these"
+        "relevant passages found: I would draft from these (the model still judges whether"
+        " they answer, and my checks verify its facts)"
         if lookup.fits
-        else "nothing fits well enough to answer from: I would escalate"
+        else "nothing relevant: I would escalate"
     )
     lines = [
         f"*Knowledge base* for “{truncate_escaped(lookup.query, 200)}”: {verdict}"

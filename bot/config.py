@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     support_bot_model: str = DEFAULT_MODEL
     # Dense retrieval: an embeddings model of the endpoint, or "local" for all-MiniLM-L6-v2.
     support_bot_embedding_model: str | None = None
-    # "Nothing fits" below this retrieval confidence; unset: the value tuned for the mode.
+    # "Nothing relevant at all" below this retrieval confidence; unset: the floor for the mode.
     kb_fit_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0, le=10)

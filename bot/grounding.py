@@ -45,10 +45,17 @@ _NUMBER_WORDS = {
     "forty": 40,
     "fifty": 50,
     "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
     "ninety": 90,
     "hundred": 100,
 }
-_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
+# "one" is a number only before a unit ("one seat"); otherwise it is a pronoun ("one of").
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w != "one") + r")\b")
+_COMPOUND_NUMBER = re.compile(
+    r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ]"
+    r"(one|two|three|four|five|six|seven|eight|nine)\b"
+)
 # Units whose number is a fact: time, money, size, quantity. The stem is what is compared.
 _UNITS = {
     "second": "second",
@@ -57,6 +64,7 @@ _UNITS = {
     "min": "minute",
     "hour": "hour",
     "hr": "hour",
+    "h": "hour",
     "day": "day",
     "business day": "day",
     "working day": "day",
@@ -90,29 +98,31 @@ _UNITS = {
 _UNIT_ALTERNATION = "|".join(
     re.escape(u) for u in sorted(_UNITS, key=len, reverse=True) if u != "%"
 )
+_ONE = re.compile(r"\bone\b(?=\s*(?:" + _UNIT_ALTERNATION + r"|percent)(?:e?s)?\b)")
 _CURRENCY = {"$": "usd", "€": "eur", "£": "gbp", "¥": "jpy"}
 _NUM = r"\d+(?:\.\d+)?"
 _FACT = re.compile(
     r"(?P<currency>[$€£¥])\s?(?P<money>" + _NUM + r")"
     r"|\b(?P<version>v?\d+\.\d+(?:\.\d+){1,2})\b"
     r"|\b(?P<version2>v\d+(?:\.\d+)?)\b"
-    r"|\b(?P<time>\d{1,2}:\d{2})\b"
+    r"|\b(?P<time>\d{1,2}:\d{2}(?:\s?[ap]m)?|\d{1,2}\s?[ap]m)\b"
     r"|\b(?P<ratio>\d+/\d+)\b"
     r"|(?<![\w.])(?P<value>" + _NUM + r")(?:\s?(?:-|to|–)\s?(?P<upper>" + _NUM + r"))?"
     r"(?:\s?(?P<pct>%)|\s*(?P<unit>" + _UNIT_ALTERNATION + r")(?:e?s)?\b)?"
 )
 # Names of settings, buttons and menus, as drafts write them: *bold*, `code`, "quoted", and
 # menu paths ("Settings > Billing").
-_BOLD = re.compile(r"(?<![\w*])\*([^*\n]{2,60})\*(?![\w*])")
+_BOLD = re.compile(r"(?<![\w*])\*\*?([^*\n]{2,60})\*\*?(?![\w*])")
 _CODE = re.compile(r"`([^`\n]{2,60})`")
 _QUOTED = re.compile(r"[\"“]([^\"”\n]{2,60})[\"”]")
 _PATH_SEP = re.compile(r"\s*(?:>|›|→|->|»)\s*")
 _SEGMENT = r"[A-Z0-9][\w'-]*(?:\s+(?:&|and|of|or|[A-Z0-9][\w'-]*))*"
-_PATH = re.compile(_SEGMENT + r"(?:\s*(?:>|›|→|->|»)\s*" + _SEGMENT + r")+")
+_PATH = re.compile(r"(?<!\w)" + _SEGMENT + r"(?:\s*(?:>|›|→|->|»)\s*" + _SEGMENT + r")+")
 # Words that lead into a menu path without being part of its names ("Open Settings > Billing").
 _LEAD_IN = frozenset(
     {"open", "go", "to", "click", "select", "choose", "tap", "press", "navigate", "visit"}
-    | {"head", "under", "in", "then", "and", "or"}
+    | {"head", "under", "in", "then", "and", "or", "use", "from", "pick", "hit", "find", "via"}
+    | {"see", "check"}
 )
 _CONNECTORS = ("&", "and", "of", "or")
 _MARKUP = re.compile(r"[*_`~]")
@@ -151,10 +161,14 @@ class Fact:
 
 
 def normalise(text: str) -> str:
-    """Lower case, Slack markup and thousands separators removed, number words as digits."""
-    text = _MARKUP.sub("", text).lower()
+    """Lower case, Slack markup and thousands separators removed, number words as digits, menu
+    arrows as ">"."""
+    text = _MARKUP.sub(" ", text).lower()
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     text = text.replace("–", "-").replace("—", "-")
+    text = _PATH_SEP.sub(" > ", text)
+    text = _COMPOUND_NUMBER.sub(lambda m: str(_NUMBER_WORDS[m[1]] + _NUMBER_WORDS[m[2]]), text)
+    text = _ONE.sub("1", text)
     text = _NUMBER_WORD.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), text)
     return _SPACE.sub(" ", text)
 
@@ -163,9 +177,17 @@ def _number(value: str) -> str:
     return value.rstrip("0").rstrip(".") if "." in value else value.lstrip("0") or "0"
 
 
+def _time(value: str) -> str:
+    """9am, 9:00 am, 09:00am -> 9:00am; 17:00 -> 17:00 (no conversion between the two)."""
+    m = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s?([ap]m)?", value)
+    assert m is not None
+    return f"{int(m[1])}:{m[2] or '00'}{m[3] or ''}"
+
+
 def number_facts(text: str) -> list[Fact]:
     found: list[Fact] = []
-    plain = normalise(text)
+    # A numbered list's markers ("1. Open Settings") count nothing.
+    plain = normalise(re.sub(r"(?m)^[ \t]*\d{1,2}[.)][ \t]", " ", text))
     for m in _FACT.finditer(plain):
         whole = m.group(0).strip()
         if m.group("value") and not m.group("unit") and re.match(r"[a-z]", plain[m.end() :]):
@@ -176,7 +198,7 @@ def number_facts(text: str) -> list[Fact]:
             version = (m.group("version") or m.group("version2")).lstrip("v")
             found.append(Fact(whole, "version", version))
         elif m.group("time"):
-            found.append(Fact(whole, "time", m.group("time")))
+            found.append(Fact(whole, "time", _time(m.group("time"))))
         elif m.group("ratio"):
             found.append(Fact(whole, "number", m.group("ratio")))
         else:
@@ -233,20 +255,24 @@ def _allowed_ids(question: str) -> set[str]:
 
 def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -> list[str]:
     """The facts of ``answer`` that none of ``sources`` states, as the answer wrote them."""
-    source_text = normalise("\n".join(sources))
+    source_text = normalise(" ¶ ".join(sources))  # a fact cannot span two passages
     source_numbers = number_facts(source_text)
     plain_numbers = {f.value for f in source_numbers}
     with_units = {(f.value, f.unit) for f in source_numbers if f.unit}
+    source_times = {f.value for f in source_numbers if f.kind == "time"}
     ids = _allowed_ids(question)
     missing: list[str] = []
     for fact in number_facts(answer):
-        if fact.value in ids:
-            continue
+        if fact.value in ids and fact.kind == "number" and not fact.unit:
+            continue  # an id the customer gave, not a quantity ("1000 users" is still checked)
         if fact.kind == "version":
-            pattern = r"(?<![\d.])v?" + re.escape(fact.value) + r"(?![\d])"
+            pattern = r"(?<![\d.])v?" + re.escape(fact.value) + r"(?!\.?\d)"
             ok = re.search(pattern, source_text) is not None
         elif fact.kind == "time":
-            ok = fact.value in source_text
+            # 9:00 is said by "9:00 am" but not by "19:00"; 9am is not said by "9pm".
+            ok = fact.value in source_times or (
+                fact.value[-1].isdigit() and any(t.startswith(fact.value) for t in source_times)
+            )
         elif fact.unit:
             ok = (fact.value, fact.unit) in with_units
         else:
@@ -255,7 +281,9 @@ def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -
             missing.append(fact.text)
     question_text = normalise(question)
     for fact in name_facts(answer):
-        if fact.value in source_text or (question and fact.value in question_text):
+        # From a word's start: *Active* is not said by "Inactive", nor *Locked* by "Unlocked".
+        said = re.compile(r"(?<!\w)" + re.escape(fact.value))
+        if said.search(source_text) or (question and said.search(question_text)):
             continue
         if fact.text not in missing:
             missing.append(fact.text)

@@ -1,4 +1,5 @@
-"""``support-bot kb ...``: import, search, list, show, remove and stats on the command line."""
+"""``support-bot kb ...``: import, search, check, list, show, remove and stats on the command
+line."""
 
 from __future__ import annotations
 
@@ -34,6 +35,25 @@ def add_kb_commands(sub: Any) -> None:
     search.add_argument("query", nargs="+")
     search.add_argument("-k", type=int, default=5, help="how many results (default 5)")
     search.add_argument("--json", action="store_true", help="print one JSON object")
+    check = kb_sub.add_parser(
+        "check",
+        help="what the bot would do with sample questions (sends nothing, stores nothing)",
+        description="Run sample questions through classify, search, draft, check and decide"
+        " with the configuration in force, and say for each whether the bot would answer or"
+        " escalate, and why. Nothing is sent to Slack and no ticket is stored.",
+    )
+    check.add_argument(
+        "file",
+        type=Path,
+        help='one question a line (# comments), or JSON Lines: {"question": "...",'
+        ' "expected": article id, title or source (optional), "channel": "C0123" (optional)}',
+    )
+    check.add_argument(
+        "--channel", help="the channel whose settings apply (default: the first support channel)"
+    )
+    check.add_argument(
+        "--json", action="store_true", help="one JSON object per question, then a summary"
+    )
     kb_sub.add_parser("list", help="list the articles")
     show = kb_sub.add_parser("show", help="show one article with its sections")
     show.add_argument("id", type=int)
@@ -55,10 +75,11 @@ async def open_knowledge(settings: Settings) -> AsyncIterator[KnowledgeBase]:
 
 
 class ProgressBar:
-    """A one-line bar on a terminal; silent when output is piped or the import is short."""
+    """A one-line bar on a terminal; silent when output is piped or the work is short."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, stream: TextIO = sys.stderr, unit: str = "files") -> None:
         self.stream = stream
+        self.unit = unit
         self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
@@ -66,7 +87,7 @@ class ProgressBar:
             return
         width = 30
         filled = width * done // total
-        self.stream.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} files")
+        self.stream.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} {self.unit}")
         self.stream.flush()
         self.shown = True
 
@@ -97,6 +118,10 @@ def lookup_json(lookup: Lookup) -> dict[str, Any]:
 
 
 async def run_kb(settings: Settings, args: argparse.Namespace) -> int:
+    if args.kb_command == "check":
+        from bot.kb_check import run_check
+
+        return await run_check(settings, args)
     async with open_knowledge(settings) as kb:
         command = args.kb_command
         if command == "import":
@@ -146,7 +171,7 @@ async def run_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def describe_lookup(lookup: Lookup) -> str:
-    verdict = "fits" if lookup.fits else "nothing fits"
+    verdict = "relevant" if lookup.fits else "nothing relevant"
     lines = [f"{verdict} (confidence {lookup.confidence:.2f}, threshold {lookup.threshold:.2f})"]
     for rank, h in enumerate(lookup.hits, start=1):
         snippet = " ".join(h.text.split())[:160]

@@ -195,8 +195,10 @@ class KnowledgeBase:
 
     # -- reading ------------------------------------------------------------------------
 
-    async def lookup(self, query: str, *, limit: int = 5, mode: Mode | None = None) -> Lookup:
-        return await self.retriever.lookup(query, limit=limit, mode=mode)
+    async def lookup(
+        self, query: str, *, limit: int = 5, mode: Mode | None = None, judged: int = 1
+    ) -> Lookup:
+        return await self.retriever.lookup(query, limit=limit, mode=mode, judged=judged)
 
     async def search(self, query: str, *, limit: int = 5) -> list[KnowledgeHit]:
         return (await self.lookup(query, limit=limit)).hits

@@ -17,8 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from persistence.lexicon import Postings
+
+# A word the index does not hold, of at least this many letters, is taken for a misspelling of
+# the nearest indexed token within one edit (two from CORRECT_TWO_FROM letters on) that starts
+# with the same letter: "invioce" finds "invoic". Shorter words are too ambiguous to correct.
+CORRECT_FROM = 5
+CORRECT_TWO_FROM = 8
 
 K1 = 1.2
 B = 0.75
@@ -29,6 +37,11 @@ class LexicalIndex:
         self.version = postings.version
         self.chunks = postings.row_count
         self._term_ids = {term: i for i, term in enumerate(postings.terms)}
+        self._by_initial: dict[str, list[str]] = {}
+        for term in postings.terms:
+            if len(term) >= CORRECT_FROM - 1 and term.isalpha():
+                self._by_initial.setdefault(term[0], []).append(term)
+        self._corrections: dict[str, str | None] = {}
         self._starts = postings.starts
         self._row_ids = postings.row_ids
         # Postings are positions into row_ids, so the accumulator is as long as the index has
@@ -50,6 +63,24 @@ class LexicalIndex:
     def document_frequency(self, term: str) -> int:
         i = self._term_ids.get(term)
         return 0 if i is None else int(self._starts[i + 1] - self._starts[i])
+
+    def correction(self, token: str) -> str | None:
+        """The indexed token a token the index does not hold is most likely a misspelling of,
+        or None (the token is known, too short, or nothing is close enough)."""
+        if token in self._term_ids or len(token) < CORRECT_FROM or not token.isalpha():
+            return None
+        if token in self._corrections:
+            return self._corrections[token]
+        cutoff = 2 if len(token) >= CORRECT_TWO_FROM else 1
+        found = process.extractOne(
+            token,
+            self._by_initial.get(token[0], []),
+            scorer=Levenshtein.distance,
+            score_cutoff=cutoff,
+        )
+        nearest = str(found[0]) if found is not None else None
+        self._corrections[token] = nearest
+        return nearest
 
     def _slice(self, term: str) -> tuple[int, int]:
         i = self._term_ids.get(term)

@@ -342,6 +342,7 @@ class SlackOutbox:
             draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
             sources=[Source.model_validate(s) for s in sources],
             missing_information=missing if escalation.draft_text or missing else "",
+            also_found=_also_found(ticket.retrieval or {}, sources),
             # The round's own draft's findings; a redraft replaced that draft on the card.
             unsupported_facts=[
                 str(f)
@@ -423,3 +424,20 @@ class SlackOutbox:
             if not cursor:
                 return None
         raise RetryLater("too many messages to search for an earlier delivery")
+
+
+def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:
+    """The other sections the search brought, for a reviewer looking for the answer: those
+    the draft does not cite, by their search score (the draft prompt lists one section per
+    article first; a reviewer wants the next best section, whichever article it is in)."""
+    shown = {(s.get("article_id"), s.get("heading")) for s in cited if isinstance(s, dict)}
+    names: list[str] = []
+    hits = sorted(retrieval.get("hits") or [], key=lambda h: -float(h.get("score") or 0))
+    for hit in hits:
+        if (hit.get("article_id"), hit.get("heading")) in shown:
+            continue
+        title, heading = str(hit.get("title") or ""), str(hit.get("heading") or "")
+        name = title if heading in ("", title) else f"{title} › {heading}"
+        if name not in names:
+            names.append(name)
+    return names[:3]

@@ -86,9 +86,9 @@ def decide(
         return Decision(
             action="escalate",
             reason=(
-                "Nothing in the knowledge base is relevant: the question's best passage covers"
-                f" {float(retrieval.get('confidence') or 0):.2f} of its words, below"
-                f" {float(retrieval.get('threshold') or 0):.2f}."
+                "Nothing in the knowledge base is relevant: no passage found covers more than"
+                f" {float(retrieval.get('confidence') or 0):.2f} of the question's words (the"
+                f" floor is {float(retrieval.get('threshold') or 0):.2f})."
             ),
         )
     if draft is None or not draft.get("text"):

@@ -23,28 +23,33 @@ _EMOJI_CODE = re.compile(r":[a-z0-9_+\-']+:")
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\ufe0f\u200d]+"
 )
-# An id with its label ("order #55123", "acct 99812", "ticket no. 12", "ref: AB-1234"): the
-# label is kept ("invoice" may be what the question is about), the id goes.
+# An id with its label ("order #55123", "acct 99812", "ticket no. 1234", "ref: AB-1234"): the
+# label is kept ("invoice" may be what the question is about), the id goes. An id has a run of
+# four digits, so a label word before "2FA", "10GB", a count or a status code keeps them.
 _LABELLED_ID = re.compile(
     r"\b(order|acct|account|invoice|inv|ticket|case|ref(?:erence)?|transaction|tx|"
     r"customer|cust|user|booking|shipment|tracking|po|id)\b"
-    r"\s*(?:no\.?|num(?:ber)?\.?|id|#)?\s*[:#]?\s*(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,}\b",
+    r"\s*(?:no\.?|num(?:ber)?\.?|id|#)?\s*[:#]?\s*(?=[A-Z0-9-]*\d{4})[A-Z0-9][A-Z0-9-]{2,}\b",
     re.IGNORECASE,
 )
+# "(order 48213)" is an aside: the label goes with its id.
+_BRACKETED_ID = re.compile(r"\(\s*" + _LABELLED_ID.pattern + r"\s*\)", re.IGNORECASE)
 # Unlabelled ids: "#55123", "INV-4411", "00123842", "a1b2c3d4-…" (a UUID).
 _HASH_ID = re.compile(r"#\d{2,}\b")
-_CODE_ID = re.compile(r"\b[A-Z]{2,6}-\d{3,}\b")
+# Standards' names look the same ("SHA-256", "AES-256", "ISO-8601") and are kept.
+_CODE_ID = re.compile(r"\b(?!(?:SHA|AES|RSA|ISO|RFC|TLS|HMAC)-)[A-Z]{2,6}-\d{3,}\b")
 _LONG_NUMBER = re.compile(r"\b\d{5,}\b")
 _CARD_NUMBER = re.compile(r"\b\d{4}(?:[ -]\d{4}){2,3}\b")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 # Brackets left empty once their id is gone.
 _EMPTY_BRACKETS = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
 
-# Pleasantries that stand as a sentence of their own, or open or close the message.
+# Pleasantries that stand as a sentence of their own, or open or close the message. A greeting
+# may follow the comma of a mention removed before it ("<@U0SUPPORT>, hi team!").
 _GREETING = re.compile(
-    r"^\s*(?:(?:hi|hii+|hey+|hello|hallo|howdy|yo|greetings|good\s+(?:morning|afternoon|"
-    r"evening|day))(?:\s+(?:there|all|everyone|folks|guys|team|support|support\s+team|"
-    r"y'?all|again))?|dear\s+(?:support|team|support\s+team))\b[\s,!.:;-]*",
+    r"^[\s,;:.!-]*(?:(?:hi|hii+|hey+|hello|hallo|howdy|yo|greetings|good\s+(?:morning|afternoon|"
+    r"evening|day))(?:\s+(?:there|all|everyone|folks|guys|support\s+team|team|support|"
+    r"y'?all|again)){0,2}|dear\s+(?:support\s+team|support|team))\b[\s,!.:;-]*",
     re.IGNORECASE,
 )
 _SIGN_OFF = re.compile(
@@ -52,7 +57,8 @@ _SIGN_OFF = re.compile(
     r"|thanks(?:\s+(?:a\s+lot|again|in\s+advance|so\s+much|all|team|guys|everyone))?|thank\s+you"
     r"(?:\s+(?:in\s+advance|so\s+much|very\s+much))?|thx|ty|tia|cheers|regards|best"
     r"(?:\s+regards)?|kind\s+regards|br|much\s+appreciated|appreciate\s+(?:it|the\s+help|any"
-    r"\s+help))\b[\s!.,:;-]*(?:[A-Z][a-z]+\s*)?[\s!.]*$",
+    # A name after the sign-off is capitalised ("Thanks Dana"), so "the best plan" stays.
+    r"\s+help))\b[\s!.,:;-]*(?:(?-i:[A-Z][a-z]+)\s*)?[\s!.]*$",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -93,6 +99,7 @@ def _markup_free(text: str) -> str:
     text = _EMOJI_CODE.sub(" ", text)
     text = _EMOJI.sub(" ", text)
     text = _UUID.sub(" ", text)
+    text = _BRACKETED_ID.sub(" ", text)
     text = _LABELLED_ID.sub(lambda m: f" {m.group(1)} ", text)
     text = _HASH_ID.sub(" ", text)
     text = _CODE_ID.sub(" ", text)

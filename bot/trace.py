@@ -27,11 +27,17 @@ _DETAIL_KEYS = (
     "n",
     "verdict",
     "article_id",
+    "unsupported_facts",
 )
 
 
 def _detail(detail: dict[str, Any]) -> str:
     parts = []
+    for entry in detail.get("queries") or []:
+        # A search's queries: [purpose, query, confidence], as the workflow records them.
+        if isinstance(entry, list) and len(entry) == 3:
+            purpose, query, confidence = entry
+            parts.append(f'{purpose}="{str(query)[:120]}" ({float(confidence or 0):.2f})')
     for key in _DETAIL_KEYS:
         if key in detail and detail[key] not in (None, "", [], {}):
             value = detail[key]

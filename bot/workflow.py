@@ -22,6 +22,7 @@ from bot.answering import (
     QUESTION_CHARS_FOR_LLM,
     Answerer,
     articles_text,
+    quoted,
     team_notes_text,
 )
 from bot.blocks import answer_message
@@ -55,12 +56,6 @@ def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
         "tokens_in": usage.tokens_in,
         "tokens_out": usage.tokens_out,
     }
-
-
-def _quoted(text: str) -> str:
-    """A message's own line breaks are indented, so a line inside it that looks like
-    "Support (human): …" cannot pass for a turn of the conversation in the prompt."""
-    return "\n    ".join(text.strip().splitlines()) if "\n" in text else text
 
 
 def _role_label(turn: Turn) -> str:
@@ -123,9 +118,9 @@ class Workflow:
             return run.text[1]
         turns = await self.repos.tickets.turns(ticket.id)
         history_turns, new = split_round(turns, ticket.processed_turn_id)
-        question = "\n".join(_quoted(t.text) for t in new).strip()
+        question = "\n".join(quoted(t.text) for t in new).strip()
         history = "\n".join(
-            f"{_role_label(t)}: {_quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
+            f"{_role_label(t)}: {quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
             for t in history_turns[-HISTORY_TURNS:]
         )
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
@@ -230,10 +225,10 @@ class Workflow:
         asked = [t for t in turns if t.id > start and t.role == "customer"]
         later = [t for t in turns if t.id > start and t.role != "customer"]
         history = "\n".join(
-            f"{_role_label(t)}: {_quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
+            f"{_role_label(t)}: {quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
             for t in (history_turns + later)[-HISTORY_TURNS:]
         )
-        return "\n".join(_quoted(t.text) for t in asked).strip(), history or "(none)"
+        return "\n".join(quoted(t.text) for t in asked).strip(), history or "(none)"
 
     async def _decide_stored(self, ticket: Ticket, run: _Run) -> Ticket | None:
         """A round that stopped at its decision (a pause, a failed decision) decides now."""

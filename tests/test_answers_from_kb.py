@@ -16,8 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bot.repos import Repositories
 from bot.sandbox.server import EXAMPLE_KB
 from bot.sandbox.standin import SlackStandIn
+from bot.trace import trace_lines
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import ESCALATION, RunningBot, card_text, import_kb
@@ -136,6 +138,13 @@ async def test_a_chatty_faq_with_a_greeting_an_order_number_and_context_is_answe
     for chatter in ("Hi team", ":wave:", "55123", "Thanks", "Dana"):
         assert chatter not in cleaned
     assert searched["fits"] is True
+    # ... and `support-bot trace` (and the card's Why?) shows them.
+    repos = Repositories.over(bot.db)
+    ticket = await repos.tickets.get(1)
+    assert ticket is not None
+    timeline = "\n".join(trace_lines(ticket, await repos.trail.for_ticket(1)))
+    assert 'standalone="void an unused shipping label and get the postage back"' in timeline
+    assert 'message="I printed a label by mistake yesterday' in timeline
 
 
 async def test_the_same_question_escalates_when_the_knowledge_base_lacks_the_answer(

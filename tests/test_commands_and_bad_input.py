@@ -69,7 +69,9 @@ async def test_kb_search_add_and_remove_from_slack(
     bot = await make_bot(support_admins=[ADMIN])
     _, body = await bot.send.slash_command(REVIEWER, "kb search how do I export a report as CSV")
     text = json.loads(body)["text"]
-    assert "fits: I would answer from these" in text and "Exporting reports" in text
+    assert (
+        "relevant passages found: I would draft from these" in text and "Exporting reports" in text
+    )
     _, body = await bot.send.slash_command(OUTSIDER, "kb search export")
     assert "Only support reviewers" in json.loads(body)["text"]
 

@@ -52,7 +52,10 @@ async def test_the_whole_loop_in_a_browser(sandbox: tuple[Sandbox, str], tmp_pat
             await page.select_option("#who", CUSTOMER.id)
             await page.click(f"[data-pane={SUPPORT.id}]")
             composer = page.locator(".pane > .composer .composer-input")
-            await composer.fill("How do I void a shipping label?")
+            await composer.fill(
+                "Hi team! I printed a label by mistake yesterday for order #55123, can I still"
+                " void it and get my money back?"
+            )
             await composer.press("Enter")
             await page.wait_for_selector("text=passed it to the team", timeout=15_000)
             await page.screenshot(path=str(shots / "customer.png"))

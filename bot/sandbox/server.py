@@ -67,7 +67,8 @@ SUPPORT = Channel(
     "acme-help",
     (CUSTOMER.id, REVIEWER.id, ADMIN.id),
     "shared with Acme Corp (Slack Connect): the bot answers here",
-    "Ask something as Dana, e.g. \u201cHow do I void a shipping label?\u201d",
+    "Ask something as Dana, the way customers write: \u201cHi team! I printed a label by"
+    " mistake yesterday for order #55123, can I still void it and get my money back?\u201d",
     shared=True,
 )
 ESCALATIONS = Channel(
