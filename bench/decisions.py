@@ -60,7 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import datasets as ds
-from bench.retrieval import _git, article_input, table
+from bench.retrieval import article_input, table
+from bench.retrieval import code_under_test as retrieval_code_under_test
 from bench.slack_style import STYLE_WEIGHTS, STYLES, Question, SlackMessage, slack_messages
 from bot.config import Settings
 from bot.database import database_for
@@ -878,14 +879,7 @@ def macro(summaries: Sequence[dict[str, Any]], key: str) -> float | None:
 
 
 def code_under_test() -> dict[str, Any]:
-    files = {}
-    for name in CODE_UNDER_TEST:
-        path = REPO_ROOT / name
-        files[name] = {
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
-            "modified_vs_head": bool(_git("status", "--porcelain", "--", name)),
-        }
-    return {"git_head": _git("rev-parse", "HEAD"), "files": files}
+    return retrieval_code_under_test(CODE_UNDER_TEST)
 
 
 class Printer:

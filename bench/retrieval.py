@@ -598,11 +598,11 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
-def code_under_test() -> dict[str, Any]:
+def code_under_test(names: Sequence[str] = CODE_UNDER_TEST) -> dict[str, Any]:
     """Which code was measured: HEAD, and each file's hash and whether it differs from HEAD
     (the modules are imported once at start, so later edits do not affect a running bench)."""
     files = {}
-    for name in CODE_UNDER_TEST:
+    for name in names:
         path = REPO_ROOT / name
         files[name] = {
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12],

@@ -15,6 +15,7 @@ from bot.handoffs import Handoffs
 from bot.inbound import InboundMessage
 from bot.people import People
 from bot.policy import has_words
+from bot.query import is_pleasantry
 from bot.queueing import queue_advance, queue_card_sync
 from bot.repos import Repositories
 from bot.worker import complete_running_job
@@ -56,7 +57,7 @@ class Intake:
         return new
 
     async def handle(self, message: InboundMessage, *, orphan_waits: int = 0) -> None:
-        role = self.people.author_role(
+        role = await self.people.author_role(
             user_id=message.user_id,
             user_team=message.user_team,
             shared_channel=message.shared_channel,
@@ -153,13 +154,14 @@ class Intake:
                 await self.handoffs.take_over(tx, ticket, message.user_id)
                 await self.handoffs.schedule_auto_close(tx, ticket.id, turn)
                 return
-            if not has_words(message.text):
+            unanswerable = _nothing_to_answer(message.text, ticket.state)
+            if unanswerable is not None:
                 await repos.trail.record(
                     tx,
                     ticket_id=ticket.id,
                     step="follow_up_ignored",
                     actor=message.user_id,
-                    detail={"reason": "no words to answer (empty or emoji only)"},
+                    detail={"reason": unanswerable},
                 )
                 return
             step = "follow_up"
@@ -231,3 +233,13 @@ class Intake:
                 user_id=message.user_id,
                 reason=f"processing failed after retries: {error[:300]}",
             )
+
+
+def _nothing_to_answer(text: str, state: str) -> str | None:
+    """Why a follow-up needs no round, or None. "Thanks, that worked!" after an answer wakes no
+    reviewer, and a resolved ticket stays resolved."""
+    if not has_words(text):
+        return "no words to answer (empty or emoji only)"
+    if state in ("answered", "replied", "resolved") and is_pleasantry(text):
+        return "thanks or an acknowledgement: nothing to answer"
+    return None

@@ -91,6 +91,33 @@ def substance(text: str) -> str:
     return fallback
 
 
+# What a customer says when the answer worked: nothing to answer, nothing to escalate.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:(?:ok(?:ay)?|k|kk|great|perfect|cool|awesome|nice|super|brilliant|amazing|excellent"
+    r"|wonderful|fantastic|got\s+it|gotcha|understood|noted|makes\s+sense|sounds\s+good"
+    r"|will\s+do|all\s+good|all\s+set|that(?:'s|\s+is)?\s+(?:it|all|great|perfect|helpful)"
+    r"|(?:that|it|this)\s+(?:worked|works(?:\s+now)?|helped|helps|did\s+it|fixed\s+it)"
+    r"(?:\s+(?:a\s+lot|so\s+much|a\s+ton|perfectly|great))?"
+    r"|works\s+now|problem\s+solved|solved|fixed|no\s+problem|np|yes|yep|yeah|sure|lol"
+    r"|you(?:'re|\s+are)\s+(?:the\s+best|a\s+star|awesome|great)|much\s+appreciated"
+    r"|appreciate\s+it|thx|thanks|thank\s+you|ty|cheers)[\s,.!]*)+$",
+    re.IGNORECASE,
+)
+
+
+def is_pleasantry(text: str) -> bool:
+    """Whether a message only thanks, greets or acknowledges ("thanks, that worked! 🙏"):
+    a follow-up like that needs no answer, and must not wake a reviewer."""
+    lines = [line.strip() for line in re.split(r"\n+", _markup_free(text)) if line.strip()]
+    if len(lines) > 1 and _NAME_LINE.match(lines[-1]):
+        lines.pop()  # a signature
+    for line in lines:
+        rest = _strip_pleasantries(line)
+        if rest and not _ACKNOWLEDGEMENT.match(rest) and re.search(r"[^\W_]", rest):
+            return False
+    return True
+
+
 def _markup_free(text: str) -> str:
     text = _LINK.sub(lambda m: f" {m.group(1) or ''} ", text)
     text = _MENTION.sub(" ", text)

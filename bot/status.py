@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.policy import has_words
+from bot.query import is_pleasantry
 from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
 
 OPEN = "open"
@@ -16,10 +17,11 @@ ANSWER_PURPOSES = frozenset({"answer", "reply"})
 
 
 def last_word(turns: list[Turn]) -> Turn | None:
-    """The last message that counts in the conversation: a customer's with words in it, a
-    teammate's, or an answer of ours (not a holding reply, reminder or note)."""
+    """The last message that counts in the conversation: a customer's with words in it (not a
+    mere "thanks!"), a teammate's, or an answer of ours (not a holding reply, reminder or
+    note)."""
     for turn in reversed(turns):
-        if turn.role == "customer" and has_words(turn.text):
+        if turn.role == "customer" and has_words(turn.text) and not is_pleasantry(turn.text):
             return turn
         if turn.role == "staff":
             return turn

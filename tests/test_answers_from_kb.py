@@ -251,3 +251,29 @@ async def test_offline_the_best_passage_goes_to_the_card_and_nothing_is_sent(
     assert "Sources: Shipping labels › Void a label you did not use" in card
     assert "No draft" not in card
     assert llm.requests == []  # offline: no model was asked
+
+
+async def test_thanks_after_an_answer_wakes_no_one_and_a_real_follow_up_still_does(
+    make_bot: BotFactory, tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    llm.set_responder(_label_model())
+    bot = await _bot(make_bot, tmp_path)
+    ts = await bot.ask(CHATTY_LABEL_QUESTION)
+    await bot.drained()
+    classify_calls = len(llm.requests)
+
+    await bot.ask("Thanks, that worked! :pray:", thread_ts=ts)
+    await bot.drained()
+    assert await bot.ticket_states() == ["answered"]
+    assert len(llm.requests) == classify_calls  # no new round: nothing classified or drafted
+    assert bot.cards() == [] and len(bot.thread(ts)) == 1
+    rows = await bot.db.fetchall(
+        "SELECT detail FROM ticket_events WHERE step = 'follow_up_ignored' ORDER BY id"
+    )
+    assert [json.loads(r["detail"])["reason"] for r in rows] == [
+        "thanks or an acknowledgement: nothing to answer"
+    ]
+
+    await bot.ask("thanks! and can I void it from the mobile app too?", thread_ts=ts)
+    await bot.drained()
+    assert len(llm.requests) > classify_calls  # a question in the thanks gets its round

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.query import substance
+from bot.query import is_pleasantry, substance
 
 
 def _words(text: str) -> list[str]:
@@ -438,3 +438,37 @@ def test_seeded_random_messages_never_lose_the_question() -> None:
         message = rng.choice([" ", "\n", "\n\n"]).join(parts)
         result = substance(message)
         assert question in result, (message, result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks!",
+        "Thanks, that worked :pray:",
+        "ok great, thank you so much!",
+        "perfect 👍",
+        "Thanks!\nDana",
+        "got it, thx",
+        "That helped a lot, thanks!",
+        "<@U0BOT> cheers",
+    ],
+)
+def test_thanks_and_acknowledgements_are_pleasantries(text: str) -> None:
+    assert is_pleasantry(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, one more thing: how do I export?",
+        "ok but it still fails",
+        "thanks. what is the first step?",
+        "and how long does it take?",
+        "no",
+        "yes please do it",
+        "ok\nHow do I export?",
+        "Thanks! It says error 500 now",
+    ],
+)
+def test_a_message_with_anything_else_in_it_is_not(text: str) -> None:
+    assert not is_pleasantry(text)
