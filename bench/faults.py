@@ -7,6 +7,7 @@ version of the same code and checks the same invariants)::
                                      [--eager-follow-ups SHARE] [--workdir DIR] [--out PATH]
                                      [--replicas N] [--backend sqlite|postgresql]
                                      [--database-url URL] [--slow-reviews SHARE]
+                                     [--refusing-channel]
 
 What happens:
 
@@ -21,6 +22,12 @@ What happens:
   Yesterday is seeded with one question, so the daily digest is due at every start: it must be
   posted exactly once. ``--slow-reviews`` leaves some cards alone for a few seconds with
   reminders every second: each reminder must be posted once, whichever replica's timer fires.
+* With ``--refusing-channel`` the bot watches a second support channel, and part-way through
+  the stream Slack starts answering ``not_in_channel`` to every ``chat.postMessage`` there (the
+  bot was removed from it; customers keep writing, as if Slack still delivered their messages).
+  Every reply the bot could not deliver must be *surfaced*: a ``delivery_failed`` step on the
+  ticket's trail and, in the escalation channel, its card saying "not delivered" or a notice
+  saying so. A refused reply that is not surfaced counts as lost.
 * Customers post questions (some the scripted model answers, some it escalates) and follow-ups
   in their threads after the bot replied; reviewers act on every review card as it appears
   (Approve, Edit and submit, two reviewers approving at once, an approval racing an edit).
@@ -36,11 +43,14 @@ What happens:
   outcome per round (an answer in its thread, or a holding reply and one card), every
   follow-up is on its ticket and handled, no outbox key was posted twice and no text appears
   twice in a thread, every approved or edited reply was delivered exactly once with the right
-  text, and nothing was lost.
+  text, and nothing was lost. Lost: a customer question that ends with neither an answer in
+  its thread, nor an escalation card, nor a surfaced delivery failure, nor a recorded reason to
+  ignore it.
 
 It prints the figures and writes them as JSON to ``bench/results/faults.json``
-(``faults-quick.json`` with ``--quick``). The exit status is 1 when anything was duplicated or
-lost, 2 when the run could not complete.
+(``faults-quick.json`` with ``--quick``; ``-refusing-channel`` is added to the name with that
+variant). The exit status is 1 when anything was duplicated or lost, 2 when the run could not
+complete.
 """
 
 from __future__ import annotations
@@ -68,9 +78,11 @@ from typing import Any, Literal
 import aiohttp
 
 from bot import ids
+from bot.deliveries import PURPOSE_WORDS
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
 from persistence.db import Database, Row, database_from_url
+from persistence.jobs import chain_root
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import postgres_server
 from tests.utils.harness import (
@@ -85,6 +97,7 @@ from tests.utils.harness import (
     SIGNING_SECRET,
     SUPPORT,
     TIMER_HORIZON,
+    card_text,
     decision_buttons,
 )
 from tests.utils.process import SUPPORT_BOT, BotProcess, bot_env, free_port
@@ -97,6 +110,9 @@ REVIEWERS = (REVIEWER, OTHER_REVIEWER, "UREVIEWER3", "UREVIEWER4")
 SLACK_TIMEOUT = 3.0
 IN_PROGRESS = ("received", "classified", "retrieved", "drafted")
 HOLDING_KEY = re.compile(r"^ticket:(\d+):round:(\d+):holding$")
+# --refusing-channel: the second support channel, and what Slack answers there once it refuses.
+REFUSING = "CSUPPORT2"
+REFUSAL = "not_in_channel"
 
 
 # ---------------------------------------------------------------------------- configuration
@@ -143,6 +159,11 @@ class FaultRunConfig:
     slow_review_seconds: float = 4.0
     # REVIEW_REMINDER of the bots when slow reviews are asked for.
     review_reminder_seconds: float = 1.0
+    # A second support channel (REFUSING) that starts refusing the bot's posts (REFUSAL) once
+    # this share of the messages was sent; new questions go there with refusing_channel_share.
+    refusing_channel: bool = False
+    refuse_after_share: float = 0.4
+    refusing_channel_share: float = 0.5
 
     @classmethod
     def quick(cls, **overrides: Any) -> FaultRunConfig:
@@ -252,6 +273,7 @@ class Sent:
     ts: str
     event_id: str
     root_ts: str | None = None  # for follow-ups: the thread
+    channel: str = SUPPORT
     attempts: int = 0
     acked: bool = False
     statuses: list[str] = field(default_factory=list)
@@ -285,11 +307,13 @@ class Customers:
         self.retries = 0
         self.undelivered: list[Sent] = []
         self.finished_at: float | None = None
+        # --refusing-channel: the message index from which REFUSING refuses the bot's posts
+        self.refusing_from: int | None = None
 
     def _follow_up_target(self) -> Thread | None:
         """A thread the bot already replied in, with room for another follow-up (or, for an
         eager follow-up, one it has not replied in yet)."""
-        replied = {p.get("thread_ts") for p in self.slack.posts(channel=SUPPORT)}
+        replied = {p.get("thread_ts") for p in self.slack.posts() if p["channel"] != ESCALATION}
         eager = self.rng.random() < self.cfg.eager_follow_up_share
         candidates = [
             t
@@ -313,11 +337,13 @@ class Customers:
                     ts=self.sender.new_ts(),
                     event_id=self.sender.new_event_id(),
                     root_ts=thread.root.ts,
+                    channel=thread.root.channel,
                 )
                 thread.follow_ups.append(sent)
                 return sent
         escalate = rng.random() < self.cfg.escalate_share
         topic = rng.choice(ESCALATE if escalate else FAQ)
+        refusing = self.cfg.refusing_channel and rng.random() < self.cfg.refusing_channel_share
         sent = Sent(
             index=index,
             kind=topic.kind,
@@ -325,12 +351,18 @@ class Customers:
             user=f"UCUST{rng.randrange(40):03d}",
             ts=self.sender.new_ts(),
             event_id=self.sender.new_event_id(),
+            channel=REFUSING if refusing else SUPPORT,
         )
         self.threads[sent.ts] = Thread(sent)
         return sent
 
     async def run(self) -> None:
+        refuse_at = math.floor(self.cfg.refuse_after_share * self.cfg.messages)
         for index in range(self.cfg.messages):
+            if self.cfg.refusing_channel and index == refuse_at:
+                # The bot was removed from the channel: every post there is refused from now on.
+                self.slack.refuse_channel(REFUSING, REFUSAL)
+                self.refusing_from = index
             sent = self._next_message(index)
             self.sent.append(sent)
             self.dispatched += 1
@@ -349,7 +381,7 @@ class Customers:
             self.requests += 1
             try:
                 status, _body, _event_id, _ts = await self.sender.message_event(
-                    SUPPORT,
+                    sent.channel,
                     sent.user,
                     sent.text,
                     ts=sent.ts,
@@ -686,7 +718,27 @@ async def pending_work(db: Database) -> dict[str, int]:
     escalations = (
         await db_rows(db, "SELECT COUNT(*) AS n FROM escalations WHERE state = 'pending'")
     )[0]["n"]
-    return {"jobs": int(jobs), "tickets": int(tickets), "escalations": int(escalations)}
+    stranded = len(await cards_given_up(db))
+    return {
+        "jobs": int(jobs),
+        "tickets": int(tickets),
+        "escalations": int(escalations) - stranded,
+    }
+
+
+async def cards_given_up(db: Database) -> set[int]:
+    """Pending escalations whose card the outbox gave up posting (the notice in the escalation
+    channel says so, with "Try again"): no reviewer can decide them until a person tries again,
+    which the run's reviewers do not do."""
+    rows = await db_rows(
+        db,
+        "SELECT e.id, j.state FROM escalations e JOIN jobs j"
+        " ON j.dedupe_key = 'escalation:' || e.id || ':card:open'"
+        " OR j.dedupe_key LIKE 'escalation:' || e.id || ':card:open:retry:%'"
+        " WHERE e.state = 'pending' AND e.card_ts IS NULL ORDER BY j.id",
+    )
+    latest = {int(r["id"]): str(r["state"]) for r in rows}
+    return {e for e, state in latest.items() if state == "dead"}
 
 
 REMINDER_POST_KEY = re.compile(r"^escalation:\d+:reminder:\d+:post$")
@@ -733,6 +785,13 @@ class Verdict:
     lost: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    # Deliveries given up on and shown to people: chain root -> "card" or "notice".
+    surfaced: dict[str, str] = field(default_factory=dict)
+    # Deliveries Slack refused in the refusing channel (chain roots).
+    refused: set[str] = field(default_factory=set)
+    # Tickets with a surfaced delivery failure.
+    surfaced_tickets: set[int] = field(default_factory=set)
+    surfaced_purposes: Counter[str] = field(default_factory=Counter)
 
 
 async def verify(
@@ -749,7 +808,7 @@ async def verify(
             v.warnings.append(f"a post without an outbox key: {post['channel']} {post['ts']}")
             continue
         by_key.setdefault(key, []).append(post)
-        if post["channel"] not in (SUPPORT, ESCALATION):
+        if post["channel"] not in (SUPPORT, REFUSING, ESCALATION):
             v.lost.append(f"{key} went to channel {post['channel']}")
     for key, found in by_key.items():
         if len(found) > 1:
@@ -788,6 +847,7 @@ async def verify(
     ignored = {
         str(r["ts"]): str(r["reason"]) for r in await db_rows(db, "SELECT * FROM ignored_messages")
     }
+    await check_surfaced(v, slack, db, by_key)
 
     for sent in customers.undelivered:
         v.lost.append(f"message {sent.index} never acknowledged: {sent.statuses[-5:]}")
@@ -820,6 +880,8 @@ async def verify(
         v.outcomes[f"ticket_{ticket['state']}"] += 1
         for rnd in range(1, int(ticket["round"]) + 1):
             _check_round(v, by_key, ticket, rnd, escalations.get((ticket_id, rnd)))
+        if str(ticket["channel_id"]) != root.channel:
+            v.lost.append(f"ticket {ticket_id} is on channel {ticket['channel_id']}")
 
     # -- every decided escalation: its reply exactly once, with the decided text -------------
     for esc in escalations.values():
@@ -846,6 +908,76 @@ async def verify(
     return v
 
 
+def _refused_roots(slack: SlackStandIn) -> set[str]:
+    """The deliveries (chain roots of their outbox keys) Slack refused in the refusing channel."""
+    roots: set[str] = set()
+    for call in slack.calls:
+        if call.method != "chat.postMessage" or call.error != REFUSAL:
+            continue
+        if call.args.get("channel") != REFUSING:
+            continue
+        metadata = call.args.get("metadata") or {}
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        key = (metadata.get("event_payload") or {}).get("key")
+        roots.add(chain_root(str(key)) if key else f"(no key: {call.args.get('text')!r:.60})")
+    return roots
+
+
+def _shown(slack: SlackStandIn, by_key: dict[str, list[Json]], detail: Json) -> str | None:
+    """Where people can see that a delivery failed: "card" (its review card says it was not
+    delivered), "notice" (a message in the escalation channel says so), or None."""
+    what = PURPOSE_WORDS.get(str(detail.get("purpose")), "A message")
+    for notice in by_key.get(f"{detail.get('job')}:failed-notice", []):
+        text = str(notice.get("text") or "")
+        if notice["channel"] == ESCALATION and "was not delivered" in text and what in text:
+            return "notice"
+    escalation_id = detail.get("escalation_id")
+    if escalation_id is not None:
+        for posted in by_key.get(f"escalation:{escalation_id}:card:open", []):
+            card = slack.find_message(ESCALATION, str(posted["ts"]))
+            if card is not None and f"{what} was not delivered" in card_text(card):
+                return "card"
+    return None
+
+
+async def check_surfaced(
+    v: Verdict, slack: SlackStandIn, db: Database, by_key: dict[str, list[Json]]
+) -> None:
+    """Every delivery the bot gave up on (and did not try again since) is surfaced: a
+    ``delivery_failed`` step on the trail AND its card or a notice in the escalation channel
+    saying it was not delivered. Every reply Slack refused is such a delivery."""
+    latest: dict[str, tuple[str, Json, int | None]] = {}
+    for row in await db_rows(
+        db,
+        "SELECT ticket_id, step, detail FROM ticket_events"
+        " WHERE step IN ('delivery_failed', 'delivery_retried') ORDER BY id",
+    ):
+        detail = json.loads(row["detail"])
+        # Steps without root_job_id are not offered again: card updates, reminders, notices.
+        if detail.get("root_job_id"):
+            latest[str(detail["root"])] = (str(row["step"]), detail, row["ticket_id"])
+    for root, (step, detail, ticket_id) in latest.items():
+        if step != "delivery_failed":
+            continue
+        how = _shown(slack, by_key, detail)
+        if how is None:
+            v.lost.append(
+                f"delivery {root} (ticket {ticket_id}) gave up ({detail.get('error')}) but no"
+                " card or notice says it was not delivered"
+            )
+            continue
+        v.surfaced[root] = how
+        v.surfaced_purposes[str(detail.get("purpose"))] += 1
+        if ticket_id is not None:
+            v.surfaced_tickets.add(int(ticket_id))
+        v.outcomes[f"not_delivered_{detail.get('purpose')}_shown_on_{how}"] += 1
+    v.refused = _refused_roots(slack)
+    for root in sorted(v.refused - set(v.surfaced)):
+        if root not in by_key:  # (posted before the refusals began: found, not posted again)
+            v.lost.append(f"{root} was refused ({REFUSAL}) and never surfaced")
+
+
 def _check_round(
     v: Verdict,
     by_key: dict[str, list[Json]],
@@ -858,7 +990,7 @@ def _check_round(
     holding = by_key.get(f"ticket:{ticket_id}:round:{rnd}:holding", [])
     where = f"ticket {ticket_id} round {rnd}"
     for post in (*answer, *holding):
-        if post["channel"] != SUPPORT or post.get("thread_ts") != thread_ts:
+        if post["channel"] != ticket["channel_id"] or post.get("thread_ts") != thread_ts:
             v.lost.append(f"{where}: a reply outside the customer's thread ({post['channel']})")
     if answer and (holding or esc is not None):
         v.duplicates.append(f"{where}: answered AND escalated")
@@ -867,7 +999,10 @@ def _check_round(
         v.outcomes["round_answered"] += 1
         return
     if esc is None:
-        v.lost.append(f"{where}: no answer and no escalation")
+        if f"ticket:{ticket_id}:round:{rnd}:answer" in v.surfaced:
+            v.outcomes["round_answer_not_delivered_surfaced"] += 1
+        else:
+            v.lost.append(f"{where}: no answer, no escalation, no surfaced delivery failure")
         return
     reason = str(esc["reason"])
     kind = (
@@ -878,11 +1013,14 @@ def _check_round(
         else "policy"
     )
     v.outcomes[f"round_escalated_{kind}"] += 1
-    if not holding:
+    if not holding and f"ticket:{ticket_id}:round:{rnd}:holding" not in v.surfaced:
         v.lost.append(f"{where}: escalated (escalation {esc['id']}) but no holding reply")
     cards = by_key.get(f"escalation:{esc['id']}:card:open", [])
     if not cards:
-        v.lost.append(f"{where}: escalation {esc['id']} has no card")
+        if f"escalation:{esc['id']}:card:open" in v.surfaced:
+            v.outcomes["card_not_delivered_surfaced"] += 1
+        else:
+            v.lost.append(f"{where}: escalation {esc['id']} has no card")
         return
     card = cards[0]
     if card["channel"] != ESCALATION or card.get("thread_ts"):
@@ -900,11 +1038,14 @@ def _check_reply(
     if state not in ("approved", "edited"):
         if replies:
             v.duplicates.append(f"escalation {esc['id']} is {state} but a reply was sent")
-        if state == "pending":
+        if state == "pending" and f"escalation:{esc['id']}:card:open" not in v.surfaced:
             v.lost.append(f"escalation {esc['id']} was never decided")
         return
     if not replies:
-        v.lost.append(f"escalation {esc['id']} was {state} but its reply never arrived")
+        if f"escalation:{esc['id']}:reply" in v.surfaced:
+            v.outcomes["escalation_reply_not_delivered_surfaced"] += 1
+        else:
+            v.lost.append(f"escalation {esc['id']} was {state} but its reply never arrived")
         return
     text = str(replies[0].get("text") or "")
     final = str(esc["final_text"] or "")
@@ -947,6 +1088,18 @@ class FaultRunReport:
     outcomes: dict[str, int]
     duplicates: int
     lost: int
+    # --refusing-channel: deliveries the bot gave up on and showed people (a card or a notice in
+    # the escalation channel), of them the replies Slack refused, the tickets they belong to.
+    surfaced_not_delivered: int
+    surfaced_on: dict[str, int]  # "card" | "notice" -> deliveries
+    surfaced_tickets: int
+    refusing_channel: str | None  # the channel that began refusing, and from which message
+    refusing_from_message: int | None
+    refused_deliveries: int
+    refused_surfaced: int  # of the refused deliveries: surfaced (the rest are lost)
+    # Surfaced, by purpose ("holding", "answer", "reply", "card": a review card the outbox gave
+    # up posting, e.g. when it could not check whether an interrupted attempt had posted it).
+    surfaced_by_purpose: dict[str, int]
     drain_seconds: float
     stream_seconds: float
     total_seconds: float
@@ -968,6 +1121,7 @@ class FaultRunReport:
         outcomes = "\n".join(f"    {k:<58} {n:>5}" for k, n in sorted(self.outcomes.items()))
         clicks = ", ".join(f"{k} {n}" for k, n in sorted(self.clicks_by_kind.items()))
         failures = ", ".join(f"{k} {n}" for k, n in sorted(self.event_failures.items()))
+        purposes = ", ".join(f"{k} {n}" for k, n in sorted(self.surfaced_by_purpose.items()))
         lines = [
             f"fault run: {self.command}",
             f"  replicas            {self.replicas} bot process(es) on {self.backend}",
@@ -985,7 +1139,18 @@ class FaultRunReport:
             "  outcomes",
             outcomes,
             f"  duplicates          {self.duplicates}",
-            f"  lost                {self.lost}",
+            f"  lost                {self.lost}"
+            + (" (must stay 0)" if self.lost == 0 else " (MUST BE 0: see the problems below)"),
+            f"  surfaced, not delivered: {self.surfaced_not_delivered}"
+            f" ({self.surfaced_tickets} tickets; on cards {self.surfaced_on.get('card', 0)},"
+            f" as notices {self.surfaced_on.get('notice', 0)}; {purposes})"
+            + (
+                f"; {self.refused_deliveries} replies refused ({REFUSAL}) in"
+                f" {self.refusing_channel} from message {self.refusing_from_message},"
+                f" {self.refused_surfaced} of them surfaced"
+                if self.refusing_channel
+                else ""
+            ),
             f"  drain               {self.drain_seconds:.1f}s after the last restart",
             f"  run time            {self.total_seconds:.1f}s (stream {self.stream_seconds:.1f}s)",
             f"  dead jobs           {self.dead_jobs}; ERROR lines in the bot log"
@@ -1015,6 +1180,8 @@ def bench_env(
     )
     if cfg.database_url is not None:
         env["DATABASE_URL"] = cfg.database_url
+    if cfg.refusing_channel:
+        env["SUPPORT_CHANNELS"] = f"{SUPPORT},{REFUSING}"
     if cfg.slow_review_share:
         env["REVIEW_REMINDER"] = str(cfg.review_reminder_seconds)
     return env
@@ -1171,6 +1338,14 @@ async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunRepor
                 outcomes=dict(sorted(verdict.outcomes.items())),
                 duplicates=len(verdict.duplicates),
                 lost=len(verdict.lost),
+                surfaced_not_delivered=len(verdict.surfaced),
+                surfaced_on=dict(Counter(verdict.surfaced.values())),
+                surfaced_tickets=len(verdict.surfaced_tickets),
+                refusing_channel=REFUSING if cfg.refusing_channel else None,
+                refusing_from_message=customers.refusing_from,
+                refused_deliveries=len(verdict.refused),
+                refused_surfaced=len(verdict.refused & set(verdict.surfaced)),
+                surfaced_by_purpose=dict(verdict.surfaced_purposes),
                 drain_seconds=round((drained_at or time.monotonic()) - killer.last_restart_at, 2),
                 stream_seconds=round(stream_end - began, 2),
                 total_seconds=round(time.monotonic() - began, 2),
@@ -1270,6 +1445,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SHARE",
         help="share of cards nobody acts on for a few seconds, so reminders fire (0)",
     )
+    parser.add_argument(
+        "--refusing-channel",
+        action="store_true",
+        help=f"a second support channel whose posts Slack refuses ({REFUSAL}) from"
+        " part-way through; every reply not delivered must be surfaced",
+    )
     parser.add_argument("--out", type=Path, default=None, help="where the JSON goes")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the DB and log here")
     args = parser.parse_args(argv)
@@ -1285,6 +1466,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg.replicas = max(1, args.replicas)
     if args.slow_reviews is not None:
         cfg.slow_review_share = args.slow_reviews
+    cfg.refusing_channel = args.refusing_channel
     if args.database_url:
         cfg.database_url = args.database_url
     elif args.backend == "postgresql":
@@ -1301,6 +1483,8 @@ def main(argv: list[str] | None = None) -> int:
     name = "faults-quick" if args.quick else "faults"
     if cfg.replicas > 1:
         name += f"-replicas-{cfg.replicas}"
+    if cfg.refusing_channel:
+        name += "-refusing-channel"
     out = args.out or RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")

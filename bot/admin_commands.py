@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.blocks import ConfigForm, category_list, config_modal
+from bot.channel_safety import check_card_channel
 from bot.config import Settings
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.handoffs import resume_paused
@@ -194,13 +195,17 @@ class AdminCommands:
             raise ArgError("Name one channel.")
         channel = parse_channel(words[0])
         current = await self.config.refresh()
-        if current.mode(channel) != "off":
-            return AdminReply(
-                f"<#{channel}> is a support channel: customers would see the cards. Pick a"
-                " channel only your team is in."
-            )
+        # Fail closed: an externally shared channel, a customer channel (even `off`), or one
+        # Slack cannot describe would show customers' cards to people outside the team.
+        checked = await check_card_channel(self.client, channel, current.channels)
+        if checked.problem is not None:
+            return AdminReply(checked.problem)
         await self.config.change(user_id=user_id, action="escalation", escalation_channel=channel)
-        note = await self._membership_note(channel)
+        note = (
+            ""
+            if checked.info.get("is_member")
+            else f" ⚠️ I'm not a member of <#{channel}> yet: invite me with `/invite @Support Bot`."
+        )
         return AdminReply(f"New review cards go to <#{channel}>.{note}")
 
     async def _membership_note(self, channel: str) -> str:
@@ -257,7 +262,7 @@ class AdminCommands:
 
     def _reviewers_text(self, c: ConfigSnapshot) -> str:
         if not c.reviewers and not c.reviewer_groups:
-            return "*Reviewers*: anyone in this workspace (no list set)."
+            return "*Reviewers*: review channel members, guests excepted (no list set)."
         lines = [f"• <@{u}>" for u in sorted(c.reviewers)]
         for group in sorted(c.reviewer_groups):
             size = len(self.people._group_members.get(group, frozenset()))
@@ -494,6 +499,13 @@ class AdminCommands:
             errors[ids.BLOCK_CFG_ESCALATION] = (
                 "This is also a support channel: customers would see the cards."
             )
+        else:
+            # Fail closed, as `/support escalation`: not shared outside, not a customer channel
+            # (switched-off ones stay listed after the form), and Slack must be able to tell.
+            kept = {c: m for c, m in (await self.config.refresh()).channels.items() if m == "off"}
+            checked = await check_card_channel(self.client, escalation, kept)
+            if checked.problem is not None:
+                errors[ids.BLOCK_CFG_ESCALATION] = checked.problem
         threshold = 0.0
         try:
             threshold = parse_threshold(str(entry(ids.BLOCK_CFG_THRESHOLD).get("value") or ""))

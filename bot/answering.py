@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.grounding import unsupported_facts
+from bot.grounding import unsupported_facts, unsupported_links
 from bot.knowledge import KnowledgeBase
 from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.models import Classification, Decision, Draft, DraftReply, Source
 from bot.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide
 from bot.prompts import load_prompt
+from bot.provenance import customer_citable
 from bot.query import substance
 from bot.retrieval import RRF_K, Lookup
 from bot.slack_text import neutralize_mentions
@@ -54,9 +56,16 @@ class Drafted:
 class Answerer:
     """The steps of one round, each a pure computation over what the previous ones produced."""
 
-    def __init__(self, knowledge: KnowledgeBase, model: SupportModel | None) -> None:
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        model: SupportModel | None,
+        *,
+        link_hosts: Sequence[str] = (),
+    ) -> None:
         self.knowledge = knowledge
         self.model = model
+        self.link_hosts = tuple(link_hosts)  # hosts any answer may link to (ANSWER_LINK_HOSTS)
         self.classify_prompt = load_prompt("classify")
         self.draft_prompt = load_prompt("draft")
         self.redraft_prompt = load_prompt("redraft")
@@ -134,7 +143,9 @@ class Answerer:
         started = time.monotonic()
         lookups: list[tuple[str, Lookup]] = []
         for purpose, query in self.queries(question, classification, earlier):
-            lookup = await self.knowledge.lookup(query, limit=SEARCH_DEPTH, judged=JUDGED)
+            lookup = await self.knowledge.lookup(
+                query, limit=SEARCH_DEPTH, judged=JUDGED, customers=True
+            )
             lookups.append((purpose, lookup))
         hits = _within_budget(_diverse(_fused([lookup.hits for _, lookup in lookups])))
         best = max(lookups, key=lambda item: item[1].confidence)[1]
@@ -160,6 +171,7 @@ class Answerer:
                     "title": h.title,
                     "heading": h.heading,
                     "source": h.source,
+                    "origin": h.origin,
                     "score": round(h.score, 4),
                     "text": h.text[:PASSAGE_CHARS],
                 }
@@ -181,7 +193,7 @@ class Answerer:
     ) -> Drafted:
         """The model's draft from the passages (checked), or offline the best passage for a
         reviewer; None when there is nothing to draft from."""
-        hits: list[dict[str, Any]] = retrieval.get("hits", [])
+        hits = citable_hits(retrieval.get("hits", []))
         llm_usable = self.model is not None and not classification.get("error")
         if not hits and not (notes and llm_usable):
             return Drafted(None, None)
@@ -238,6 +250,7 @@ class Answerer:
         evidence = [h["text"] for i in cited for h in by_article[i]]
         evidence += [f"{h['title']} › {h['heading']}" for i in cited for h in by_article[i]]
         evidence += [n.answer for n in notes]
+        addresses = [h["source"] for i in cited for h in by_article[i]]
         return Draft(
             text=text,
             sources=[_source(by_article[i][0]) for i in cited],
@@ -246,6 +259,7 @@ class Answerer:
             missing_information=reply.missing_information.strip(),
             unsupported_facts=unsupported_facts(text, evidence, question) if reply.grounded else [],
             unknown_citations=[i for i in wanted if i not in by_article],
+            unsupported_links=unsupported_links(text, evidence + addresses, self.link_hosts),
         )
 
     def leaks_instructions(self, text: str) -> bool:
@@ -360,10 +374,17 @@ def team_notes_text(notes: list[TicketNote]) -> str:
     )
 
 
+def citable_hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored passages customers may be answered from: a search leaves out the others
+    (``bot/provenance.py``), but a retrieval stored before that may hold them."""
+    return [h for h in hits if customer_citable(str(h.get("origin") or h.get("source") or ""))]
+
+
 def _source(hit: dict[str, Any]) -> Source:
     return Source(
         article_id=hit["article_id"],
         title=hit["title"],
         heading=hit["heading"],
         source=hit["source"],
+        origin=str(hit.get("origin") or ""),
     )

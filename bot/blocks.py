@@ -14,6 +14,7 @@ from typing import Any
 
 from bot import ids
 from bot.models import CATEGORIES, CATEGORY_LABELS, Source
+from bot.provenance import UNREVIEWED_NOTE, customer_citable
 from bot.retrieval import Lookup
 from bot.slack_text import (
     MESSAGE_BLOCKS_MAX,
@@ -88,6 +89,8 @@ def answer_message(
 ) -> OutgoingMessage:
     """An AI answer in the customer's thread: the answer, its sources, the way to a person, and
     (with ``ticket_id``) the Helpful and Talk to a person buttons."""
+    # Only articles customers may be answered from are named to them (bot/provenance.py).
+    sources = [s for s in sources if customer_citable(s.origin or s.source)]
     blocks: list[Block] = [_section(piece) for piece in split_for_sections(answer)][:44]
     footer = [t for t in (sources_line(sources), REACH_A_PERSON) if t]
     blocks.append(_context(*footer))
@@ -146,6 +149,15 @@ class EarlierDraft:
 
 
 @dataclass(frozen=True)
+class NotDelivered:
+    """A message of the ticket the bot gave up delivering (``bot/deliveries.py``)."""
+
+    job_id: int  # the "Try again" button's value
+    what: str  # "The approved reply"
+    reason: str  # Slack's error in plain words
+
+
+@dataclass(frozen=True)
 class CardContent:
     escalation_id: int
     ticket_id: int
@@ -179,6 +191,7 @@ class CardContent:
     saved_article_id: int | None = None
     status: str = ""
     shown_turn_id: int = 0  # the newest customer message on the card
+    not_delivered: list[NotDelivered] = field(default_factory=list)
 
 
 _DECIDED_HEADERS = {
@@ -203,6 +216,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
         header = "🙋 Question needs review"
     else:
         header = _DECIDED_HEADERS.get(card.state, "Decided")
+    if card.not_delivered and card.state in ("approved", "edited"):
+        header = "⚠️ Reply NOT delivered"
     blocks: list[Block] = [{"type": "header", "text": _plain(header, 150)}]
     who = f"From <@{card.customer_user_id}> · <{card.message_link}|view message>"
     facts = [who, f"Ticket #{card.ticket_id}"]
@@ -232,7 +247,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     if card.draft:
         number = f" (draft {card.draft_number})" if card.draft_number > 1 else ""
         label = f"*Suggested reply{number}*" if pending else "*Reply*"
-        blocks.append(_section(label + "\n" + truncate(card.draft, 2900)))
+        # Escaped as customer text is: a model-written link shows where it really goes.
+        blocks.append(_section(label + "\n" + truncate_escaped(card.draft, 2900)))
         if card.sources:
             blocks.append(_context(sources_line(card.sources)))
         if card.unsupported_facts and pending:
@@ -261,6 +277,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
                 "*The bot's question for you:* " + truncate_escaped(card.missing_information, 1000)
             )
         )
+    if card.not_delivered:
+        blocks.extend(_not_delivered_blocks(card.not_delivered))
     if card.activity:
         blocks.append(_context("\n".join(card.activity[-8:])))
     value = str(card.escalation_id)
@@ -309,10 +327,61 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     return OutgoingMessage(text=text, blocks=blocks)
 
 
+def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:
+    """What the bot gave up delivering, why, and a "Try again" for each (at most five)."""
+    lines = [
+        f"⚠️ *{escape(item.what)} was not delivered:* {truncate_escaped(item.reason, 400)}."
+        for item in items[-5:]
+    ]
+    retry = [
+        _button(
+            ids.home_action(ids.ACTION_RETRY_DELIVERY, item.job_id),
+            "Try again" if len(items) == 1 else f"Try again: {item.what}",
+            str(item.job_id),
+            "primary",
+        )
+        for item in items[-5:]
+    ]
+    return [
+        _section("\n".join(lines)),
+        {"type": "actions", "block_id": "delivery", "elements": retry},
+    ]
+
+
+def delivery_failed_notice(
+    *, ticket_id: int | None, what: str, reason: str, job_id: int, link: str | None
+) -> OutgoingMessage:
+    """A plain message in the escalation channel when no card can say a delivery failed."""
+    about = f"ticket #{ticket_id}" if ticket_id is not None else "no ticket"
+    where = f" (<{link}|the customer's thread>)" if link else ""
+    text = f"⚠️ {what} for {about} was not delivered{where}: {reason}."
+    return OutgoingMessage(
+        text=text,
+        blocks=[
+            _section(truncate(text, SECTION_TEXT_MAX)),
+            {
+                "type": "actions",
+                "block_id": "delivery",
+                "elements": [
+                    _button(
+                        ids.home_action(ids.ACTION_RETRY_DELIVERY, job_id),
+                        "Try again",
+                        str(job_id),
+                        "primary",
+                    )
+                ],
+            },
+        ],
+    )
+
+
 def _decided_line(card: CardContent) -> str:
     when = slack_date(card.decided_at) if card.decided_at else "earlier"
     who = f"<@{card.decided_by}>" if card.decided_by else "someone"
-    if card.state == "approved":
+    if card.not_delivered and card.state in ("approved", "edited"):
+        verb = "Approved" if card.state == "approved" else "Edited"
+        line = f"{verb} by {who} {when}; the reply was NOT delivered to the customer."
+    elif card.state == "approved":
         line = f"Approved by {who} {when}; the draft was sent in the customer's thread."
     elif card.state == "edited":
         line = f"Edited by {who} {when}; their text was sent in the customer's thread."
@@ -418,12 +487,21 @@ def kb_search_text(lookup: Lookup) -> str:
     ]
     for hit in lookup.hits:
         snippet = truncate_escaped(" ".join(hit.text.split()), 200)
+        note = "" if customer_citable(hit.origin or hit.source) else f" _({UNREVIEWED_NOTE})_"
         lines.append(
-            f"• #{hit.article_id} *{escape(hit.title)} › {escape(hit.heading)}*: {snippet}"
+            f"• #{hit.article_id} *{escape(hit.title)} › {escape(hit.heading)}*{note}: {snippet}"
         )
     if not lookup.hits:
         lines.append("No article matches at all.")
     return "\n".join(lines)
+
+
+SHOWN_TO_EVERY_CUSTOMER = (
+    ":warning: *Every customer will see this article.* The bot answers anyone's question from"
+    " it and names its title under its answers. Leave out names, companies, account, order and"
+    " invoice numbers, amounts, card numbers, e-mail addresses, phone numbers and links to a"
+    " customer's Slack workspace."
+)
 
 
 def kb_add_modal(
@@ -432,8 +510,10 @@ def kb_add_modal(
     body: str = "",
     callback_id: str = ids.VIEW_KB_ADD,
     private_metadata: str = "",
+    note: str = "",
 ) -> dict[str, Any]:
-    """The article form: empty for ``/support kb add``, pre-filled for "Save as article"."""
+    """The article form: empty for ``/support kb add``, pre-filled for "Save as article" (with
+    ``note`` saying how the pre-filled text was generalised). Both say who will read it."""
 
     def field(block_id: str, label: str, element: dict[str, Any], optional: bool) -> Block:
         return {
@@ -468,6 +548,8 @@ def kb_add_modal(
         "submit": _plain("Add" if callback_id == ids.VIEW_KB_ADD else "Save", 24),
         "close": _plain("Cancel", 24),
         "blocks": [
+            _context_block(SHOWN_TO_EVERY_CUSTOMER),
+            *([_context_block(note)] if note else []),
             field(ids.BLOCK_KB_TITLE, "Title", title_input, False),
             field(
                 ids.BLOCK_KB_BODY,
@@ -486,6 +568,35 @@ def kb_add_modal(
     if private_metadata:
         view["private_metadata"] = private_metadata
     return view
+
+
+def article_preparing_modal(*, private_metadata: str) -> dict[str, Any]:
+    """What "Save as article" shows while the model writes the general version: the form
+    replaces it (``views.update``) within seconds."""
+    return {
+        "type": "modal",
+        "callback_id": ids.VIEW_SAVE_ARTICLE,
+        "private_metadata": private_metadata,
+        "title": _plain("Save as article", 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            _section(
+                ":hourglass_flowing_sand: Writing a general version of this reply, without this"
+                " customer's names, numbers and links… The form appears here in a few seconds."
+            ),
+            _context_block(SHOWN_TO_EVERY_CUSTOMER),
+        ],
+    }
+
+
+def article_unavailable_view(text: str) -> dict[str, Any]:
+    """Replaces a "Save as article" form that can no longer be filled (the card changed)."""
+    return {
+        "type": "modal",
+        "title": _plain("Save as article", 24),
+        "close": _plain("Close", 24),
+        "blocks": [_section(escape(text))],
+    }
 
 
 def redraft_modal(*, escalation_id: int, draft: str, left: int) -> dict[str, Any]:
@@ -631,6 +742,8 @@ class HomeContent:
     config_lines: list[str] = field(default_factory=list)
     now: float = 0.0
     week_line: str = ""
+    # escalation id -> what of its ticket was not delivered, and why ("The holding reply: ...")
+    not_delivered: dict[int, list[str]] = field(default_factory=dict)
 
 
 def _age(seconds: float) -> str:
@@ -690,7 +803,13 @@ def home_view(home: HomeContent) -> dict[str, Any]:
                 f" {truncate_escaped(' '.join(item.question.split()), 300)}"
             )
         )
-        blocks.append(_context(f"Waiting {_age(home.now - item.created_at)} · Owner: {owner}"))
+        line = f"Waiting {_age(home.now - item.created_at)} · Owner: {owner}"
+        failed = home.not_delivered.get(item.escalation_id)
+        if failed:
+            # In the row's context line: no extra block, so a page stays within 100 blocks.
+            what = truncate_escaped("; ".join(failed), 600)
+            line += f"\n⚠️ reply not delivered: {what} (“Try again” is on the card)"
+        blocks.append(_context(line))
         value = str(item.escalation_id)
         if item.work:
             blocks.append(_context("⏳ The bot is writing a new draft…"))
@@ -890,7 +1009,7 @@ def config_modal(form: ConfigForm, *, version: int = 0) -> dict[str, Any]:
             ),
             field(
                 ids.BLOCK_CFG_REVIEWERS,
-                "Reviewers (empty: anyone in this workspace)",
+                "Reviewers (empty: review channel members)",
                 users(form.reviewers),
                 optional=True,
             ),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
-from bot import ids
 from bot.admin_commands import ADMIN_COMMANDS, AdminCommands
 from bot.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text, trace_modal
 from bot.config import Settings
@@ -19,9 +17,15 @@ from bot.interactions import id_number
 from bot.knowledge import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.people import People
-from bot.queueing import queue_card_sync
 from bot.repos import Repositories
 from bot.review import ReviewOutcome
+from bot.saved_articles import (
+    WRITERS_ONLY,
+    ArticleDesk,
+    FormResult,
+    article_errors,
+    may_write_articles,
+)
 from bot.slack_text import escape
 from bot.stats import compute, stats_lines
 from bot.trace import trace_lines
@@ -38,14 +42,6 @@ class CommandReply:
     modal: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class FormResult:
-    """A modal submission: field errors to show, or the view to replace the modal with."""
-
-    errors: dict[str, str] = field(default_factory=dict)
-    view: dict[str, Any] | None = None
-
-
 class SupportCommands:
     def __init__(
         self,
@@ -56,8 +52,11 @@ class SupportCommands:
         handoffs: Handoffs,
         config: LiveConfig,
         admin: AdminCommands,
+        *,
+        articles: ArticleDesk,
     ) -> None:
         self.settings = settings
+        self.articles = articles
         self.config = config
         self.admin = admin
         self.stats_repo = StatsRepository(repos.db)
@@ -71,7 +70,7 @@ class SupportCommands:
         sub = words[0].lower() if words else "help"
         await self.config.refresh()
         is_admin = await self.people.is_admin_anywhere(user_id)
-        is_reviewer = is_admin or self.people.may_review(user_id=user_id, user_team=user_team)
+        is_reviewer = is_admin or await self.people.can_review(user_id)
         if sub == "help":
             return CommandReply(help_text(is_admin=is_admin, is_reviewer=is_reviewer))
         if sub == "status":
@@ -79,7 +78,9 @@ class SupportCommands:
                 return CommandReply("Only the support team can see the bot's status.")
             return CommandReply(await self.admin.status_text())
         if sub == "kb":
-            return await self.kb(words[1:], is_admin=is_admin, is_reviewer=is_reviewer)
+            return await self.kb(
+                words[1:], user_id=user_id, is_admin=is_admin, is_reviewer=is_reviewer
+            )
         if sub in ("handback", "resolve"):
             return await self.on_ticket(sub, words[1:], user_id=user_id, user_team=user_team)
         if sub in ("trace", "stats"):
@@ -91,7 +92,9 @@ class SupportCommands:
             return CommandReply(text=reply.text, modal=reply.modal)
         return CommandReply(f"I don't know `/support {escape(sub[:40])}`. Try `/support help`.")
 
-    async def kb(self, words: list[str], *, is_admin: bool, is_reviewer: bool) -> CommandReply:
+    async def kb(
+        self, words: list[str], *, user_id: str, is_admin: bool, is_reviewer: bool
+    ) -> CommandReply:
         action = words[0].lower() if words else ""
         if action == "search":
             if not is_reviewer:
@@ -101,8 +104,8 @@ class SupportCommands:
                 return CommandReply("Usage: `/support kb search how do I export a report`")
             return CommandReply(kb_search_text(await self.knowledge.lookup(query, limit=3)))
         if action == "add":
-            if not is_admin:
-                return CommandReply(ADMINS_ONLY)
+            if not await may_write_articles(self.people, user_id):
+                return CommandReply(WRITERS_ONLY)
             return CommandReply(modal=kb_add_modal())
         if action == "remove":
             if not is_admin:
@@ -164,7 +167,7 @@ class SupportCommands:
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
         """The card's "Why?": the trail of its ticket, for the team."""
-        if not self.people.may_review(user_id=user_id, user_team=user_team):
+        if not await self.people.can_review(user_id):
             return None, ReviewOutcome(done=False, notice=self.people.refusal())
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None:
@@ -199,25 +202,14 @@ class SupportCommands:
     async def save_article_form(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
-        """ "Save as article" on a sent card: the reply, pre-filled, for a reviewer to tidy."""
-        if not self.people.may_review(user_id=user_id, user_team=user_team):
-            return None, ReviewOutcome(done=False, notice=self.people.refusal())
-        escalation = await self.repos.escalations.get(escalation_id)
-        if escalation is None or escalation.state not in ("approved", "edited"):
-            return None, ReviewOutcome(done=False, notice="Only a sent reply can be saved.")
-        ticket = await self.repos.tickets.get(escalation.ticket_id)
-        assert ticket is not None
-        title = str((ticket.classification or {}).get("summary") or "")
-        if not title:
-            turns = await self.repos.tickets.turns(ticket.id)
-            title = next((t.text for t in turns if t.role == "customer"), "")
-        view = kb_add_modal(
-            title=" ".join(title.split())[:150],
-            body=escalation.final_text or "",
-            callback_id=ids.VIEW_SAVE_ARTICLE,
-            private_metadata=json.dumps({"escalation_id": escalation_id}),
-        )
-        return view, None
+        """ "Save as article" on a sent card: a general version of the reply, for an admin to
+        check (``bot/saved_articles.py``)."""
+        return await self.articles.form(escalation_id, user_id=user_id, user_team=user_team)
+
+    async def article_form_opened(
+        self, escalation_id: int, *, user_id: str, view: dict[str, Any]
+    ) -> None:
+        await self.articles.form_opened(escalation_id, user_id=user_id, view=view)
 
     async def save_article(
         self,
@@ -230,59 +222,22 @@ class SupportCommands:
         url: str,
         fields: dict[str, str],
     ) -> FormResult:
-        if not self.people.may_review(user_id=user_id, user_team=user_team):
-            return FormResult(errors={fields["title"]: self.people.refusal()})
-        escalation = await self.repos.escalations.get(escalation_id)
-        if escalation is None:
-            return FormResult(errors={fields["title"]: "This card is not known to the bot."})
-        errors = _article_errors(title, body, url, fields)
-        if errors:
-            return FormResult(errors=errors)
-        article_id = await self.knowledge.add_article(
-            title=title,
-            body=body,
-            url=url.strip() or None,
-            author=user_id,
-            source=f"slack:escalation:{escalation_id}",
+        return await self.articles.save(
+            escalation_id, user_id=user_id, title=title, body=body, url=url, fields=fields
         )
-        async with self.repos.db.transaction() as tx:
-            await self.repos.trail.record(
-                tx,
-                ticket_id=escalation.ticket_id,
-                step="saved_as_article",
-                actor=user_id,
-                detail={"escalation_id": escalation_id, "article_id": article_id},
-            )
-            await self.repos.escalations.touch(tx, escalation_id)
-            await queue_card_sync(
-                self.repos.jobs, tx, escalation_id=escalation_id, reason=f"saved:{article_id}"
-            )
-        return FormResult(view=kb_added_view(article_id=article_id, title=title.strip()))
 
     async def add_article(
         self, *, user_id: str, title: str, body: str, url: str, fields: dict[str, str]
     ) -> FormResult:
-        if not await self.people.is_admin_anywhere(user_id):
-            return FormResult(errors={fields["title"]: ADMINS_ONLY})
-        errors = _article_errors(title, body, url, fields)
+        if not await may_write_articles(self.people, user_id):
+            return FormResult(errors={fields["title"]: WRITERS_ONLY})
+        errors = article_errors(title, body, url, fields)
         if errors:
             return FormResult(errors=errors)
         article_id = await self.knowledge.add_article(
             title=title, body=body, url=url.strip() or None, author=user_id
         )
         return FormResult(view=kb_added_view(article_id=article_id, title=title.strip()))
-
-
-def _article_errors(title: str, body: str, url: str, fields: dict[str, str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not title.strip():
-        errors[fields["title"]] = "Give the article a title."
-    if not body.strip():
-        errors[fields["body"]] = "Write the article's text."
-    parsed = urlparse(url.strip()) if url.strip() else None
-    if parsed is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
-        errors[fields["url"]] = "A link looks like https://help.example.com/article"
-    return errors
 
 
 _LINK = re.compile(r"/archives/([CGD][A-Z0-9]+)/p(\d{10})(\d{6})(?:\?(.*))?$")

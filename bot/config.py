@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
-    host: str = "0.0.0.0"
+    host: str = "0.0.0.0"  # HTTP mode's /slack/events (Slack must reach it); not /metrics
     slack_api_url: str = SLACK_API_DEFAULT
 
     database_url: str = "sqlite:///support-bot.db"
@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     auto_answer_categories: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["simple_faq"]
     )
+    # Hosts an automatic answer may link to besides those its cited passages mention.
+    answer_link_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Humans in the loop. Durations accept 45s, 30m, 2h, 1d or plain seconds.
     review_reminder: float = 30 * 60  # first nudge on a card nobody acted on; then backing off
@@ -96,6 +98,9 @@ class Settings(BaseSettings):
     digest_hour: int | None = Field(default=9, ge=0, le=23)
     # /healthz and Prometheus /metrics on this port (both modes); unset: not served. 0: any.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # The interface /healthz and /metrics listen on: this machine only unless told otherwise
+    # (0.0.0.0 in a container whose port a scraper or orchestrator reaches). HOST is Slack's.
+    metrics_host: str = "127.0.0.1"
     # Scrub e-mail addresses, phone and card numbers from logs (tokens are always scrubbed).
     log_redact_pii: bool = True
     # Purge message text from tickets resolved this many days ago (numbers are kept); unset:
@@ -128,6 +133,11 @@ class Settings(BaseSettings):
     def _blank_number_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("metrics_host", mode="before")
+    @classmethod
+    def _blank_host_is_local(cls, value: object) -> object:
+        return "127.0.0.1" if isinstance(value, str) and not value.strip() else value
+
     @field_validator("support_hours", mode="before")
     @classmethod
     def _hours(cls, value: object) -> object:
@@ -139,6 +149,18 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("answer_link_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        hosts = _split_ids(value)
+        if not isinstance(hosts, list):
+            return hosts
+        cleaned = [str(h).strip().lower().removeprefix("https://").split("/")[0] for h in hosts]
+        bad = [h for h in cleaned if not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", h)]
+        if bad:
+            raise ValueError(f"not host names: {', '.join(bad)} (e.g. help.example.com)")
+        return cleaned
 
     @field_validator("auto_answer_categories", mode="before")
     @classmethod

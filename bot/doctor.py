@@ -3,12 +3,17 @@ precisely what is wrong with each."""
 
 from __future__ import annotations
 
-from slack_sdk.errors import SlackApiError
+import re
 
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channel_safety import customer_channel_problem, shared_problem
 from bot.config import Settings, problems_for_start
 from bot.database import database_for
 from bot.health import Check, llm_health
-from bot.live_config import LiveConfig, defaults
+from bot.live_config import ConfigSnapshot, LiveConfig, defaults
+from bot.people import Profile, Workspace
 from bot.runtime import StartupError, identify, slack_client
 from bot.slack_text import slack_error
 from persistence.config import ConfigRepository
@@ -24,16 +29,16 @@ async def run_checks(settings: Settings) -> list[Check]:
     )
     checks.append(await _database(settings))
     if settings.slack_bot_token is not None:
-        checks += await _slack(settings, await _channels_in_force(settings))
+        checks += await _slack(settings, await _config_in_force(settings))
     else:
         checks.append(Check("slack", False, "skipped: SLACK_BOT_TOKEN is not set"))
     checks.append(await llm_health(settings))
     return checks
 
 
-async def _channels_in_force(settings: Settings) -> list[str]:
-    """Support and escalation channels as configured now: the environment, overlaid with what
-    admins set in Slack when the database has it."""
+async def _config_in_force(settings: Settings) -> ConfigSnapshot:
+    """The configuration in force now: the environment, overlaid with what admins set in Slack
+    when the database has it."""
     snapshot = defaults(settings)
     try:
         db = database_for(settings)
@@ -48,10 +53,7 @@ async def _channels_in_force(settings: Settings) -> list[str]:
             pass
         finally:
             await db.close()
-    wanted = sorted(snapshot.watched)
-    if snapshot.escalation_channel:
-        wanted.append(snapshot.escalation_channel)
-    return wanted
+    return snapshot
 
 
 async def _database(settings: Settings) -> Check:
@@ -79,7 +81,10 @@ async def _database(settings: Settings) -> Check:
     return Check("database", True, f"{db.path} ({db.dialect}), {len(applied)} migration(s) applied")
 
 
-async def _slack(settings: Settings, wanted: list[str]) -> list[Check]:
+async def _slack(settings: Settings, snapshot: ConfigSnapshot) -> list[Check]:
+    wanted = sorted(snapshot.watched)
+    if snapshot.escalation_channel:
+        wanted.append(snapshot.escalation_channel)
     try:
         client = slack_client(settings)
         workspace = await identify(client)
@@ -96,7 +101,22 @@ async def _slack(settings: Settings, wanted: list[str]) -> list[Check]:
             checks.append(Check(f"channel {channel}", False, f"Slack says {error}"))
             continue
         data = info.get("channel") or {}
-        if not data.get("is_member"):
+        # Review cards only where outsiders and customers cannot read them (bot/channel_safety).
+        unsafe = (
+            customer_channel_problem(channel, snapshot.channels) or shared_problem(channel, data)
+            if channel == snapshot.escalation_channel
+            else None
+        )
+        if unsafe is not None:
+            checks.append(
+                Check(
+                    f"channel {channel}",
+                    False,
+                    f"review cards go to #{data.get('name', channel)}, but {_plain(unsafe)}"
+                    " Move them with `/support escalation #channel` or ESCALATION_CHANNEL.",
+                )
+            )
+        elif not data.get("is_member"):
             checks.append(
                 Check(
                     f"channel {channel}",
@@ -106,4 +126,101 @@ async def _slack(settings: Settings, wanted: list[str]) -> list[Check]:
             )
         else:
             checks.append(Check(f"channel {channel}", True, f"#{data.get('name', channel)}"))
+    if snapshot.escalation_channel:
+        checks.append(await _lookup(client, snapshot.escalation_channel, workspace))
+    return checks + await _listed_guests(client, snapshot)
+
+
+LOOKUP = "already-posted look-up"
+
+
+async def _lookup(client: AsyncWebClient, channel: str, workspace: Workspace) -> Check:
+    """Try once what a delivery interrupted by a crash does (``SlackOutbox._find_posted``):
+    read a recent thread of the escalation channel with its message metadata. Two calls of
+    methods limited to one a minute for apps outside the Marketplace, so only here."""
+    fallback = (
+        " A delivery interrupted by a crash is then not posted again blindly: its card, or a"
+        " message in the escalation channel, asks a reviewer to check and press Try again."
+    )
+    try:
+        history = await client.conversations_history(
+            channel=channel, limit=15, include_all_metadata=True
+        )
+    except SlackApiError as exc:
+        return Check(LOOKUP, False, f"conversations.history says {slack_error(exc)}." + fallback)
+    messages = [m for m in history.get("messages") or [] if isinstance(m.get("ts"), str)]
+    if not messages:
+        return Check(
+            LOOKUP, True, f"could not test: no message in {channel} yet (run doctor again later)"
+        )
+    try:
+        await client.conversations_replies(
+            channel=channel, ts=messages[0]["ts"], limit=1, include_all_metadata=True
+        )
+    except SlackApiError as exc:
+        return Check(LOOKUP, False, f"conversations.replies says {slack_error(exc)}." + fallback)
+    own = [m for m in messages if _own(m, workspace)]
+    if not own:
+        metadata = "metadata not checked (none of the recent messages is the bot's)"
+    elif any("metadata" in m for m in own):
+        metadata = "message metadata is returned"
+    else:
+        metadata = (
+            "message metadata is NOT returned (add the metadata.message:read scope); the bot"
+            " matches its own message by text instead"
+        )
+    return Check(LOOKUP, True, f"conversations.history and .replies work; {metadata}")
+
+
+def _own(message: dict[str, object], workspace: Workspace) -> bool:
+    return bool(
+        (workspace.bot_id and message.get("bot_id") == workspace.bot_id)
+        or (workspace.bot_user_id and message.get("user") == workspace.bot_user_id)
+    )
+
+
+def _plain(problem: str) -> str:
+    """A sentence of bot/channel_safety for the terminal: no Slack markup."""
+    return re.sub(r"<#([A-Z0-9]+)>", r"\1", problem).replace("`", "")
+
+
+async def _listed_guests(client: AsyncWebClient, snapshot: ConfigSnapshot) -> list[Check]:
+    """A line for each listed reviewer (or reviewer group member) and admin who is a workspace
+    guest: the bot refuses them whatever the list says, and the list should say so too."""
+    listed: dict[str, set[str]] = {}
+    for user in snapshot.reviewers:
+        listed.setdefault(user, set()).add("SUPPORT_REVIEWERS")
+    for user in snapshot.admins:
+        listed.setdefault(user, set()).add("SUPPORT_ADMINS")
+    for group in sorted(snapshot.reviewer_groups):
+        try:
+            response = await client.usergroups_users_list(usergroup=group)
+        except SlackApiError as exc:
+            detail = f"cannot read its members: Slack says {slack_error(exc)}"
+            return [Check(f"reviewer group {group}", False, detail)]
+        for user in response.get("users") or []:
+            listed.setdefault(str(user), set()).add(f"reviewer group {group}")
+    checks: list[Check] = []
+    guests = 0
+    for user in sorted(listed):
+        try:
+            response = await client.users_info(user=user)
+        except SlackApiError as exc:
+            checks.append(Check(f"user {user}", False, f"users.info: {slack_error(exc)}"))
+            continue
+        info = response.get("user")
+        if isinstance(info, dict) and Profile.from_user(user, info).guest:
+            guests += 1
+            where = " and ".join(sorted(listed[user]))
+            checks.append(
+                Check(
+                    f"guest {user}",
+                    False,
+                    f"<@{user}> is a workspace guest listed in {where}: guests are never"
+                    " reviewers, staff or admins, so the bot refuses them; remove them from"
+                    " the list (`/support reviewers remove` / `/support admins remove`)",
+                )
+            )
+    if listed and not guests and not checks:
+        checks.append(Check("staff lists", True, f"{len(listed)} listed, no workspace guests"))
     return checks

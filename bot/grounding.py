@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 _NUMBER_WORDS = {
     "zero": 0,
@@ -288,3 +289,48 @@ def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -
         if fact.text not in missing:
             missing.append(fact.text)
     return missing
+
+
+# Links as drafts write them: Slack's <url|label> and <url>, Markdown's [label](url), bare URLs.
+_SLACK_LINK = re.compile(r"<((?:https?|ftp)://[^|>\s]+)(?:\|([^>]*))?>", re.IGNORECASE)
+_MD_LINK = re.compile(r"\[([^\]]*)\]\(((?:https?|ftp)://[^)\s]+)\)", re.IGNORECASE)
+_BARE_URL = re.compile(r"(?<![<(|\w])((?:https?|ftp)://[^\s<>|)\]]+)", re.IGNORECASE)
+_HOST_IN_TEXT = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})", re.IGNORECASE)
+
+
+def _host(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host.lower().rstrip(".")
+
+
+def _allowed(host: str, allowed: set[str]) -> bool:
+    """A host is allowed when it, or a domain it is under, is allowed."""
+    return any(host == a or host.endswith("." + a) for a in allowed)
+
+
+def unsupported_links(
+    answer: str, sources: Iterable[str], allowed_hosts: Iterable[str]
+) -> list[str]:
+    """Links of ``answer`` a customer must not get unreviewed: to a host neither its cited
+    passages (text or source address) mention nor ``allowed_hosts`` lists, and masked links whose
+    label shows another address than the one they open."""
+    allowed = {h.lower() for h in allowed_hosts}
+    allowed |= {m.group(1).lower() for m in _HOST_IN_TEXT.finditer(" ".join(sources))}
+    found: list[str] = []
+
+    def check(url: str, label: str | None) -> None:
+        host = _host(url)
+        shown = _HOST_IN_TEXT.search(label or "")
+        if shown and _host("https://" + shown.group(1)) != host and "." in shown.group(1):
+            found.append(f"{label} (opens {host})")  # a disguised link
+        elif not host or not _allowed(host, allowed):
+            found.append(host or url)
+
+    for m in _SLACK_LINK.finditer(answer):
+        check(m.group(1), m.group(2))
+    for m in _MD_LINK.finditer(answer):
+        check(m.group(2), m.group(1))
+    rest = _MD_LINK.sub(" ", _SLACK_LINK.sub(" ", answer))
+    for m in _BARE_URL.finditer(rest):
+        check(m.group(1).rstrip(".,;:!?"), None)
+    return list(dict.fromkeys(found))

@@ -87,8 +87,8 @@ class Handoffs:
 
     # -- reviewer actions (card buttons, shortcuts, commands) -------------------------------
 
-    def _refuse(self, user_id: str, user_team: str | None) -> ReviewOutcome | None:
-        if self.people.may_review(user_id=user_id, user_team=user_team):
+    async def _refuse(self, user_id: str) -> ReviewOutcome | None:
+        if await self.people.can_review(user_id):
             return None
         return ReviewOutcome(done=False, notice=self.people.refusal())
 
@@ -99,7 +99,7 @@ class Handoffs:
     async def claim(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return refusal
         repos = self.repos
@@ -129,7 +129,7 @@ class Handoffs:
         self, ticket_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
         """The bot answers in the thread again; a customer message nobody answered gets a round."""
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return refusal
         repos = self.repos
@@ -183,7 +183,7 @@ class Handoffs:
     async def resolve(
         self, ticket_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return refusal
         async with self.repos.db.transaction() as tx:

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.logs import safe_url
 from bot.slack_text import slack_error
 from persistence.db import Database
 
@@ -53,7 +54,8 @@ async def llm_health(settings: Settings) -> Check:
         timeout=min(settings.llm_timeout, 15.0),
         max_retries=0,
     )
-    where = settings.openai_base_url or "api.openai.com"
+    # Shown in /support status and doctor output: never the credentials a URL may carry.
+    where = safe_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     try:
         models = await client.models.list()
         names = [m.id for m in models.data]

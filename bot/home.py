@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import HOME_PAGE_SIZE, HomeContent, category_list, home_view
 from bot.config import Settings
+from bot.deliveries import describe, undelivered
 from bot.durations import format_duration
 from bot.live_config import DEFAULT, ConfigSnapshot, LiveConfig
 from bot.people import People
@@ -26,7 +27,11 @@ def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
     """The configuration in force, one line a setting (App Home and ``/support status``)."""
     modes = {"auto": "answers by itself", "review": "every draft reviewed", "off": "off"}
     channels = ", ".join(f"<#{ch}> ({modes[m]})" for ch, m in sorted(c.channels.items()))
-    people = ", ".join(f"<@{u}>" for u in sorted(c.reviewers)) or "anyone in this workspace"
+    people = ", ".join(f"<@{u}>" for u in sorted(c.reviewers)) or (
+        f"members of <#{c.escalation_channel}> (no guests)"
+        if c.escalation_channel
+        else "nobody (no list, no review channel)"
+    )
     if c.reviewer_groups:
         people += " and " + ", ".join(f"<!subteam^{g}>" for g in sorted(c.reviewer_groups))
     own = [
@@ -81,9 +86,11 @@ class HomeDesk:
         self.people = people
         self.client = client
 
-    async def content(self, user_id: str, user_team: str | None, page: int = 0) -> HomeContent:
+    async def content(self, user_id: str, page: int = 0) -> HomeContent:
+        """The tab as ``user_id`` may see it: who they are (their team, whether a guest) comes
+        from ``users.info``, never from the team an event or click names."""
         await self.config.refresh()
-        is_reviewer = self.people.may_review(user_id=user_id, user_team=user_team)
+        is_reviewer = await self.people.can_review(user_id)
         # Who sees the queue is who may act on it (workspace admins not listed as reviewers
         # still see the configuration, below, but not the queue's buttons).
         is_admin = await self.people.is_admin_anywhere(user_id)
@@ -100,7 +107,12 @@ class HomeDesk:
         )
         if not waiting and page > 0 and total:
             last = (total - 1) // HOME_PAGE_SIZE
-            return await self.content(user_id, user_team, last)
+            return await self.content(user_id, last)
+        not_delivered: dict[int, list[str]] = {}
+        for item in waiting:
+            failed = undelivered(await self.repos.trail.for_ticket(item.ticket_id))
+            if failed:
+                not_delivered[item.escalation_id] = [f"{describe(f)}: {f.reason}" for f in failed]
         midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         config = config_lines(self.settings, await self.config.refresh())
         return HomeContent(
@@ -110,6 +122,7 @@ class HomeDesk:
             waiting=waiting,
             waiting_total=total,
             page=max(0, page),
+            not_delivered=not_delivered,
             mine=await self.repos.tickets.owned_by(user_id, limit=10),
             today=await self.repos.trail.counts_since(midnight.timestamp()),
             week_line=week_line(
@@ -119,8 +132,8 @@ class HomeDesk:
             now=now,
         )
 
-    async def publish(self, user_id: str, user_team: str | None, page: int = 0) -> None:
-        view = home_view(await self.content(user_id, user_team, page))
+    async def publish(self, user_id: str, page: int = 0) -> None:
+        view = home_view(await self.content(user_id, page))
         try:
             await self.client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:

@@ -2,7 +2,15 @@
 
 Bolt verifies signatures too; this guard runs first so every rejection is logged with its
 reason and answered with the right status, and so a replayed request (the same signed body sent
-again within Slack's five minutes) is refused instead of processed again.
+again within Slack's five minutes) is never handled twice.
+
+A request is claimed in the database (``persistence/replays.py``) *before* it is handled, so of
+identical requests arriving at once, on one replica or several, one is handled. The copies are
+refused with 409, except Events API deliveries: Slack treats anything but 2xx as a failed
+delivery and sends again, so a copy of an event is acknowledged (200) and not handled. Slack's
+own retries of an event are new requests (newly signed, same ``event_id``): they pass here and
+the inbound job's dedupe key, the event id, drops them. The unsigned ``X-Slack-Retry-Num``
+header counts for nothing: anyone can add it to a replay.
 """
 
 from __future__ import annotations
@@ -10,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,38 +26,18 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from persistence.db import DatabaseUnavailableError
+from persistence.replays import ReplayRepository
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; a larger body is not Slack
 MAX_AGE_SECONDS = 60 * 5  # Slack's own rule for request timestamps
-REPLAY_MEMORY = 50_000  # signatures remembered (each for MAX_AGE_SECONDS)
+# How long a signature is remembered: a request is accepted while its timestamp is within
+# MAX_AGE_SECONDS of now either way, so at most this long after it was first seen.
+REMEMBER_SECONDS = 2 * MAX_AGE_SECONDS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ReplayCache:
-    """Signatures of requests already processed, until they are too old to be accepted anyway."""
-
-    def __init__(self, max_entries: int = REPLAY_MEMORY) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self.max_entries = max_entries
-
-    def seen(self, signature: str, now: float) -> bool:
-        self._expire(now)
-        return signature in self._seen
-
-    def remember(self, signature: str, now: float) -> None:
-        self._seen[signature] = now + MAX_AGE_SECONDS
-        self._expire(now)
-        while len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)
-
-    def _expire(self, now: float) -> None:
-        while self._seen:
-            signature, until = next(iter(self._seen.items()))
-            if until > now:
-                break
-            del self._seen[signature]
 
 
 def _reject(status: int, reason: str, request: web.Request) -> web.Response:
@@ -132,10 +119,13 @@ def _interaction(payload: dict[str, Any]) -> bool:
 
 
 def slack_guard(
-    signing_secret: str, path: str, *, clock: Callable[[], float] = time.time
+    signing_secret: str,
+    path: str,
+    replays: ReplayRepository,
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> Middleware:
     verifier = SignatureVerifier(signing_secret=signing_secret, clock=_Clock(clock))
-    replays = ReplayCache()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -160,23 +150,42 @@ def slack_guard(
             return _reject(413, "body_too_large", request)
         if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             return _reject(401, "invalid_signature", request)
-        now = clock()
-        # Slack redelivers an event it thinks was lost with X-Slack-Retry-Num; event handling is
-        # idempotent (messages are keyed by channel and ts), so only those pass a second time.
-        redelivery = request.content_type == "application/json" and bool(
-            request.headers.get("X-Slack-Retry-Num")
-        )
-        if replays.seen(signature, now) and not redelivery:
-            return _reject(409, "replayed_request", request)
         if not _parseable(body, request.content_type):
             return _reject(400, "unparseable_body", request)
-        response = await handler(request)
-        if response.status < 500:
-            # Remembered only once handled: a request that failed may be retried as it was.
-            replays.remember(signature, now)
+        now = clock()
+        try:
+            claimed = await replays.claim(signature, now=now, until=now + REMEMBER_SECONDS)
+        except DatabaseUnavailableError as exc:
+            # Not acknowledged, so Slack delivers it again later.
+            log.error("cannot record a Slack request as seen, so it is refused for now: %s", exc)
+            return _reject(503, "database_unavailable", request)
+        if not claimed:
+            if request.content_type == "application/json":
+                # An Events API delivery already taken: acknowledged, so Slack does not send it
+                # again, and not handled twice.
+                log.info("acknowledged a copy of a request already taken, without handling it")
+                return web.Response(status=200)
+            return _reject(409, "replayed_request", request)
+        try:
+            response = await handler(request)
+        except BaseException:
+            await _release(replays, signature)
+            raise
+        if response.status >= 500:
+            # Not handled: the same request may be tried again as it was.
+            await _release(replays, signature)
         return response
 
     return guard
+
+
+async def _release(replays: ReplayRepository, signature: str) -> None:
+    try:
+        await replays.release(signature)
+    except DatabaseUnavailableError as exc:
+        # The same request is refused until its claim expires; Slack's own retries are signed
+        # anew, so they still pass.
+        log.error("cannot release the claim of a request that failed: %s", exc)
 
 
 class _Clock(Clock):

@@ -55,6 +55,9 @@ VIEW_SAVE_ARTICLE = "escalation_save_article_submit"
 SHORTCUT_HANDBACK = "ticket_handback_shortcut"
 SHORTCUT_RESOLVE = "ticket_resolve_shortcut"
 
+# A delivery the bot gave up on: send it again (on the card, or on the notice without one).
+ACTION_RETRY_DELIVERY = "delivery_retry"
+
 # App Home: paging through the waiting escalations.
 ACTION_HOME_PAGE = "home_page"
 

@@ -8,6 +8,7 @@ REMIND = "remind"  # a nudge in the card's thread while nobody acts on it
 REVIEW_TIMEOUT = "review_timeout"  # the customer hears "still on it" once
 AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itself
 REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
+PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
 
 # Kinds whose handlers only write the database: what they tell Slack goes through jobs they
 # enqueue durably. They may be enqueued without an fsync (``JobRepository.enqueue``, which
@@ -58,6 +59,11 @@ def resolved_note_key(ticket_id: int, round: int) -> str:
 def redraft_key(escalation_id: int, request: str) -> str:
     """One per request: a redraft that failed adds no draft, so a count of drafts would repeat."""
     return f"escalation:{escalation_id}:redraft:{request}"
+
+
+def article_form_key(escalation_id: int, view_id: str) -> str:
+    """One per opened form."""
+    return f"escalation:{escalation_id}:article-form:{view_id}"
 
 
 def card_key(escalation_id: int, reason: str) -> str:

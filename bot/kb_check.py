@@ -370,7 +370,12 @@ async def run_check(settings: Settings, args: argparse.Namespace) -> int:
         default_channel = args.channel or next(
             (c for c, mode in config.channels.items() if mode != "off"), None
         )
-        checker = Checker(Answerer(knowledge, model), config, articles, default_channel)
+        checker = Checker(
+            Answerer(knowledge, model, link_hosts=settings.answer_link_hosts),
+            config,
+            articles,
+            default_channel,
+        )
         header = _header(settings, config, default_channel, len(articles.articles))
         if not args.json:
             print(header)

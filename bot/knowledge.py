@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.kb_sources import SUPPORTED_SUFFIXES, UnsupportedSource, parse_source
+from bot.provenance import customer_citable
 from bot.retrieval import Lookup, Mode, Retriever
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import (
@@ -84,6 +85,10 @@ def chunk_markdown(text: str, *, fallback_title: str) -> tuple[str, list[Knowled
         path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading)]
     flush()
     return title, chunks
+
+
+def _citable(hit: KnowledgeHit) -> bool:
+    return customer_citable(hit.origin or hit.source)
 
 
 def _under(source: str, roots: list[str]) -> bool:
@@ -177,8 +182,8 @@ class KnowledgeBase:
     async def add_article(
         self, *, title: str, body: str, url: str | None, author: str, source: str | None = None
     ) -> int:
-        """An article written in Slack (``/support kb add``, or "Save as article" on a card,
-        whose ``source`` names the card so saving it again replaces the article)."""
+        """An article written in Slack: ``/support kb add``, or "Save as article" on a card,
+        whose ``source`` names the card (``bot/provenance.py``)."""
         text = body.strip()
         _, chunks = chunk_markdown(text, fallback_title=title)
         digest = hashlib.sha256(f"{title}\n{text}\n{url or ''}".encode()).hexdigest()
@@ -196,9 +201,18 @@ class KnowledgeBase:
     # -- reading ------------------------------------------------------------------------
 
     async def lookup(
-        self, query: str, *, limit: int = 5, mode: Mode | None = None, judged: int = 1
+        self,
+        query: str,
+        *,
+        limit: int = 5,
+        mode: Mode | None = None,
+        judged: int = 1,
+        customers: bool = False,
     ) -> Lookup:
-        return await self.retriever.lookup(query, limit=limit, mode=mode, judged=judged)
+        """The best passages for a query; ``customers``: only those customers may be answered
+        from (``bot/provenance.py``)."""
+        only = _citable if customers else None
+        return await self.retriever.lookup(query, limit=limit, mode=mode, judged=judged, only=only)
 
     async def search(self, query: str, *, limit: int = 5) -> list[KnowledgeHit]:
         return (await self.lookup(query, limit=limit)).hits

@@ -1,7 +1,8 @@
 """Logging set-up: plain lines on stderr, with secrets and personal data scrubbed from every
 line, tracebacks included.
 
-Tokens (Slack ``xox…``/``xapp-…``, OpenAI ``sk-…``) are always redacted. E-mail addresses, card
+Tokens (Slack ``xox…``/``xapp-…``, OpenAI ``sk-…``) and credentials in URLs (``user:pass@`` and
+secret-looking query values such as ``?api-key=…``) are always redacted. E-mail addresses, card
 numbers (13-19 digits passing the Luhn check) and phone numbers are redacted unless
 ``LOG_REDACT_PII=false``. Phone numbers are international (``+49 30 1234567``), North American
 (``555-123-4567``) or national with a trunk 0 (``030 1234567``); bare digit runs, dates and
@@ -15,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 _TOKEN = re.compile(r"\b(xox[abposr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -26,6 +28,35 @@ _PHONE = re.compile(
     r"(?<![\w.+])(?:\+\d[\d ()-]{6,}\d|\(?\d{3}\)?[ -]\d{3}[ -]\d{4}|0\d{2,4}[ -]\d{5,8})"
     r"(?!\w|\.\d|-\d)"
 )
+
+
+# Query parameters whose values are secrets by their name (api-key, access_token, sig, ...).
+_SECRET_NAME = r"[\w.-]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)[\w.-]*"
+_SECRET_PARAM = re.compile(rf"(?i){_SECRET_NAME}")
+# In free text: the user info of a URL, and secret-named query values.
+_URL_USERINFO = re.compile(r"(?<=://)[^/\s@?#]+@")
+_URL_SECRET_QUERY = re.compile(rf"(?i)([?&]{_SECRET_NAME}=)[^&\s#'\"<>]+")
+# A value that looks like a key whatever its name: long, letters and digits mixed.
+_KEYLIKE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-+/=.~%]{24,}")
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit to show or log: its user info and secret-looking query values are ``***``
+    (``https://user:pw@host/v1?api-key=k&api-version=1`` gives
+    ``https://***@host/v1?api-key=***&api-version=1``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, eq, value = pair.partition("=")
+        secret = _SECRET_PARAM.fullmatch(name) or _KEYLIKE.fullmatch(value) or _TOKEN.search(value)
+        pairs.append(f"{name}=***" if eq and value and secret else pair)
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))
 
 
 def _luhn(digits: str) -> bool:
@@ -51,6 +82,8 @@ def _phone(match: re.Match[str]) -> str:
 
 def redact(text: str, *, pii: bool = True) -> str:
     text = _TOKEN.sub(lambda m: m.group(1) + "[redacted]", text)
+    text = _URL_USERINFO.sub("***@", text)
+    text = _URL_SECRET_QUERY.sub(lambda m: m.group(1) + "***", text)
     if pii:
         text = _EMAIL.sub("[email]", text)
         text = _CARD.sub(_card, text)

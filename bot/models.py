@@ -34,6 +34,22 @@ class Classification(BaseModel):
         return [k.strip()[:80] for k in value if k.strip()]
 
 
+class GeneralArticle(BaseModel):
+    """A knowledge-base article the model wrote from one conversation, without the customer's
+    particulars (``prompts/generalise.md``)."""
+
+    title: str = Field(min_length=1, max_length=300)
+    # Slack's plain-text input holds 3,000 characters.
+    body: str = Field(min_length=1, max_length=3000)
+
+    @field_validator("title", "body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
 class DraftReply(BaseModel):
     """A reply written from retrieved articles only, saying which it used and if they suffice."""
 
@@ -50,7 +66,11 @@ class Source(BaseModel):
     article_id: int
     title: str
     heading: str
+    # Where a reader finds it: the article's link, else where it came from.
     source: str
+    # Where it came from (``kb_articles.source``), which says whether customers may be shown
+    # it: see ``bot/provenance.py``. Empty in drafts stored before it was recorded.
+    origin: str = ""
 
 
 class Draft(BaseModel):
@@ -65,6 +85,8 @@ class Draft(BaseModel):
     # cited without having been shown them. Either sends the draft to a reviewer.
     unsupported_facts: list[str] = Field(default_factory=list)
     unknown_citations: list[int] = Field(default_factory=list)
+    # Links to hosts neither the cited passages nor ANSWER_LINK_HOSTS allow, and disguised ones.
+    unsupported_links: list[str] = Field(default_factory=list)
 
 
 class Decision(BaseModel):

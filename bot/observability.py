@@ -1,13 +1,19 @@
 """``/healthz`` and Prometheus ``/metrics`` on METRICS_PORT, in Socket Mode and HTTP mode.
 
 Readiness: the database answers, the scheduler runs, and Slack accepted the token recently (or,
-in Socket Mode, the socket is connected). Metrics are read from the database at scrape time, so
-every replica reports the same totals for the shared work (use ``max`` across replicas); the
-job-duration histogram is this process's own.
+in Socket Mode, the socket is connected); a failing database is reported as such, its error goes
+to the log only. Metrics are read from the database, so every replica reports the same totals for
+the shared work (use ``max`` across replicas); the job-duration histogram is this process's own.
+The totals are counted at most once per ``METRICS_CACHE_SECONDS``: scrapes in between (several
+scrapers, a dashboard refreshing) are answered from the last count, not with new full-table counts.
+
+Both listen on METRICS_HOST (127.0.0.1 unless set), not on HOST, where HTTP mode takes Slack's
+requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SLACK_FRESH_SECONDS = 180.0  # a successful auth.test older than this is not "ready"
+METRICS_CACHE_SECONDS = 5.0  # scrapes within this of the last count reuse it
 
 
 class Readiness:
@@ -45,9 +52,18 @@ class _Snapshot(Collector):
 
 
 class Observability:
-    def __init__(self, repo: MetricsRepository, readiness: Readiness) -> None:
+    def __init__(
+        self,
+        repo: MetricsRepository,
+        readiness: Readiness,
+        *,
+        cache_seconds: float = METRICS_CACHE_SECONDS,
+    ) -> None:
         self.repo = repo
         self.readiness = readiness
+        self.cache_seconds = cache_seconds
+        self._counted_at: float | None = None  # monotonic time of the last count
+        self._counting = asyncio.Lock()  # concurrent scrapes share one count
         self.registry = CollectorRegistry()
         self._snapshot = _Snapshot()
         self.registry.register(self._snapshot)
@@ -72,9 +88,11 @@ class Observability:
         checks: dict[str, Any] = {}
         try:
             checks["database"] = await self.repo.ping()
-        except Exception as exc:  # the answer to "is it healthy" is no, with the reason
+        except Exception:  # the answer to "is it healthy" is no; the reason goes to the log
+            # (an unauthenticated endpoint must not show paths, hosts or driver messages)
+            log.warning("/healthz: the database did not answer", exc_info=True)
             checks["database"] = False
-            checks["database_error"] = f"{type(exc).__name__}: {exc}"
+            checks["database_error"] = "unavailable"
         checks["scheduler"] = self.readiness.scheduler_running()
         if self.readiness.socket_connected is not None:
             checks["slack"] = await self.readiness.socket_connected()
@@ -86,11 +104,21 @@ class Observability:
         ready = bool(checks["database"] and checks["scheduler"] and checks["slack"])
         return ready, checks
 
+    async def fresh_metrics(self) -> None:
+        """Count again unless the last count is younger than ``cache_seconds``."""
+        async with self._counting:
+            at = self._counted_at
+            if at is not None and time.monotonic() - at < self.cache_seconds:
+                return
+            await self.refresh_metrics()
+            self._counted_at = time.monotonic()
+
     async def refresh_metrics(self) -> None:
         steps = await self.repo.step_totals()
         tokens_in, tokens_out = await self.repo.token_totals()
         jobs = await self.repo.jobs_by_kind_and_state()
         tickets = await self.repo.tickets_by_state()
+        failures = await self.repo.delivery_failures()
         questions = CounterMetricFamily("support_questions", "Customer questions received")
         questions.add_metric([], steps.get("received", 0))
         decisions = CounterMetricFamily(
@@ -104,9 +132,12 @@ class Observability:
         sent = CounterMetricFamily("support_messages_sent", "Messages delivered to Slack")
         sent.add_metric([], steps.get("sent", 0))
         failed = CounterMetricFamily(
-            "support_deliveries_failed", "Deliveries given up after retries"
+            "support_deliveries_failed",
+            "Deliveries given up (retries ran out, Slack refused, or the look-up failed)",
+            labels=["purpose"],
         )
-        failed.add_metric([], steps.get("delivery_failed", 0))
+        for purpose, n in sorted(failures.items()):
+            failed.add_metric([purpose], n)
         llm = CounterMetricFamily("support_llm_tokens", "LLM tokens", labels=["direction"])
         llm.add_metric(["in"], tokens_in)
         llm.add_metric(["out"], tokens_out)
@@ -137,7 +168,7 @@ class Observability:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         try:
-            await self.refresh_metrics()
+            await self.fresh_metrics()
         except Exception:
             log.exception("could not read metrics from the database")
             return web.Response(status=503, text="database unavailable\n")

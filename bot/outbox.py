@@ -2,8 +2,10 @@
 
 Every post carries message metadata naming its outbox key. A delivery that runs a second time
 (the process died after Slack took the message but before the job was marked done, or Slack
-answered 5xx after posting) first looks in the thread or channel for a message with that key,
-and only posts if there is none. That makes "at least once" delivery land exactly once.
+answered 5xx after posting) first looks in the thread or channel for a message of this bot's
+(its ``bot_id`` or user from auth.test) with that key, and only posts if there is none: a
+customer's or another app's message carrying the same metadata does not count. That makes "at
+least once" delivery land exactly once.
 
 Why only a 429 is retried within the call (``bot/slack_api.py``, and slack_sdk's handler for
 the look-ups): a 429 means Slack did nothing, so an immediate retry is safe; a 5xx or a dropped
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,13 +25,29 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.blocks import CardContent, EarlierDraft, escalation_card
+from bot import ids, jobkinds
+from bot.blocks import (
+    CardContent,
+    EarlierDraft,
+    NotDelivered,
+    delivery_failed_notice,
+    escalation_card,
+)
+from bot.deliveries import (
+    CARD_GONE_ERRORS,
+    LOOKUP_FAILED,
+    PURPOSE_WORDS,
+    describe,
+    error_code,
+    plain_reason,
+    undelivered,
+)
 from bot.http1 import HttpFailure
 from bot.jobkinds import PermanentFailure, RetryLater
 from bot.logs import current_ticket
 from bot.models import Source
 from bot.people import Workspace
+from bot.queueing import queue_card_sync
 from bot.repos import Repositories
 from bot.slack_api import SlackCallFailed, SlackWriter, retry_after_seconds
 from bot.slack_text import message_link, slack_date, slack_error
@@ -36,6 +55,7 @@ from bot.status import last_word, ticket_status
 from bot.worker import complete_running_job
 from bot.workflow import split_round
 from persistence.db import Tx
+from persistence.jobs import chain_root
 from persistence.records import Job, Turn
 
 log = logging.getLogger(__name__)
@@ -44,8 +64,9 @@ log = logging.getLogger(__name__)
 REPLY_PURPOSES = frozenset({"answer", "reply"})
 AfterReply = Callable[[Tx, int, Turn], Awaitable[None]]
 
-# How many pages of 200 messages a retried delivery reads looking for an earlier one.
-LOOKUP_PAGES = 10
+# How many messages a retried delivery reads looking for an earlier one: one page, small
+# (conversations.replies/history allow non-Marketplace apps one request a minute).
+LOOKUP_LIMIT = 15
 # How many times a card update renders again for changes made while it was sent.
 CATCH_UP_RENDERS = 3
 
@@ -102,12 +123,34 @@ def _metadata(key: str) -> dict[str, Any]:
     return {"event_type": ids.OUTBOX_METADATA_EVENT, "event_payload": {"key": key}}
 
 
+def _is_ours(message: dict[str, Any], workspace: Workspace) -> bool:
+    """Posted by this bot (its identity from auth.test): anyone may attach any metadata to their
+    own messages, so the key alone proves nothing."""
+    bot_id, user = message.get("bot_id"), message.get("user")
+    return bool(
+        (workspace.bot_id and bot_id == workspace.bot_id)
+        or (workspace.bot_user_id and user == workspace.bot_user_id)
+    )
+
+
 def _has_key(message: dict[str, Any], key: str) -> bool:
     metadata = message.get("metadata") or {}
     payload = metadata.get("event_payload") or {}
     return bool(
         metadata.get("event_type") == ids.OUTBOX_METADATA_EVENT and payload.get("key") == key
     )
+
+
+_ESCALATION_KEY = re.compile(r"^escalation:(\d+):")
+
+
+def _escalation_of(job: Job) -> int | None:
+    """The escalation a delivery is about: its payload's, or its key's (replies, reminders)."""
+    value = job.payload.get("escalation_id")
+    if isinstance(value, int):
+        return value
+    found = _ESCALATION_KEY.match(job.dedupe_key)
+    return int(found.group(1)) if found else None
 
 
 def _classify_slack_error(exc: SlackApiError) -> Exception:
@@ -155,7 +198,18 @@ class SlackOutbox:
         channel, thread_ts = p["channel"], p.get("thread_ts")
         ts = None
         if job.attempts > 1:
-            ts = await self._find_posted(channel, thread_ts, job.dedupe_key, since=job.created_at)
+            try:
+                ts = await self._find_posted(
+                    channel, thread_ts, job.dedupe_key, since=job.created_at, text=p["text"]
+                )
+            except PermanentFailure as exc:
+                if p.get("purpose") != "failure_notice":
+                    raise
+                # The team must hear that something was not delivered: a notice posted twice
+                # is better than none (it goes to the team's channel, never to a customer).
+                log.warning(
+                    "outbox %s: posting the notice without its look-up: %s", job.dedupe_key, exc
+                )
         if ts is None:
             ts = await self._call(
                 "chat.postMessage",
@@ -198,8 +252,110 @@ class SlackOutbox:
         return {"ts": ts}
 
     async def delivery_failed(self, job: Job, error: str) -> None:
-        """Record a delivery given up for good on the ticket's trail, where people see it."""
-        await self._on_trail(job, "delivery_failed", {"job": job.dedupe_key, "error": error})
+        """A delivery given up for good: on the ticket's trail, and in front of people.
+
+        A message for a ticket with a posted card marks the card "not delivered" (with why and a
+        "Try again" button); without a card (an auto-answer, or the card itself could not be
+        posted) a plain message in the escalation channel says it. If that notice cannot be
+        posted either, the error log and the failure counters are what is left."""
+        p = job.payload
+        purpose = str(p.get("purpose") or ("card" if job.kind == jobkinds.SYNC_CARD else job.kind))
+        if job.kind not in (jobkinds.SLACK_POST, jobkinds.SYNC_CARD):
+            await self._on_trail(job, "delivery_failed", {"job": job.dedupe_key, "error": error})
+            return
+        root = chain_root(job.dedupe_key)
+        chain = await self.repos.jobs.chain(root)
+        escalation_id = _escalation_of(job)
+        escalation = (
+            await self.repos.escalations.get(escalation_id) if escalation_id is not None else None
+        )
+        ticket_id = p.get("ticket_id") or p.get("about_ticket")
+        if not isinstance(ticket_id, int) and escalation is not None:
+            ticket_id = escalation.ticket_id
+        if isinstance(ticket_id, int) and escalation is None and job.kind == jobkinds.SLACK_POST:
+            escalation = await self.repos.escalations.latest_for_ticket(ticket_id)
+        ticket = ticket_id if isinstance(ticket_id, int) else None
+        code = error_code(error)
+        opening = job.kind == jobkinds.SYNC_CARD and (root.endswith(":open") or bool(p.get("open")))
+        card_posted = escalation is not None and escalation.card_ts is not None
+        detail: dict[str, Any] = {
+            "job": job.dedupe_key,
+            "root": root,
+            "root_job_id": chain[0].id if chain else job.id,
+            "purpose": purpose,
+            "error": error[:500],
+            "reason": plain_reason(error),
+        }
+        if escalation is not None:
+            detail["escalation_id"] = escalation.id
+        if purpose == "failure_notice":
+            detail.pop("root_job_id")  # nothing to try again: the notice was the last resort
+            log.error(
+                "ticket #%s: a delivery failed and the notice about it could not be posted in"
+                " %s either: %s",
+                ticket,
+                p.get("channel"),
+                error,
+            )
+        elif job.kind == jobkinds.SYNC_CARD and not opening:
+            # An update: the card shows an older state. If the card is gone, reminders stop.
+            detail.pop("root_job_id")
+            if card_posted and code in CARD_GONE_ERRORS:
+                await self._card_gone(ticket, escalation_id, code)
+        elif purpose == "reminder":
+            detail.pop("root_job_id")  # a reminder is not worth a notice; it stops the others
+            if code in CARD_GONE_ERRORS:
+                await self._card_gone(ticket, escalation_id, code)
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.record(
+                tx, ticket_id=ticket, step="delivery_failed", actor="bot", detail=detail
+            )
+            if "root_job_id" not in detail:
+                return
+            if card_posted and not opening and escalation is not None:
+                await queue_card_sync(
+                    self.repos.jobs, tx, escalation_id=escalation.id, reason=f"failed:{job.id}"
+                )
+                return
+            what = PURPOSE_WORDS.get(purpose, "A message")
+            notice = delivery_failed_notice(
+                ticket_id=ticket,
+                what=what,
+                reason=str(detail["reason"]),
+                job_id=int(detail["root_job_id"]),
+                link=await self._ticket_link(ticket),
+            )
+            await self.repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.SLACK_POST,
+                dedupe_key=f"{job.dedupe_key}:failed-notice",
+                payload={
+                    "channel": self.escalation_channel,
+                    "text": notice.text,
+                    "blocks": notice.blocks,
+                    "purpose": "failure_notice",
+                    "about_ticket": ticket,
+                },
+            )
+
+    async def _card_gone(self, ticket_id: int | None, escalation_id: int | None, code: str) -> None:
+        """The card (or its thread) is gone from Slack: reminders stop (see ``Reminders``)."""
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.record(
+                tx,
+                ticket_id=ticket_id,
+                step="card_gone",
+                actor="bot",
+                detail={"escalation_id": escalation_id, "error": code},
+            )
+
+    async def _ticket_link(self, ticket_id: int | None) -> str | None:
+        if ticket_id is None:
+            return None
+        ticket = await self.repos.tickets.get(ticket_id)
+        if ticket is None:
+            return None
+        return message_link(self.workspace.url, ticket.channel_id, ticket.thread_ts)
 
     async def job_retried(self, job: Job, error: str, delay: float) -> None:
         """Every retry of a ticket's job is a step of its trail, with the error and the wait."""
@@ -245,13 +401,15 @@ class SlackOutbox:
                 escalation_id, escalation.version, escalation.card_channel, escalation.card_ts
             )
             return {"ts": escalation.card_ts, "updated": True}
-        if not job.dedupe_key.endswith(":open"):
-            # Only the opening job posts the card; updates wait until it exists.
+        if not (job.dedupe_key.endswith(":open") or job.payload.get("open")):
+            # Only the opening job (or its retry) posts the card; updates wait until it exists.
             raise RetryLater("the card is not posted yet", delay=1.0)
         channel = escalation.card_channel or self.escalation_channel
         ts = None
         if job.attempts > 1:
-            ts = await self._find_posted(channel, None, job.dedupe_key, since=job.created_at)
+            ts = await self._find_posted(
+                channel, None, job.dedupe_key, since=job.created_at, text=message.text
+            )
         if ts is None:
             ts = await self._call(
                 "chat.postMessage",
@@ -318,6 +476,7 @@ class SlackOutbox:
             if e.created_at >= escalation.created_at
             and (line := activity_line(e.step, e.actor, e.detail, e.created_at)) is not None
         ]
+        failures = undelivered(events, since=escalation.created_at)
         saved = next(
             (
                 e.detail.get("article_id")
@@ -374,8 +533,11 @@ class SlackOutbox:
             can_redraft=self.can_redraft
             and sum(1 for d in drafts if d.origin == "redraft") < self.max_redrafts,
             saved_article_id=int(saved) if isinstance(saved, int) else None,
-            status=ticket_status(ticket, last_word(turns)),
+            status=ticket_status(ticket, last_word(turns), undelivered=bool(failures)),
             shown_turn_id=shown,
+            not_delivered=[
+                NotDelivered(job_id=f.job_id, what=describe(f), reason=f.reason) for f in failures
+            ],
         )
 
     async def _call(self, method: str, **kwargs: Any) -> str:
@@ -391,39 +553,55 @@ class SlackOutbox:
         return ts
 
     async def _find_posted(
-        self, channel: str, thread_ts: str | None, key: str, *, since: float
+        self, channel: str, thread_ts: str | None, key: str, *, since: float, text: str
     ) -> str | None:
         """The ts of an earlier delivery of this outbox key, if Slack has one.
 
-        Only messages from shortly before the job was created can be earlier deliveries, so the
-        look-up starts there; long threads are paged through.
-        """
+        One small page (``LOOKUP_LIMIT``): apps outside the Marketplace may call
+        conversations.replies/history once a minute. Only messages from shortly before the job
+        was created can be earlier deliveries, so the look-up starts there. A message of this
+        bot's carrying the key is the earlier delivery; one of this bot's without any metadata
+        (Slack did not return it: the token lacks ``metadata.message:read``, say) counts if its
+        text is this delivery's. When the look-up cannot answer (Slack refuses it, or the page
+        does not reach far enough) the delivery gives up rather than post blindly: a person
+        decides (``bot/deliveries.py``)."""
         args: dict[str, Any] = {
             "channel": channel,
             "oldest": f"{since - 60:.6f}",
             "include_all_metadata": True,
-            "limit": 200,
+            "limit": LOOKUP_LIMIT,
         }
-        cursor = None
-        for _ in range(LOOKUP_PAGES):
-            try:
-                if thread_ts is not None:
-                    response = await self.client.conversations_replies(
-                        ts=thread_ts, cursor=cursor, **args
-                    )
-                else:
-                    response = await self.client.conversations_history(cursor=cursor, **args)
-            except SlackApiError as exc:
-                raise _classify_slack_error(exc) from None
-            except (TimeoutError, OSError) as exc:
-                raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
-            for message in response.get("messages") or []:
-                if _has_key(message, key) and isinstance(message.get("ts"), str):
-                    return str(message["ts"])
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-        raise RetryLater("too many messages to search for an earlier delivery")
+        method = "conversations.replies" if thread_ts is not None else "conversations.history"
+        try:
+            if thread_ts is not None:
+                response = await self.client.conversations_replies(ts=thread_ts, **args)
+            else:
+                response = await self.client.conversations_history(**args)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            classified = _classify_slack_error(exc)
+            if isinstance(classified, RetryLater):
+                raise RetryLater(
+                    f"{LOOKUP_FAILED}: Slack error {error} on {method}", delay=classified.delay
+                ) from None
+            raise PermanentFailure(f"{LOOKUP_FAILED}: Slack refused {method}: {error}") from None
+        except (TimeoutError, OSError) as exc:
+            raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
+        messages = response.get("messages") or []
+        for message in messages:
+            if not (_is_ours(message, self.workspace) and isinstance(message.get("ts"), str)):
+                continue
+            if _has_key(message, key):
+                return str(message["ts"])
+            if "metadata" not in message and message.get("text") == text:
+                log.info("outbox %s: matched an earlier delivery by its text", key)
+                return str(message["ts"])
+        if response.get("has_more") or (response.get("response_metadata") or {}).get("next_cursor"):
+            raise PermanentFailure(
+                f"{LOOKUP_FAILED}: Slack error too_many_messages on {method}"
+                f" (more than {LOOKUP_LIMIT} since the first attempt)"
+            )
+        return None
 
 
 def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:

@@ -107,6 +107,15 @@ def decide(
     sources = draft.get("sources") or []
     if not sources:
         return Decision(action="escalate", reason="The draft cites no article.")
+    links = draft.get("unsupported_links") or []
+    if links:
+        return Decision(
+            action="escalate",
+            reason=(
+                f"The draft links to {_listed([str(u) for u in links])}, which its cited passages"
+                " do not mention (ANSWER_LINK_HOSTS lists hosts any answer may link to)."
+            ),
+        )
     unsupported = draft.get("unsupported_facts") or []
     if unsupported:
         return Decision(

@@ -57,8 +57,8 @@ class Redrafter:
         used = sum(1 for d in drafts if d.origin == "redraft")
         return max(0, self.settings.review_max_redrafts - used)
 
-    def _refuse(self, user_id: str, user_team: str | None) -> ReviewOutcome | None:
-        if self.people.may_review(user_id=user_id, user_team=user_team):
+    async def _refuse(self, user_id: str) -> ReviewOutcome | None:
+        if await self.people.can_review(user_id):
             return None
         return ReviewOutcome(done=False, notice=self.people.refusal())
 
@@ -77,7 +77,7 @@ class Redrafter:
     async def redraft_form(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return None, refusal
         if not self.can_redraft():
@@ -102,7 +102,7 @@ class Redrafter:
     async def answer_form(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return None, refusal
         escalation, problem = await self._waiting(escalation_id)
@@ -124,7 +124,7 @@ class Redrafter:
     async def request_redraft(
         self, escalation_id: int, *, user_id: str, user_team: str | None, feedback: str
     ) -> ReviewOutcome:
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return refusal
         feedback = feedback.strip()
@@ -158,7 +158,7 @@ class Redrafter:
         answer: str,
         send_now: bool,
     ) -> ReviewOutcome:
-        refusal = self._refuse(user_id, user_team)
+        refusal = await self._refuse(user_id)
         if refusal:
             return refusal
         answer = answer.strip()

@@ -48,6 +48,19 @@ class Reminders:
         ticket = await repos.tickets.get(escalation.ticket_id)
         if ticket is None or ticket.state == "resolved":
             return
+        gone = await self._card_gone(
+            escalation_id, ticket.id, posted=escalation.card_ts is not None
+        )
+        if gone is not None:
+            async with repos.db.transaction() as tx:
+                await repos.trail.record(
+                    tx,
+                    ticket_id=ticket.id,
+                    step="reminders_stopped",
+                    actor="bot",
+                    detail={"escalation_id": escalation_id, "n": n, "why": gone},
+                )
+            return
         if escalation.card_ts is None or escalation.card_channel is None:
             # The card is not in Slack yet (an outage): ask again in a minute, as a new timer,
             # so a long outage does not use up this job's attempts.
@@ -110,6 +123,20 @@ class Reminders:
                     delay=config.review_reminder * BACKOFF**n,
                     payload={"escalation_id": escalation_id, "n": n + 1},
                 )
+
+    async def _card_gone(self, escalation_id: int, ticket_id: int, *, posted: bool) -> str | None:
+        """Why no reminder can reach the card any more, or None: it could not be posted (its
+        delivery was given up on and not tried again), or it was deleted (the outbox saw Slack
+        answer message_not_found and the like)."""
+        if not posted:
+            chain = await self.repos.jobs.chain(jobkinds.card_key(escalation_id, "open"))
+            if chain and chain[-1].state == "dead":
+                return "the card could not be posted"
+            return None
+        for event in await self.repos.trail.for_ticket(ticket_id):
+            if event.step == "card_gone" and event.detail.get("escalation_id") == escalation_id:
+                return f"the card is gone ({event.detail.get('error')})"
+        return None
 
     async def timeout(self, payload: dict[str, Any]) -> None:
         """Once per card: the customer hears the team is still on it; the ticket stays open."""

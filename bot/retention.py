@@ -1,5 +1,6 @@
 """RETENTION_DAYS: once a day, across however many replicas, purge the message text of tickets
-resolved longer ago than that, keeping everything statistics need."""
+resolved longer ago than that, and the payloads of jobs finished longer ago than that (they
+carried the same texts), keeping everything statistics and exactly-once delivery need."""
 
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ class RetentionJob:
         period = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
         if not await self.repo.claim_run(name=JOB_NAME, period=period, owner=self.owner):
             return None
-        purged = await self.repo.purge_resolved_before(now - self.days * 86400)
+        cutoff = now - self.days * 86400
+        purged = await self.repo.purge_resolved_before(cutoff)
+        jobs = await self.repo.purge_finished_jobs_before(cutoff)
         log.info(
-            "retention: purged the text of %d ticket(s) resolved over %d days ago",
+            "retention: purged the text of %d ticket(s) resolved and %d job(s) finished over"
+            " %d days ago",
             purged,
+            jobs,
             self.days,
         )
         return purged

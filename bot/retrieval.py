@@ -28,6 +28,7 @@ import asyncio
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -246,10 +247,17 @@ class Retriever:
     # -- lookups --------------------------------------------------------------------------
 
     async def lookup(
-        self, query: str, *, limit: int = 5, mode: Mode | None = None, judged: int = 1
+        self,
+        query: str,
+        *,
+        limit: int = 5,
+        mode: Mode | None = None,
+        judged: int = 1,
+        only: Callable[[KnowledgeHit], bool] | None = None,
     ) -> Lookup:
         """The best ``limit`` passages, and the confidence that one of the first ``judged`` is
-        relevant (the best of their confidences)."""
+        relevant (the best of their confidences). With ``only``, passages it refuses are left
+        out before the confidence is judged, as if they were not in the knowledge base."""
         mode = mode or self.default_mode
         if mode != "bm25" and self.embedder is None:
             raise ValueError(f"{mode} search needs an embedding model")
@@ -283,6 +291,8 @@ class Retriever:
             hits = await self._hits(dense[:limit], {})
         else:
             hits = await self._hits(_fuse(lexical, dense, limit), known)
+        if only is not None:
+            hits = [hit for hit in hits if only(hit)]
         confidence = 0.0
         for hit in hits[: max(1, judged)]:
             if mode == "dense":

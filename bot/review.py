@@ -60,8 +60,8 @@ class ReviewDesk:
         self.repos = repos
         self.people = people
 
-    def _allowed(self, user_id: str, user_team: str | None) -> ReviewOutcome | None:
-        if self.people.may_review(user_id=user_id, user_team=user_team):
+    async def _allowed(self, user_id: str) -> ReviewOutcome | None:
+        if await self.people.can_review(user_id):
             return None
         log.info("refused review action by %s", user_id)
         return ReviewOutcome(done=False, notice=self.people.refusal())
@@ -69,7 +69,7 @@ class ReviewDesk:
     async def approve(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
-        refusal = self._allowed(user_id, user_team)
+        refusal = await self._allowed(user_id)
         if refusal:
             return refusal
         return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
@@ -81,7 +81,7 @@ class ReviewDesk:
     async def reject(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
-        refusal = self._allowed(user_id, user_team)
+        refusal = await self._allowed(user_id)
         if refusal:
             return refusal
         return await self._decide(escalation_id, "rejected", user_id=user_id, edited_text=None)
@@ -90,7 +90,7 @@ class ReviewDesk:
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
         """The Edit modal for a pending escalation, or the reason there is none."""
-        refusal = self._allowed(user_id, user_team)
+        refusal = await self._allowed(user_id)
         if refusal:
             return None, refusal
         escalation = await self.repos.escalations.get(escalation_id)
@@ -110,7 +110,7 @@ class ReviewDesk:
     async def submit_edit(
         self, escalation_id: int, *, user_id: str, user_team: str | None, text: str, field: str
     ) -> ReviewOutcome:
-        refusal = self._allowed(user_id, user_team)
+        refusal = await self._allowed(user_id)
         if refusal:
             return ReviewOutcome(done=False, field_errors={field: refusal.notice or ""})
         if not text.strip():

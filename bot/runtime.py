@@ -45,6 +45,7 @@ from bot.repos import Repositories
 from bot.retention import RetentionJob
 from bot.retrieval import Retriever
 from bot.review import ReviewDesk
+from bot.saved_articles import ArticleDesk
 from bot.services import Services
 from bot.slack_api import SlackWriter
 from bot.slack_text import slack_error
@@ -54,6 +55,7 @@ from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.metrics import MetricsRepository
 from persistence.records import Job
+from persistence.replays import ReplayRepository
 from persistence.retention import RetentionRepository
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,7 @@ class BotRuntime:
         review = ReviewDesk(repos, people)
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)
+        articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
 
         async def run_inbound(job: Job) -> None:
             waits = job.payload.get("orphan_waits")
@@ -187,6 +190,7 @@ class BotRuntime:
                     int(job.payload["ticket_id"]), int(job.payload["turn_id"])
                 ),
                 jobkinds.REDRAFT: lambda job: redrafter.run(job.payload),
+                jobkinds.PREPARE_ARTICLE: lambda job: articles.prepare(job.payload),
             },
             concurrency=settings.llm_concurrency * 2,
             lease_seconds=settings.job_lease_seconds,
@@ -225,6 +229,7 @@ class BotRuntime:
                 handoffs,
                 config,
                 AdminCommands(settings, config, people, repos, client),
+                articles=articles,
             ),
             home=HomeDesk(settings, config, repos, people, client),
             config=config,
@@ -262,7 +267,7 @@ class BotRuntime:
         scheduler = self._scheduler
         self.readiness.scheduler_running = lambda: bool(scheduler.running)
         if settings.metrics_port is not None:
-            await self.observability.start(settings.host, settings.metrics_port)
+            await self.observability.start(settings.metrics_host, settings.metrics_port)
         if settings.socket_mode:
             assert settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
@@ -274,7 +279,11 @@ class BotRuntime:
             assert settings.slack_signing_secret is not None
             web_app = app.server(path=SLACK_PATH, port=settings.port).web_app
             web_app.middlewares.append(
-                slack_guard(settings.slack_signing_secret.get_secret_value(), SLACK_PATH)
+                slack_guard(
+                    settings.slack_signing_secret.get_secret_value(),
+                    SLACK_PATH,
+                    ReplayRepository(self.db),
+                )
             )
             self._runner = web.AppRunner(web_app, access_log=None)
             await self._runner.setup()

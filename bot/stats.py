@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from bot.config import Settings
 from bot.durations import format_duration
@@ -54,6 +54,9 @@ class Stats:
     cost_usd: float | None
     cost_per_answered_usd: float | None
     tokens_per_answered: float | None
+    # Deliveries the bot gave up on (shown on their cards with "Try again"), by purpose.
+    not_delivered: int = 0
+    not_delivered_by_purpose: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -68,6 +71,7 @@ async def compute(
     reviews = await repo.review_durations(since, until)
     feedback = await repo.feedback(since, until)
     tokens = await repo.tokens(since, until)
+    failures = await repo.delivery_failures(since, until)
     decided = {
         k: sum(1 for s, _ in reviews if s == k)
         for k in ("approved", "edited", "rejected", "answered_in_thread")
@@ -112,6 +116,8 @@ async def compute(
         cost_usd=cost,
         cost_per_answered_usd=None if cost is None or not replies else cost / replies,
         tokens_per_answered=None if not replies else (tokens_in + tokens_out) / replies,
+        not_delivered=sum(failures.values()),
+        not_delivered_by_purpose=failures,
     )
 
 
@@ -142,6 +148,14 @@ def stats_lines(s: Stats, *, period: str) -> list[str]:
         f" {_dur(s.first_response_p90)}; to approval: median {_dur(s.approval_p50)}, p90"
         f" {_dur(s.approval_p90)}",
         f"Feedback: {s.helpful} helpful, {s.wants_person} asked for a person",
+        f"Not delivered: {s.not_delivered}"
+        + (
+            " ("
+            + ", ".join(f"{k} {n}" for k, n in sorted(s.not_delivered_by_purpose.items()))
+            + ")"
+            if s.not_delivered
+            else ""
+        ),
         f"Tokens: {s.tokens_in:,} in, {s.tokens_out:,} out ({per_answer} per answered question);"
         f" cost: {cost}",
         f"Period: {period}",

@@ -10,6 +10,7 @@ OPEN = "open"
 WAITING_ON_TEAM = "waiting on team"
 WAITING_ON_CUSTOMER = "waiting on customer"
 RESOLVED = "resolved"
+DELIVERY_FAILED = "delivery failed"  # a message for the customer was given up on (outbox)
 
 
 # Messages of ours that answer the customer; holding replies and notes do not.
@@ -30,10 +31,13 @@ def last_word(turns: list[Turn]) -> Turn | None:
     return None
 
 
-def ticket_status(ticket: Ticket, last_turn: Turn | None) -> str:
-    """The status people see: open, waiting on team, waiting on customer, resolved."""
+def ticket_status(ticket: Ticket, last_turn: Turn | None, *, undelivered: bool = False) -> str:
+    """The status people see: open, waiting on team, waiting on customer, resolved, or
+    delivery failed while a message for the customer is given up on (``undelivered``)."""
     if ticket.state == "resolved":
         return RESOLVED
+    if undelivered:
+        return DELIVERY_FAILED
     if ticket.state in IN_PROGRESS_STATES and ticket.round == 1:
         return OPEN
     if ticket.state in IN_PROGRESS_STATES or ticket.state == "awaiting_review":

@@ -22,6 +22,7 @@ from bot.answering import (
     QUESTION_CHARS_FOR_LLM,
     Answerer,
     articles_text,
+    citable_hits,
     quoted,
     team_notes_text,
 )
@@ -83,7 +84,7 @@ class Workflow:
         self.repos = repos
         self.knowledge = knowledge
         self.model = model
-        self.answerer = Answerer(knowledge, model)
+        self.answerer = Answerer(knowledge, model, link_hosts=settings.answer_link_hosts)
 
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands.
@@ -184,7 +185,7 @@ class Workflow:
     ) -> tuple[Draft, LlmUsage | None]:
         """A new draft for a waiting card: from a reviewer's feedback (``feedback``), or from
         the team's answers to the bot's question (``feedback`` None). Raises LlmFailure."""
-        hits: list[dict[str, Any]] = (ticket.retrieval or {}).get("hits", [])
+        hits = citable_hits((ticket.retrieval or {}).get("hits", []))
         notes = await self.repos.tickets.notes(ticket.id)
         if self.model is None:
             if feedback is None and notes:

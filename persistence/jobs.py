@@ -16,6 +16,14 @@ from typing import Any, Protocol
 from persistence.db import Database, Row, Tx, now
 from persistence.records import Job
 
+# A delivery retried by a reviewer is a new job keyed ``{the first job's key}:retry:{n}``.
+RETRY_MARK = ":retry:"
+
+
+def chain_root(dedupe_key: str) -> str:
+    """The key of the first job of a delivery's chain of retries."""
+    return dedupe_key.split(RETRY_MARK, 1)[0]
+
 
 def _job(row: Row) -> Job:
     return Job(
@@ -259,6 +267,19 @@ class JobRepository:
             if cur_total:
                 self._signal_ready(tx)
         return cur_total
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return None if row is None else _job(row)
+
+    async def chain(self, root: str, tx: Tx | None = None) -> list[Job]:
+        """The job keyed ``root`` and the retries a reviewer asked for (``root:retry:n``), in
+        the order they were made."""
+        sql = "SELECT * FROM jobs WHERE dedupe_key = ? OR substr(dedupe_key, 1, ?) = ? ORDER BY id"
+        prefix = f"{root}{RETRY_MARK}"
+        params = (root, len(prefix), prefix)
+        rows = await (tx.fetchall(sql, params) if tx else self.db.fetchall(sql, params))
+        return [_job(r) for r in rows]
 
     async def get_by_key(self, dedupe_key: str) -> Job | None:
         row = await self.db.fetchone("SELECT * FROM jobs WHERE dedupe_key = ?", (dedupe_key,))

@@ -35,7 +35,7 @@ _LEXEME = r"""('''' || replace(replace({0}, '\', '\\'), '''', '''''') || '''')""
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _HIT_COLUMNS = (
     "c.id AS chunk_id, a.id AS article_id, a.title, COALESCE(a.url, a.source) AS source,"
-    " c.heading, c.text"
+    " c.heading, c.text, a.source AS origin"
 )
 
 
@@ -58,6 +58,7 @@ def _hit(row: Row, score: float) -> KnowledgeHit:
         heading=row["heading"],
         text=row["text"],
         score=score,
+        origin=row["origin"],
     )
 
 

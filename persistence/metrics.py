@@ -17,6 +17,14 @@ class MetricsRepository:
         )
         return {r["k"]: int(r["n"]) for r in rows}
 
+    async def delivery_failures(self) -> dict[str, int]:
+        """Deliveries given up on, by purpose (answer, reply, card, failure_notice...)."""
+        rows = await self.db.fetchall(
+            "SELECT COALESCE(json_extract(detail, '$.purpose'), 'other') AS purpose,"
+            " COUNT(*) AS n FROM ticket_events WHERE step = 'delivery_failed' GROUP BY purpose"
+        )
+        return {str(r["purpose"]): int(r["n"]) for r in rows}
+
     async def token_totals(self) -> tuple[int, int]:
         row = await self.db.fetchone(
             "SELECT COALESCE(SUM(tokens_in), 0) AS i, COALESCE(SUM(tokens_out), 0) AS o"

@@ -259,4 +259,16 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0009_slack_request_replays",
+        [
+            # Signed Slack requests already taken (HTTP mode), until they are too old to be
+            # accepted anyway: a replayed or duplicated request is refused by every replica.
+            """CREATE TABLE slack_requests (
+                signature TEXT PRIMARY KEY,
+                expires_at REAL NOT NULL
+            )""",
+            "CREATE INDEX slack_requests_expiry ON slack_requests(expires_at)",
+        ],
+    ),
 ]

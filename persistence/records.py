@@ -153,10 +153,13 @@ class KnowledgeHit:
     chunk_id: int
     article_id: int
     title: str
+    # The article's link, else where it came from.
     source: str
     heading: str
     text: str
     score: float
+    # Where the article came from (``kb_articles.source``), whatever its link.
+    origin: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Purging message text from old resolved tickets, and claiming periodic runs once."""
+"""Purging message text from old resolved tickets and old finished jobs, and claiming periodic
+runs once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from persistence.db import Database, Tx, now
 
 PURGED = "[purged]"
+# What a finished job's payload becomes once purged: its row (and so its ``dedupe_key``) stays.
+PURGED_PAYLOAD = '{"purged": true}'
 
 
 class RetentionRepository:
@@ -52,6 +55,27 @@ class RetentionRepository:
                 for row in rows:
                     await self._purge_ticket(tx, row)
                 purged += len(rows)
+
+    async def purge_finished_jobs_before(self, cutoff: float, *, batch: int = 500) -> int:
+        """Blank the payload, result and error of jobs that finished (done or dead) before
+        ``cutoff``: they hold the messages, drafts and replies they carried. The rows stay, so
+        every ``dedupe_key`` keeps dropping what it always dropped (a redelivered Slack event, a
+        reply or card update already made); kind, state, attempts and times stay for statistics.
+        Pending and running jobs are never touched. Returns how many jobs were purged."""
+        purged = 0
+        while True:
+            async with self.db.transaction() as tx:
+                cur = await tx.execute(
+                    "UPDATE jobs SET payload = ?, result = NULL,"
+                    " last_error = CASE WHEN last_error IS NULL THEN NULL ELSE ? END"
+                    " WHERE id IN (SELECT id FROM jobs WHERE state IN ('done', 'dead')"
+                    "   AND finished_at < ? AND payload <> ? ORDER BY id LIMIT ?)"
+                    " AND state IN ('done', 'dead')",
+                    (PURGED_PAYLOAD, PURGED, cutoff, PURGED_PAYLOAD, batch),
+                )
+            purged += cur.rowcount
+            if cur.rowcount < batch:
+                return purged
 
     async def _purge_ticket(self, tx: Any, row: Any) -> None:
         ticket_id = row["id"]
@@ -102,8 +126,10 @@ class RetentionRepository:
             "UPDATE ticket_notes SET question = ?, answer = ? WHERE ticket_id = ?",
             (PURGED, PURGED, ticket_id),
         )
+        # Feedback a reviewer typed, and the search queries (made of the customer's words).
         await tx.execute(
-            "UPDATE ticket_events SET detail = json_remove(detail, '$.feedback')"
+            "UPDATE ticket_events"
+            " SET detail = json_remove(json_remove(detail, '$.feedback'), '$.queries')"
             " WHERE ticket_id = ? AND json_valid(detail)",
             (ticket_id,),
         )

@@ -33,6 +33,16 @@ class StatsRepository:
         )
         return {r["k"]: int(r["n"]) for r in rows}
 
+    async def delivery_failures(self, since: float, until: float) -> dict[str, int]:
+        """Deliveries given up on in the period, by purpose."""
+        rows = await self.db.fetchall(
+            "SELECT COALESCE(json_extract(detail, '$.purpose'), 'other') AS purpose,"
+            " COUNT(*) AS n FROM ticket_events WHERE step = 'delivery_failed'"
+            " AND created_at >= ? AND created_at < ? GROUP BY purpose",
+            (since, until),
+        )
+        return {str(r["purpose"]): int(r["n"]) for r in rows}
+
     async def first_responses(self, since: float, until: float) -> list[TicketFacts]:
         """Tickets opened in the period, with when our side first answered them."""
         rows = await self.db.fetchall(

@@ -184,6 +184,70 @@ async def test_escalation_channel_moves_new_cards_and_refuses_a_support_channel(
     assert len(slack.posts(channel=CARDS)) == 1
 
 
+SHARED = "C0SLACKCONNECT"
+PENDING = "C0INVITEPENDING"
+SWITCHED_OFF = "C0CUSTOMEROFF"
+PRIVATE = "G0TEAMONLY"
+
+
+async def test_escalation_refuses_channels_outsiders_or_customers_can_read_and_fails_closed(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    """Cards show every customer's question: never to a Slack Connect channel (shared or
+    invited), never to a customer channel even when switched off, never to a channel Slack
+    cannot describe; a private channel of the team is fine."""
+    bot = await admin_bot(make_bot, llm)
+    slack.share_externally(SHARED)
+    slack.share_externally(PENDING, pending=True)
+    assert "is now `off`" in await command(bot, f"channel add <#{SWITCHED_OFF}> off")
+    reply = await command(bot, f"escalation <#{SHARED}|partners>")
+    assert "Slack Connect" in reply and "outside your company" in reply
+    assert "pending Slack Connect invitation" in await command(bot, f"escalation <#{PENDING}>")
+    reply = await command(bot, f"escalation <#{SWITCHED_OFF}>")
+    assert "customers would see the cards" in reply and "switched off" in reply
+    slack.error_next("conversations.info", "missing_scope")
+    reply = await command(bot, f"escalation <#{CARDS}>")
+    assert "could not check" in reply and "missing_scope" in reply
+    assert (await snapshot(bot)).escalation_channel == ESCALATION
+    assert [a for _, a, _ in await audit_rows(bot)] == ["channel add"]
+    # A private channel of the team, the bot a member: accepted, and new cards go there.
+    slack.channels[PRIVATE] = {"is_private": True, "name": "support-team"}
+    assert f"New review cards go to <#{PRIVATE}>." == await command(bot, f"escalation <#{PRIVATE}>")
+    assert (await snapshot(bot)).escalation_channel == PRIVATE
+    llm.set_responder(
+        scripted_llm(classification("complex_issue", 0.9), draft("Retry.", [EXPORT_ARTICLE]))
+    )
+    await ask_in(bot, SUPPORT, "The export crashes")
+    assert len(slack.posts(channel=PRIVATE)) == 1 and slack.posts(channel=SHARED) == []
+
+
+async def test_the_settings_form_refuses_a_shared_or_customer_escalation_channel(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    slack.share_externally(SHARED)
+    await command(bot, f"channel add <#{SWITCHED_OFF}> off")
+
+    async def submit(channel: str) -> dict[str, str]:
+        field = {"type": "conversations_select", "selected_conversation": channel}
+        status, body = await bot.send.view_submission(
+            ADMIN, ids.VIEW_CONFIG, form_values(**{ids.BLOCK_CFG_ESCALATION: field})
+        )
+        assert status == 200
+        return dict(json.loads(body)["errors"]) if body.strip() not in ("", "null") else {}
+
+    assert "Slack Connect" in (await submit(SHARED))[ids.BLOCK_CFG_ESCALATION]
+    assert "customers would see" in (await submit(SWITCHED_OFF))[ids.BLOCK_CFG_ESCALATION]
+    slack.fail_next("conversations.info", 500)
+    assert "could not check" in (await submit(CARDS))[ids.BLOCK_CFG_ESCALATION]
+    assert (await snapshot(bot)).escalation_channel == ESCALATION
+    assert "config form" not in [a for _, a, _ in await audit_rows(bot)]
+    slack.channels[PRIVATE] = {"is_private": True, "name": "support-team"}
+    assert await submit(PRIVATE) == {}
+    after = await snapshot(bot)
+    assert after.escalation_channel == PRIVATE and after.mode(SWITCHED_OFF) == "off"
+
+
 async def test_reviewers_from_people_and_a_user_group(
     make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:

@@ -86,11 +86,16 @@ class CarefulModel:
 
 
 async def _bot(
-    make_bot: BotFactory, tmp_path: Path, *, offline: bool = False, leave_out: str = ""
+    make_bot: BotFactory,
+    tmp_path: Path,
+    *,
+    offline: bool = False,
+    leave_out: str = "",
+    **settings: Any,
 ) -> RunningBot:
     kb = tmp_path / "help-centre"
     shutil.copytree(EXAMPLE_KB, kb, ignore=shutil.ignore_patterns(leave_out) if leave_out else None)
-    bot = await make_bot(offline=offline, kb=False)
+    bot = await make_bot(offline=offline, kb=False, **settings)
     await import_kb(bot.settings, kb)
     return bot
 
@@ -277,3 +282,37 @@ async def test_thanks_after_an_answer_wakes_no_one_and_a_real_follow_up_still_do
     await bot.ask("thanks! and can I void it from the mobile app too?", thread_ts=ts)
     await bot.drained()
     assert len(llm.requests) > classify_calls  # a question in the thanks gets its round
+
+
+async def test_a_draft_linking_elsewhere_goes_to_review_and_the_card_shows_the_real_target(
+    make_bot: BotFactory, tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    disguised = VOID_ANSWER + " Details: <https://evil.example/void|https://parcelo.example/help>"
+    llm.set_responder(_label_model(disguised))
+    bot = await _bot(make_bot, tmp_path)
+    ts = await bot.ask(CHATTY_LABEL_QUESTION)
+    await bot.drained()
+
+    assert await bot.ticket_states() == ["awaiting_review"]
+    (decision,) = await _decisions(bot)
+    assert decision["reason"].startswith(
+        "The draft links to “https://parcelo.example/help (opens evil.example)”"
+    )
+    card = card_text(bot.cards()[0])
+    # Escaped as customer text is: the reviewer reads the link's real target, nothing clickable.
+    assert "&lt;https://evil.example/void|https://parcelo.example/help&gt;" in card
+    assert "<https://evil.example" not in card
+    assert len(bot.thread(ts)) == 1  # the holding reply only
+    assert all("evil.example" not in m["text"] for m in slack.posts(channel="CSUPPORT"))
+
+
+async def test_an_allowed_link_host_may_be_linked_without_being_in_the_passage(
+    make_bot: BotFactory, tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    linked = VOID_ANSWER + " More: <https://help.parcelo.example/labels|label help>"
+    llm.set_responder(_label_model(linked))
+    bot = await _bot(make_bot, tmp_path, answer_link_hosts=["parcelo.example"])
+    ts = await bot.ask(CHATTY_LABEL_QUESTION)
+    await bot.drained()
+    assert await bot.ticket_states() == ["answered"]
+    assert "<https://help.parcelo.example/labels|label help>" in bot.thread(ts)[0]["text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,10 +16,13 @@ from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (
     ADMIN,
+    ESCALATION,
     HOME_TEAM,
     OUTSIDER,
     REVIEWER,
+    SUPPORT,
     RunningBot,
+    card_text,
     classification,
     click,
     draft,
@@ -175,3 +179,30 @@ def test_config_lines_show_the_default_categories_then_each_channels_own() -> No
     assert [line for line in plain if "Answered automatically" in line] == [
         "• Answered automatically (default): Simple FAQ"
     ]
+
+
+async def test_a_reply_not_delivered_shows_in_the_queue(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await make_bot()
+    # The bot was removed from the support channel: the holding reply of the first question is
+    # refused (not_in_channel); it is back in the channel for the second.
+    slack.refuse_channel(SUPPORT, "not_in_channel", times=1)
+    await escalations(bot, llm, 1)
+    await escalations(bot, llm, 1)
+    failed = await bot.db.fetchall(
+        "SELECT ticket_id, detail FROM ticket_events WHERE step = 'delivery_failed'"
+    )
+    assert [(r["ticket_id"], json.loads(r["detail"])["purpose"]) for r in failed] == [
+        (1, "holding")
+    ]
+    await open_home(bot, REVIEWER)
+    view = slack.home_views[REVIEWER]
+    rows = home_text(view).split("*#")[1:]  # one piece per queued ticket, oldest first
+    assert len(rows) == 2 and rows[0].startswith("1*") and rows[1].startswith("2*")
+    assert "⚠️ reply not delivered: The holding reply: the bot is not a member" in rows[0]
+    assert "not delivered" not in rows[1]
+    # The escalation channel says so too: the card (when it was posted before the refusal) or
+    # a notice, each with its "Try again".
+    said = [card_text(m) for m in slack.posts(channel=ESCALATION)]
+    assert any("The holding reply" in t and "was not delivered" in t for t in said), said

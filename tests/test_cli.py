@@ -100,6 +100,21 @@ async def test_doctor_checks_the_channels_admins_set_in_slack(
     assert "[FAIL] channel C0ADDED" in out and "added-in-slack" in out
 
 
+async def test_doctor_fails_an_escalation_channel_shared_outside_the_company(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    slack.channels[ESCALATION] = {"name": "support-escalations"}
+    slack.share_externally(ESCALATION)
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1, out
+    line = next(x for x in out.splitlines() if f"channel {ESCALATION}" in x)
+    assert line.startswith("[FAIL]") and "Slack Connect" in line, out
+    assert "support-escalations" in line and "<#" not in line
+    assert f"[ok] channel {SUPPORT}" in out
+
+
 def _settings_from(env: dict[str, str]) -> dict[str, str]:
     names = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SUPPORT_CHANNELS", "ESCALATION_CHANNEL")
     return {n.lower(): env[n] for n in names if n in env}
@@ -210,3 +225,22 @@ async def test_doctor_names_a_schema_that_is_behind(
     assert code == 1
     assert "lacks 1 migration(s) (0007_waiting_replies_index...)" in out
     assert "run `support-bot migrate`" in out
+
+
+async def test_doctor_tries_the_already_posted_look_up_once(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert "[ok] already-posted look-up: could not test: no message in" in out, out
+    slack.add_message(ESCALATION, None, "an earlier card", "UBOT", bot_id="BBOT")
+    slack.hide_metadata = True
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert "[ok] already-posted look-up: conversations.history and .replies work" in out, out
+    assert "metadata is NOT returned" in out and "by text instead" in out
+    slack.error_next("conversations.replies", "missing_scope")
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1
+    assert "[FAIL] already-posted look-up: conversations.replies says missing_scope" in out
+    assert "Try again" in out

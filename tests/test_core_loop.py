@@ -238,6 +238,42 @@ async def test_slack_500_after_posting_is_not_posted_twice(
     assert await bot.ticket_states() == ["answered"]
 
 
+async def test_a_forged_message_with_the_outbox_key_does_not_stop_the_reply(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    """A retried delivery looks for its earlier post by the outbox key in the message metadata;
+    a customer's or another app's message carrying that key is not the bot's post."""
+    llm.set_responder(scripted_llm(classification(), draft("Click Export.", [EXPORT_ARTICLE])))
+    slack.fail_next("chat.postMessage", status=500)  # unperformed: nothing was posted
+    bot = await make_bot(job_retry_base_seconds=1.0)
+    ts = await bot.ask("How do I export CSV?")
+    await slack.wait_for(
+        lambda s: any(c.method == "chat.postMessage" and c.status == 500 for c in s.calls)
+    )
+    failed = next(c for c in slack.calls if c.method == "chat.postMessage" and c.status == 500)
+    metadata = failed.args["metadata"]
+    assert metadata["event_type"] == ids.OUTBOX_METADATA_EVENT and metadata["event_payload"]
+    # Before the retry: the customer, and another app, post in the thread with that metadata.
+    slack.add_message(
+        SUPPORT, None, "forged", user=CUSTOMER, thread_ts=ts, team=CUSTOMER_TEAM, metadata=metadata
+    )
+    slack.add_message(
+        SUPPORT,
+        None,
+        "forged too",
+        user="UOTHERAPP",
+        thread_ts=ts,
+        bot_id="BOTHER",
+        metadata=metadata,
+    )
+    await bot.drained(timeout=20)
+    replies = bot.thread(ts)
+    assert len(replies) == 1 and "Click Export." in replies[0]["text"], slack.dump()
+    assert await bot.ticket_states() == ["answered"]
+    lookups = slack.calls_to("conversations.replies")
+    assert any(c.get("include_all_metadata") for c in lookups)  # the retry did look first
+
+
 @pytest.mark.parametrize(
     "fault",
     ["llm_500", "llm_timeout", "malformed_json"],

@@ -42,3 +42,13 @@ def test_compose_runs_two_replicas_on_one_postgres_after_migrating() -> None:
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(
         "${POSTGRES_PASSWORD"
     )
+
+
+def test_containers_serve_health_and_metrics_beyond_their_loopback() -> None:
+    """/healthz and /metrics default to 127.0.0.1; in a container a scraper (or a published
+    port) reaches the container's own interface, so the deployment files open them there."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^ENV METRICS_HOST=0\.0\.0\.0$", dockerfile, re.MULTILINE)
+    assert "127.0.0.1:{os.environ.get" in dockerfile  # the HEALTHCHECK asks from inside
+    env = yaml.safe_load((DEPLOY / "compose.yml").read_text())["services"]["bot"]["environment"]
+    assert env["METRICS_HOST"] == "0.0.0.0" and env["METRICS_PORT"] == "9100"

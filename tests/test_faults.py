@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.faults import FaultRunConfig, ScriptedModel, run_fault_run
+from bench.faults import REFUSING, FaultRunConfig, ScriptedModel, run_fault_run
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
@@ -34,6 +34,34 @@ async def test_short_fault_run_duplicates_nothing_and_loses_nothing(tmp_path: Pa
     assert report.duplicates == 0, summary
     assert report.lost == 0, summary
     assert report.start_failures == 0, summary
+
+
+async def test_a_channel_that_starts_refusing_posts_loses_nothing(tmp_path: Path) -> None:
+    """Part-way through, Slack answers ``not_in_channel`` to every post in the second support
+    channel: each reply the bot could not deliver is surfaced (trail, card or notice)."""
+    cfg = FaultRunConfig.quick(
+        seed=SEED,
+        workdir=tmp_path,
+        progress=False,
+        messages=16,
+        kills=1,
+        message_gap=0.1,
+        refusing_channel=True,
+        refuse_after_share=0.25,
+        drain_timeout=60.0,
+        settle_seconds=1.0,
+    )
+    report = await run_fault_run(cfg, command=f"tests/test_faults.py refusing (SEED={SEED})")
+    summary = report.describe()
+    assert report.refusing_channel == REFUSING and report.refusing_from_message == 4, summary
+    assert report.refused_deliveries > 0, summary
+    assert report.lost == 0, summary
+    assert report.duplicates == 0, summary
+    # Every refused reply is surfaced; anything else surfaced is a review card the outbox gave
+    # up posting (it could not tell whether an interrupted attempt had posted it).
+    assert report.refused_surfaced == report.refused_deliveries, summary
+    others = report.surfaced_not_delivered - report.refused_surfaced
+    assert others == report.surfaced_by_purpose.get("card", 0), summary
 
 
 async def test_a_follow_up_delivered_before_its_question_joins_the_ticket(

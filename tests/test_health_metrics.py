@@ -7,8 +7,10 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.logs import JsonFormatter, TicketContext, current_ticket
 from bot.sandbox.standin import SlackStandIn
@@ -141,3 +143,92 @@ def test_json_logs_carry_the_ticket_and_stay_redacted() -> None:
     assert first["ticket_id"] == 42 and first["message"] == "mail from [email]"
     assert first["level"] == "WARNING" and first["logger"] == "test.json"
     assert second["ticket_id"] is None
+
+
+def bound_hosts(bot: RunningBot) -> set[str]:
+    """The addresses the metrics server's sockets are bound to, as the OS reports them."""
+    assert bot.runtime is not None and bot.runtime.observability is not None
+    runner = bot.runtime.observability._runner
+    assert runner is not None
+    return {str(address[0]) for address in runner.addresses}
+
+
+async def test_metrics_listen_on_loopback_by_default_even_when_slack_listens_everywhere(
+    make_bot: BotFactory,
+) -> None:
+    bot = await make_bot(kb=False, host="0.0.0.0", metrics_port=0)
+    assert bound_hosts(bot) == {"127.0.0.1"}
+    assert (await get(bot, "/healthz"))[0] == 200
+    # HOST still places HTTP mode's Slack endpoint, which Slack must reach.
+    assert bot.runtime is not None and bot.runtime._runner is not None
+    assert {str(a[0]) for a in bot.runtime._runner.addresses} == {"0.0.0.0"}
+
+
+async def test_metrics_listen_on_metrics_host_when_set(make_bot: BotFactory) -> None:
+    bot = await make_bot(kb=False, metrics_host="0.0.0.0", metrics_port=0)
+    assert bound_hosts(bot) == {"0.0.0.0"}
+    assert (await get(bot, "/healthz"))[0] == 200
+
+
+async def test_healthz_on_a_broken_database_says_unavailable_and_logs_the_error(
+    make_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await make_bot(kb=False, metrics_port=0)
+    await bot.db.close()  # every query now fails, with the driver's own words
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.observability"):
+            status, body = await get(bot, "/healthz")
+    finally:
+        await bot.db.open(migrate=False)
+    assert status == 503
+    assert json.loads(body) == {
+        "ready": False,
+        "database": False,
+        "database_error": "unavailable",
+        "scheduler": True,
+        "slack": True,
+    }
+    logged = "\n".join(
+        r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+        for r in caplog.records
+    )
+    assert "did not answer" in logged and "not open" in logged  # the detail is in the log
+
+
+async def test_scrapes_within_the_cache_window_count_once(
+    make_bot: BotFactory, llm: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm.set_responder(scripted_llm(classification(), draft("Click Export.", [2])))
+    bot = await make_bot(metrics_port=0)
+    await bot.ask("How do I export a report as CSV?")
+    await bot.drained()
+    # Observe the statements the real database runs (whatever runs them).
+    executed: list[str] = []
+    db = bot.db
+    real_fetchall = db.fetchall
+
+    async def observed_fetchall(sql: str, *args: Any, **kwargs: Any) -> Any:
+        executed.append(sql)
+        return await real_fetchall(sql, *args, **kwargs)
+
+    monkeypatch.setattr(db, "fetchall", observed_fetchall)
+
+    counting = (  # persistence/metrics.py's full-table counts
+        "FROM ticket_events GROUP BY k",
+        "FROM jobs GROUP BY kind, state",
+        "FROM tickets GROUP BY state",
+    )
+
+    def counts() -> list[int]:
+        return [sum(1 for sql in executed if what in sql) for what in counting]
+
+    first = await get(bot, "/metrics")
+    second = await get(bot, "/metrics")
+    assert first[0] == second[0] == 200
+    assert 'support_tickets{state="answered"} 1.0' in second[1]
+    assert counts() == [1, 1, 1]  # once for both scrapes
+    # Past the window, a scrape counts again.
+    assert bot.runtime is not None and bot.runtime.observability is not None
+    bot.runtime.observability.cache_seconds = 0.0
+    assert (await get(bot, "/metrics"))[0] == 200
+    assert counts() == [2, 2, 2]

@@ -87,7 +87,6 @@ POSTING_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "cha
 # Markup only customer or model text carries: on a card it must be escaped, except in the
 # draft itself (machine-written text keeps its links: bot.slack_text.neutralize_mentions).
 RAW_MARKUP = ("<https://evil.example", "<mailto:attacker@", "<javascript:", "<#C0GENERAL")
-DRAFT_PARTS = ("*Suggested reply", "*Reply*", "Sources:")
 HISTORY_START = "Earlier messages in this thread (oldest first, may be empty):\n"
 HISTORY_END = "\n\nCustomer's latest message:\n"
 ROLE_LINE = re.compile(r"^(Customer|Support \(AI\)|Support \(human\)):")
@@ -180,9 +179,11 @@ class ObedientModel:
 
 
 async def unsupported(bot: Any) -> bool:
-    """Whether the first ticket went to review because its draft stated unsupported facts."""
+    """Whether the first ticket went to review because our own checks of its draft found facts
+    or links its cited passage does not back."""
     row = await bot.db.fetchone("SELECT decision FROM tickets ORDER BY id LIMIT 1")
-    return row is not None and "which its cited passages do not contain" in str(row["decision"])
+    reason = str(row["decision"]) if row is not None else ""
+    return "which its cited passages do not contain" in reason or "The draft links to" in reason
 
 
 def strings(value: object) -> Iterator[str]:
@@ -261,10 +262,8 @@ def check_outputs(slack: SlackStandIn, threads: set[str], found: Findings) -> No
         if call.method in ("chat.postMessage", "chat.update") and channel == ESCALATION:
             blocks = call.args.get("blocks")
             for block in blocks if isinstance(blocks, list) else []:
-                texts = list(strings(block))
-                if any(text.startswith(DRAFT_PARTS) for text in texts):
-                    continue
-                for text in texts:
+                # Drafts included: a model-written link must show where it really goes.
+                for text in strings(block):
                     for raw in RAW_MARKUP:
                         if raw in text:
                             found.add("a", f"the card shows markup unescaped: {excerpt(text, raw)}")
@@ -354,7 +353,8 @@ async def test_hostile_text_changes_nothing(
         return
     first = await bot.ticket_states()
     # A draft that repeats the bot's instructions is withheld: the round goes to a person. So
-    # is one stating facts (numbers, setting names) its cited passage lacks: our own check.
+    # is one stating facts (numbers, setting names) or links its cited passage lacks: our own
+    # checks.
     expected = ["awaiting_review"] if entry.leak else ["answered"]
     if first != expected and not (first == ["awaiting_review"] and await unsupported(bot)):
         found.add("e", f"round 1 should be {expected[0]}, it is {first}")

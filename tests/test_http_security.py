@@ -3,6 +3,7 @@ unparseable requests are refused with the right status, logged, and nothing is p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -10,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot import ids
 from bot.sandbox.signed import FORM_TYPE, JSON_TYPE, sign
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
@@ -22,6 +24,7 @@ from tests.utils.harness import (
     SUPPORT,
     RunningBot,
     classification,
+    click,
     draft,
     scripted_llm,
 )
@@ -113,19 +116,84 @@ async def test_a_replayed_command_is_refused_and_runs_once(
     assert second == 409 and "replayed_request" in text and "replayed_request" in caplog.text
 
 
-async def test_a_replayed_message_event_opens_one_ticket_but_slack_retries_pass(
+async def test_a_replayed_message_event_is_acknowledged_and_handled_once(
     bot: RunningBot, slack: SlackStandIn
 ) -> None:
     body = message_body(bot)
     headers = sign(body, SIGNING_SECRET)
     assert (await bot.send.raw(body, headers))[0] == 200
-    assert (await bot.send.raw(body, headers))[0] == 409
-    # Slack's own redelivery carries X-Slack-Retry-Num: acknowledged, and still one ticket.
-    retry = headers | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    # The same signed delivery again: acknowledged (an error would only make Slack send it
+    # again), not handled.
+    assert (await bot.send.raw(body, headers))[0] == 200
+    # Slack's own redelivery is signed anew (a later timestamp), with the same event_id and
+    # X-Slack-Retry-Num: acknowledged, and the event id keeps it to one ticket.
+    later = int(headers["X-Slack-Request-Timestamp"]) + 1
+    retry = sign(body, SIGNING_SECRET, later) | {
+        "X-Slack-Retry-Num": "1",
+        "X-Slack-Retry-Reason": "http_timeout",
+    }
     assert (await bot.send.raw(body, retry))[0] == 200
     await bot.drained()
     assert await bot.ticket_states() == ["answered"]
     assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_forged_retry_header_does_not_get_a_replay_handled_again(
+    bot: RunningBot, slack: SlackStandIn
+) -> None:
+    """X-Slack-Retry-Num is not signed: anyone replaying a request can add it."""
+    event = {
+        "type": "app_home_opened",
+        "user": REVIEWER,
+        "channel": "DREVIEWER",
+        "tab": "home",
+        "event_ts": f"{time.time():.6f}",
+    }
+    body = json.dumps(bot.send.envelope(event, bot.send.new_event_id()))
+    headers = sign(body, SIGNING_SECRET)
+    assert (await bot.send.raw(body, headers))[0] == 200
+    await bot.drained()
+    assert len(slack.calls_to("views.publish")) == 1
+    forged = headers | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    for _ in range(3):
+        assert (await bot.send.raw(body, forged))[0] == 200
+    await bot.drained()
+    assert len(slack.calls_to("views.publish")) == 1
+
+
+async def test_identical_clicks_sent_at_once_are_handled_once(
+    make_bot: BotFactory, llm: FakeOpenAI, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm.set_responder(
+        scripted_llm(
+            classification("complex_issue"),
+            draft("Please retry the export in an hour.", [2], grounded=False),
+        )
+    )
+    bot = await make_bot()
+    ts = await bot.ask("The CSV export crashes every time for our big report!")
+    await bot.drained()
+    assert await bot.ticket_states() == ["awaiting_review"]
+    # One signed Approve click, captured as it would go on the wire, then sent three times.
+    captured: list[tuple[str | bytes, dict[str, str]]] = []
+
+    async def capture(body: str | bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        captured.append((body, dict(headers or {})))
+        return 200, ""
+
+    monkeypatch.setattr(bot.send, "raw", capture)
+    await click(bot, ids.ACTION_APPROVE)
+    monkeypatch.undo()
+    [(body, headers)] = captured
+    results = await asyncio.gather(*(bot.send.raw(body, headers) for _ in range(3)))
+    assert sorted(status for status, _ in results) == [200, 409, 409]
+    await bot.drained()
+    rows = await bot.db.fetchall("SELECT state FROM escalations")
+    assert [r["state"] for r in rows] == ["approved"]
+    replies = [m for m in bot.thread(ts)[1:] if m["text"].startswith("Please retry the export")]
+    assert len(replies) == 1
+    # Nobody was told "someone already decided": the copies never reached the handler.
+    assert slack.ephemerals == [] and slack.responses == []
 
 
 async def test_an_oversized_body_is_refused(bot: RunningBot, slack: SlackStandIn) -> None:

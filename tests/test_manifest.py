@@ -29,10 +29,12 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_replies": {"channels:history", "groups:history"},
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_info": {"channels:read", "groups:read"},
+    "conversations_members": {"channels:read", "groups:read"},
     "views_open": set(),
     "views_update": set(),
     "views_publish": set(),
     "users_info": {"users:read"},
+    "team_info": {"team:read"},
     "usergroups_users_list": {"usergroups:read"},
 }
 
@@ -112,7 +114,7 @@ def test_every_web_api_method_called_is_covered_by_a_declared_scope() -> None:
     # Calls on a client, e.g. ``client.chat_postMessage(`` (not Block Kit names such as
     # "conversations_select").
     pattern = re.compile(
-        r"\.((?:auth|chat|conversations|views|users|usergroups|reactions|files)_[A-Za-z_]+)\("
+        r"\.((?:auth|chat|conversations|views|users|usergroups|reactions|files|team)_[A-Za-z_]+)\("
     )
     called: set[str] = set()
     for folder in ("bot", "handlers"):

@@ -10,11 +10,13 @@ import time
 
 import pytest
 
+from bot import ids
 from bot.logs import RedactingFormatter, redact
 from bot.sandbox.standin import SlackStandIn
+from persistence.db import Database
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.utils.harness import REVIEWER, classification, draft, scripted_llm
+from tests.utils.harness import REVIEWER, classification, click, draft, scripted_llm
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -126,3 +128,103 @@ async def test_retention_purges_old_resolved_tickets_once_a_day_across_replicas(
     assert await other.runtime.retention.run_daily(at=time.time() + 86400) is None
     assert await other.runtime.retention.run_daily(at=time.time() + 2 * 86400) == 0
     assert old and recent
+
+
+async def tables_holding(db: Database, text: str) -> list[str]:
+    """Every ``table.column`` of the database whose value, as text, contains ``text`` (any case):
+    all tables and all columns, on either backend."""
+    if db.dialect == "postgresql":
+        rows = await db.fetchall(
+            "SELECT table_name AS t, column_name AS c FROM information_schema.columns"
+            " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+        )
+        columns = [(r["t"], r["c"]) for r in rows]
+    else:
+        tables = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+        columns = []
+        for table in tables:
+            info = await db.fetchall(f'PRAGMA table_info("{table["name"]}")')
+            columns += [(table["name"], col["name"]) for col in info]
+    assert len(columns) > 50, columns  # the scan saw the whole schema
+    found = []
+    for table, column in columns:
+        row = await db.fetchone(
+            f'SELECT COUNT(*) AS n FROM "{table}" WHERE LOWER(CAST("{column}" AS TEXT)) LIKE ?',
+            (f"%{text.lower()}%",),
+        )
+        if row is not None and row["n"]:
+            found.append(f"{table}.{column}")
+    return found
+
+
+SECRET = "Quokka-Zanzibar-7731"
+KEPT = "Wombat-Ulaanbaatar-4410"
+
+
+async def test_after_a_retention_purge_no_table_holds_the_customers_text(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    """A question answered by a reviewer's approval and resolved, aged past RETENTION_DAYS:
+    after the purge its text is nowhere in the database (jobs' payloads included), while a
+    recent ticket's text and work still waiting to run are untouched."""
+    llm.set_responder(
+        scripted_llm(
+            classification(
+                "complex_issue", 0.9, summary=f"Asks about {SECRET}", keywords=[SECRET, "export"]
+            ),
+            draft(f"About {SECRET}: retry the export.", [2], grounded=False, missing=SECRET),
+        )
+    )
+    bot = await make_bot(retention_days=30)
+    ts = await bot.ask(f"My order {SECRET} fails to export, my mail is ana@example.com")
+    await bot.drained()
+    assert await bot.ticket_states() == ["awaiting_review"]
+    await click(bot, ids.ACTION_APPROVE)
+    await bot.drained()
+    assert SECRET in bot.thread(ts)[-1]["text"]
+    await bot.ask(f"Thanks, {SECRET} works now", thread_ts=ts)
+    await bot.drained()
+    _, body = await bot.send.slash_command(REVIEWER, "resolve 1")
+    assert "is resolved" in json.loads(body)["text"]
+    await bot.drained()
+    holding = await tables_holding(bot.db, SECRET)
+    assert "jobs.payload" in holding and "ticket_turns.text" in holding, holding
+    # Forty days pass: the ticket and every job of it are older than the retention period.
+    aged = time.time() - 40 * 86400
+    async with bot.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE tickets SET created_at = ?, updated_at = ?, resolved_at = ?",
+            (aged, aged, aged),
+        )
+        await tx.execute(
+            "UPDATE jobs SET created_at = ?, finished_at = ? WHERE state IN ('done', 'dead')",
+            (aged, aged),
+        )
+        # Work not yet done is never purged, however old: a timer that still has to fire.
+        await tx.execute(
+            "INSERT INTO jobs(kind, dedupe_key, payload, state, available_at, created_at)"
+            " VALUES ('remind', 'test:pending', ?, 'pending', ?, ?)",
+            (json.dumps({"text": KEPT}), time.time() + 365 * 86400, aged),
+        )
+    keys_before = {r["dedupe_key"] for r in await bot.db.fetchall("SELECT dedupe_key FROM jobs")}
+    # A recent question stays whole.
+    llm.set_responder(scripted_llm(classification("complex_issue", 0.9), draft("Retry.", [2])))
+    await bot.ask(f"Is {KEPT} supported?")
+    await bot.drained()
+
+    assert bot.runtime is not None and bot.runtime.retention is not None
+    assert await bot.runtime.retention.run_daily(at=time.time() + 86400) == 1
+
+    assert await tables_holding(bot.db, SECRET) == []
+    assert await tables_holding(bot.db, "ana@example.com") == []
+    kept = await tables_holding(bot.db, KEPT)
+    assert "ticket_turns.text" in kept and "jobs.payload" in kept, kept
+    pending = await bot.db.fetchone("SELECT payload FROM jobs WHERE dedupe_key = 'test:pending'")
+    assert pending is not None and KEPT in pending["payload"]
+    # The jobs' rows, and so their dedupe keys, stay: a redelivered event is still dropped.
+    keys_after = {r["dedupe_key"] for r in await bot.db.fetchall("SELECT dedupe_key FROM jobs")}
+    assert keys_before <= keys_after
+    counts = await bot.db.fetchall(
+        "SELECT COUNT(*) AS n FROM jobs WHERE payload = '{\"purged\": true}' AND state = 'done'"
+    )
+    assert counts[0]["n"] > 0

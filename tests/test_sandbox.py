@@ -4,6 +4,7 @@ real HTTP, as the page drives it (every role, offline mode, the example knowledg
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -194,8 +195,72 @@ async def test_the_page_and_its_assets_are_served(page: Page) -> None:
     for asset in ("app.js", "style.css"):
         async with page.session.get(f"{page.url}/static/{asset}") as response:
             assert response.status == 200 and len(await response.read()) > 1000
-    async with page.session.post(page.url + "/api/message", data="not json") as response:
+    async with page.session.post(
+        page.url + "/api/message", data="not json", headers={"Content-Type": "application/json"}
+    ) as response:
         assert response.status == 400 and "not JSON" in (await response.json())["error"]
+
+
+# -- only the sandbox's own page drives it ---------------------------------------------------
+
+ASK = {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "Where is my invoice?"}
+
+
+async def test_a_post_from_another_site_is_refused_and_nothing_happens(page: Page) -> None:
+    async with page.session.post(
+        f"{page.url}/api/message", json=ASK, headers={"Origin": "https://evil.example"}
+    ) as response:
+        assert response.status == 403
+        assert "only takes requests from its own page" in (await response.json())["error"]
+    # Nor a page on another port of this machine.
+    async with page.session.post(
+        f"{page.url}/api/home", json={"user": REVIEWER.id}, headers={"Origin": "http://127.0.0.1:1"}
+    ) as response:
+        assert response.status == 403
+    state = await page.state()
+    assert state["messages"] == [] and state["home"] == {}
+
+
+async def test_a_request_for_another_host_name_is_refused(page: Page) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1, and its page reads the sandbox."""
+    for path in ("/api/state", "/"):
+        async with page.session.get(page.url + path, headers={"Host": "evil.example"}) as response:
+            assert response.status == 403
+            assert "only answers at http://127.0.0.1:" in (await response.json())["error"]
+    async with page.session.post(
+        f"{page.url}/api/message", json=ASK, headers={"Host": "evil.example:80"}
+    ) as response:
+        assert response.status == 403
+    assert (await page.state())["messages"] == []
+
+
+async def test_a_json_post_must_say_it_is_json(page: Page) -> None:
+    """A cross-site form or fetch can send text/plain without asking the sandbox first."""
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        async with page.session.post(
+            f"{page.url}/api/message",
+            data=json.dumps(ASK),
+            headers={"Content-Type": content_type},
+        ) as response:
+            assert response.status == 415
+            assert "Content-Type: application/json" in (await response.json())["error"]
+    assert (await page.state())["messages"] == []
+
+
+async def test_the_pages_own_requests_still_work(page: Page) -> None:
+    port = page.url.rsplit(":", 1)[1]
+    for origin in (page.url, f"http://localhost:{port}"):
+        host = origin.removeprefix("http://")
+        async with page.session.get(f"{page.url}/api/state", headers={"Host": host}) as response:
+            assert response.status == 200
+        async with page.session.post(
+            f"{page.url}/api/message",
+            json={**ASK, "text": f"Asked from {origin}"},
+            headers={"Origin": origin, "Host": host},
+        ) as response:
+            assert response.status == 200, await response.text()
+    texts = {m["text"] for m in (await page.state())["messages"]}
+    assert {f"Asked from {page.url}", f"Asked from http://localhost:{port}"} <= texts
 
 
 async def test_support_bot_sandbox_runs_without_any_slack_settings(tmp_path: Path) -> None:

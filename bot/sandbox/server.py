@@ -465,6 +465,59 @@ def _json(text: str) -> Json:
 
 # -- the HTTP side ---------------------------------------------------------------------------
 
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+JSON_TYPE = "application/json"
+
+
+def _refuse(status: int, error: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error}, status=status)
+
+
+def _own_hosts(request: web.Request) -> tuple[int | None, set[str]]:
+    """The port the request came in on, and the ``Host`` values that name this server there:
+    its loopback names, or the address the connection came in on (a page served on a LAN
+    address)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        return None, set()
+    address, port = str(sockname[0]), int(sockname[1])
+    names = {*LOCAL_NAMES, f"[{address}]" if ":" in address else address}
+    hosts = {f"{name}:{port}" for name in names}
+    if port == 80:  # a browser leaves the default port out
+        hosts |= names
+    return port, hosts
+
+
+@web.middleware
+async def same_origin_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Only the sandbox's own page may drive it or read it.
+
+    The page is served to a browser, and any site the browser visits can send requests to
+    127.0.0.1: a ``Host`` that is not the sandbox's own address is a DNS-rebinding page reading
+    the sandbox's state, an ``Origin`` that is not its own is another site driving it. A JSON
+    body must say so (``Content-Type: application/json``): a cross-site page can only send one
+    after a CORS preflight, which the sandbox never grants.
+    """
+    port, own = _own_hosts(request)
+    host = request.headers.get("Host", "")
+    if host.lower() not in own:
+        log.warning("refused a request for host %r (DNS rebinding?)", host)
+        return _refuse(
+            403,
+            f"the sandbox only answers at http://127.0.0.1:{port}/ or http://localhost:{port}/,"
+            f" not {host!r}",
+        )
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() not in {f"http://{h}" for h in own}:
+        log.warning("refused a request to %s from the page at %r", request.path, origin)
+        return _refuse(
+            403, f"the sandbox only takes requests from its own page, not from {origin!r}"
+        )
+    if request.method == "POST" and request.content_type != JSON_TYPE:
+        return _refuse(415, f"send JSON with Content-Type: {JSON_TYPE}")
+    response: web.StreamResponse = await handler(request)
+    return response
+
 
 def web_app(sandbox: Sandbox) -> web.Application:
     async def index(_: web.Request) -> web.StreamResponse:
@@ -497,7 +550,7 @@ def web_app(sandbox: Sandbox) -> web.Application:
     async def no_icon(_: web.Request) -> web.StreamResponse:
         return web.Response(status=204)
 
-    app = web.Application()
+    app = web.Application(middlewares=[same_origin_only])
     app.router.add_get("/", index)
     app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/api/state", state)

@@ -77,6 +77,11 @@ class _ErrorFault:
 
 
 @dataclass
+class _StoreThenFail:
+    """Perform the call, then answer 500 (the caller cannot tell it worked)."""
+
+
+@dataclass
 class _RandomFaults:
     """Seeded random faults on some methods; rates are probabilities per call."""
 
@@ -135,8 +140,10 @@ class SlackStandIn:
 
     State a test may read or fill directly: ``calls``, ``messages`` (every stored message,
     posted or injected), ``ephemerals``, ``views``, ``home_views`` (user id -> home view),
-    ``reactions``, ``responses`` (bodies posted to :attr:`response_url`), ``channels`` and
-    ``users`` (partial dicts merged over the defaults conversations.info/users.info return).
+    ``reactions``, ``responses`` (bodies posted to :attr:`response_url`), ``channels``,
+    ``users`` and ``teams`` (partial dicts merged over the defaults conversations.info,
+    users.info and team.info return; :meth:`mark_guest` makes a guest) and ``members``
+    (channel -> ids, for conversations.members).
     """
 
     def __init__(
@@ -173,9 +180,20 @@ class SlackStandIn:
         self.view_triggers: dict[str, str] = {}
         self.channels: dict[str, Json] = {}
         self.users: dict[str, Json] = {}
+        # team id -> partial dicts merged over what team.info returns
+        self.teams: dict[str, Json] = {}
+        # channel id -> member ids, for conversations.members (a channel not here has the bot
+        # as its only member)
+        self.members: dict[str, list[str]] = {}
         # Identity of the dicts created by chat.postMessage, so posts() skips injected ones.
         self._posted: list[Json] = []
-        self._faults: dict[str, deque[_HttpFault | _ErrorFault]] = {}
+        self._faults: dict[str, deque[_HttpFault | _ErrorFault | _StoreThenFail]] = {}
+        # channel -> the error chat.postMessage/chat.update there answer (refuse_channel)
+        self.refused_channels: dict[str, str] = {}
+        self._refusals_left: dict[str, int] = {}  # channel -> how many more (absent: all)
+        # True: conversations.replies/history leave message metadata out even when asked (a
+        # token without metadata.message:read, as far as the bot can tell)
+        self.hide_metadata = False
         self._held: dict[str, _Held] = {}
         self._random: _RandomFaults | None = None
         # Injected faults by kind ("429", "500", "500_after_store", "error"), and by
@@ -202,7 +220,9 @@ class SlackStandIn:
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
+            "conversations.members": self._conversations_members,
             "users.info": self._users_info,
+            "team.info": self._team_info,
             "usergroups.users.list": self._usergroups_users_list,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
@@ -257,6 +277,23 @@ class SlackStandIn:
         """A response_url the bot can post to; bodies land in :attr:`responses`."""
         return f"http://127.0.0.1:{self.port}/response_url/T0/B0/fake"
 
+    def share_externally(
+        self, channel: str, team_id: str = "TPARTNER", *, pending: bool = False
+    ) -> None:
+        """Make ``channel`` a Slack Connect channel shared with ``team_id`` (or, ``pending``,
+        one with an invitation to it not yet accepted), as conversations.info then says."""
+        info = self.channels.setdefault(channel, {})
+        if pending:
+            info.update(is_pending_ext_shared=True, pending_connected_team_ids=[team_id])
+        else:
+            info.update(
+                is_shared=True,
+                is_ext_shared=True,
+                is_pending_ext_shared=False,
+                connected_team_ids=[self.team_id, team_id],
+                shared_team_ids=[self.team_id, team_id],
+            )
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(
@@ -278,6 +315,26 @@ class SlackStandIn:
         """Answer the next ``times`` calls of ``method`` with ``ok: false``, not performing them."""
         queue = self._faults.setdefault(method, deque())
         queue.extend(_ErrorFault(error) for _ in range(times))
+
+    def refuse_channel(
+        self, channel: str, error: str = "not_in_channel", times: int | None = None
+    ) -> None:
+        """Answer chat.postMessage/chat.update in ``channel`` with ``error`` (the bot was removed
+        from it, say): the next ``times`` calls, or every one until :meth:`allow_channel`."""
+        self.refused_channels[channel] = error
+        self._refusals_left.pop(channel, None)
+        if times is not None:
+            self._refusals_left[channel] = times
+
+    def allow_channel(self, channel: str) -> None:
+        self.refused_channels.pop(channel, None)
+        self._refusals_left.pop(channel, None)
+
+    def fail_next_after_store(self, method: str, times: int = 1) -> None:
+        """Perform the next ``times`` calls of ``method`` (a message is stored) but answer 500,
+        as when a process dies between Slack taking a message and recording it."""
+        queue = self._faults.setdefault(method, deque())
+        queue.extend(_StoreThenFail() for _ in range(times))
 
     def random_faults(
         self,
@@ -351,6 +408,14 @@ class SlackStandIn:
         return held.waiting if held is not None else 0
 
     # ------------------------------------------------------------------ test helpers
+
+    def mark_guest(self, user: str, *, single_channel: bool = False) -> None:
+        """Make ``user`` a workspace guest in users.info: a multi-channel guest
+        (``is_restricted``), or a single-channel one (``is_ultra_restricted`` too, as Slack
+        reports them)."""
+        self.users.setdefault(user, {}).update(
+            {"is_restricted": True, "is_ultra_restricted": single_channel}
+        )
 
     def add_message(
         self,
@@ -548,6 +613,8 @@ class SlackStandIn:
         queue = self._faults.get(method)
         fault = queue.popleft() if queue else None
         after_store = False
+        if isinstance(fault, _StoreThenFail):
+            fault, after_store = None, True
         if fault is None:
             kind = self._roll(method)
             if kind == FAULT_429:
@@ -574,6 +641,17 @@ class SlackStandIn:
             body = _error("invalid_json")
         elif method not in self._methods:
             body = _error("unknown_method")
+        elif method in ("chat.postMessage", "chat.update") and (
+            str(args.get("channel")) in self.refused_channels
+        ):
+            channel = str(args.get("channel"))
+            self._count_fault(method, FAULT_ERROR)
+            body = _error(self.refused_channels[channel])
+            left = self._refusals_left.get(channel)
+            if left is not None:
+                self._refusals_left[channel] = left - 1
+                if left <= 1:
+                    self.allow_channel(channel)
         else:
             body = self._methods[method](args)
         if after_store and body.get("ok"):
@@ -953,7 +1031,10 @@ class SlackStandIn:
             "is_channel": not channel.startswith("D"),
             "is_im": channel.startswith("D"),
             "is_private": channel.startswith("G"),
+            "is_shared": False,
+            "is_org_shared": False,
             "is_ext_shared": False,
+            "is_pending_ext_shared": False,
             "is_member": True,
         }
         info.update(copy.deepcopy(self.channels.get(channel, {})))
@@ -971,7 +1052,7 @@ class SlackStandIn:
         root = self.find_message(channel, root_ts)
         replies = [m for m in self._replies(channel, root_ts) if self._in_range(m["ts"], args)]
         thread = ([root] if root is not None else []) + replies
-        with_metadata = _truthy(args.get("include_all_metadata", False))
+        with_metadata = _truthy(args.get("include_all_metadata", False)) and not self.hide_metadata
         page, meta = self._page(thread, args, default_limit=1000)
         return {
             "ok": True,
@@ -991,7 +1072,7 @@ class SlackStandIn:
             and self._in_range(m["ts"], args)
         ]
         roots.sort(key=lambda m: _ts_key(m["ts"]), reverse=True)
-        with_metadata = _truthy(args.get("include_all_metadata", False))
+        with_metadata = _truthy(args.get("include_all_metadata", False)) and not self.hide_metadata
         page, meta = self._page(roots, args, default_limit=100)
         return {
             "ok": True,
@@ -1016,6 +1097,21 @@ class SlackStandIn:
         }
         info.update(copy.deepcopy(self.users.get(user, {})))
         return {"ok": True, "user": info}
+
+    def _team_info(self, args: Json) -> Json:
+        team = args.get("team") or self.team_id
+        info: Json = {"id": team, "name": "Home" if team == self.team_id else team}
+        info["domain"] = str(info["name"]).lower()
+        info.update(copy.deepcopy(self.teams.get(team, {})))
+        return {"ok": True, "team": info}
+
+    def _conversations_members(self, args: Json) -> Json:
+        channel = args.get("channel")
+        if not channel:
+            return _error("channel_not_found")
+        members = [{"id": m} for m in self.members.get(channel, [self.bot_user_id])]
+        page, meta = self._page(members, args, default_limit=100)
+        return {"ok": True, "members": [m["id"] for m in page], **meta}
 
     def _usergroups_users_list(self, args: Json) -> Json:
         group = args.get("usergroup")

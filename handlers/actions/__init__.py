@@ -19,6 +19,7 @@ from handlers.actions.answer_feedback import handle_answer_button
 from handlers.actions.approve import handle_approve
 from handlers.actions.edit import handle_edit
 from handlers.actions.reject import handle_reject
+from handlers.actions.retry import handle_retry_delivery
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +45,21 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_HANDBACK: desk.handle_handback,
     ids.ACTION_RESOLVE: desk.handle_resolve,
     ids.ACTION_WHY: desk.handle_why,
+    ids.ACTION_RETRY_DELIVERY: handle_retry_delivery,
     ids.ACTION_HELPFUL: _helpful,
     ids.ACTION_TALK_TO_PERSON: _talk,
 }
 
 
-def _from_home(body: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(user, team) when the click came from the App Home tab, which then needs re-rendering."""
+def _from_home(body: dict[str, Any]) -> str | None:
+    """The user when the click came from the App Home tab, which then needs re-rendering (who
+    they are is looked up by id when rendering it, not taken from the payload)."""
     view = body.get("view")
     user = body.get("user")
     if not isinstance(view, dict) or view.get("type") != "home" or not isinstance(user, dict):
         return None
-    user_id, team = user.get("id"), user.get("team_id")
-    if not isinstance(user_id, str):
-        return None
-    return user_id, team if isinstance(team, str) else None
+    user_id = user.get("id")
+    return user_id if isinstance(user_id, str) and user_id else None
 
 
 def _page(body: dict[str, Any]) -> int:
@@ -79,7 +80,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await handler(services, body, client)
             home = _from_home(body)
             if home is not None:
-                await services.home.publish(*home)
+                await services.home.publish(home)
 
         return run
 
@@ -89,7 +90,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if home is None:
             log.info("ignoring a home page click that did not come from the Home tab")
             return
-        await services.home.publish(*home, page=_page(body))
+        await services.home.publish(home, page=_page(body))
 
     for action_id, handler in HANDLERS.items():
         app.action(re.compile(ids.action_pattern(action_id)))(listener(handler))

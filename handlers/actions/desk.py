@@ -28,7 +28,13 @@ async def handle_answer_question(
 async def handle_save_article(
     services: Services, body: dict[str, Any], client: AsyncWebClient
 ) -> None:
-    await open_form_from_click(client, body, services.commands.save_article_form, "save article")
+    await open_form_from_click(
+        client,
+        body,
+        services.commands.save_article_form,
+        "save article",
+        opened=services.commands.article_form_opened,
+    )
 
 
 async def handle_why(services: Services, body: dict[str, Any], client: AsyncWebClient) -> None:

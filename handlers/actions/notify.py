@@ -60,12 +60,19 @@ async def decide_from_click(
 
 
 Form = Callable[..., Awaitable[tuple[dict[str, Any] | None, ReviewOutcome | None]]]
+Opened = Callable[..., Awaitable[None]]
 
 
 async def open_form_from_click(
-    client: AsyncWebClient, body: dict[str, Any], form: Form, name: str
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    form: Form,
+    name: str,
+    *,
+    opened: Opened | None = None,
 ) -> None:
-    """A card button that opens a modal, or tells the clicker privately why it cannot."""
+    """A card button that opens a modal, or tells the clicker privately why it cannot.
+    ``opened`` is told of the modal Slack opened (its id, to fill it in later)."""
     try:
         click = ReviewClick.from_body(body)
     except BadInteraction as exc:
@@ -85,8 +92,20 @@ async def open_form_from_click(
     if view is None or click.trigger_id is None:
         return
     try:
-        await client.views_open(trigger_id=click.trigger_id, view=view)
+        response = await client.views_open(trigger_id=click.trigger_id, view=view)
     except SlackApiError as exc:
         error = slack_error(exc)
         log.warning("could not open the %s form: %s", name, error)
         await tell_clicker(client, click, f"Slack would not open the form ({error}); try again.")
+        return
+    if opened is None:
+        return
+    shown = response.get("view")
+    opened_view = shown if isinstance(shown, dict) else {}
+    try:
+        await opened(click.escalation_id, user_id=click.user_id, view=opened_view)
+    except Exception:
+        log.exception("preparing the %s form failed", name)
+        await tell_clicker(
+            client, click, "Something went wrong preparing that form; close it and try again."
+        )

@@ -18,5 +18,6 @@ async def handle_home_opened(services: Services, body: dict[str, Any]) -> None:
     if not isinstance(user, str) or not user:
         log.info("ignoring app_home_opened without a user")
         return
-    team = event.get("user_team") or body.get("team_id")
-    await services.home.publish(user, team if isinstance(team, str) else None)
+    # Who they are (team, guest or not) is looked up by user id; the envelope's team_id is the
+    # workspace the event came through, not the user's.
+    await services.home.publish(user)

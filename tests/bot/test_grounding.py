@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.grounding import name_facts, normalise, number_facts, unsupported_facts
+from bot.grounding import (
+    name_facts,
+    normalise,
+    number_facts,
+    unsupported_facts,
+    unsupported_links,
+)
 
 REFUND = "Refunds are available within 30 days of purchase and take 5-10 business days to appear."
 PRICING = "The Pro plan costs $49 per user per month, or $470 per year. Annual billing saves 20%."
@@ -427,3 +433,40 @@ def test_a_sentence_added_to_the_passages_supports_it(answer: str) -> None:
     passage = "Refunds within 60 days."
     assert unsupported_facts(answer, [passage, answer]) == []
     assert unsupported_facts(answer, [answer, passage]) == []
+
+
+# -- links ---------------------------------------------------------------------------------------
+
+LINK_SOURCES = ["Read the guide at https://help.vendor.com/refunds.", "docs.vendor.com/api"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "See <https://help.vendor.com/refunds|the refund guide>.",
+        "See [the API docs](https://docs.vendor.com/api/keys).",
+        "More at https://help.vendor.com/refunds.",
+        "Status: https://status.vendor.com",  # allowed by ANSWER_LINK_HOSTS (vendor.com)
+        "Write to <mailto:help@vendor.com|help@vendor.com>.",
+    ],
+)
+def test_links_to_hosts_the_passages_mention_or_the_allowlist_lists_pass(answer: str) -> None:
+    allowed = ["vendor.com"] if "status." in answer else []
+    assert unsupported_links(answer, LINK_SOURCES, allowed) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "flagged"),
+    [
+        ("Log in at <https://evil.example/login|here>.", ["evil.example"]),
+        (
+            "Open <https://evil.example|https://help.vendor.com/refunds>.",
+            ["https://help.vendor.com/refunds (opens evil.example)"],
+        ),
+        ("Go to https://help.vendor.com.evil.example/x", ["help.vendor.com.evil.example"]),
+        ("[guide](https://evil.example/guide)", ["evil.example"]),
+        ("Try https://status.vendor.com", ["status.vendor.com"]),  # not mentioned, not allowed
+    ],
+)
+def test_links_elsewhere_and_disguised_links_are_flagged(answer: str, flagged: list[str]) -> None:
+    assert unsupported_links(answer, LINK_SOURCES, []) == flagged
