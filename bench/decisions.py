@@ -409,7 +409,7 @@ class Outcome:
     kind: str
     origin: str
     gold: tuple[str, ...]
-    action: str  # "answer", "escalate", "ignored" (filed as not a question), "error"
+    action: str  # "answer", "escalate", "acknowledged" (a greeting), "ignored", "error"
     reason: str
     cited: tuple[str, ...]  # the draft's sources, as article keys
     draft: bool  # a draft was stored (offline: the passage on the review card)
@@ -584,6 +584,8 @@ class Bench:
         hits = retrieval.get("hits") or []
         shown = tuple(dict.fromkeys(self.key(h["article_id"]) for h in hits))
         action = str(decision.get("action") or "error")
+        if action == "answer" and (draft or {}).get("origin") == "canned":
+            action = "acknowledged"  # a greeting, asked what it needs: no answer, no escalation
         reason = error or str(decision.get("reason") or "no decision stored")
         return Outcome(
             uid=message.uid,
@@ -665,6 +667,10 @@ def summarise(outcomes: Sequence[Outcome], mode: str) -> dict[str, Any]:
         "wants_person": len(person),
         "errors": sum(o.action == "error" for o in outcomes),
         "ignored": sum(o.action == "ignored" for o in outcomes),
+        # Greetings asked what they need, and thanks left alone: neither answered nor escalated.
+        "acknowledged_answerable": _share(
+            sum(o.action in ("acknowledged", "ignored") for o in answerable), len(answerable)
+        ),
         "answered_correctly": _share(len(correct), len(answerable)),
         "answered_wrongly": _share(len(wrong), len(answerable)),
         "answered_partially": _share(len(partial), len(answerable)),
@@ -791,6 +797,7 @@ def mode_table(mode: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> str:
         "correct",
         "wrong (<=1%)",
         "escalated (<=10%)",
+        "greeted/thanks",
         "oos",
         "oos answered (<=2%)",
         "person",
@@ -807,6 +814,7 @@ def mode_table(mode: str, rows: Sequence[tuple[str, dict[str, Any]]]) -> str:
             pct(s["answered_correctly"]),
             against(s["answered_wrongly"], TARGETS["wrong"]),
             against(s["escalated_answerable"], TARGETS["escalated_answerable"]),
+            pct(s["acknowledged_answerable"]),
             str(s["out_of_scope"]),
             against(s["oos_answered"], TARGETS["oos_answered"]),
             str(s["wants_person"]),

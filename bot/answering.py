@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.blocks import GREETING_REPLY
 from bot.grounding import unsupported_facts, unsupported_links
 from bot.knowledge import KnowledgeBase
 from bot.llm import LlmFailure, LlmUsage, SupportModel
@@ -25,7 +26,7 @@ from bot.models import Classification, Decision, Draft, DraftReply, Source
 from bot.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide
 from bot.prompts import load_prompt
 from bot.provenance import customer_citable
-from bot.query import substance
+from bot.query import greeting_only, substance
 from bot.retrieval import RRF_K, Lookup
 from bot.slack_text import neutralize_mentions
 from persistence.records import KnowledgeHit, TicketNote
@@ -82,6 +83,10 @@ class Answerer:
         """The model's reading of the question (category, confidence, standalone query), or why
         there is none: the customer asked for a person, no model, or the call failed."""
         result: dict[str, Any] = {}
+        if greeting_only(question):
+            # Nothing to classify or search yet: the customer is asked what they need.
+            result.update(greeting=True, category=None)
+            return result, None
         if asks_for_a_person(question):
             result.update(wants_human=True, category=None)
             return result, None
@@ -141,6 +146,8 @@ class Answerer:
         """The passages to draft from (the queries' results fused), and whether anything is
         relevant at all: the best of the queries' confidences against the floor."""
         started = time.monotonic()
+        if classification.get("greeting"):
+            return {"query": "", "queries": [], "fits": False, "hits": [], "duration_ms": 0}
         lookups: list[tuple[str, Lookup]] = []
         for purpose, query in self.queries(question, classification, earlier):
             lookup = await self.knowledge.lookup(
@@ -193,6 +200,10 @@ class Answerer:
     ) -> Drafted:
         """The model's draft from the passages (checked), or offline the best passage for a
         reviewer; None when there is nothing to draft from."""
+        if classification.get("greeting"):
+            return Drafted(
+                Draft(text=GREETING_REPLY, grounded=True, origin="canned").model_dump(), None
+            )
         hits = citable_hits(retrieval.get("hits", []))
         llm_usable = self.model is not None and not classification.get("error")
         if not hits and not (notes and llm_usable):
@@ -290,7 +301,8 @@ class Answerer:
             threshold=threshold,
             auto_categories=auto_categories,
         )
-        if decision.action == "answer" and mode == "review":
+        # Asking a greeting what it needs is no answer: review mode does not hold it.
+        if decision.action == "answer" and mode == "review" and not classification.get("greeting"):
             return Decision(
                 action="escalate",
                 reason="This channel is in review mode: every draft waits for approval.",

@@ -35,6 +35,11 @@ REACH_A_PERSON = (
     "Not what you needed? Press *Talk to a person* or reply *talk to a person* in this thread,"
     " and a teammate will pick it up."
 )
+# A customer who only says hello is asked what they need (the ticket waits for their question).
+GREETING_REPLY = (
+    "Hi! :wave: What can I help you with? Write your question here in this thread, and I'll"
+    " answer it or pass it to the team."
+)
 HOLDING_REPLY = (
     "Thanks for your question! I've passed it to the team, and someone will reply in this"
     " thread as soon as they can."

@@ -15,7 +15,7 @@ from bot.handoffs import Handoffs
 from bot.inbound import InboundMessage
 from bot.people import People
 from bot.policy import has_words
-from bot.query import is_pleasantry
+from bot.query import greeting_only, is_pleasantry
 from bot.queueing import queue_advance, queue_card_sync
 from bot.repos import Repositories
 from bot.worker import complete_running_job
@@ -86,6 +86,10 @@ class Intake:
                     return
                 if not has_words(message.text):
                     await ignore("no words to answer (empty or emoji only)")
+                    return
+                if is_pleasantry(message.text) and not greeting_only(message.text):
+                    # "thanks!" on its own: nothing to answer (a greeting is asked what it needs).
+                    await ignore("thanks or an acknowledgement, not a question")
                     return
                 ticket, created = await repos.tickets.open(
                     tx,

@@ -29,6 +29,7 @@ from bot.answering import Answerer, quoted
 from bot.config import Settings
 from bot.database import database_for
 from bot.kb_cli import ProgressBar
+from bot.knowledge import KnowledgeBase
 from bot.live_config import ConfigSnapshot, LiveConfig, Mode
 from bot.llm import SupportModel
 from bot.policy import has_words
@@ -363,9 +364,12 @@ async def run_check(settings: Settings, args: argparse.Namespace) -> int:
     db = database_for(settings)
     await db.open()
     model = SupportModel(settings) if settings.llm_enabled else None
+    knowledge: KnowledgeBase | None = None
     try:
         config = await LiveConfig(settings, ConfigRepository(db)).load()
         knowledge = knowledge_base(settings, KnowledgeRepository(db))
+        # The questions are searched as the running bot searches: with its in-memory index.
+        await knowledge.retriever.ready()
         articles = ArticleIndex(await knowledge.articles())
         default_channel = args.channel or next(
             (c for c, mode in config.channels.items() if mode != "off"), None
@@ -391,6 +395,8 @@ async def run_check(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if model is not None:
             await model.close()
+        if knowledge is not None:
+            await knowledge.retriever.close()
         await db.close()
 
     summary = summarize(results, samples, settings, config)

@@ -68,9 +68,11 @@ async def open_knowledge(settings: Settings) -> AsyncIterator[KnowledgeBase]:
 
     db = database_for(settings)
     await db.open()
+    kb = knowledge_base(settings, KnowledgeRepository(db))
     try:
-        yield knowledge_base(settings, KnowledgeRepository(db))
+        yield kb
     finally:
+        await kb.retriever.close()
         await db.close()
 
 

@@ -79,7 +79,7 @@ class Draft(BaseModel):
     text: str
     sources: list[Source] = Field(default_factory=list)
     grounded: bool
-    origin: Literal["llm", "knowledge_base", "team"]
+    origin: Literal["llm", "knowledge_base", "team", "canned"]
     missing_information: str = ""
     # Our own checks of an LLM draft: facts its cited passages do not state, and article ids it
     # cited without having been shown them. Either sends the draft to a reviewer.

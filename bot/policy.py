@@ -56,6 +56,11 @@ def decide(
     substance finds nothing relevant at all (``retrieval["fits"]`` false). Whether the passages
     answer the question is the model's judgement (``grounded``), checked by code: the citations
     must be among the passages shown and the draft's facts must be in them."""
+    if classification.get("greeting") and draft is not None and draft.get("origin") == "canned":
+        return Decision(
+            action="answer",
+            reason="Only a greeting, no question yet: the bot asks what the customer needs.",
+        )
     if classification.get("wants_human"):
         return Decision(action="escalate", reason="The customer asked for a person.")
     if classification.get("skipped"):

@@ -48,8 +48,9 @@ _EMPTY_BRACKETS = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
 # may follow the comma of a mention removed before it ("<@U0SUPPORT>, hi team!").
 _GREETING = re.compile(
     r"^[\s,;:.!-]*(?:(?:hi|hii+|hey+|hello|hallo|howdy|yo|greetings|good\s+(?:morning|afternoon|"
-    r"evening|day))(?:\s+(?:there|all|everyone|folks|guys|support\s+team|team|support|"
-    r"y'?all|again)){0,2}|dear\s+(?:support\s+team|support|team))\b[\s,!.:;-]*",
+    r"evening|day))(?:\s+(?:there|all|everyone|folks|guys|support\s+team|team|support|sir"
+    r"|madam|ma'?am|friends|y'?all|again)){0,2}|dear\s+(?:support\s+team|support|team))\b"
+    r"[\s,!.:;-]*",
     re.IGNORECASE,
 )
 _SIGN_OFF = re.compile(
@@ -100,7 +101,8 @@ _ACKNOWLEDGEMENT = re.compile(
     r"(?:\s+(?:a\s+lot|so\s+much|a\s+ton|perfectly|great))?"
     r"|works\s+now|problem\s+solved|solved|fixed|no\s+problem|np|yes|yep|yeah|sure|lol"
     r"|you(?:'re|\s+are)\s+(?:the\s+best|a\s+star|awesome|great)|much\s+appreciated"
-    r"|appreciate\s+it|thx|thanks|thank\s+you|ty|cheers)[\s,.!]*)+$",
+    r"|appreciate\s+it|thx|(?:thanks|thank\s+you)(?:\s+(?:so|very)\s+much|\s+a\s+lot"
+    r"|\s+again|\s+all)?|ty|cheers)[\s,.!]*)+$",
     re.IGNORECASE,
 )
 
@@ -116,6 +118,23 @@ def is_pleasantry(text: str) -> bool:
         if rest and not _ACKNOWLEDGEMENT.match(rest) and re.search(r"[^\W_]", rest):
             return False
     return True
+
+
+_THANKS_OR_ACK = re.compile(
+    r"\b(?:thank|thanks|thx|ty|tnq|cheers|appreciate|ok(?:ay)?|great|perfect|cool|awesome|nice"
+    r"|super|got\s+it|worked|works|helped|solved|fixed|yes|yep|yeah|sure|noted|understood)",
+    re.IGNORECASE,
+)
+
+
+def greeting_only(text: str) -> bool:
+    """Whether a message only greets ("hi team! :wave:", "good morning"): a customer opening a
+    conversation before asking, who should be asked what they need."""
+    return (
+        is_pleasantry(text)
+        and _THANKS_OR_ACK.search(_markup_free(text)) is None
+        and bool(re.search(r"[^\W_]", _markup_free(text)))
+    )
 
 
 def _markup_free(text: str) -> str:

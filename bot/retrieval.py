@@ -25,6 +25,7 @@ give the same answers with a careful model; 0.2 stopped long, detailed answerabl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import re
@@ -222,6 +223,14 @@ class Retriever:
             # FTS5 keeps answering, with the same ranking; only the cost stays higher.
             log.warning("could not load the in-memory search index", exc_info=True)
             self._failed_version = version
+
+    async def close(self) -> None:
+        """Stop loading the in-memory index (before the database closes under it)."""
+        building, self._building = self._building, None
+        if building is not None and not building.done():
+            building.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await building
 
     async def ready(self) -> bool:
         """Wait until the in-memory index holds the current KB version; whether it does."""

@@ -329,6 +329,8 @@ class BotRuntime:
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
+        if self.services is not None:
+            await self.services.knowledge.retriever.close()
         if self.db is not None:
             await self.db.close()
 

@@ -26,7 +26,7 @@ from bot.answering import (
     quoted,
     team_notes_text,
 )
-from bot.blocks import answer_message
+from bot.blocks import answer_message, plain_reply
 from bot.config import Settings
 from bot.escalate import open_escalation
 from bot.knowledge import KnowledgeBase
@@ -276,8 +276,12 @@ class Workflow:
             await complete_running_job(repos.jobs, tx)  # the round's job ends with its decision
             if answer:
                 draft = Draft.model_validate(moved.draft)
-                message = answer_message(
-                    draft.text, draft.sources, ticket_id=moved.id, round=moved.round
+                message = (
+                    plain_reply(draft.text)  # a greeting asked what they need: no buttons
+                    if draft.origin == "canned"
+                    else answer_message(
+                        draft.text, draft.sources, ticket_id=moved.id, round=moved.round
+                    )
                 )
                 await queue_thread_post(
                     repos.jobs,

@@ -316,3 +316,33 @@ async def test_an_allowed_link_host_may_be_linked_without_being_in_the_passage(
     await bot.drained()
     assert await bot.ticket_states() == ["answered"]
     assert "<https://help.parcelo.example/labels|label help>" in bot.thread(ts)[0]["text"]
+
+
+async def test_a_greeting_alone_is_asked_what_it_needs_and_the_question_in_its_thread_answered(
+    make_bot: BotFactory, tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    llm.set_responder(_label_model())
+    bot = await _bot(make_bot, tmp_path)
+    ts = await bot.ask("Hi team! :wave:")
+    await bot.drained()
+    (greeting,) = bot.thread(ts)
+    assert greeting["text"].startswith("Hi! :wave: What can I help you with?")
+    assert "blocks" not in greeting or not greeting["blocks"]  # no Helpful / person buttons
+    assert bot.cards() == [] and llm.requests == []  # no model, no reviewer
+    assert await bot.ticket_states() == ["answered"]
+
+    await bot.ask("I printed a label by mistake, can I still void it?", thread_ts=ts)
+    await bot.drained()
+    assert "choose *Void label*" in bot.thread(ts)[-1]["text"]
+    assert bot.cards() == []
+
+
+async def test_thanks_on_its_own_is_ignored_with_its_reason(
+    make_bot: BotFactory, tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    bot = await _bot(make_bot, tmp_path)
+    await bot.ask("thanks so much, that worked! :pray:")
+    await bot.drained()
+    assert await bot.ticket_states() == []
+    assert await bot.ignored_reasons() == ["thanks or an acknowledgement, not a question"]
+    assert bot.cards() == [] and llm.requests == []

@@ -311,9 +311,10 @@ async def check_history(bot: RunningBot, llm: FakeOpenAI, ticket_id: int, found:
         if turn["text"] == FOLLOW_UP:
             break
         earlier.append(ROLE_LABELS[turn["role"]])
-    labelled = [m.group(1) for line in history.split("\n") if (m := ROLE_LINE.match(line))]
+    # Every kind of line break counts: a model reads \r or \u2028 as a new line too.
+    labelled = [m.group(1) for line in history.splitlines() if (m := ROLE_LINE.match(line))]
     if labelled != earlier:
-        forged = [line for line in history.split("\n") if ROLE_LINE.match(line)]
+        forged = [line for line in history.splitlines() if ROLE_LINE.match(line)]
         found.add(
             "f",
             f"history turns {earlier} read as {labelled}: a turn's text forges history lines"
