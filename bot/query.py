@@ -110,7 +110,10 @@ _ACKNOWLEDGEMENT = re.compile(
 def is_pleasantry(text: str) -> bool:
     """Whether a message only thanks, greets or acknowledges ("thanks, that worked! 🙏"):
     a follow-up like that needs no answer, and must not wake a reviewer."""
-    lines = [line.strip() for line in re.split(r"\n+", _markup_free(text)) if line.strip()]
+    plain = _markup_free(text)
+    if not re.search(r"[^\W_]", plain):
+        return False  # only mentions and emoji: no words at all, so not a pleasantry either
+    lines = [line.strip() for line in re.split(r"\n+", plain) if line.strip()]
     if len(lines) > 1 and _NAME_LINE.match(lines[-1]):
         lines.pop()  # a signature
     for line in lines:
