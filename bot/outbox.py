@@ -64,9 +64,15 @@ log = logging.getLogger(__name__)
 REPLY_PURPOSES = frozenset({"answer", "reply"})
 AfterReply = Callable[[Tx, int, Turn], Awaitable[None]]
 
-# How many messages a retried delivery reads looking for an earlier one: one page, small
-# (conversations.replies/history allow non-Marketplace apps one request a minute).
+# How many messages a retried delivery reads looking for an earlier one. In a customer's thread:
+# one small page (conversations.replies allows non-Marketplace apps one request a minute, 15
+# messages). In the team's escalation channel, where cards and notices arrive several a minute
+# on a busy day, one such page would rarely reach back to the first attempt, and a card that
+# cannot tell whether it was posted would not be posted at all: there it reads up to
+# CHANNEL_LOOKUP_PAGES pages of CHANNEL_LOOKUP_LIMIT.
 LOOKUP_LIMIT = 15
+CHANNEL_LOOKUP_LIMIT = 200
+CHANNEL_LOOKUP_PAGES = 5
 # How many times a card update renders again for changes made while it was sent.
 CATCH_UP_RENDERS = 3
 
@@ -557,51 +563,59 @@ class SlackOutbox:
     ) -> str | None:
         """The ts of an earlier delivery of this outbox key, if Slack has one.
 
-        One small page (``LOOKUP_LIMIT``): apps outside the Marketplace may call
-        conversations.replies/history once a minute. Only messages from shortly before the job
+        In a thread one small page (``LOOKUP_LIMIT``); in a channel a few large ones (see
+        ``CHANNEL_LOOKUP_PAGES``). Only messages from shortly before the job
         was created can be earlier deliveries, so the look-up starts there. A message of this
         bot's carrying the key is the earlier delivery; one of this bot's without any metadata
         (Slack did not return it: the token lacks ``metadata.message:read``, say) counts if its
         text is this delivery's. When the look-up cannot answer (Slack refuses it, or the page
         does not reach far enough) the delivery gives up rather than post blindly: a person
         decides (``bot/deliveries.py``)."""
-        args: dict[str, Any] = {
-            "channel": channel,
-            "oldest": f"{since - 60:.6f}",
-            "include_all_metadata": True,
-            "limit": LOOKUP_LIMIT,
-        }
-        method = "conversations.replies" if thread_ts is not None else "conversations.history"
-        try:
-            if thread_ts is not None:
-                response = await self.client.conversations_replies(ts=thread_ts, **args)
-            else:
-                response = await self.client.conversations_history(**args)
-        except SlackApiError as exc:
-            error = slack_error(exc)
-            classified = _classify_slack_error(exc)
-            if isinstance(classified, RetryLater):
-                raise RetryLater(
-                    f"{LOOKUP_FAILED}: Slack error {error} on {method}", delay=classified.delay
+        in_thread = thread_ts is not None
+        method = "conversations.replies" if in_thread else "conversations.history"
+        cursor: str | None = None
+        for _page in range(1 if in_thread else CHANNEL_LOOKUP_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{since - 60:.6f}",
+                "include_all_metadata": True,
+                "limit": LOOKUP_LIMIT if in_thread else CHANNEL_LOOKUP_LIMIT,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            try:
+                if thread_ts is not None:
+                    response = await self.client.conversations_replies(ts=thread_ts, **args)
+                else:
+                    response = await self.client.conversations_history(**args)
+            except SlackApiError as exc:
+                error = slack_error(exc)
+                classified = _classify_slack_error(exc)
+                if isinstance(classified, RetryLater):
+                    raise RetryLater(
+                        f"{LOOKUP_FAILED}: Slack error {error} on {method}", delay=classified.delay
+                    ) from None
+                raise PermanentFailure(
+                    f"{LOOKUP_FAILED}: Slack refused {method}: {error}"
                 ) from None
-            raise PermanentFailure(f"{LOOKUP_FAILED}: Slack refused {method}: {error}") from None
-        except (TimeoutError, OSError) as exc:
-            raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
-        messages = response.get("messages") or []
-        for message in messages:
-            if not (_is_ours(message, self.workspace) and isinstance(message.get("ts"), str)):
-                continue
-            if _has_key(message, key):
-                return str(message["ts"])
-            if "metadata" not in message and message.get("text") == text:
-                log.info("outbox %s: matched an earlier delivery by its text", key)
-                return str(message["ts"])
-        if response.get("has_more") or (response.get("response_metadata") or {}).get("next_cursor"):
-            raise PermanentFailure(
-                f"{LOOKUP_FAILED}: Slack error too_many_messages on {method}"
-                f" (more than {LOOKUP_LIMIT} since the first attempt)"
-            )
-        return None
+            except (TimeoutError, OSError) as exc:
+                raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
+            for message in response.get("messages") or []:
+                if not (_is_ours(message, self.workspace) and isinstance(message.get("ts"), str)):
+                    continue
+                if _has_key(message, key):
+                    return str(message["ts"])
+                if "metadata" not in message and message.get("text") == text:
+                    log.info("outbox %s: matched an earlier delivery by its text", key)
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not (response.get("has_more") or cursor):
+                return None
+        read = LOOKUP_LIMIT if in_thread else CHANNEL_LOOKUP_LIMIT * CHANNEL_LOOKUP_PAGES
+        raise PermanentFailure(
+            f"{LOOKUP_FAILED}: Slack error too_many_messages on {method}"
+            f" (more than {read} since the first attempt)"
+        )
 
 
 def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:
