@@ -17,6 +17,10 @@ from bot.models import CATEGORIES
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 SLACK_API_DEFAULT = "https://slack.com/api/"
+# Azure OpenAI: an OPENAI_BASE_URL on these hosts (or OPENAI_API_VERSION set) means Azure's
+# client, api-key and ?api-version=; this version unless OPENAI_API_VERSION says otherwise.
+AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -49,6 +53,9 @@ class Settings(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    # Azure OpenAI's api-version; set: OPENAI_BASE_URL is an Azure endpoint and
+    # SUPPORT_BOT_MODEL the deployment's name.
+    openai_api_version: str | None = None
     support_bot_model: str = DEFAULT_MODEL
     # Dense retrieval: an embeddings model of the endpoint, or "local" for all-MiniLM-L6-v2.
     support_bot_embedding_model: str | None = None
@@ -112,6 +119,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "slack_signing_secret",
         "openai_api_key",
+        "openai_api_version",
         mode="before",
     )
     @classmethod
@@ -271,6 +279,11 @@ def problems_for_start(settings: Settings) -> list[str]:
     if settings.escalation_channel is None:
         missing.append("ESCALATION_CHANNEL")
     problems = [f"{name} is not set: {WHERE_TO_GET[name]}" for name in missing]
+    if settings.openai_api_version and not settings.openai_base_url:
+        problems.append(
+            "OPENAI_API_VERSION is set (Azure OpenAI) but OPENAI_BASE_URL is not: set it to"
+            " your resource's endpoint, https://RESOURCE.openai.azure.com"
+        )
     if settings.escalation_channel and settings.escalation_channel in settings.support_channels:
         problems.append(
             "ESCALATION_CHANNEL must not be one of SUPPORT_CHANNELS: review cards and drafts"

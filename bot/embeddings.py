@@ -7,9 +7,9 @@ import asyncio
 from typing import Any, Protocol
 
 import numpy as np
-from openai import AsyncOpenAI
 
 from bot.config import Settings
+from bot.llm import openai_client
 
 LOCAL_MODEL = "local:all-MiniLM-L6-v2"
 BATCH = 64
@@ -31,17 +31,13 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
 
 
 class EndpointEmbedder:
-    """The ``/embeddings`` endpoint of any OpenAI-compatible server."""
+    """The ``/embeddings`` endpoint of any OpenAI-compatible server (for Azure, ``model`` is
+    the embedding deployment's name)."""
 
     def __init__(self, settings: Settings, model: str) -> None:
         assert settings.openai_api_key is not None
         self.name = model
-        self._client = AsyncOpenAI(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-        )
+        self._client = openai_client(settings)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         rows: list[list[float]] = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import openai
-from openai import AsyncOpenAI
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.llm import is_azure, openai_client
 from bot.logs import safe_url
 from bot.slack_text import slack_error
 from persistence.db import Database
@@ -48,12 +48,9 @@ async def llm_health(settings: Settings) -> Check:
         return Check(
             "llm", True, "OPENAI_API_KEY is not set: offline mode, every draft goes to review"
         )
-    client = AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=min(settings.llm_timeout, 15.0),
-        max_retries=0,
-    )
+    if is_azure(settings) and not settings.openai_base_url:
+        return Check("llm", False, "OPENAI_API_VERSION is set (Azure) but OPENAI_BASE_URL is not")
+    client = openai_client(settings, timeout=min(settings.llm_timeout, 15.0), max_retries=0)
     # Shown in /support status and doctor output: never the credentials a URL may carry.
     where = safe_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     try:
@@ -67,7 +64,8 @@ async def llm_health(settings: Settings) -> Check:
         return Check("llm", False, f"cannot reach {where}; check OPENAI_BASE_URL")
     finally:
         await client.close()
-    if names and settings.support_bot_model not in names:
+    # Azure lists models, not deployments: SUPPORT_BOT_MODEL names a deployment there.
+    if names and not is_azure(settings) and settings.support_bot_model not in names:
         return Check(
             "llm",
             False,

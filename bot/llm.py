@@ -1,9 +1,14 @@
 """Calls to the OpenAI-compatible chat endpoint that must come back as validated models.
 
-Transport failures (429, 5xx, timeouts) are retried with backoff by ``bot/chat_transport.py``
-(``LLM_MAX_RETRIES``). A reply that is not valid JSON for the model is re-asked with the
-validation error, at most ``LLM_PARSE_RETRIES`` times. Anything else becomes ``LlmFailure`` with
-a reason a reviewer can read; the workflow escalates on it.
+Every model call goes through the ``openai`` package: ``AsyncOpenAI``, or ``AsyncAzureOpenAI``
+for Azure (``openai_client``), one client per ``SupportModel``. The client retries what is worth
+retrying: 408, 409, 429 and 5xx answers, timeouts and connection failures, up to
+``LLM_MAX_RETRIES`` times with exponential backoff, honouring ``Retry-After``; each try may take
+``LLM_TIMEOUT`` seconds. Other answers fail at once. What happens next is ours: a reply that is
+not valid JSON for the model is re-asked with the validation error, at most
+``LLM_PARSE_RETRIES`` times; an HTTP body that is not a chat completion (truncated JSON, missing
+fields) is neither retried nor re-asked. Everything else becomes ``LlmFailure`` with a reason a
+reviewer can read; the workflow escalates on it.
 """
 
 from __future__ import annotations
@@ -15,24 +20,66 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
+import openai
+from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai.types.shared_params import ResponseFormatJSONObject
 from pydantic import BaseModel, ValidationError
 
-from bot.chat_transport import (
-    ChatStatusError,
-    ChatTimeout,
-    ChatTransport,
-    ChatUnreachable,
-    ChatUnreadable,
-)
-from bot.config import Settings
+from bot.config import AZURE_HOST_SUFFIXES, DEFAULT_AZURE_API_VERSION, Settings
 from bot.prompts import Prompt
 
 T = TypeVar("T", bound=BaseModel)
 
 # Plain JSON mode rather than json_schema: vLLM, Ollama and llama.cpp servers all accept it.
-JSON_OBJECT = {"type": "json_object"}
+JSON_OBJECT: ResponseFormatJSONObject = {"type": "json_object"}
+
+
+def is_azure(settings: Settings) -> bool:
+    """Azure OpenAI: ``OPENAI_API_VERSION`` is set or ``OPENAI_BASE_URL`` is an Azure host."""
+    if settings.openai_api_version:
+        return True
+    host = urlsplit(settings.openai_base_url or "").hostname or ""
+    return host.endswith(AZURE_HOST_SUFFIXES)
+
+
+def _azure_endpoint(base_url: str) -> str:
+    # AsyncAzureOpenAI appends /openai itself: https://RESOURCE.openai.azure.com/openai works too.
+    endpoint = base_url.rstrip("/")
+    return endpoint.removesuffix("/openai")
+
+
+def openai_client(
+    settings: Settings, *, timeout: float | None = None, max_retries: int | None = None
+) -> AsyncOpenAI:
+    """The ``openai`` client for the configured endpoint; ``LLM_TIMEOUT``/``LLM_MAX_RETRIES``
+    unless told otherwise. For Azure the model name (``SUPPORT_BOT_MODEL``, the embedding
+    model) is the deployment's name."""
+    key = settings.openai_api_key
+    if key is None:
+        raise ValueError("the LLM client needs OPENAI_API_KEY")
+    timeout = settings.llm_timeout if timeout is None else timeout
+    retries = settings.llm_max_retries if max_retries is None else max_retries
+    if is_azure(settings):
+        if not settings.openai_base_url:
+            raise ValueError(
+                "Azure OpenAI needs OPENAI_BASE_URL: https://RESOURCE.openai.azure.com"
+            )
+        return AsyncAzureOpenAI(
+            azure_endpoint=_azure_endpoint(settings.openai_base_url),
+            api_version=settings.openai_api_version or DEFAULT_AZURE_API_VERSION,
+            api_key=key.get_secret_value(),
+            timeout=timeout,
+            max_retries=retries,
+        )
+    return AsyncOpenAI(
+        api_key=key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        timeout=timeout,
+        max_retries=retries,
+    )
 
 
 @dataclass(frozen=True)
@@ -57,6 +104,50 @@ class LlmFailure(Exception):
         super().__init__(reason)
         self.reason = reason
         self.usage = usage
+
+
+class Unreadable(Exception):
+    """The endpoint answered with a body that is not a chat completion."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str | None
+    tokens_in: int
+    tokens_out: int
+
+
+def read_completion(raw: Any) -> Completion:
+    """The reply's text and token usage from a raw ``chat.completions`` response.
+
+    No choices, or no text, is an empty reply (re-asked like malformed output); a body that
+    is not JSON or not shaped like a completion is ``Unreadable``.
+    """
+    try:
+        completion = raw.parse()
+        choices = completion.choices or []
+        content = choices[0].message.content if choices else None
+        usage = completion.usage
+        return Completion(
+            content=content if isinstance(content, str) else None,
+            tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0) if usage else 0,
+            tokens_out=int(getattr(usage, "completion_tokens", 0) or 0) if usage else 0,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, openai.APIError) as exc:
+        raise Unreadable(type(exc).__name__) from None
+
+
+def transport_failure(exc: openai.APIError) -> str:
+    """A reviewer's words for a failed call (the client's retries already spent)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "the LLM timed out (after retries)"
+    if isinstance(exc, openai.RateLimitError):
+        return "the LLM kept answering HTTP 429, rate limited (after retries)"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the LLM answered HTTP {exc.status_code} (after retries)"
+    if isinstance(exc, openai.APIConnectionError):
+        return "the LLM endpoint could not be reached"
+    return f"the LLM endpoint sent an unreadable response ({type(exc).__name__})"
 
 
 def _strip_fences(content: str) -> str:
@@ -117,21 +208,25 @@ class SupportModel:
     """The one place that talks to the LLM."""
 
     def __init__(self, settings: Settings) -> None:
-        key = settings.openai_api_key
-        if key is None:
+        if settings.openai_api_key is None:
             raise ValueError("SupportModel needs OPENAI_API_KEY")
         self.model = settings.support_bot_model
         self.parse_retries = settings.llm_parse_retries
-        self._chat = ChatTransport(
-            api_key=key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-        )
+        self._client = openai_client(settings)
         self._slots = LlmSlots(settings.llm_concurrency)
 
     async def close(self) -> None:
-        await self._chat.close()
+        await self._client.close()
+
+    async def complete(self, messages: list[dict[str, str]], *, first: bool = False) -> Completion:
+        """One chat completion in JSON mode: ``openai.APIError`` or ``Unreadable`` if it fails."""
+        async with self._slots.held(first=first):
+            raw = await self._client.chat.completions.with_raw_response.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]  # role/content dicts
+                response_format=JSON_OBJECT,
+            )
+        return read_completion(raw)
 
     async def structured(self, prompt: Prompt, output: type[T], **variables: str) -> LlmResult[T]:
         messages: list[dict[str, str]] = list(prompt.render(**variables))
@@ -154,19 +249,10 @@ class SupportModel:
         for _ in range(self.parse_retries + 1):
             attempts += 1
             try:
-                async with self._slots.held(first=prompt.name != FIRST_STEP):
-                    response = await self._chat.complete(
-                        {"model": self.model, "messages": messages, "response_format": JSON_OBJECT}
-                    )
-            except ChatTimeout:
-                raise LlmFailure("the LLM timed out (after retries)", usage()) from None
-            except ChatStatusError as exc:
-                raise LlmFailure(
-                    f"the LLM answered HTTP {exc.status} (after retries)", usage()
-                ) from None
-            except ChatUnreachable:
-                raise LlmFailure("the LLM endpoint could not be reached", usage()) from None
-            except ChatUnreadable as exc:
+                response = await self.complete(messages, first=prompt.name != FIRST_STEP)
+            except openai.APIError as exc:
+                raise LlmFailure(transport_failure(exc), usage()) from None
+            except Unreadable as exc:
                 # A broken HTTP body (truncated JSON, missing fields): not the model's words, so
                 # not worth a re-ask; the round escalates with the reason.
                 raise LlmFailure(

@@ -83,6 +83,7 @@ async def test_dense_and_hybrid_use_vectors_from_the_embeddings_endpoint(
             _env_file=None,
             openai_api_key=SecretStr(LLM_KEY),
             openai_base_url=llm.url,
+            openai_api_version=None,
             llm_max_retries=0,
         )
         retriever = Retriever(repo, embedder=EndpointEmbedder(settings, "text-embedding-test"))

@@ -2,7 +2,10 @@
 
 This module owns :class:`FakeOpenAI`: an aiohttp server on 127.0.0.1 answering
 ``POST /v1/chat/completions``, ``GET /v1/models`` (and ``/v1/models/{id}``) and
-``POST /v1/embeddings`` with the JSON shapes the real ``openai`` client parses. The test
+``POST /v1/embeddings`` with the JSON shapes the real ``openai`` client parses, and the same
+as Azure OpenAI serves them (``POST /openai/deployments/{deployment}/chat/completions`` and
+``.../embeddings``, ``GET /openai/models``), which want an ``api-key`` header and an
+``api-version`` query parameter where OpenAI's paths want ``Authorization: Bearer``. The test
 decides what the "model" says (a scripted queue, then a responder function) and can inject
 faults: HTTP errors, slow answers (client timeouts) and answers held indefinitely (crashes
 mid-call). Malformed model output needs no special support: script a non-JSON string.
@@ -14,7 +17,8 @@ is counted by kind in :attr:`FakeOpenAI.injected`.
 
 Only chat-completion bodies are kept in :attr:`FakeOpenAI.requests` (every body that arrived,
 including those answered with an injected fault); embedding bodies go to
-:attr:`FakeOpenAI.embedding_requests`.
+:attr:`FakeOpenAI.embedding_requests`. Every request's method, path, headers and query
+parameters, whatever the route, are kept in :attr:`FakeOpenAI.received`.
 """
 
 from __future__ import annotations
@@ -29,17 +33,43 @@ import random
 import struct
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["FakeOpenAI", "count_tokens", "fake_embedding"]
+__all__ = ["FakeOpenAI", "Received", "count_tokens", "fake_embedding"]
 
 Json = dict[str, Any]
 Responder = Callable[[Json], str]
 
 EMBEDDING_DIM = 8
+AZURE_PREFIX = "/openai/"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One HTTP request as it arrived: header names are lower-cased."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    retry_after: str | None
+
+
+@dataclass(frozen=True)
+class _RawAnswer:
+    status: int
+    body: str
+    content_type: str
+
 
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
@@ -138,12 +168,13 @@ class FakeOpenAI:
         self.responder: Responder | None = responder
         self.requests: list[Json] = []
         self.embedding_requests: list[Json] = []
+        self.received: list[Received] = []
         self._script: deque[str] = deque()
-        self._failures: deque[int] = deque()
+        self._failures: deque[_Failure | _RawAnswer] = deque()
         self._delays: deque[float] = deque()
         self._random: _RandomFaults | None = None
         # Injected faults by kind: "timeout", "500", "malformed_json", "malformed_body" (random
-        # ones), and "status_<n>" for those queued with fail_next.
+        # ones), "status_<n>" for those queued with fail_next, "raw" for answer_raw_next's.
         self.injected: Counter[str] = Counter()
         self._unhung = asyncio.Event()
         self._unhung.set()
@@ -156,11 +187,32 @@ class FakeOpenAI:
 
     async def start(self) -> None:
         self._stopping = asyncio.Event()
-        app = web.Application()
+
+        @web.middleware
+        async def record(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            self.received.append(
+                Received(
+                    method=request.method,
+                    path=request.path,
+                    headers={name.lower(): value for name, value in request.headers.items()},
+                    query=dict(request.query),
+                )
+            )
+            return await handler(request)
+
+        app = web.Application(middlewares=[record])
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{model}", self._model)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        # Azure OpenAI: the deployment in the path, api-key and ?api-version=.
+        app.router.add_post(
+            "/openai/deployments/{deployment}/chat/completions", self._chat_completions
+        )
+        app.router.add_post("/openai/deployments/{deployment}/embeddings", self._embeddings)
+        app.router.add_get("/openai/models", self._models)
         # A short shutdown timeout: stop() must not wait a minute on a delayed answer.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -194,6 +246,11 @@ class FakeOpenAI:
         """Base URL for ``AsyncOpenAI(base_url=...)``."""
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def azure_endpoint(self) -> str:
+        """Endpoint for ``AsyncAzureOpenAI(azure_endpoint=...)`` (it appends ``/openai``)."""
+        return f"http://127.0.0.1:{self.port}"
+
     # ------------------------------------------------------------------ behaviour
 
     def script(self, *contents: str) -> None:
@@ -203,9 +260,20 @@ class FakeOpenAI:
     def set_responder(self, fn: Responder | None) -> None:
         self.responder = fn
 
-    def fail_next(self, status: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` chat completions with ``status`` and OpenAI error JSON."""
-        self._failures.extend([status] * times)
+    def fail_next(self, status: int = 500, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer the next ``times`` chat completions with ``status`` and OpenAI error JSON.
+
+        ``retry_after`` is sent as the ``Retry-After`` header; a 429 without it says ``0``.
+        """
+        if retry_after is None and status == 429:
+            retry_after = "0"
+        self._failures.extend([_Failure(status, retry_after)] * times)
+
+    def answer_raw_next(
+        self, body: str, status: int = 200, content_type: str = "application/json"
+    ) -> None:
+        """Answer the next chat completion with exactly ``body`` (queued with fail_next's)."""
+        self._failures.append(_RawAnswer(status, body, content_type))
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` chat completions."""
@@ -266,6 +334,12 @@ class FakeOpenAI:
     # ------------------------------------------------------------------ HTTP handlers
 
     def _authorized(self, request: web.Request) -> bool:
+        if request.path.startswith(AZURE_PREFIX):
+            return (
+                request.headers.get("api-key", "") == self.api_key
+                and "Authorization" not in request.headers
+                and bool(request.query.get("api-version"))
+            )
         return request.headers.get("Authorization", "") == f"Bearer {self.api_key}"
 
     @staticmethod
@@ -314,9 +388,15 @@ class FakeOpenAI:
             # The caller gave up: don't let a dead request consume a scripted reply or fault.
             return web.Response(status=499)
         if self._failures:
-            status = self._failures.popleft()
+            failure = self._failures.popleft()
+            if isinstance(failure, _RawAnswer):
+                self.injected["raw"] += 1
+                return web.Response(
+                    status=failure.status, text=failure.body, content_type=failure.content_type
+                )
+            status = failure.status
             self.injected[f"status_{status}"] += 1
-            headers = {"retry-after": "0"} if status == 429 else None
+            headers = {"retry-after": failure.retry_after} if failure.retry_after else None
             return web.json_response(
                 _error_body(status, f"fake injected failure {status}"),
                 status=status,

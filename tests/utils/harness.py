@@ -59,6 +59,7 @@ def settings_for(
     if llm is not None:
         values["openai_api_key"] = LLM_KEY
         values["openai_base_url"] = llm.url
+        values["openai_api_version"] = None  # the fake's OpenAI paths, whatever the shell says
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
