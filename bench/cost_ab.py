@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import statistics
 import subprocess
@@ -44,8 +43,7 @@ VARIANTS = ("before", "after", "bare")
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     began = time.monotonic()
     figures: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    texts = [t for t in ds.latency_queries(tp.EVAL_DATA, 4000) if re.search(r"[A-Za-z]{2}", t)]
-    unique = list(dict.fromkeys(texts))
+    texts = unique = ds.replied_questions(tp.EVAL_DATA, 4000)  # each gets a reply
     with tempfile.TemporaryDirectory(prefix="cost-ab-") as tmp:
         workdir = Path(tmp)
         kb = workdir / "kb.db"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -479,3 +480,17 @@ def latency_queries(root: Path, n: int) -> list[str]:
     mixed = [q for i, pool in enumerate(pools) for q in sample(pool, per_pool, SEED + i)]
     random.Random(SEED).shuffle(mixed)
     return mixed[:n]
+
+
+def replied_questions(root: Path, n: int) -> list[str]:
+    """``latency_queries`` the bot replies to, each once: with words in them (an emoji-only
+    message is rightly ignored) and not a lone thanks (ignored too), so that counting replies
+    never waits for one that will not come."""
+    from bot.query import greeting_only, is_pleasantry
+
+    texts = [
+        t
+        for t in latency_queries(root, n)
+        if re.search(r"[A-Za-z]{2}", t) and not (is_pleasantry(t) and not greeting_only(t))
+    ]
+    return list(dict.fromkeys(texts))
