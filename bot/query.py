@@ -133,11 +133,8 @@ _THANKS_OR_ACK = re.compile(
 def greeting_only(text: str) -> bool:
     """Whether a message only greets ("hi team! :wave:", "good morning"): a customer opening a
     conversation before asking, who should be asked what they need."""
-    return (
-        is_pleasantry(text)
-        and _THANKS_OR_ACK.search(_markup_free(text)) is None
-        and bool(re.search(r"[^\W_]", _markup_free(text)))
-    )
+    # is_pleasantry already requires words: a message of only mentions and emoji is neither.
+    return is_pleasantry(text) and _THANKS_OR_ACK.search(_markup_free(text)) is None
 
 
 def _markup_free(text: str) -> str:
