@@ -6,6 +6,7 @@ Environment names are the public contract (see README). Nothing else reads ``os.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -113,6 +114,9 @@ class Settings(BaseSettings):
     # Purge message text from tickets resolved this many days ago (numbers are kept); unset:
     # keep everything.
     retention_days: int | None = Field(default=None, ge=1)
+    # A PEM file of certificate authorities trusted on top of the system's (a TLS-inspecting
+    # proxy's CA); applies to every outbound connection (bot/network.py).
+    support_bot_ca_bundle: str | None = None
 
     @field_validator(
         "slack_bot_token",
@@ -120,6 +124,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "openai_api_key",
         "openai_api_version",
+        "support_bot_ca_bundle",
         mode="before",
     )
     @classmethod
@@ -284,6 +289,9 @@ def problems_for_start(settings: Settings) -> list[str]:
             "OPENAI_API_VERSION is set (Azure OpenAI) but OPENAI_BASE_URL is not: set it to"
             " your resource's endpoint, https://RESOURCE.openai.azure.com"
         )
+    bundle = settings.support_bot_ca_bundle
+    if bundle and not Path(bundle).is_file():
+        problems.append(f"SUPPORT_BOT_CA_BUNDLE names {bundle}, which is not a readable file")
     if settings.escalation_channel and settings.escalation_channel in settings.support_channels:
         problems.append(
             "ESCALATION_CHANNEL must not be one of SUPPORT_CHANNELS: review cards and drafts"

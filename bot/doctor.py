@@ -4,6 +4,7 @@ precisely what is wrong with each."""
 from __future__ import annotations
 
 import re
+import ssl
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,8 +14,10 @@ from bot.config import Settings, problems_for_start
 from bot.database import database_for
 from bot.health import Check, llm_health
 from bot.live_config import ConfigSnapshot, LiveConfig, defaults
+from bot.llm import model_url
+from bot.network import proxy_for, shown, tls_context
 from bot.people import Profile, Workspace
-from bot.runtime import StartupError, identify, slack_client
+from bot.runtime import SOCKET_MODE_URL, StartupError, identify, slack_client
 from bot.slack_text import slack_error
 from persistence.config import ConfigRepository
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError
@@ -27,6 +30,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(
         Check("configuration", not problems, "; ".join(problems) or "everything needed is set")
     )
+    checks.append(_network(settings))
     checks.append(await _database(settings))
     if settings.slack_bot_token is not None:
         checks += await _slack(settings, await _config_in_force(settings))
@@ -34,6 +38,25 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("slack", False, "skipped: SLACK_BOT_TOKEN is not set"))
     checks.append(await llm_health(settings))
     return checks
+
+
+def _network(settings: Settings) -> Check:
+    """How each outbound connection leaves the machine: its proxy, and the certificates."""
+    routes = [
+        ("Slack API", settings.slack_api_url),
+        ("Socket Mode" if settings.socket_mode else None, SOCKET_MODE_URL),
+        ("model" if settings.openai_api_key is not None else None, model_url(settings)),
+    ]
+    parts = [f"{name} {shown(proxy_for(url))}" for name, url in routes if name is not None]
+    bundle = settings.support_bot_ca_bundle
+    try:
+        tls_context(bundle)
+    except (OSError, ssl.SSLError) as exc:
+        return Check("network", False, f"SUPPORT_BOT_CA_BUNDLE={bundle} cannot be read: {exc}")
+    parts.append(
+        f"certificates: the system's and {bundle}" if bundle else "certificates: the system's"
+    )
+    return Check("network", True, "; ".join(parts))
 
 
 async def _config_in_force(settings: Settings) -> ConfigSnapshot:

@@ -1,8 +1,9 @@
 """Calls to the OpenAI-compatible chat endpoint that must come back as validated models.
 
 Every model call goes through the ``openai`` package: ``AsyncOpenAI``, or ``AsyncAzureOpenAI``
-for Azure (``openai_client``), one client per ``SupportModel``. The client retries what is worth
-retrying: 408, 409, 429 and 5xx answers, timeouts and connection failures, up to
+for Azure (``openai_client``), one client per ``SupportModel``, with the proxy and certificates
+of ``bot/network.py``. The client retries what is worth retrying: 408, 409, 429 and 5xx
+answers, timeouts and connection failures, up to
 ``LLM_MAX_RETRIES`` times with exponential backoff, honouring ``Retry-After``; each try may take
 ``LLM_TIMEOUT`` seconds. Other answers fail at once. What happens next is ours: a reply that is
 not valid JSON for the model is re-asked with the validation error, at most
@@ -29,10 +30,12 @@ from openai.types.shared_params import ResponseFormatJSONObject
 from pydantic import BaseModel, ValidationError
 
 from bot.config import AZURE_HOST_SUFFIXES, DEFAULT_AZURE_API_VERSION, Settings
+from bot.network import httpx_client, tls_context
 from bot.prompts import Prompt
 
 T = TypeVar("T", bound=BaseModel)
 
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 # Plain JSON mode rather than json_schema: vLLM, Ollama and llama.cpp servers all accept it.
 JSON_OBJECT: ResponseFormatJSONObject = {"type": "json_object"}
 
@@ -62,6 +65,7 @@ def openai_client(
         raise ValueError("the LLM client needs OPENAI_API_KEY")
     timeout = settings.llm_timeout if timeout is None else timeout
     retries = settings.llm_max_retries if max_retries is None else max_retries
+    http = httpx_client(tls_context(settings.support_bot_ca_bundle), model_url(settings))
     if is_azure(settings):
         if not settings.openai_base_url:
             raise ValueError(
@@ -73,13 +77,20 @@ def openai_client(
             api_key=key.get_secret_value(),
             timeout=timeout,
             max_retries=retries,
+            http_client=http,
         )
     return AsyncOpenAI(
         api_key=key.get_secret_value(),
         base_url=settings.openai_base_url,
         timeout=timeout,
         max_retries=retries,
+        http_client=http,
     )
+
+
+def model_url(settings: Settings) -> str:
+    """Where model calls go (its proxy is chosen by this URL)."""
+    return settings.openai_base_url or OPENAI_DEFAULT_URL
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,9 @@ answered 5xx after posting) first looks in the thread or channel for a message o
 customer's or another app's message carrying the same metadata does not count. That makes "at
 least once" delivery land exactly once.
 
-Why only a 429 is retried within the call (``bot/slack_api.py``, and slack_sdk's handler for
-the look-ups): a 429 means Slack did nothing, so an immediate retry is safe; a 5xx or a dropped
-connection may hide a message that was posted, so those retries go through the job queue and the
-look-before-post check above.
+Why only a 429 is retried within a post (``bot/slack_api.py``): a 429 means Slack did nothing,
+so an immediate retry is safe; a 5xx or a dropped connection may hide a message that was
+posted, so those retries go through the job queue and the look-before-post check above.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -42,14 +42,13 @@ from bot.deliveries import (
     plain_reason,
     undelivered,
 )
-from bot.http1 import HttpFailure
 from bot.jobkinds import PermanentFailure, RetryLater
 from bot.logs import current_ticket
 from bot.models import Source
 from bot.people import Workspace
 from bot.queueing import queue_card_sync
 from bot.repos import Repositories
-from bot.slack_api import SlackCallFailed, SlackWriter, retry_after_seconds
+from bot.slack_api import call, retry_after_seconds
 from bot.slack_text import message_link, slack_date, slack_error
 from bot.status import last_word, ticket_status
 from bot.worker import complete_running_job
@@ -180,7 +179,6 @@ class SlackOutbox:
     def __init__(
         self,
         client: AsyncWebClient,
-        writer: SlackWriter,
         repos: Repositories,
         workspace: Workspace,
         escalation_channel: str,
@@ -189,8 +187,7 @@ class SlackOutbox:
         can_redraft: bool = False,
         max_redrafts: int = 0,
     ) -> None:
-        self.client = client  # reads: an earlier delivery's look-up
-        self.writer = writer  # posts and updates
+        self.client = client
         self.repos = repos
         self.workspace = workspace
         self.escalation_channel = escalation_channel
@@ -548,10 +545,10 @@ class SlackOutbox:
 
     async def _call(self, method: str, **kwargs: Any) -> str:
         try:
-            response = await self.writer.call(method, **kwargs)
-        except SlackCallFailed as exc:
-            raise _classify(exc.error, exc.status, exc.retry_after) from None
-        except (TimeoutError, HttpFailure) as exc:
+            response = await call(self.client, method, **kwargs)
+        except SlackApiError as exc:
+            raise _classify_slack_error(exc) from None
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
         ts = response.get("ts")
         if not isinstance(ts, str):
@@ -598,7 +595,7 @@ class SlackOutbox:
                 raise PermanentFailure(
                     f"{LOOKUP_FAILED}: Slack refused {method}: {error}"
                 ) from None
-            except (TimeoutError, OSError) as exc:
+            except (TimeoutError, OSError, aiohttp.ClientError) as exc:
                 raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from None
             for message in response.get("messages") or []:
                 if not (_is_ours(message, self.workspace) and isinstance(message.get("ts"), str)):

@@ -17,7 +17,6 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import jobkinds
@@ -36,6 +35,7 @@ from bot.intake import Intake
 from bot.knowledge import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.llm import SupportModel
+from bot.network import proxy_for, tls_context
 from bot.observability import Observability, Readiness
 from bot.outbox import SlackOutbox
 from bot.people import People, Workspace
@@ -47,7 +47,7 @@ from bot.retrieval import Retriever
 from bot.review import ReviewDesk
 from bot.saved_articles import ArticleDesk
 from bot.services import Services
-from bot.slack_api import SlackWriter
+from bot.slack_api import slack_session, web_client
 from bot.slack_text import slack_error
 from bot.worker import JobWorker
 from bot.workflow import Workflow
@@ -61,6 +61,9 @@ from persistence.retention import RetentionRepository
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+# Where Socket Mode connects (apps.connections.open names the exact URL): its proxy is chosen
+# for this host.
+SOCKET_MODE_URL = "wss://wss-primary.slack.com/"
 
 
 class StartupError(Exception):
@@ -70,17 +73,16 @@ class StartupError(Exception):
 def slack_client(
     settings: Settings, session: aiohttp.ClientSession | None = None
 ) -> AsyncWebClient:
-    """The Web API client. With ``session``, every call reuses its pooled connections; without
-    one, slack_sdk opens (and closes) a connection for each call."""
+    """The Web API client (``bot/slack_api.py``). With ``session``, every call reuses its pooled
+    connections; without one, slack_sdk opens (and closes) a connection for each call."""
     token = settings.slack_bot_token
     if token is None:
         raise StartupError("SLACK_BOT_TOKEN is not set")
-    return AsyncWebClient(
-        token=token.get_secret_value(),
-        base_url=settings.slack_api_url,
-        timeout=15,
+    return web_client(
+        token.get_secret_value(),
+        settings.slack_api_url,
+        tls=tls_context(settings.support_bot_ca_bundle),
         session=session,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
     )
 
 
@@ -126,7 +128,6 @@ class BotRuntime:
         self.observability: Observability | None = None
         self.port: int | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._writer: SlackWriter | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -134,7 +135,7 @@ class BotRuntime:
         self.db = database_for(settings)
         await self.db.open()
         repos = Repositories.over(self.db)
-        self._http = aiohttp.ClientSession()
+        self._http = slack_session(tls_context(settings.support_bot_ca_bundle))
         client = slack_client(settings, self._http)
         workspace = await identify(client)
         self.readiness.slack_ok_at = time.time()
@@ -146,10 +147,8 @@ class BotRuntime:
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
         handoffs = Handoffs(settings, config, repos, people)
-        self._writer = SlackWriter(client.token or "", client.base_url)
         outbox = SlackOutbox(
             client,
-            self._writer,
             repos,
             workspace,
             settings.escalation_channel,
@@ -271,6 +270,9 @@ class BotRuntime:
         if settings.socket_mode:
             assert settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            # Socket Mode's WebSocket: the Web API client's certificates, and the proxy for
+            # Slack's hosts (slack_sdk would read HTTPS_PROXY itself, but not NO_PROXY).
+            self._socket.client.proxy = proxy_for(SOCKET_MODE_URL)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             socket_client = self._socket.client
             self.readiness.socket_connected = socket_client.is_connected
@@ -326,9 +328,6 @@ class BotRuntime:
         if self._http is not None:
             await self._http.close()
             self._http = None
-        if self._writer is not None:
-            await self._writer.close()
-            self._writer = None
         if self.services is not None:
             await self.services.knowledge.retriever.close()
         if self.db is not None:

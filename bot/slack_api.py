@@ -1,86 +1,54 @@
-"""The outbox's writes to Slack's Web API (``chat.postMessage``, ``chat.update``) over
-``bot/http1.py``.
+"""The one Slack Web API client: slack_sdk's ``AsyncWebClient`` over one pooled session.
 
-Why not slack_sdk's ``AsyncWebClient`` for these two: every answered question posts once and
-every card is posted and updated, and the client's request building, retry-handler loop,
-response objects and aiohttp's client cost about a third of a millisecond of CPU per call more
-(issue 8's profile: the largest single cost left on a question's path). The body is the same
-JSON the client sends. Everything else (thread reads, views, users, files) still goes through
-slack_sdk, where calls are rare.
+Every call the bot makes to Slack goes through it: the outbox's posts and updates, thread and
+channel reads, views, users. Its proxy and certificates come from ``bot/network.py``.
 
-A 429 is retried here, after its ``Retry-After`` (up to ``RATE_LIMIT_RETRIES`` times, when it
-asks for at most ``RATE_LIMIT_WAIT`` seconds), as slack_sdk's rate-limit handler did: Slack did
-nothing, so an immediate retry is safe. Other failures raise ``SlackCallFailed`` with Slack's
-own error (``channel_not_found``, ``ratelimited``, …), or ``http_<status>`` when the answer is
-not Slack's JSON (a load balancer's 5xx page), with the status and any ``Retry-After``.
+What the client retries within a call, with slack_sdk's retry handlers:
+
+* a 429 whose ``Retry-After`` is at most ``RATE_LIMIT_WAIT`` seconds, up to
+  ``RATE_LIMIT_RETRIES`` times: Slack did nothing, so repeating is safe. A longer wait is not
+  spent inside the call: the caller sees ``ratelimited`` (the outbox re-queues the delivery
+  for when Slack asks);
+* a 500 or 503, and a connection that failed or dropped, once, for every method but those
+  that create a message (``CREATES_MESSAGES``): an answer lost after Slack posted would post
+  it twice. Those go back to the outbox, which looks for the earlier delivery before posting
+  again (``bot/outbox.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import ssl
 from typing import Any
-from urllib.parse import urlsplit
 
-from bot.http1 import Origin
+import aiohttp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.network import aiohttp_session, proxy_for
 
 RATE_LIMIT_RETRIES = 2
 RATE_LIMIT_WAIT = 30
-
-
-class SlackCallFailed(Exception):
-    def __init__(self, error: str, status: int, retry_after: str | None) -> None:
-        super().__init__(f"Slack refused: {error} (HTTP {status})")
-        self.error = error
-        self.status = status
-        self.retry_after = retry_after
-
-
-class SlackWriter:
-    def __init__(self, token: str, base_url: str, *, timeout: float = 15.0) -> None:
-        base = base_url if base_url.endswith("/") else base_url + "/"
-        self._path = urlsplit(base).path
-        self._origin = Origin(
-            base,
-            {
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json; charset=utf-8",
-            },
-            timeout=timeout,
-        )
-
-    async def close(self) -> None:
-        await self._origin.close()
-
-    async def call(self, method: str, **args: Any) -> dict[str, Any]:
-        """Call a Web API method with a JSON body (arguments that are None are left out, as
-        slack_sdk does); Slack's answer when it says ok."""
-        body = json.dumps({k: v for k, v in args.items() if v is not None}).encode()
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            try:
-                return await self._call(method, body)
-            except SlackCallFailed as failed:
-                wait = retry_after_seconds(failed.retry_after)
-                if failed.status != 429 or wait is None or wait > RATE_LIMIT_WAIT:
-                    raise
-                if attempt == RATE_LIMIT_RETRIES:
-                    raise
-                await asyncio.sleep(wait)
-        raise AssertionError("unreachable")
-
-    async def _call(self, method: str, body: bytes) -> dict[str, Any]:
-        response = await self._origin.post(self._path + method, body)
-        retry_after = response.headers.get("retry-after")
-        try:
-            data = json.loads(response.body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise SlackCallFailed(f"http_{response.status}", response.status, retry_after)
-        if response.status == 429 or not data.get("ok"):
-            fallback = "ratelimited" if response.status == 429 else "unknown_error"
-            raise SlackCallFailed(str(data.get("error") or fallback), response.status, retry_after)
-        return data
+TIMEOUT = 15
+# Methods whose repetition, after Slack acted on the first attempt, would show a customer or a
+# reviewer the same message twice.
+CREATES_MESSAGES = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.scheduleMessage",
+        "chat.meMessage",
+        "files.completeUploadExternal",
+        "files.upload",
+    }
+)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -89,3 +57,111 @@ def retry_after_seconds(value: str | None) -> float | None:
     if text.isascii() and text.isdigit() and len(text) < 8:
         return float(text)
     return None
+
+
+def _method(request: HttpRequest) -> str:
+    return request.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _retry_after(response: HttpResponse) -> float | None:
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after" and values:
+            return retry_after_seconds(values[0])
+    return None
+
+
+class ShortRateLimits(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's rate-limit handler, for waits Slack says are short."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response)
+        return wait is not None and wait <= RATE_LIMIT_WAIT
+
+
+class RepeatableServerErrors(AsyncServerErrorRetryHandler):
+    """slack_sdk's 500/503 handler, except for methods that create a message."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _method(request) in CREATES_MESSAGES:
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class RepeatableConnectionErrors(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's dropped-connection handler, except for methods that create a message."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _method(request) in CREATES_MESSAGES:
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    return [
+        ShortRateLimits(max_retry_count=RATE_LIMIT_RETRIES),
+        RepeatableServerErrors(max_retry_count=1),
+        RepeatableConnectionErrors(max_retry_count=1),
+    ]
+
+
+def slack_session(tls: ssl.SSLContext, timeout: float = TIMEOUT) -> aiohttp.ClientSession:
+    """The session every Web API call shares; each call may take ``timeout`` seconds."""
+    return aiohttp_session(tls, timeout=timeout)
+
+
+def web_client(
+    token: str,
+    base_url: str,
+    *,
+    tls: ssl.SSLContext,
+    session: aiohttp.ClientSession | None = None,
+    timeout: int = TIMEOUT,
+) -> AsyncWebClient:
+    """A Web API client for ``token``. With ``session`` (``slack_session``), every call reuses
+    its pooled connections and the session's timeout applies; without one, slack_sdk opens (and
+    closes) a connection for each call, each given ``timeout`` seconds."""
+    client = AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        ssl=tls,
+        session=session,
+        retry_handlers=retry_handlers(),
+    )
+    # slack_sdk reads HTTPS_PROXY itself but not NO_PROXY: name the proxy (or none) here.
+    client.proxy = proxy_for(base_url)
+    return client
+
+
+async def call(client: AsyncWebClient, method: str, **args: Any) -> dict[str, Any]:
+    """Call a Web API method with a JSON body, leaving out arguments that are None; Slack's
+    answer (a ``SlackApiError`` when it is not ok)."""
+    response = await client.api_call(method, json={k: v for k, v in args.items() if v is not None})
+    return dict(response.data) if isinstance(response.data, dict) else {}

@@ -29,6 +29,7 @@ import copy
 import itertools
 import json
 import random
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -154,7 +155,9 @@ class SlackStandIn:
         team_id: str = "THOME",
         team_url: str = "https://home.slack.com/",
         app_token: str = "xapp-test",
+        tls: ssl.SSLContext | None = None,  # serve https and wss (a test's own CA)
     ) -> None:
+        self.tls = tls
         self.token = token
         self.app_token = app_token
         # Socket Mode: connected websockets, and the acks the app sent back by envelope id.
@@ -238,7 +241,7 @@ class SlackStandIn:
         # A short shutdown timeout: stop() must not wait a minute on a parked handler.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         self._started_at = time.monotonic()
@@ -270,7 +273,7 @@ class SlackStandIn:
     @property
     def url(self) -> str:
         """Base URL for ``AsyncWebClient(base_url=...)``; the SDK appends the method name."""
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/api/"
 
     @property
     def response_url(self) -> str:
@@ -598,7 +601,8 @@ class SlackStandIn:
         if method == "apps.connections.open":
             # Socket Mode: only the app-level token may open a connection.
             body = (
-                {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+                # By the name the app reached us by (a proxy test's name resolves only there).
+                {"ok": True, "url": f"{'wss' if self.tls else 'ws'}://{request.host}/socket"}
                 if token == self.app_token
                 else _error("invalid_auth")
             )

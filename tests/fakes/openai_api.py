@@ -30,6 +30,7 @@ import itertools
 import json
 import math
 import random
+import ssl
 import struct
 import time
 from collections import Counter, deque
@@ -162,7 +163,9 @@ class FakeOpenAI:
         api_key: str = "sk-test",
         model: str = "gpt-test",
         responder: Responder | None = None,
+        tls: ssl.SSLContext | None = None,  # serve https (a test's own CA)
     ) -> None:
+        self.tls = tls
         self.api_key = api_key
         self.model = model
         self.responder: Responder | None = responder
@@ -216,7 +219,7 @@ class FakeOpenAI:
         # A short shutdown timeout: stop() must not wait a minute on a delayed answer.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
 
@@ -244,7 +247,7 @@ class FakeOpenAI:
     @property
     def url(self) -> str:
         """Base URL for ``AsyncOpenAI(base_url=...)``."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     @property
     def azure_endpoint(self) -> str:
