@@ -33,8 +33,12 @@ Reported per dataset and mode, on the chosen split: answered correctly (auto-ans
 every gold article), answered wrongly (auto-answered, in scope, not citing every gold article;
 the worst outcome), escalated though answerable (shares of the answerable messages),
 out-of-scope answered (share of the out-of-scope messages), messages asking for a person, the
-top escalation reasons, and the counts by message style. Tables go to stdout (and
-``decisions.txt``), progress to stderr, everything to ``decisions.json`` in ``bench/results``.
+top escalation reasons, and the counts by message style; and what the rounds cost, read from
+the tickets' trails: model calls and prompt tokens per message, and of the drafts written while
+the message was classified (``Answerer.work_out``), the share written again once the
+classification's search was known (the redraft rate), with the reasons. Tables go to stdout
+(and ``decisions.txt``), progress to stderr, everything to ``decisions.json`` in
+``bench/results``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import random
 import re
 import shlex
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -419,6 +424,12 @@ class Outcome:
     top_hit: str | None  # the first retrieved article
     shown: tuple[str, ...]  # the distinct articles retrieved (what the draft prompt showed)
     invented: bool = False  # credulous: its draft stated a number no passage holds
+    model_calls: int = 0  # the round's model calls, from the trail
+    prompt_tokens: int = 0  # their prompt tokens
+    # What became of the draft written while the message was classified: "kept", "redrafted",
+    # "discarded"; None when none was (a greeting, a request for a person, no model).
+    draft_verdict: str | None = None
+    draft_reason: str = ""  # why it was kept, written again or discarded
 
 
 def bench_settings(
@@ -562,7 +573,26 @@ class Bench:
             assert ticket is not None
         await workflow.advance(ticket.id, ticket.round)
         ticket = await repos.tickets.get(ticket.id)
-        return self._outcome(message, ticket, None)
+        outcome = self._outcome(message, ticket, None)
+        await self._cost(outcome, ticket.id if ticket is not None else None)
+        return outcome
+
+    async def _cost(self, outcome: Outcome, ticket_id: int | None) -> None:
+        """The round's model calls, prompt tokens and draft verdict, from the ticket's trail."""
+        if ticket_id is None:
+            return
+        rows = await self.db.fetchall(
+            "SELECT step, detail, prompt_name, tokens_in FROM ticket_events WHERE ticket_id = ?",
+            (ticket_id,),
+        )
+        for row in rows:
+            if row["prompt_name"] is not None:
+                outcome.model_calls += 1
+                outcome.prompt_tokens += int(row["tokens_in"] or 0)
+            if row["step"] == "drafted":
+                detail = json.loads(row["detail"] or "{}")
+                outcome.draft_verdict = detail.get("draft")
+                outcome.draft_reason = str(detail.get("reason") or "")
 
     @staticmethod
     def _inbound(ts: str, thread_ts: str | None, text: str) -> InboundMessage:
@@ -702,6 +732,7 @@ def summarise(outcomes: Sequence[Outcome], mode: str) -> dict[str, Any]:
             len(escalated) - len(shown_but_escalated), len(answerable)
         ),
     }
+    summary["cost"] = cost_summary(outcomes)
     if mode == "credulous":
         summary["invented_number"] = {
             "drafts": len(invented),
@@ -716,6 +747,34 @@ def summarise(outcomes: Sequence[Outcome], mode: str) -> dict[str, Any]:
         )
         summary["no_draft_oos"] = _share(sum(not o.draft for o in oos), len(oos))
     return summary
+
+
+def cost_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Model calls and prompt tokens per message, and what became of the drafts written while
+    the message was classified."""
+    asked = [o for o in outcomes if o.model_calls]
+    tokens = sorted(o.prompt_tokens for o in asked)
+    ahead = [o for o in outcomes if o.draft_verdict is not None]
+    verdicts = Counter(o.draft_verdict for o in ahead)
+    return {
+        "messages": len(outcomes),
+        "messages_asking_the_model": len(asked),
+        "model_calls": sum(o.model_calls for o in outcomes),
+        "model_calls_per_message": _share(sum(o.model_calls for o in outcomes), len(outcomes)),
+        "model_calls_per_message_asking": _share(sum(o.model_calls for o in asked), len(asked)),
+        "prompt_tokens_per_message_asking": {
+            "median": statistics.median(tokens) if tokens else None,
+            "mean": _share(sum(tokens), len(tokens)),
+        },
+        "drafted_ahead": len(ahead),
+        "draft_verdicts": dict(verdicts),
+        "redraft_rate": _share(verdicts.get("redrafted", 0), len(ahead)),
+        "redraft_reasons": Counter(
+            re.sub(r"\d+(?:, \d+)*", "N", o.draft_reason)
+            for o in ahead
+            if o.draft_verdict == "redrafted"
+        ).most_common(),
+    }
 
 
 def by_style(outcomes: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
@@ -1035,6 +1094,8 @@ def print_report(report: dict[str, Any], modes: Sequence[str], say: Printer) -> 
             ]
             if oos:
                 say("   out-of-scope answered by source: " + "; ".join(oos))
+        if mode != "offline":
+            say(cost_line(pooled[mode]["cost"]))
         if mode == "credulous":
             inv = pooled[mode]["invented_number"]
             say(
@@ -1055,6 +1116,21 @@ def print_report(report: dict[str, Any], modes: Sequence[str], say: Printer) -> 
         say(f"-- {mode}: by message style (all parts)")
         say(style_table(pooled[mode]["by_style"], mode))
         say()
+
+
+def cost_line(cost: dict[str, Any]) -> str:
+    tokens = cost["prompt_tokens_per_message_asking"]
+    verdicts = cost["draft_verdicts"]
+    per = cost["model_calls_per_message_asking"]
+    return (
+        f"   cost: {cost['model_calls']} model calls for {cost['messages']} messages"
+        f" ({per:.2f} per message that asked the model); prompt tokens per such message: median"
+        f" {tokens['median']:.0f}, mean {tokens['mean']:.0f}; drafted while classifying:"
+        f" {cost['drafted_ahead']}, redrafted {verdicts.get('redrafted', 0)}"
+        f" ({pct(cost['redraft_rate'])}), discarded {verdicts.get('discarded', 0)}"
+        if per is not None and tokens["mean"] is not None
+        else "   cost: no model calls"
+    )
 
 
 MODE_LINES = {

@@ -4,6 +4,7 @@ Run from the repository root (a benchmark, not a test)::
 
     .venv/bin/python -m bench.throughput [--quick] [--tickets 10000] [--chunks 100000]
                                          [--only bot|bare] [--out PATH] [--workdir DIR]
+                                         [--llm-latency 1.0] [--phases ... first_reply]
 
 What happens, once for the bot and once for the reference floor (``bench/bare_app.py``, a bare
 Bolt ``AsyncApp`` that answers every message in its thread with a fixed text):
@@ -24,7 +25,14 @@ Bolt ``AsyncApp`` that answers every message in its thread with a fixed text):
   the fake counted; *ack*: 5 s at each of 50, 200 and 500 messages/s offered, timing every HTTP
   acknowledgement (the queue is drained between rates); *slow model* (bot only): 240 questions
   at 20/s against a 2 s model, throughput in the steady middle of the run, against the ceiling
-  ``LLM_CONCURRENCY / (model calls per question x 2 s)``, with the most completions in flight.
+  ``LLM_CONCURRENCY / (model calls per question x 2 s)``, with the most completions in flight
+  and how long customers waited for their first reply while the model was the bottleneck;
+  *first reply* (bot only): questions at a realistic 2/s against a model taking
+  ``--llm-latency`` seconds a call (1.0), timing each from its event to the first
+  ``chat.postMessage`` in its thread, against the target of one model call + 100 ms; figures
+  for all questions, and apart for those whose draft was written once (the first search found
+  what the draft needed) and those drafted again (from the fake's notes: its draft calls).
+  ``--phases`` runs only some phases (the warm-up always runs).
 * Peak RSS is the process's VmHWM at the end (the high-water mark over every phase).
 
 It prints a table with the ratios to the bare app and writes the JSON to
@@ -80,7 +88,9 @@ EVAL_DATA = ROOT.parent / "shared" / "eval-data"
 AUTO_ANSWER_MARK = "Here is how that works"  # the fake model's draft (bench/fake_services.py)
 LLM_CONCURRENCY = 16
 SLOW_MODEL_SECONDS = 2.0
-MODEL_CALLS_PER_QUESTION = 2  # classify, draft
+FIRST_REPLY_RATE = 2.0  # questions/s: a busy support channel, well under any limit
+FIRST_REPLY_MARGIN_MS = 100.0  # the target: first reply within one model call + this
+PHASES = ("fill", "cost", "ack", "slow_model", "first_reply")
 
 
 @dataclass
@@ -94,6 +104,9 @@ class BenchConfig:
     ack_seconds: float = 5.0
     slow_questions: int = 240
     slow_rate: float = 20.0
+    first_reply_questions: int = 120
+    llm_latency: float = 1.0  # the model's seconds per call in the first-reply phase
+    phases: tuple[str, ...] = PHASES
     drain_timeout: float = 900.0
     only: AppKind | None = None
     workdir: Path | None = None
@@ -109,6 +122,7 @@ class BenchConfig:
             cost_questions=300,
             ack_seconds=2.0,
             slow_questions=80,
+            first_reply_questions=60,
         )
 
 
@@ -460,6 +474,17 @@ def throughput(questions: Sequence[Question], replies: dict[str, Json]) -> float
     return len(done) / span if span > 0 else float("nan")
 
 
+def spread(values: Sequence[float]) -> Json:
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "max": max(values),
+    }
+
+
 def distribution(values: Sequence[float]) -> Json:
     if not values:
         return {"n": 0}
@@ -498,74 +523,206 @@ async def measure_app(
             await wait_answered(fakes, warm, 120)
             await settle(kind, workdir)
 
-            log(f"{kind}: fill {cfg.tickets} questions at {cfg.fill_rate:.0f}/s (0 ms model)")
-            posts_before = len(await fakes.posts())
-            fill = await customers.offer(max(0, cfg.tickets - len(warm)), cfg.fill_rate)
-            replies = await wait_answered(fakes, fill, cfg.drain_timeout, posts_before)
-            f["fill"] = {
-                "questions": len(fill),
-                "offered_per_s": cfg.fill_rate,
-                "throughput_per_s": throughput(fill, replies),
-                "in_flight_peak": in_flight_peak(fill, replies),
-                "wall_s": max(r["at"] for r in replies.values()) - fill[0].sent_at,
-            }
-            log(f"{kind}: fill {f['fill']['throughput_per_s']:.1f}/s")
-            await settle(kind, workdir)
+            if "fill" in cfg.phases:
+                await fill_phase(kind, cfg, fakes, customers, len(warm), workdir, f, log)
 
-            log(f"{kind}: cost {cfg.cost_questions} questions at {cfg.cost_rate:.0f}/s")
-            posts_before = len(await fakes.posts())
-            llm_before = len((await fakes.completions())[0])
-            cpu_before = app.cpu_seconds()
-            cost = await customers.offer(cfg.cost_questions, cfg.cost_rate, unique)
-            replies = await wait_answered(fakes, cost, cfg.drain_timeout, posts_before)
-            await settle(kind, workdir)  # the cards and completions belong to these questions
-            cpu = app.cpu_seconds() - cpu_before
-            completions, _ = await fakes.completions(llm_before)
-            f["cost"] = cost_figures(cost, replies, completions, cpu)
-            log(f"{kind}: cost {f['cost']['cpu_s_per_1000']:.1f} CPU s / 1000")
+            if "cost" in cfg.phases:
+                await cost_phase(kind, cfg, fakes, customers, unique, app, workdir, f, log)
 
-            f["ack"] = {}
-            for rate in cfg.ack_rates:
-                count = int(rate * cfg.ack_seconds)
-                log(f"{kind}: ack at {rate:.0f}/s ({count} questions)")
-                posts_before = len(await fakes.posts())
-                batch = await customers.offer(count, rate)
-                acks = [q.ack_ms for q in batch if q.ack_ms is not None]
-                f["ack"][str(int(rate))] = {
-                    **distribution(acks),
-                    "not_200_first_time": sum(1 for q in batch if q.status != 200),
-                }
-                await wait_answered(fakes, batch, cfg.drain_timeout, posts_before)
-                await settle(kind, workdir)
+            if "ack" in cfg.phases:
+                await ack_phase(kind, cfg, fakes, customers, workdir, f, log)
 
-            if kind == "bot" and cfg.slow_questions:
-                log(f"{kind}: slow model, {cfg.slow_questions} questions at {cfg.slow_rate:.0f}/s")
-                await fakes.set_latency(SLOW_MODEL_SECONDS)
-                posts_before = len(await fakes.posts())
-                llm_before = len((await fakes.completions())[0])
-                slow = await customers.offer(cfg.slow_questions, cfg.slow_rate)
-                replies = await wait_answered(fakes, slow, cfg.drain_timeout, posts_before)
-                completions, max_in_flight = await fakes.completions(llm_before)
-                await fakes.set_latency(0.0)
-                calls = len(completions) / len(slow)
-                ceiling = LLM_CONCURRENCY / (calls * SLOW_MODEL_SECONDS)
-                measured = throughput(slow, replies)
-                f["slow_model"] = {
-                    "questions": len(slow),
-                    "model_seconds": SLOW_MODEL_SECONDS,
-                    "model_calls_per_question": calls,
-                    "throughput_per_s": measured,
-                    "ceiling_per_s": ceiling,
-                    "share_of_ceiling": measured / ceiling,
-                    "max_completions_in_flight": max_in_flight,
-                    "in_flight_peak": in_flight_peak(slow, replies),
-                }
-                log(f"{kind}: slow model {measured:.2f}/s of {ceiling:.2f}/s")
+            if kind == "bot" and cfg.slow_questions and "slow_model" in cfg.phases:
+                await slow_phase(kind, cfg, fakes, customers, f, log)
+
+            if kind == "bot" and cfg.first_reply_questions and "first_reply" in cfg.phases:
+                await first_reply_phase(kind, cfg, fakes, customers, unique, workdir, f, log)
             f["peak_rss_mb"] = app.peak_rss_mb()
             f["questions_total"] = len(customers.sent)
         finally:
             app.stop()
     return report
+
+
+async def fill_phase(
+    kind: AppKind,
+    cfg: BenchConfig,
+    fakes: Fakes,
+    customers: Customers,
+    warmed: int,
+    workdir: Path,
+    f: Json,
+    log: Any,
+) -> None:
+    log(f"{kind}: fill {cfg.tickets} questions at {cfg.fill_rate:.0f}/s (0 ms model)")
+    posts_before = len(await fakes.posts())
+    fill = await customers.offer(max(0, cfg.tickets - warmed), cfg.fill_rate)
+    replies = await wait_answered(fakes, fill, cfg.drain_timeout, posts_before)
+    f["fill"] = {
+        "questions": len(fill),
+        "offered_per_s": cfg.fill_rate,
+        "throughput_per_s": throughput(fill, replies),
+        "in_flight_peak": in_flight_peak(fill, replies),
+        "wall_s": max(r["at"] for r in replies.values()) - fill[0].sent_at,
+    }
+    log(f"{kind}: fill {f['fill']['throughput_per_s']:.1f}/s")
+    await settle(kind, workdir)
+
+
+async def cost_phase(
+    kind: AppKind,
+    cfg: BenchConfig,
+    fakes: Fakes,
+    customers: Customers,
+    unique: Sequence[str],
+    app: AppProcess,
+    workdir: Path,
+    f: Json,
+    log: Any,
+) -> None:
+    log(f"{kind}: cost {cfg.cost_questions} questions at {cfg.cost_rate:.0f}/s")
+    posts_before = len(await fakes.posts())
+    llm_before = len((await fakes.completions())[0])
+    cpu_before = app.cpu_seconds()
+    cost = await customers.offer(cfg.cost_questions, cfg.cost_rate, unique)
+    replies = await wait_answered(fakes, cost, cfg.drain_timeout, posts_before)
+    await settle(kind, workdir)  # the cards and completions belong to these questions
+    cpu = app.cpu_seconds() - cpu_before
+    completions, _ = await fakes.completions(llm_before)
+    f["cost"] = cost_figures(cost, replies, completions, cpu)
+    log(f"{kind}: cost {f['cost']['cpu_s_per_1000']:.1f} CPU s / 1000")
+
+
+async def ack_phase(
+    kind: AppKind,
+    cfg: BenchConfig,
+    fakes: Fakes,
+    customers: Customers,
+    workdir: Path,
+    f: Json,
+    log: Any,
+) -> None:
+    f["ack"] = {}
+    for rate in cfg.ack_rates:
+        count = int(rate * cfg.ack_seconds)
+        log(f"{kind}: ack at {rate:.0f}/s ({count} questions)")
+        posts_before = len(await fakes.posts())
+        batch = await customers.offer(count, rate)
+        acks = [q.ack_ms for q in batch if q.ack_ms is not None]
+        f["ack"][str(int(rate))] = {
+            **distribution(acks),
+            "not_200_first_time": sum(1 for q in batch if q.status != 200),
+        }
+        await wait_answered(fakes, batch, cfg.drain_timeout, posts_before)
+        await settle(kind, workdir)
+
+
+async def slow_phase(
+    kind: AppKind, cfg: BenchConfig, fakes: Fakes, customers: Customers, f: Json, log: Any
+) -> None:
+    log(f"{kind}: slow model, {cfg.slow_questions} questions at {cfg.slow_rate:.0f}/s")
+    await fakes.set_latency(SLOW_MODEL_SECONDS)
+    posts_before = len(await fakes.posts())
+    llm_before = len((await fakes.completions())[0])
+    slow = await customers.offer(cfg.slow_questions, cfg.slow_rate)
+    replies = await wait_answered(fakes, slow, cfg.drain_timeout, posts_before)
+    completions, max_in_flight = await fakes.completions(llm_before)
+    await fakes.set_latency(0.0)
+    calls = len(completions) / len(slow)
+    ceiling = LLM_CONCURRENCY / (calls * SLOW_MODEL_SECONDS)
+    measured = throughput(slow, replies)
+    f["slow_model"] = {
+        "questions": len(slow),
+        "model_seconds": SLOW_MODEL_SECONDS,
+        "model_calls_per_question": calls,
+        "throughput_per_s": measured,
+        "ceiling_per_s": ceiling,
+        "share_of_ceiling": measured / ceiling,
+        "max_completions_in_flight": max_in_flight,
+        "in_flight_peak": in_flight_peak(slow, replies),
+        # Saturated: how long customers wait while the model is the bottleneck.
+        "first_reply_ms": spread(
+            [1000 * (replies[q.ts]["at"] - q.sent_at) for q in slow if q.ts in replies]
+        ),
+    }
+    log(f"{kind}: slow model {measured:.2f}/s of {ceiling:.2f}/s")
+
+
+async def first_reply_phase(
+    kind: AppKind,
+    cfg: BenchConfig,
+    fakes: Fakes,
+    customers: Customers,
+    unique: Sequence[str],
+    workdir: Path,
+    f: Json,
+    log: Any,
+) -> None:
+    """Questions at FIRST_REPLY_RATE against a model taking ``cfg.llm_latency`` s a call: how
+    long each customer waits for the first reply in their thread."""
+    n = cfg.first_reply_questions
+    log(
+        f"{kind}: first reply, {n} questions at {FIRST_REPLY_RATE:.0f}/s,"
+        f" {cfg.llm_latency:.2f} s model"
+    )
+    await fakes.set_latency(cfg.llm_latency)
+    posts_before = len(await fakes.posts())
+    llm_before = len((await fakes.completions())[0])
+    # Texts not asked in this phase before, so the fake's notes tell each question's calls.
+    texts = list(unique[-n:])
+    batch = await customers.offer(n, FIRST_REPLY_RATE, texts)
+    replies = await wait_answered(fakes, batch, cfg.drain_timeout, posts_before)
+    await settle(kind, workdir)
+    completions, _ = await fakes.completions(llm_before)
+    await fakes.set_latency(0.0)
+    f["first_reply"] = first_reply_figures(batch, replies, completions, cfg.llm_latency)
+    figures = f["first_reply"]["first_reply_ms"]
+    log(f"{kind}: first reply p50 {figures['p50']:.0f} ms, p90 {figures['p90']:.0f} ms")
+
+
+def first_reply_figures(
+    questions: Sequence[Question],
+    replies: dict[str, Json],
+    completions: list[Json],
+    model_seconds: float,
+) -> Json:
+    """Event → first post in the thread, for every question and apart by how many drafts the
+    question cost (one: the first search found what the draft needed; more: drafted again)."""
+    by_question: dict[str, list[Json]] = {}
+    for note in completions:
+        by_question.setdefault(note["question"], []).append(note)
+    every: list[float] = []
+    once: list[float] = []
+    again: list[float] = []
+    for q in questions:
+        reply = replies.get(q.ts)
+        if reply is None:
+            continue
+        ms = 1000 * (reply["at"] - q.sent_at)
+        every.append(ms)
+        drafts = sum(1 for n in by_question.get(q.text, []) if n["kind"] == "draft")
+        if drafts == 1:
+            once.append(ms)
+        elif drafts > 1:
+            again.append(ms)
+
+    target = 1000 * model_seconds + FIRST_REPLY_MARGIN_MS
+    return {
+        "questions": len(questions),
+        "offered_per_s": FIRST_REPLY_RATE,
+        "model_seconds": model_seconds,
+        "model_calls_per_question": len(completions) / len(questions) if questions else None,
+        "first_reply_ms": spread(every),
+        "drafted_once_ms": spread(once),
+        "drafted_again_ms": spread(again),
+        "target_p50_ms": target,
+        "drafted_once_p50_within_target": bool(once) and percentile(once, 50) <= target,
+        "auto_answered": sum(
+            1
+            for q in questions
+            if str(replies.get(q.ts, {}).get("text", "")).startswith(AUTO_ANSWER_MARK)
+        ),
+    }
 
 
 def cost_figures(
@@ -646,6 +803,23 @@ def describe(result: Json) -> str:
     row("  ceiling LLM_CONCURRENCY/(calls x 2 s)", ("slow_model", "ceiling_per_s"), "{:.2f}")
     row("  completions in flight at most", ("slow_model", "max_completions_in_flight"), "{:.0f}")
     row("  in flight at once, 2 s model", ("slow_model", "in_flight_peak"), "{:.0f}")
+    row("  first reply, 2 s model, p50 (ms)", ("slow_model", "first_reply_ms", "p50"), "{:.0f}")
+    row("  first reply, 2 s model, p90 (ms)", ("slow_model", "first_reply_ms", "p90"), "{:.0f}")
+    model_s = _get(bot, "first_reply", "model_seconds")
+    if model_s is not None:
+        at = f"{FIRST_REPLY_RATE:.0f}/s, {model_s:g} s model"
+        target = f"target p50 <= {1000 * model_s + FIRST_REPLY_MARGIN_MS:.0f}"
+        path = ("first_reply", "first_reply_ms")
+        row(f"first reply at {at}, p50 (ms)", (*path, "p50"), "{:.0f}", target)
+        row(f"first reply at {at}, p90 (ms)", (*path, "p90"), "{:.0f}")
+        once = ("first_reply", "drafted_once_ms")
+        row("  drafted once (first search sufficed), p50", (*once, "p50"), "{:.0f}", target)
+        row("  drafted once (first search sufficed), p90", (*once, "p90"), "{:.0f}")
+        row("  drafted once, questions", (*once, "n"), "{:.0f}")
+        again = ("first_reply", "drafted_again_ms")
+        row("  drafted again, p50 (ms)", (*again, "p50"), "{:.0f}")
+        row("  drafted again, questions", (*again, "n"), "{:.0f}")
+        row("  model calls per question", ("first_reply", "model_calls_per_question"), "{:.2f}")
     row("CPU s per 1,000 questions", ("cost", "cpu_s_per_1000"), "{:.2f}", "target <= 3x")
     row("peak RSS (MB)", ("peak_rss_mb",), "{:.0f}", "target < 250 MB")
     row(
@@ -737,13 +911,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--code", type=Path, default=None, help="measure the bot from this checkout instead"
     )
+    parser.add_argument(
+        "--llm-latency",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="the fake model's seconds per call in the first-reply phase (1.0)",
+    )
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        choices=PHASES,
+        default=list(PHASES),
+        help="which phases to run (all); e.g. --phases first_reply",
+    )
     args = parser.parse_args(argv)
+    if args.llm_latency < 0:
+        parser.error("--llm-latency must be 0 or more")
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
     if args.tickets is not None:
         cfg.tickets = args.tickets
     if args.chunks is not None:
         cfg.chunks = args.chunks
     cfg.only = args.only
+    cfg.llm_latency = args.llm_latency
+    cfg.phases = tuple(args.phases)
     cfg.workdir = args.workdir
     cfg.code = args.code.resolve() if args.code is not None else None
     command = shlex.join(

@@ -1,6 +1,6 @@
 """Working out an answer: classify, search, draft, check, decide. No database writes, no Slack.
 
-The workflow (``bot/workflow.py``) runs these steps for a ticket and stores each result;
+The workflow (``bot/workflow.py``) runs these steps for a ticket and stores the result;
 ``support-bot kb check`` and ``bench/decisions.py`` run the very same steps on sample questions.
 
 Retrieval proposes passages, the model judges whether they answer the question and cites them,
@@ -8,15 +8,26 @@ and our code checks its work before anything goes out unreviewed (``bot/groundin
 citations must be among the passages shown, and the draft's concrete facts must be in them.
 Search runs on the question's substance, not the message's words: the model's standalone
 query (the thread folded in) and the rule-cleaned message (``bot/query.py``), fused.
+
+A round waits for one model call, not two (``Answerer.work_out``): the rule-cleaned question (with
+the thread's earlier question for a follow-up) is searched at once, and the model classifies the
+question and drafts from those passages at the same time. The classification's queries are then
+searched; the draft is written again from that search's passages only when they could have
+changed it (``draft_stands``), or set aside when the classification changes the handling (it
+failed: the reviewer gets the best passage, as without a model; the customer asked for a person:
+the reviewer's draft is written from exactly the passages the classification's search found).
+A greeting, a request for a person the rules recognise, or no model at all needs no model call
+before the search, so nothing is spent ahead: the steps run one after the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.blocks import GREETING_REPLY
 from bot.grounding import unsupported_facts, unsupported_links
@@ -46,12 +57,67 @@ _PART_SPLIT = re.compile(r"(?<=[?!])\s+|\s*[|\n]\s*|(?<=\.)\s+(?=[A-Z0-9])")
 _PART_WORDS = re.compile(r"[^\W\d_]{3,}")
 OFFLINE_PASSAGE_CHARS = 1200
 NO_LLM_REASON = "No LLM is configured (OPENAI_API_KEY is not set), so every answer needs approval."
+# A draft that answers stands only if it was shown the first LEADING passages the
+# classification's search found (``draft_stands``): those are what a draft is written from; one
+# further down that it did not see rarely changes it, and is not worth a second model call.
+LEADING = 3
+# Search stages, as the trail names them.
+QUESTION_STAGE = "question"  # the rule-cleaned question, before the classification is known
+CLASSIFICATION_STAGE = "classification"  # with the classification's queries
+
+SAME_PASSAGES = "the classification's search found the very passages it was shown"
+WANTS_PERSON_REDRAFT = (
+    "the customer asked for a person: the reviewer's draft is written from exactly the"
+    " passages the classification's search found"
+)
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
 class Drafted:
     draft: dict[str, Any] | None
     usage: LlmUsage | None
+
+
+@dataclass(frozen=True)
+class Searched:
+    retrieval: dict[str, Any]  # as ``Answerer.search`` returns it, without its duration
+    duration_ms: int
+    stage: str | None = None  # QUESTION_STAGE, CLASSIFICATION_STAGE; None: the only search
+
+
+@dataclass(frozen=True)
+class Worked:
+    """A round worked out: the classification, the searches (the last is the one the decision
+    and the review card go by) and the drafts (the last is the one that stands).
+
+    ``verdict`` says what became of the draft written before the classification was known:
+    "kept", "redrafted" (written again from the last search's passages) or "discarded" (the
+    classification failed: the best passage replaces it), with ``reason``; None when the steps
+    ran one after the other (nothing was drafted ahead)."""
+
+    classification: dict[str, Any]
+    classify_usage: LlmUsage | None
+    searches: tuple[Searched, ...]
+    drafts: tuple[Drafted, ...]
+    verdict: str | None = None
+    reason: str = ""
+
+    @property
+    def retrieval(self) -> dict[str, Any]:
+        return self.searches[-1].retrieval
+
+    @property
+    def draft(self) -> dict[str, Any] | None:
+        return self.drafts[-1].draft
+
+    @property
+    def usages(self) -> list[LlmUsage]:
+        """Every model call the round made (a failed one too, when it cost tokens)."""
+        found = [self.classify_usage, *(d.usage for d in self.drafts)]
+        return [u for u in found if u is not None]
 
 
 class Answerer:
@@ -77,22 +143,102 @@ class Answerer:
             for i in range(len(words) - LEAK_WORDS + 1)
         }
 
+    # -- the round -----------------------------------------------------------------------
+
+    async def work_out(
+        self,
+        question: str,
+        history: str,
+        earlier: str = "",
+        notes: Sequence[TicketNote] = (),
+    ) -> Worked:
+        """Classify, search and draft, waiting for one model call where the rules allow.
+
+        ``earlier``: the customer's turns before this round's (a follow-up is also searched
+        with them while no standalone query is known)."""
+        team_notes = list(notes)
+        ruled = self.reading_by_rule(question)
+        if ruled is not None:
+            # A greeting, a request for a person, or no model: no model call to wait for
+            # before searching, so nothing is spent ahead.
+            only = await self.searched(question, ruled, earlier)
+            drafted = await self.draft(
+                question=question,
+                history=history,
+                classification=ruled,
+                retrieval=only.retrieval,
+                notes=team_notes,
+            )
+            return Worked(ruled, None, (only,), (drafted,))
+        first = await self.searched(question, {}, earlier, QUESTION_STAGE)
+        (classification, usage), guess = await _together(
+            self.classify(question, history),
+            self.draft(
+                question=question,
+                history=history,
+                classification={},
+                retrieval=first.retrieval,
+                notes=team_notes,
+                first_step=True,
+            ),
+        )
+        final = first
+        if self.queries(question, classification, earlier) != self.queries(question, {}, earlier):
+            final = await self.searched(question, classification, earlier, CLASSIFICATION_STAGE)
+        searches = (first,) if final is first else (first, final)
+        if classification.get("error"):
+            # As without a model: the reviewer gets the best passage (no model call).
+            fallback = await self.draft(
+                question=question,
+                history=history,
+                classification=classification,
+                retrieval=final.retrieval,
+                notes=team_notes,
+            )
+            reason = "the classification failed: the reviewer gets the best passage instead"
+            return Worked(classification, usage, searches, (guess, fallback), "discarded", reason)
+        shown = citable_hits(first.retrieval.get("hits", []))
+        found = citable_hits(final.retrieval.get("hits", []))
+        if classification.get("wants_human"):
+            # Escalated whatever the draft says: it is the reviewer's, written as it always was,
+            # from exactly the passages the classification's search found.
+            same = [h["chunk_id"] for h in shown] == [h["chunk_id"] for h in found]
+            stands, why = same, SAME_PASSAGES if same else WANTS_PERSON_REDRAFT
+        else:
+            stands, why = draft_stands(shown, found, guess.draft)
+        if stands:
+            return Worked(classification, usage, searches, (guess,), "kept", why)
+        again = await self.draft(
+            question=question,
+            history=history,
+            classification=classification,
+            retrieval=final.retrieval,
+            notes=team_notes,
+        )
+        return Worked(classification, usage, searches, (guess, again), "redrafted", why)
+
     # -- classify ------------------------------------------------------------------------
+
+    def reading_by_rule(self, question: str) -> dict[str, Any] | None:
+        """What the rules know without a model: a lone greeting, a request for a person, or no
+        model configured. None: the model is asked."""
+        if greeting_only(question):
+            # Nothing to classify or search yet: the customer is asked what they need.
+            return {"greeting": True, "category": None}
+        if asks_for_a_person(question):
+            return {"wants_human": True, "category": None}
+        if self.model is None:
+            return {"skipped": NO_LLM_REASON}
+        return None
 
     async def classify(self, question: str, history: str) -> tuple[dict[str, Any], LlmUsage | None]:
         """The model's reading of the question (category, confidence, standalone query), or why
         there is none: the customer asked for a person, no model, or the call failed."""
+        ruled = self.reading_by_rule(question)
+        if ruled is not None:
+            return ruled, None
+        assert self.model is not None
         result: dict[str, Any] = {}
-        if greeting_only(question):
-            # Nothing to classify or search yet: the customer is asked what they need.
-            result.update(greeting=True, category=None)
-            return result, None
-        if asks_for_a_person(question):
-            result.update(wants_human=True, category=None)
-            return result, None
-        if self.model is None:
-            result.update(skipped=NO_LLM_REASON)
-            return result, None
         try:
             answer = await self.model.structured(
                 self.classify_prompt,
@@ -139,6 +285,18 @@ class Answerer:
                 seen.add(key)
                 unique.append((purpose, query))
         return unique[:MAX_QUERIES] or [("message", question[:QUESTION_CHARS_FOR_LLM])]
+
+    async def searched(
+        self,
+        question: str,
+        classification: dict[str, Any],
+        earlier: str = "",
+        stage: str | None = None,
+    ) -> Searched:
+        """``search``, its duration apart."""
+        retrieval = await self.search(question, classification, earlier)
+        duration = int(retrieval.pop("duration_ms"))
+        return Searched(retrieval, duration, stage)
 
     async def search(
         self, question: str, classification: dict[str, Any], earlier: str = ""
@@ -197,9 +355,11 @@ class Answerer:
         classification: dict[str, Any],
         retrieval: dict[str, Any],
         notes: list[TicketNote],
+        first_step: bool = False,
     ) -> Drafted:
         """The model's draft from the passages (checked), or offline the best passage for a
-        reviewer; None when there is nothing to draft from."""
+        reviewer; None when there is nothing to draft from. ``first_step``: drafted beside the
+        classification, so it waits where the classification does (``bot/llm.py``)."""
         if classification.get("greeting"):
             return Drafted(
                 Draft(text=GREETING_REPLY, grounded=True, origin="canned").model_dump(), None
@@ -215,7 +375,8 @@ class Answerer:
             return Drafted(self.passage_draft(hits[0]).model_dump(), None)
         usage: LlmUsage | None = None
         try:
-            reply = await self.model.structured(
+            ask = self.model.structured_first_step if first_step else self.model.structured
+            reply = await ask(
                 self.draft_prompt,
                 DraftReply,
                 question=question[:QUESTION_CHARS_FOR_LLM],
@@ -308,6 +469,87 @@ class Answerer:
                 reason="This channel is in review mode: every draft waits for approval.",
             )
         return decision
+
+
+def draft_stands(
+    shown: list[dict[str, Any]], found: list[dict[str, Any]], draft: dict[str, Any] | None
+) -> tuple[bool, str]:
+    """Whether a draft written from the passages ``shown`` stands, now that ``found`` are the
+    passages the classification's search would show a draft; and why.
+
+    It stands when those passages could not have changed it in a way that matters: they are the
+    very passages it was shown; or it does not answer and was shown every one of them; or it
+    answers (grounded, citing, passing our checks), every article it cites is among them, the
+    LEADING first of them were shown, and the very first (the one a draft prompt leads with,
+    what a model leans on most) is the one it led with or of an article it cites."""
+    seen = {h["chunk_id"] for h in shown}
+    unseen = [h for h in found if h["chunk_id"] not in seen]
+    if [h["chunk_id"] for h in shown] == [h["chunk_id"] for h in found]:
+        return True, SAME_PASSAGES
+    if not _answers(draft):
+        if not unseen:
+            return True, "it was shown every passage the classification's search found"
+        what = "had nothing to draft from" if not shown else "does not answer"
+        return False, (
+            f"the first draft {what}, and the classification's search found {len(unseen)}"
+            f" passage(s) it was not shown (article(s) {_articles(unseen)})"
+        )
+    assert draft is not None
+    cited = [int(s["article_id"]) for s in draft.get("sources") or []]
+    returned = {h["article_id"] for h in found}
+    dropped = [a for a in cited if a not in returned]
+    if dropped:
+        return False, (
+            f"it cites article(s) {', '.join(map(str, dropped))}, which the classification's"
+            " search does not return"
+        )
+    leading = [h for h in found[:LEADING] if h["chunk_id"] not in seen]
+    if leading:
+        return False, (
+            f"the classification's search ranks passage(s) of article(s) {_articles(leading)}"
+            f" among its first {LEADING}, and it was not shown them"
+        )
+    best = found[0] if found else None
+    if best and best["chunk_id"] != shown[0]["chunk_id"] and best["article_id"] not in cited:
+        return False, (
+            f"the classification's search puts article {best['article_id']} first, and the"
+            f" draft neither led with it nor cites it"
+        )
+    return True, (
+        f"it answers from article(s) {', '.join(map(str, cited))}, which the classification's"
+        f" search returns; it was shown that search's first {LEADING} passages, and led with"
+        " or cites the first"
+    )
+
+
+def _answers(draft: dict[str, Any] | None) -> bool:
+    """A model's draft that cites what it was shown and that our checks let through."""
+    return bool(
+        draft is not None
+        and draft.get("origin") == "llm"
+        and draft.get("grounded")
+        and draft.get("sources")
+        and not draft.get("error")
+        and not draft.get("unknown_citations")
+        and not draft.get("unsupported_facts")
+        and not draft.get("unsupported_links")
+    )
+
+
+def _articles(hits: list[dict[str, Any]]) -> str:
+    return ", ".join(str(a) for a in dict.fromkeys(h["article_id"] for h in hits))
+
+
+async def _together(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both at once; if one raises, the other is cancelled rather than left running."""
+    one, two = asyncio.ensure_future(first), asyncio.ensure_future(second)
+    try:
+        return await asyncio.gather(one, two)
+    except BaseException:
+        for task in (one, two):
+            task.cancel()
+        await asyncio.gather(one, two, return_exceptions=True)
+        raise
 
 
 def _fused(rankings: list[list[KnowledgeHit]]) -> list[KnowledgeHit]:

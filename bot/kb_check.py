@@ -1,9 +1,12 @@
 """``support-bot kb check FILE``: what the bot would do with an admin's sample questions.
 
 Each question goes through the very steps the workflow runs for a ticket (``bot/answering.py``:
-classify, search, draft, check, decide) with the configuration in force (the environment
-overlaid with what admins stored in Slack, as ``LiveConfig`` loads it). Nothing is sent to
-Slack (no Slack client is made) and nothing is written to the database: no ticket, no job.
+``Answerer.work_out`` searches, classifies and drafts, and drafts again when the classification's
+search could change the draft; then the draft is checked and decided) with the configuration in
+force (the environment overlaid with what admins stored in Slack, as ``LiveConfig`` loads it).
+Nothing is sent to Slack (no Slack client is made) and nothing is written to the database: no
+ticket, no job. Each question's model calls and prompt tokens are reported, and whether its
+draft was written again and why.
 
 Input: one question a line (blank lines and ``#`` comments skipped), or JSON Lines (``.jsonl``,
 or a file whose first line is a JSON object) of ``{"question", "expected", "channel"}``, where
@@ -168,6 +171,11 @@ class Checked:
     expected_ids: list[int] = field(default_factory=list)
     hit: bool | None = None  # None: no expected article given
     matched_by: str | None = None  # "cited" (answered) or "top retrieved" (escalated)
+    # What became of the draft written before the classification was known, and why.
+    draft_verdict: str | None = None
+    draft_reason: str = ""
+    model_calls: int = 0
+    tokens_in: int = 0
 
     @property
     def cited(self) -> list[dict[str, Any]]:
@@ -212,6 +220,10 @@ class Checked:
             }
             if draft
             else None,
+            "draft_verdict": self.draft_verdict,
+            "draft_reason": self.draft_reason or None,
+            "model_calls": self.model_calls,
+            "tokens_in": self.tokens_in,
             "expected": self.sample.expected,
             "expected_ids": self.expected_ids,
             "hit": self.hit,
@@ -255,29 +267,24 @@ class Checker:
 
     async def _run(self, question: str, channel: str | None, result: Checked) -> None:
         answerer, config = self.answerer, self.config
-        classification, _ = await answerer.classify(question, HISTORY)
-        retrieval = await answerer.search(question, classification)
-        retrieval.pop("duration_ms", None)
-        drafted = await answerer.draft(
-            question=question,
-            history=HISTORY,
-            classification=classification,
-            retrieval=retrieval,
-            notes=[],
-        )
+        worked = await answerer.work_out(question, HISTORY)
         decision = answerer.decide(
-            classification=classification,
-            retrieval=retrieval,
-            draft=drafted.draft,
+            classification=worked.classification,
+            retrieval=worked.retrieval,
+            draft=worked.draft,
             threshold=config.threshold,
             mode=result.mode,
             auto_categories=config.answers_automatically(channel)
             if channel
             else config.default_categories,
         )
-        result.classification = classification
-        result.retrieval = retrieval
-        result.draft = drafted.draft
+        result.classification = worked.classification
+        result.retrieval = worked.retrieval
+        result.draft = worked.draft
+        result.draft_verdict = worked.verdict
+        result.draft_reason = worked.reason
+        result.model_calls = len(worked.usages)
+        result.tokens_in = sum(u.tokens_in for u in worked.usages)
         result.action = decision.action
         result.reason = decision.reason
 
@@ -450,6 +457,8 @@ def describe(result: Checked) -> str:
             f"   searched ({query['purpose']}): {query['query']!r}"
             f"  confidence {float(query['confidence']):.2f}"
         )
+    if result.draft_verdict == "redrafted":
+        lines.append(f"   redrafted: {result.draft_reason}")
     draft = result.draft
     if draft and draft.get("text"):
         label = {"knowledge_base": "passage for the reviewer", "llm": "draft"}.get(
@@ -482,6 +491,7 @@ def summarize(
     reasons = Counter(reason_group(r.reason) for r in results if r.action != "answer")
     judged = [r for r in results if r.hit is not None]
     hits = sum(1 for r in judged if r.hit)
+    ahead = [r for r in results if r.draft_verdict is not None]
     return {
         "type": "summary",
         "questions": len(results),
@@ -492,6 +502,11 @@ def summarize(
         "with_expected": len(judged),
         "hits": hits,
         "hit_rate": round(hits / len(judged), 4) if judged else None,
+        "model_calls": sum(r.model_calls for r in results),
+        "tokens_in": sum(r.tokens_in for r in results),
+        # Of the questions drafted while they were classified: the drafts written again.
+        "drafted_ahead": len(ahead),
+        "redrafted": sum(r.draft_verdict == "redrafted" for r in ahead),
         "skipped_lines": [{"line": n, "error": why} for n, why in samples.skipped],
         "model": settings.support_bot_model if settings.llm_enabled else None,
         "threshold": config.threshold,
@@ -511,6 +526,12 @@ def describe_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"expected article: {summary['hits']} of {summary['with_expected']} hit"
             f" ({summary['hit_rate']:.0%}; the cited article when answered, else the top one)"
+        )
+    if summary["drafted_ahead"]:
+        lines.append(
+            f"model calls: {summary['model_calls']} ({summary['tokens_in']} prompt tokens);"
+            f" {summary['redrafted']} of {summary['drafted_ahead']} draft(s) written again once"
+            " the classification's search was known"
         )
     if summary["skipped_lines"]:
         lines.append(f"{len(summary['skipped_lines'])} line(s) skipped (see above)")

@@ -170,9 +170,10 @@ def _strip_fences(content: str) -> str:
     return text.strip()
 
 
-# Calls for a ticket's first step wait behind every other call: with the model saturated, a
-# ticket already classified gets its draft before new tickets are classified, so answers go out
-# as the queue moves instead of all at the end of a burst (same throughput, earlier answers).
+# Calls of a ticket's first step (its classification, and the draft made beside it) wait
+# behind every other call: with the model saturated, a ticket whose first step is done gets its
+# redraft before new tickets start, so answers go out as the queue moves instead of all at the
+# end of a burst (same throughput, earlier answers).
 FIRST_STEP = "classify"
 
 
@@ -240,6 +241,19 @@ class SupportModel:
         return read_completion(raw)
 
     async def structured(self, prompt: Prompt, output: type[T], **variables: str) -> LlmResult[T]:
+        """The prompt's reply as ``output``; a classification waits behind other calls."""
+        return await self._structured(prompt, output, variables, ahead=prompt.name != FIRST_STEP)
+
+    async def structured_first_step(
+        self, prompt: Prompt, output: type[T], **variables: str
+    ) -> LlmResult[T]:
+        """As ``structured``, for a call made beside a ticket's classification (its first
+        draft): it waits where the classification does."""
+        return await self._structured(prompt, output, variables, ahead=False)
+
+    async def _structured(
+        self, prompt: Prompt, output: type[T], variables: dict[str, str], *, ahead: bool
+    ) -> LlmResult[T]:
         messages: list[dict[str, str]] = list(prompt.render(**variables))
         tokens_in = tokens_out = 0
         started = time.monotonic()
@@ -260,7 +274,7 @@ class SupportModel:
         for _ in range(self.parse_retries + 1):
             attempts += 1
             try:
-                response = await self.complete(messages, first=prompt.name != FIRST_STEP)
+                response = await self.complete(messages, first=ahead)
             except openai.APIError as exc:
                 raise LlmFailure(transport_failure(exc), usage()) from None
             except Unreadable as exc:

@@ -11,6 +11,7 @@ from persistence.records import Ticket, TrailEvent
 
 # What each step's detail contributes to its line.
 _DETAIL_KEYS = (
+    "stage",
     "category",
     "confidence",
     "wants_human",
@@ -18,6 +19,8 @@ _DETAIL_KEYS = (
     "fits",
     "origin",
     "grounded",
+    "sources",
+    "draft",
     "action",
     "reason",
     "purpose",

@@ -1,12 +1,18 @@
 """The ticket state machine: classify, retrieve, draft, decide; then answer or escalate.
 
-Each step computes outside any transaction (LLM and search are slow). Results are stored, and the
-state moved, in one conditional update with an audit event per step: classification and search
-together, then the draft together with the decision (two transactions a round, not four: issue
-8's profile). A step whose result is stored is never run again: after a crash the worker resumes
-from the stored state, and a search or decision that fails still stores the model's work before
-it. If two workers race on one ticket, the loser's conditional update changes nothing and it
-re-reads.
+Each step computes outside any transaction (LLM and search are slow). A new round is worked out
+whole (``Answerer.work_out``: the question searched at once, classified and drafted at the same
+time, searched with the classification's queries, redrafted only when that search could change
+the draft), then stored in one conditional update together with the decision, each step on the
+audit trail: the searches, the draft and whether it was kept or written again, and why.
+
+Nothing of a round is stored before its decision unless the decision cannot be made: when the bot
+is paused, or deciding fails, the model's work is stored (state ``drafted``) and the round decides
+from it later without asking the model again. A round that stops before that (a crash, a failed
+search) runs again from ``received``: its model calls may be made twice, its replies are sent
+once (the outbox). Tickets stored at ``classified`` or ``retrieved`` (by a round that stored its
+classification and search before drafting) resume from there: search, draft, decide. If two
+workers race on one ticket, the loser's conditional update changes nothing and it re-reads.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from bot import jobkinds
 from bot.answering import (
     QUESTION_CHARS_FOR_LLM,
     Answerer,
+    Worked,
     articles_text,
     citable_hits,
     quoted,
@@ -89,12 +96,11 @@ class Workflow:
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands.
 
-        A round stores what it worked out twice: classification and search together (the
-        search takes milliseconds, the classification a model call), then the draft together
-        with the decision. The states in between are where a round resumes that stopped there
-        (a failed search or decision, or a pause)."""
+        A round stores what it worked out once, with its decision. The states in between are
+        where a round resumes that stopped there: ``drafted`` (a pause, a failed decision), and
+        ``classified`` and ``retrieved``, which earlier versions stored on the way."""
         steps: dict[str, Callable[[Ticket, _Run], Awaitable[Ticket | None]]] = {
-            "received": self._classify,
+            "received": self._work_out,
             "classified": self._retrieve,
             "retrieved": self._draft,
             "drafted": self._decide_stored,
@@ -131,53 +137,56 @@ class Workflow:
         run.text = (ticket.processed_turn_id, text)
         return text
 
-    async def _classify(self, ticket: Ticket, run: _Run) -> Ticket | None:
+    async def _work_out(self, ticket: Ticket, run: _Run) -> Ticket | None:
+        """A new round: worked out whole, then decided and stored in one transaction."""
         question, history, upto = await self._round_text(ticket, run)
-        result: dict[str, Any] = {"turn_range": [ticket.processed_turn_id, upto]}
-        reading, usage = await self.answerer.classify(question, history)
-        result.update(reading)
-        classified = _Step("classified", {"classification": result}, usage)
-        try:
-            searched = await self._search(question, result, run)
-        except Exception:
-            # The classification cost a model call: keep it, and search again on the retry.
-            with contextlib.suppress(Exception):
-                await self._store(ticket, "classified", [classified])
-            raise
-        return await self._store(ticket, "retrieved", [classified, searched])
+        worked = await self.answerer.work_out(
+            question, history, run.earlier, await self.repos.tickets.notes(ticket.id)
+        )
+        steps = worked_steps(worked, [ticket.processed_turn_id, upto])
+        return await self._decide_new(ticket, run, steps)
 
     async def _retrieve(self, ticket: Ticket, run: _Run) -> Ticket | None:
+        """A round stored at ``classified``: searched with its classification, drafted, decided."""
         question, _, _ = await self._round_text(ticket, run)
-        searched = await self._search(question, ticket.classification or {}, run)
-        return await self._store(ticket, "retrieved", [searched])
-
-    async def _search(self, question: str, classification: dict[str, Any], run: _Run) -> _Step:
-        retrieval = await self.answerer.search(question, classification, run.earlier)
-        duration = int(retrieval.pop("duration_ms"))
-        return _Step("searched", {"retrieval": retrieval}, None, duration_ms=duration)
+        searched = await self.answerer.searched(question, ticket.classification or {}, run.earlier)
+        step = _Step(
+            "searched", {"retrieval": searched.retrieval}, duration_ms=searched.duration_ms
+        )
+        return await self._draft_from(ticket, run, searched.retrieval, [step])
 
     async def _draft(self, ticket: Ticket, run: _Run) -> Ticket | None:
+        """A round stored at ``retrieved``: drafted from its search, decided."""
+        return await self._draft_from(ticket, run, ticket.retrieval or {}, [])
+
+    async def _draft_from(
+        self, ticket: Ticket, run: _Run, retrieval: dict[str, Any], steps: list[_Step]
+    ) -> Ticket | None:
         question, history, _ = await self._round_text(ticket, run)
         written = await self.answerer.draft(
             question=question,
             history=history,
             classification=ticket.classification or {},
-            retrieval=ticket.retrieval or {},
+            retrieval=retrieval,
             notes=await self.repos.tickets.notes(ticket.id),
         )
-        draft, usage = written.draft, written.usage
-        drafted = _Step("drafted", {"draft": draft}, usage)
+        drafted = _Step("drafted", {"draft": written.draft}, written.usage)
+        return await self._decide_new(ticket, run, [*steps, drafted])
+
+    async def _decide_new(self, ticket: Ticket, run: _Run, steps: list[_Step]) -> Ticket | None:
+        """Decide on work just done (``steps``), stored with the decision; when the bot is
+        paused, or deciding fails, the work is stored at ``drafted`` to decide from later."""
         config = await self.config.refresh()
         if config.paused:
             log.info("ticket %s waits at its decision: the bot is paused", ticket.id)
             run.held = True
-            return await self._store(ticket, "drafted", [drafted, _held()])
+            return await self._store(ticket, "drafted", [*steps, _held()])
         try:
-            return await self._decide(ticket, config, drafted)
+            return await self._decide(ticket, config, steps)
         except Exception:
             # The draft cost a model call: keep it, and decide again on the retry.
             with contextlib.suppress(Exception):
-                await self._store(ticket, "drafted", [drafted])
+                await self._store(ticket, "drafted", steps)
             raise
 
     async def revise(
@@ -241,18 +250,18 @@ class Workflow:
             async with self.repos.db.transaction() as tx:
                 await self._record(tx, ticket, None, [_held()])
             return None
-        return await self._decide(ticket, config, None)
+        return await self._decide(ticket, config, [])
 
     async def _decide(
-        self, ticket: Ticket, config: ConfigSnapshot, drafted: _Step | None
+        self, ticket: Ticket, config: ConfigSnapshot, steps: list[_Step]
     ) -> Ticket | None:
-        """Answer or escalate, in one transaction with the draft (``drafted``) when it is new."""
-        classification = ticket.classification or {}
-        draft = drafted.fields["draft"] if drafted is not None else ticket.draft
+        """Answer or escalate, in one transaction with the work just done (``steps``)."""
+        known = {k: v for step in steps for k, v in step.fields.items()}
+        classification = known.get("classification", ticket.classification) or {}
         decision = self.answerer.decide(
             classification=classification,
-            retrieval=ticket.retrieval or {},
-            draft=draft,
+            retrieval=known.get("retrieval", ticket.retrieval) or {},
+            draft=known.get("draft", ticket.draft),
             threshold=config.threshold,
             mode=config.mode(ticket.channel_id),
             auto_categories=config.answers_automatically(ticket.channel_id),
@@ -264,13 +273,11 @@ class Workflow:
             {"decision": decision.model_dump(), "processed_turn_id": upto},
             detail=decision.model_dump(),
         )
-        steps = [decided] if drafted is None else [drafted, decided]
         repos = self.repos
         async with repos.db.transaction() as tx:
-            # From "retrieved" with a new draft, or from "drafted": moved only if nobody else
-            # moved the ticket since it was read.
+            # Moved only if nobody else moved the ticket since it was read.
             new_state = "answered" if answer else "awaiting_review"
-            moved = await self._record(tx, ticket, new_state, steps)
+            moved = await self._record(tx, ticket, new_state, [*steps, decided])
             if moved is None:
                 return None
             await complete_running_job(repos.jobs, tx)  # the round's job ends with its decision
@@ -316,8 +323,8 @@ class Workflow:
         await queue_advance(self.repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
 
     async def _store(self, ticket: Ticket, new_state: str, steps: list[_Step]) -> Ticket | None:
-        # Not durable: a checkpoint between model calls, redone from the question if a power
-        # cut takes it; nothing has been told to anyone on its strength.
+        # Not durable: a checkpoint before a decision, redone from the question if a power cut
+        # takes it; nothing has been told to anyone on its strength.
         async with self.repos.db.transaction(durable=False) as tx:
             return await self._record(tx, ticket, new_state, steps)
 
@@ -395,28 +402,68 @@ def _held() -> _Step:
     return _Step("held", {}, detail={"reason": "the bot is paused; it decides when resumed"})
 
 
+def worked_steps(worked: Worked, turn_range: list[int]) -> list[_Step]:
+    """A worked-out round as trail steps, in the order their results were used: the
+    classification, the search on the question, the draft from it (kept, redrafted or discarded,
+    and why), the search with the classification's queries, and the draft written again."""
+    classification = {"turn_range": turn_range, **worked.classification}
+    steps = [_Step("classified", {"classification": classification}, worked.classify_usage)]
+    searches = [
+        _Step(
+            "searched",
+            {"retrieval": s.retrieval} if s is worked.searches[-1] else {},
+            duration_ms=s.duration_ms,
+            detail={**_search_detail(s.retrieval), **({"stage": s.stage} if s.stage else {})},
+        )
+        for s in worked.searches
+    ]
+    drafts = []
+    for i, d in enumerate(worked.drafts):
+        detail = _draft_detail(d.draft)
+        if worked.verdict is not None:
+            # The first draft says what became of it; a second one, why it was written.
+            detail.update({"draft": worked.verdict} if i == 0 else {})
+            detail["reason"] = worked.reason
+        drafts.append(
+            _Step(
+                "drafted" if i == 0 else "redrafted",
+                {"draft": d.draft} if i == len(worked.drafts) - 1 else {},
+                d.usage,
+                detail=detail,
+            )
+        )
+    return [*steps, searches[0], drafts[0], *searches[1:], *drafts[1:]]
+
+
+def _search_detail(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "queries": [[q["purpose"], q["query"], q["confidence"]] for q in r.get("queries", [])],
+        "mode": r.get("mode"),
+        "fits": r.get("fits"),
+        "confidence": r.get("confidence"),
+        "hits": [[h["article_id"], h["score"]] for h in r["hits"]],
+    }
+
+
+def _draft_detail(draft: dict[str, Any] | None) -> dict[str, Any]:
+    d = draft or {}
+    return {
+        "origin": d.get("origin"),
+        "grounded": d.get("grounded"),
+        "sources": [s["article_id"] for s in d.get("sources", [])],
+        "unsupported_facts": d.get("unsupported_facts") or None,
+        "unknown_citations": d.get("unknown_citations") or None,
+        "error": d.get("error"),
+    }
+
+
 def _trail_detail(step: _Step) -> dict[str, Any]:
     name, fields = step.name, step.fields
     if name == "classified":
         c = fields["classification"]
         return {k: c.get(k) for k in ("category", "confidence", "wants_human", "error", "skipped")}
     if name == "searched":
-        r = fields["retrieval"]
-        return {
-            "queries": [[q["purpose"], q["query"], q["confidence"]] for q in r.get("queries", [])],
-            "mode": r.get("mode"),
-            "fits": r.get("fits"),
-            "confidence": r.get("confidence"),
-            "hits": [[h["article_id"], h["score"]] for h in r["hits"]],
-        }
+        return _search_detail(fields["retrieval"])
     if name == "drafted":
-        d = fields["draft"] or {}
-        return {
-            "origin": d.get("origin"),
-            "grounded": d.get("grounded"),
-            "sources": [s["article_id"] for s in d.get("sources", [])],
-            "unsupported_facts": d.get("unsupported_facts") or None,
-            "unknown_citations": d.get("unknown_citations") or None,
-            "error": d.get("error"),
-        }
+        return _draft_detail(fields["draft"])
     return {}

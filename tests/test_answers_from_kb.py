@@ -134,8 +134,10 @@ async def test_a_chatty_faq_with_a_greeting_an_order_number_and_context_is_answe
     assert await bot.ticket_states() == ["answered"]
     assert bot.cards() == []
     # Both queries are on the trail: the model's standalone query and the message's substance,
-    # without the greeting, the order number and the sign-off.
-    (searched,) = await _searched(bot)
+    # without the greeting, the order number and the sign-off (searched first on its own,
+    # while the model classified the question).
+    first, searched = await _searched(bot)
+    assert (first["stage"], searched["stage"]) == ("question", "classification")
     purposes = {purpose: query for purpose, query, _confidence in searched["queries"]}
     assert purposes["standalone"] == "void an unused shipping label and get the postage back"
     cleaned = purposes["message"]

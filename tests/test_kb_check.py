@@ -243,3 +243,41 @@ async def test_offline_check_stores_no_ticket(tmp_path: Path) -> None:
     assert [r["question"] for r in rows[:-1]] == [EXPORT, RESET, INVOICES] * 10  # input order
     counts = await count_rows(env["DATABASE_URL"], "tickets", "jobs", "ticket_events")
     assert counts == {"tickets": 0, "jobs": 0, "ticket_events": 0}
+
+
+def invoice_responder(request: dict[str, Any]) -> str:
+    """A standalone query that names invoices; a grounded answer only when the billing article
+    is shown."""
+    system = request["messages"][0]["content"]
+    prompt = request["messages"][-1]["content"]
+    if "You triage customer questions" in system:
+        reading = classification(search_query="download monthly invoices", keywords=["invoices"])
+        return str(scripted_llm(reading)(request))
+    if "Billing" not in _article_ids(prompt):
+        reply = {"answer": "I could not find this.", "used_article_ids": [], "grounded": False}
+        return json.dumps(reply | {"missing_information": "Where are invoices?"})
+    answer = "Invoices are issued on the first day of each month: see Settings > Billing."
+    reply = {"answer": answer, "used_article_ids": [1], "grounded": True}
+    return json.dumps(reply | {"missing_information": ""})
+
+
+async def test_the_check_drafts_as_the_bot_does_and_says_when_it_drafted_again(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    code, _, err = await run(env, tmp_path, "kb", "import", str(KB_DIR))
+    assert code == 0, err
+    llm.set_responder(invoice_responder)
+    questions = tmp_path / "questions.txt"
+    # The message's words find the export article (PDF); the model's query finds billing.
+    questions.write_text("Where do I get the PDF for our accounts team?\n")
+    code, out, err = await run(env, tmp_path, "kb", "check", str(questions))
+    assert code == 0, err
+    assert "→ answer: Simple FAQ" in out and "cites: Billing (#1)" in out
+    assert "redrafted: the first draft does not answer" in out
+    assert "model calls: 3" in out and "1 of 1 draft(s) written again" in out
+    code, out, err = await run(env, tmp_path, "kb", "check", "--json", str(questions))
+    assert code == 0, err
+    row, summary = [json.loads(line) for line in out.splitlines()]
+    assert row["draft_verdict"] == "redrafted" and row["model_calls"] == 3
+    assert (summary["drafted_ahead"], summary["redrafted"]) == (1, 1)

@@ -1,5 +1,6 @@
 """The answering steps' own logic: which queries are searched, which passages the model is shown,
-what the draft checks find, and how a message is quoted into the prompt."""
+what the draft checks find, when a draft written before the classification stands, and how a
+message is quoted into the prompt."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.answering import (
+    LEADING,
     PASSAGE_BUDGET,
     SEARCH_RESULTS,
     Answerer,
@@ -15,6 +17,7 @@ from bot.answering import (
     _fused,
     _parts,
     _within_budget,
+    draft_stands,
     quoted,
 )
 from bot.knowledge import KnowledgeBase
@@ -165,6 +168,78 @@ def test_the_teams_answers_count_as_sources_for_facts(answerer: Answerer) -> Non
 def test_an_ungrounded_draft_is_not_fact_checked(answerer: Answerer) -> None:
     reply = DraftReply(answer="Maybe 90 days?", used_article_ids=[3], grounded=False)
     assert answerer.checked_draft(reply, _hits()).unsupported_facts == []
+
+
+def _passages(*pairs: tuple[int, int]) -> list[dict[str, Any]]:
+    """Passages as a search stores them: (chunk id, article id) pairs, best first."""
+    return [{"chunk_id": chunk, "article_id": article} for chunk, article in pairs]
+
+
+def _answer(*articles: int, **checks: Any) -> dict[str, Any]:
+    sources = [{"article_id": a} for a in articles]
+    return {"origin": "llm", "grounded": True, "sources": sources, **checks}
+
+
+NOT_ANSWERED = {"origin": "llm", "grounded": False, "sources": []}
+
+
+def test_a_draft_shown_the_very_passages_stands_whatever_it_says() -> None:
+    shown = _passages((1, 1), (2, 2))
+    assert draft_stands(shown, shown, NOT_ANSWERED)[0]
+    assert draft_stands(shown, shown, None)[0]
+
+
+def test_a_draft_that_does_not_answer_is_redone_as_soon_as_a_passage_is_new() -> None:
+    shown = _passages((1, 1), (2, 2))
+    stands, why = draft_stands(shown, _passages((1, 1), (2, 2), (9, 9)), NOT_ANSWERED)
+    assert not stands and "does not answer" in why and "9" in why
+    # Nothing new (only the order changed): a non-answer stays one.
+    assert draft_stands(shown, _passages((2, 2), (1, 1)), NOT_ANSWERED)[0]
+    # Nothing to draft from at first, passages now: the first real draft.
+    stands, why = draft_stands([], _passages((1, 1)), None)
+    assert not stands and "nothing to draft from" in why
+
+
+def test_an_answer_stands_when_the_leading_passages_were_shown_and_it_cites_what_is_found() -> None:
+    shown = _passages(*((i, i) for i in range(1, LEADING + 1)))
+    found = [*shown, *_passages((50, 50))]  # a new passage, below the leading ones
+    stands, why = draft_stands(shown, found, _answer(1))
+    assert stands and "answers from article(s) 1" in why
+
+
+def test_an_answer_is_redone_when_a_leading_passage_is_new() -> None:
+    shown = _passages((1, 1), (2, 2), (3, 3))
+    stands, why = draft_stands(shown, _passages((1, 1), (7, 7), (2, 2)), _answer(1))
+    assert not stands and "article(s) 7 among its first" in why
+
+
+def test_an_answer_citing_what_the_classifications_search_does_not_return_is_redone() -> None:
+    shown = _passages((1, 1), (2, 2))
+    stands, why = draft_stands(shown, _passages((1, 1), (3, 3)), _answer(2))
+    assert not stands and "cites article(s) 2" in why
+
+
+def test_an_answer_is_redone_when_the_search_leads_with_what_it_neither_led_with_nor_cites() -> (
+    None
+):
+    shown = _passages((1, 1), (2, 2), (3, 3))
+    reordered = _passages((2, 2), (1, 1), (3, 3), (9, 9))
+    stands, why = draft_stands(shown, reordered, _answer(1))
+    assert not stands and "puts article 2 first" in why
+    assert draft_stands(shown, reordered, _answer(1, 2))[0]
+
+
+def test_an_answer_our_checks_would_stop_counts_as_no_answer() -> None:
+    shown = _passages((1, 1))
+    found = _passages((1, 1), (5, 5))
+    for stopped in (
+        _answer(1, unsupported_facts=["30 days"]),
+        _answer(1, unknown_citations=[4]),
+        _answer(1, error="timed out"),
+        {**_answer(1), "origin": "knowledge_base"},
+    ):
+        stands, why = draft_stands(shown, found, stopped)
+        assert not stands and "does not answer" in why
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r", "\r\n", "\u2028", "\u2029", "\x0b", "\x85"])

@@ -5,6 +5,7 @@ broken bodies, and the reasons a reviewer reads for each."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -284,3 +285,25 @@ def test_an_api_version_without_an_endpoint_is_a_start_up_problem() -> None:
         _env_file=None, openai_api_key=SecretStr(KEY), openai_api_version=API_VERSION
     )
     assert any(p.startswith("OPENAI_API_VERSION is set") for p in problems_for_start(config))
+
+
+async def test_a_draft_beside_a_classification_waits_behind_other_drafts_when_saturated() -> None:
+    # One slot, held by a slow call: the draft made beside a new ticket's classification (its
+    # first step) lets a waiting redraft of an older ticket go first, however they queued.
+    async with FakeOpenAI(api_key=KEY) as fake:
+        fake.set_responder(lambda request: '{"ok": true}')
+        model = SupportModel(settings(fake.url).model_copy(update={"llm_concurrency": 1}))
+        try:
+            fake.delay_next(0.3)
+            holder = asyncio.create_task(model.structured(PROMPT, Answer, question="holder"))
+            await fake.wait_for_requests(1)
+            beside = asyncio.create_task(
+                model.structured_first_step(PROMPT, Answer, question="new ticket")
+            )
+            await asyncio.sleep(0.05)
+            later = asyncio.create_task(model.structured(PROMPT, Answer, question="older ticket"))
+            await asyncio.gather(holder, beside, later)
+        finally:
+            await model.close()
+        asked = [r["messages"][-1]["content"] for r in fake.requests]
+        assert asked == ["holder", "older ticket", "new ticket"]
