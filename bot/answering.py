@@ -23,6 +23,7 @@ before the search, so nothing is spent ahead: the steps run one after the other.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Awaitable, Sequence
@@ -156,31 +157,18 @@ class Answerer:
 
         ``earlier``: the customer's turns before this round's (a follow-up is also searched
         with them while no standalone query is known)."""
-        team_notes = list(notes)
+        draft = functools.partial(self.draft, question=question, history=history, notes=list(notes))
         ruled = self.reading_by_rule(question)
         if ruled is not None:
             # A greeting, a request for a person, or no model: no model call to wait for
             # before searching, so nothing is spent ahead.
             only = await self.searched(question, ruled, earlier)
-            drafted = await self.draft(
-                question=question,
-                history=history,
-                classification=ruled,
-                retrieval=only.retrieval,
-                notes=team_notes,
-            )
+            drafted = await draft(classification=ruled, retrieval=only.retrieval)
             return Worked(ruled, None, (only,), (drafted,))
         first = await self.searched(question, {}, earlier, QUESTION_STAGE)
         (classification, usage), guess = await _together(
             self.classify(question, history),
-            self.draft(
-                question=question,
-                history=history,
-                classification={},
-                retrieval=first.retrieval,
-                notes=team_notes,
-                first_step=True,
-            ),
+            draft(classification={}, retrieval=first.retrieval, first_step=True),
         )
         final = first
         if self.queries(question, classification, earlier) != self.queries(question, {}, earlier):
@@ -188,13 +176,7 @@ class Answerer:
         searches = (first,) if final is first else (first, final)
         if classification.get("error"):
             # As without a model: the reviewer gets the best passage (no model call).
-            fallback = await self.draft(
-                question=question,
-                history=history,
-                classification=classification,
-                retrieval=final.retrieval,
-                notes=team_notes,
-            )
+            fallback = await draft(classification=classification, retrieval=final.retrieval)
             reason = "the classification failed: the reviewer gets the best passage instead"
             return Worked(classification, usage, searches, (guess, fallback), "discarded", reason)
         shown = citable_hits(first.retrieval.get("hits", []))
@@ -208,13 +190,7 @@ class Answerer:
             stands, why = draft_stands(shown, found, guess.draft)
         if stands:
             return Worked(classification, usage, searches, (guess,), "kept", why)
-        again = await self.draft(
-            question=question,
-            history=history,
-            classification=classification,
-            retrieval=final.retrieval,
-            notes=team_notes,
-        )
+        again = await draft(classification=classification, retrieval=final.retrieval)
         return Worked(classification, usage, searches, (guess, again), "redrafted", why)
 
     # -- classify ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ What the client retries within a call, with slack_sdk's retry handlers:
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -70,8 +71,26 @@ def _retry_after(response: HttpResponse) -> float | None:
     return None
 
 
-class ShortRateLimits(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's rate-limit handler, for waits Slack says are short."""
+def _short_wait(request: HttpRequest, response: HttpResponse | None) -> bool:
+    wait = _retry_after(response) if response is not None else None
+    return wait is not None and wait <= RATE_LIMIT_WAIT
+
+
+def _repeatable(request: HttpRequest, response: HttpResponse | None) -> bool:
+    return _method(request) not in CREATES_MESSAGES
+
+
+class Only(AsyncRetryHandler):
+    """One of slack_sdk's retry handlers, for the calls ``allowed`` accepts."""
+
+    def __init__(
+        self,
+        inner: AsyncRetryHandler,
+        allowed: Callable[[HttpRequest, HttpResponse | None], bool],
+    ) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+        self.allowed = allowed
 
     async def _can_retry_async(
         self,
@@ -81,53 +100,29 @@ class ShortRateLimits(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        wait = _retry_after(response)
-        return wait is not None and wait <= RATE_LIMIT_WAIT
-
-
-class RepeatableServerErrors(AsyncServerErrorRetryHandler):
-    """slack_sdk's 500/503 handler, except for methods that create a message."""
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if _method(request) in CREATES_MESSAGES:
-            return False
-        return await super()._can_retry_async(
+        return self.allowed(request, response) and await self.inner._can_retry_async(
             state=state, request=request, response=response, error=error
         )
 
-
-class RepeatableConnectionErrors(AsyncConnectionErrorRetryHandler):
-    """slack_sdk's dropped-connection handler, except for methods that create a message."""
-
-    async def _can_retry_async(
+    async def prepare_for_next_attempt_async(
         self,
         *,
         state: RetryState,
         request: HttpRequest,
         response: HttpResponse | None = None,
         error: Exception | None = None,
-    ) -> bool:
-        if _method(request) in CREATES_MESSAGES:
-            return False
-        return await super()._can_retry_async(
+    ) -> None:
+        # The rate-limit handler waits out Retry-After; the others back off.
+        await self.inner.prepare_for_next_attempt_async(
             state=state, request=request, response=response, error=error
         )
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
     return [
-        ShortRateLimits(max_retry_count=RATE_LIMIT_RETRIES),
-        RepeatableServerErrors(max_retry_count=1),
-        RepeatableConnectionErrors(max_retry_count=1),
+        Only(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES), _short_wait),
+        Only(AsyncServerErrorRetryHandler(max_retry_count=1), _repeatable),
+        Only(AsyncConnectionErrorRetryHandler(max_retry_count=1), _repeatable),
     ]
 
 
