@@ -18,7 +18,7 @@ from bot.knowledge import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.people import People
 from bot.repos import Repositories
-from bot.review import ReviewOutcome
+from bot.review import ReviewOutcome, unknown_card
 from bot.saved_articles import (
     WRITERS_ONLY,
     ArticleDesk,
@@ -171,7 +171,7 @@ class SupportCommands:
             return None, ReviewOutcome(done=False, notice=self.people.refusal())
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None:
-            return None, ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            return None, unknown_card()
         return await self.trace_view(escalation.ticket_id), None
 
     async def stats(self, words: list[str]) -> CommandReply:

@@ -155,6 +155,8 @@ async def _slack(settings: Settings, snapshot: ConfigSnapshot) -> list[Check]:
 
 
 LOOKUP = "already-posted look-up"
+# usergroups.users.list on Slack's Free plan.
+PAID_PLAN_ONLY = "plan_upgrade_required"
 
 
 async def _lookup(client: AsyncWebClient, channel: str, workspace: Workspace) -> Check:
@@ -219,7 +221,14 @@ async def _listed_guests(client: AsyncWebClient, snapshot: ConfigSnapshot) -> li
         try:
             response = await client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
-            detail = f"cannot read its members: Slack says {slack_error(exc)}"
+            error = slack_error(exc)
+            detail = f"cannot read its members: Slack says {error}"
+            if error == PAID_PLAN_ONLY:
+                detail += (
+                    " (user groups need a paid Slack plan: list the reviewers by name with"
+                    " `/support reviewers add @someone`, or leave the list empty so the"
+                    " escalation channel's members review)"
+                )
             return [Check(f"reviewer group {group}", False, detail)]
         for user in response.get("users") or []:
             listed.setdefault(str(user), set()).add(f"reviewer group {group}")

@@ -18,7 +18,7 @@ from bot.live_config import LiveConfig
 from bot.people import People
 from bot.queueing import queue_advance, queue_card_sync, queue_thread_post, queue_timer
 from bot.repos import Repositories
-from bot.review import ReviewOutcome
+from bot.review import ReviewOutcome, unknown_card
 from bot.status import last_word
 from persistence.db import Tx
 from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Ticket, TicketState, Turn
@@ -106,7 +106,7 @@ class Handoffs:
         async with repos.db.transaction() as tx:
             escalation = await repos.escalations.get(escalation_id, tx)
             if escalation is None:
-                return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+                return unknown_card()
             ticket = await repos.tickets.get(escalation.ticket_id, tx)
             assert ticket is not None
             if ticket.owner_user_id == user_id:

@@ -23,7 +23,7 @@ from bot.models import Draft
 from bot.people import People
 from bot.queueing import queue_card_sync
 from bot.repos import Repositories
-from bot.review import ReviewDesk, ReviewOutcome, already_decided, busy_notice
+from bot.review import ReviewDesk, ReviewOutcome, already_decided, busy_notice, unknown_card
 from bot.workflow import Workflow, usage_fields
 from persistence.db import Tx
 from persistence.records import Escalation
@@ -65,7 +65,7 @@ class Redrafter:
     async def _waiting(self, escalation_id: int) -> tuple[Escalation | None, ReviewOutcome | None]:
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None:
-            return None, ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            return None, unknown_card()
         if escalation.state != "pending":
             return None, ReviewOutcome(done=False, notice=already_decided(escalation))
         if escalation.work is not None:
@@ -201,7 +201,7 @@ class Redrafter:
             return None
         current = await self.repos.escalations.get(escalation_id, tx)
         if current is None:
-            return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            return unknown_card()
         if current.state != "pending":
             return ReviewOutcome(done=False, notice=already_decided(current))
         return ReviewOutcome(done=False, notice=busy_notice(current))

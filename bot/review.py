@@ -42,6 +42,14 @@ class ReviewOutcome:
     field_errors: dict[str, str] = field(default_factory=dict)
 
 
+UNKNOWN_CARD = "This card is not known to the bot."
+
+
+def unknown_card() -> ReviewOutcome:
+    """A click or form on a card whose escalation the bot has no record of."""
+    return ReviewOutcome(done=False, notice=UNKNOWN_CARD)
+
+
 def busy_notice(escalation: Escalation) -> str:
     what = "a new draft" if escalation.work == "redraft" else "a reply from a teammate's answer"
     who = f" (asked by <@{escalation.work_by}>)" if escalation.work_by else ""
@@ -74,10 +82,6 @@ class ReviewDesk:
             return refusal
         return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
 
-    async def approve_as(self, escalation_id: int, *, user_id: str) -> ReviewOutcome:
-        """Approve for someone already checked (a teammate's "compose and send")."""
-        return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
-
     async def reject(
         self, escalation_id: int, *, user_id: str, user_team: str | None
     ) -> ReviewOutcome:
@@ -95,7 +99,7 @@ class ReviewDesk:
             return None, refusal
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None:
-            return None, ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            return None, unknown_card()
         if escalation.state != "pending":
             return None, ReviewOutcome(done=False, notice=already_decided(escalation))
         if escalation.work is not None:
@@ -144,7 +148,7 @@ class ReviewDesk:
         repos = self.repos
         escalation = await repos.escalations.get(escalation_id, tx)
         if escalation is None:
-            return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+            return unknown_card()
         if escalation.state == "pending" and escalation.work is not None:
             return ReviewOutcome(done=False, notice=busy_notice(escalation))
         if verdict == "approved" and not escalation.draft_text:

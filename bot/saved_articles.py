@@ -52,7 +52,7 @@ from bot.provenance import reviewed_source
 from bot.queueing import queue_card_sync
 from bot.redact import Known, person_names, redact
 from bot.repos import Repositories
-from bot.review import ReviewOutcome
+from bot.review import UNKNOWN_CARD, ReviewOutcome
 from bot.slack_text import escape, slack_error
 from persistence.records import Escalation, Ticket
 from persistence.retention import PURGED
@@ -186,7 +186,7 @@ class ArticleDesk:
         view_id = str(payload["view_id"])
         problem, escalation, ticket = await self._savable(escalation_id)
         if problem is not None or escalation is None or ticket is None:
-            view = article_unavailable_view(problem or "This card is not known to the bot.")
+            view = article_unavailable_view(problem or UNKNOWN_CARD)
         else:
             current_ticket.set(ticket.id)
             article = await self.generalise(ticket, escalation)
@@ -392,10 +392,10 @@ class ArticleDesk:
         ticket."""
         escalation = await self.repos.escalations.get(escalation_id)
         if escalation is None:
-            return "This card is not known to the bot.", None, None
+            return UNKNOWN_CARD, None, None
         ticket = await self.repos.tickets.get(escalation.ticket_id)
         if ticket is None:
-            return "This card is not known to the bot.", None, None
+            return UNKNOWN_CARD, None, None
         if escalation.state not in ("approved", "edited"):
             return _NOT_SENT.get(escalation.state, _NOT_SENT["pending"]), escalation, ticket
         text = (escalation.final_text or "").strip()

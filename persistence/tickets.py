@@ -219,12 +219,6 @@ class TicketRepository:
         )
         return [_ticket(r) for r in rows]
 
-    async def latest_turn(self, tx: Tx, ticket_id: int) -> Turn | None:
-        row = await tx.fetchone(
-            "SELECT * FROM ticket_turns WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,)
-        )
-        return None if row is None else _turn(row)
-
     async def set_owner(self, tx: Tx, *, ticket_id: int, user_id: str | None) -> None:
         """Claiming is not a step of the workflow, so it leaves state and version alone."""
         await tx.execute(
@@ -296,12 +290,6 @@ class TicketRepository:
             (ticket_id, round, user_id, verdict, now()),
         )
         return cur.rowcount == 1
-
-    async def feedback_counts(self) -> dict[str, int]:
-        rows = await self.db.fetchall(
-            "SELECT verdict, COUNT(*) AS n FROM answer_feedback GROUP BY verdict"
-        )
-        return {r["verdict"]: r["n"] for r in rows}
 
 
 def _note(row: Row) -> TicketNote:

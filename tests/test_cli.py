@@ -244,3 +244,27 @@ async def test_doctor_tries_the_already_posted_look_up_once(
     assert code == 1
     assert "[FAIL] already-posted look-up: conversations.replies says missing_scope" in out
     assert "Try again" in out
+
+
+async def test_doctor_says_reviewer_groups_need_a_paid_plan(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    db = database_from_url(env["DATABASE_URL"])
+    await db.open()
+    try:
+        config = LiveConfig(
+            load_settings(_env_file=None, **_settings_from(env)), ConfigRepository(db)
+        )
+        await config.load()
+        await config.change(
+            user_id="UADMIN", action="reviewers add", reviewer_groups=frozenset({"S0TEAM"})
+        )
+    finally:
+        await db.close()
+    slack.error_next("usergroups.users.list", "plan_upgrade_required")  # Slack's Free plan
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1
+    assert "[FAIL] reviewer group S0TEAM: cannot read its members" in out
+    assert "user groups need a paid Slack plan" in out

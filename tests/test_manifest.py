@@ -95,6 +95,11 @@ def test_every_registered_shortcut_is_declared_as_a_message_shortcut() -> None:
 def test_every_registered_command_is_declared() -> None:
     declared = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
     assert set(_registered()["command"]) <= declared
+    (support,) = [c for c in MANIFEST["features"]["slash_commands"] if c["command"] == "/support"]
+    # Unquoted, YAML would cut the hint at " #channel" (a comment).
+    assert support["usage_hint"] == (
+        "help | status | config | channel add #channel | kb search QUESTION"
+    )
     assert "commands" in MANIFEST["oauth_config"]["scopes"]["bot"]
 
 
@@ -116,11 +121,17 @@ def test_every_web_api_method_called_is_covered_by_a_declared_scope() -> None:
     pattern = re.compile(
         r"\.((?:auth|chat|conversations|views|users|usergroups|reactions|files|team)_[A-Za-z_]+)\("
     )
+    # And methods named in a call's arguments: the outbox's ``self._call("chat.update", ...)``.
+    named = re.compile(
+        r"_?call\(\s*(?:(?:self\.)?client,\s*)?\"((?:chat|conversations|views|users|reactions)\.\w+)\""
+    )
     called: set[str] = set()
     for folder in ("bot", "handlers"):
         for path in (ROOT / folder).rglob("*.py"):
-            called |= set(pattern.findall(path.read_text()))
-    assert {"chat_postMessage", "usergroups_users_list"} <= called  # the scan sees the calls
+            text = path.read_text()
+            called |= set(pattern.findall(text))
+            called |= {m.replace(".", "_") for m in named.findall(text)}
+    assert {"chat_postMessage", "chat_update", "usergroups_users_list"} <= called  # seen
     declared = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     for method in sorted(called):
         assert method in METHOD_SCOPES, f"unknown Web API method {method}: add its scopes"

@@ -483,9 +483,6 @@ class SlackStandIn:
                 return message
         return None
 
-    def clear_calls(self) -> None:
-        self.calls.clear()
-
     def dump(self) -> str:
         """A readable log of calls and stored messages, for assertion messages."""
         lines = [f"SlackStandIn: {len(self.calls)} call(s)"]

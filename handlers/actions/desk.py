@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.review import ReviewOutcome
+from bot.review import ReviewOutcome, unknown_card
 from bot.services import Services
 from handlers.actions.notify import decide_from_click, open_form_from_click
 
@@ -46,7 +46,7 @@ async def _on_ticket(
 ) -> ReviewOutcome:
     ticket_id = await services.handoffs.ticket_of_escalation(escalation_id)
     if ticket_id is None:
-        return ReviewOutcome(done=False, notice="This card is not known to the bot.")
+        return unknown_card()
     outcome: ReviewOutcome = await action(ticket_id, user_id=user_id, user_team=user_team)
     return outcome
 
