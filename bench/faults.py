@@ -63,10 +63,8 @@ import json
 import math
 import random
 import re
-import shlex
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -77,6 +75,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from bench.harness import bench_command, progress_log, work_folder, write_json
 from bot import ids
 from bot.deliveries import PURPOSE_WORDS
 from bot.sandbox.signed import SlackSender
@@ -1211,17 +1210,9 @@ async def seed_yesterday(db: Database) -> str:
 async def run_fault_run(cfg: FaultRunConfig, command: str = "") -> FaultRunReport:
     began = time.monotonic()
     rng = random.Random(cfg.seed)
-
-    def log(text: str) -> None:
-        if cfg.progress:
-            print(f"[{time.monotonic() - began:7.1f}s] {text}", file=sys.stderr, flush=True)
-
+    log = progress_log(began, width=7, enabled=cfg.progress)
     with contextlib.ExitStack() as stack:
-        if cfg.workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="faults-")))
-        else:
-            workdir = cfg.workdir
-            workdir.mkdir(parents=True, exist_ok=True)
+        workdir = work_folder(stack, cfg.workdir, "faults-")
         slack = SlackStandIn(token=BOT_TOKEN, team_id=HOME_TEAM)
         llm = FakeOpenAI(api_key=LLM_KEY, responder=ScriptedModel())
         await slack.start()
@@ -1471,9 +1462,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.database_url = args.database_url
     elif args.backend == "postgresql":
         cfg.database_url = postgres_server().fresh_database()
-    command = shlex.join(
-        [".venv/bin/python", "-m", "bench.faults", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = bench_command("bench.faults", argv)
     try:
         report = asyncio.run(run_fault_run(cfg, command))
     except RuntimeError as exc:
@@ -1486,8 +1475,7 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.refusing_channel:
         name += "-refusing-channel"
     out = args.out or RESULTS / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+    write_json(out, report.to_json())
     print(f"  written to {out}")
     return 0 if report.ok else 1
 

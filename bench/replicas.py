@@ -73,12 +73,10 @@ import asyncio
 import contextlib
 import json
 import os
-import shlex
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,23 +85,33 @@ import aiohttp
 import asyncpg
 
 from bench import datasets as ds
+from bench.harness import (
+    children_cpu,
+    machine_busy,
+    process_cpu,
+    progress_log,
+    result_head,
+    run_bench,
+    self_cpu,
+    stop_process,
+    wait_listening,
+    work_folder,
+)
 from bench.metrics import percentile
-from bench.retrieval import UPSERT_BATCH, article_input, code_under_test
+from bench.retrieval import code_under_test
 from bench.throughput import (
     AUTO_ANSWER_MARK,
     EVAL_DATA,
+    Customers,
     Fakes,
-    Question,
     app_env,
     distribution,
+    fill_knowledge,
     throughput,
     wait_answered,
 )
-from bot.sandbox.signed import SlackSender, sign
-from persistence.knowledge import KnowledgeRepository
 from persistence.postgres import WRITE_LOCK, PostgresDatabase
 from tests.utils.databases import TEMPLATE, PostgresServer
-from tests.utils.harness import CUSTOMER_TEAM, HOME_TEAM, SIGNING_SECRET, SUPPORT
 from tests.utils.process import SUPPORT_BOT, free_port
 
 Json = dict[str, Any]
@@ -165,49 +173,6 @@ class BenchConfig:
 # ---------------------------------------------------------------------------- CPU accounting
 
 
-def _stat_fields(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int, *, reaped_children: bool = False) -> float:
-    """CPU seconds of a process (all threads); with ``reaped_children``, plus those of its
-    children that exited and were waited for."""
-    try:
-        fields = _stat_fields(pid)
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / TICK
-
-
-def children_cpu(parent: int) -> float:
-    """CPU seconds of the live children of ``parent``."""
-    total = 0.0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _stat_fields(int(entry.name))
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            total += (int(fields[11]) + int(fields[12])) / TICK
-    return total
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    total = sum(values[:8])  # user nice system idle iowait irq softirq steal
-    return (total - idle) / TICK, total / TICK
-
-
 async def wait_quiet(limit: float, log: Any, busy_share: float = 0.2) -> Json:
     """Wait (up to ``limit`` seconds) until the machine is quiet: less than ``busy_share`` of
     its CPU busy over two seconds, so other people's work does not pollute the next run."""
@@ -223,11 +188,6 @@ async def wait_quiet(limit: float, log: Any, busy_share: float = 0.2) -> Json:
             if waited > 5:
                 log(f"waited {waited:.0f}s for a quiet machine (busy {100 * busy:.0f}%)")
             return {"waited_s": waited, "busy_share_before": busy, "quiet": busy < busy_share}
-
-
-def self_cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 @dataclass
@@ -386,19 +346,7 @@ class Replica:
             self.proc = subprocess.Popen(
                 command, env=self.env, cwd=self.workdir, stdout=log, stderr=log
             )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"replica {self.number} exited: {self.output()[-2000:]}")
-            try:
-                _r, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-        raise RuntimeError(f"replica {self.number} did not start listening")
+        await wait_listening(self.proc, self.port, 120, f"replica {self.number}", self.output)
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None
@@ -408,85 +356,7 @@ class Replica:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-# ---------------------------------------------------------------------------- the customers
-
-
-@dataclass
-class Balancer:
-    """Open-loop senders of signed message events, spread over the replicas round-robin."""
-
-    urls: Sequence[str]
-    texts: Sequence[str]
-    session: aiohttp.ClientSession
-    sender: SlackSender = field(init=False)
-    sent: int = 0
-
-    def __post_init__(self) -> None:
-        self.sender = SlackSender(self.urls[0], SIGNING_SECRET, team_id=HOME_TEAM)
-
-    async def _send(self, question: Question, index: int) -> None:
-        event = {
-            "type": "message",
-            "channel": SUPPORT,
-            "user": f"UCUST{index % 500:03d}",
-            "text": question.text,
-            "ts": question.ts,
-            "event_ts": question.ts,
-            "team": CUSTOMER_TEAM,
-            "user_team": CUSTOMER_TEAM,
-            "source_team": CUSTOMER_TEAM,
-            "channel_type": "channel",
-        }
-        body = json.dumps(self.sender.envelope(event, self.sender.new_event_id(), shared=True))
-        headers = sign(body, SIGNING_SECRET)
-        url = self.urls[index % len(self.urls)]
-        for attempt in range(5):
-            if attempt:
-                # Slack retries a delivery that failed; a load balancer sends it anywhere.
-                headers["X-Slack-Retry-Num"] = str(attempt)
-                headers["X-Slack-Retry-Reason"] = "http_timeout"
-                url = self.urls[(index + attempt) % len(self.urls)]
-                await asyncio.sleep(1.0)
-            question.sent_at = time.time()
-            started = time.perf_counter()
-            try:
-                async with self.session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                status = 0
-            if question.ack_ms is None:
-                question.ack_ms = 1000 * (time.perf_counter() - started)
-            question.status = status
-            if status == 200:
-                return
-
-    async def offer(self, count: int, rate: float) -> list[Question]:
-        """Send ``count`` questions, one every 1/rate seconds, without waiting for answers."""
-        batch: list[Question] = []
-        tasks = []
-        began = time.perf_counter()
-        for i in range(count):
-            due = began + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            index = self.sent + i
-            question = Question(ts=self.sender.new_ts(), text=self.texts[index % len(self.texts)])
-            batch.append(question)
-            tasks.append(asyncio.create_task(self._send(question, index)))
-        await asyncio.gather(*tasks)
-        self.sent += count
-        return batch
+        stop_process(self.proc)
 
 
 # ---------------------------------------------------------------------------- the database
@@ -535,22 +405,8 @@ def prepare_template(server: PostgresServer, chunks: int) -> Json:
     server.psql(f"CREATE DATABASE {KB_DATABASE} TEMPLATE {TEMPLATE}")
     _psql(server, KB_DATABASE, "CREATE EXTENSION pg_stat_statements")
 
-    async def fill() -> Json:
-        pool = ds.latency_corpus(EVAL_DATA)
-        articles, copies = ds.corpus_of_size(pool, chunks)
-        db = PostgresDatabase(server.url(KB_DATABASE))
-        await db.open()
-        try:
-            repo = KnowledgeRepository(db)
-            inputs = [article_input(a) for a in articles]
-            for start in range(0, len(inputs), UPSERT_BATCH):
-                await repo.upsert_many(inputs[start : start + UPSERT_BATCH])
-        finally:
-            await db.close()
-        return {"articles": len(articles), "chunks": chunks, "pool_copies": copies}
-
     began = time.monotonic()
-    facts = asyncio.run(fill())
+    facts = asyncio.run(fill_knowledge(PostgresDatabase(server.url(KB_DATABASE)), chunks))
     _psql(server, KB_DATABASE, JOB_HISTORY)
     _psql(server, KB_DATABASE, "VACUUM ANALYZE")
     facts["fill_s"] = time.monotonic() - began
@@ -693,21 +549,21 @@ class Run:
     split_lock: bool = False
     profile: bool = False  # the lock profile (install_lock_profile): slower, figures apart
 
+    def _variants(self) -> list[str]:
+        return [
+            v for v, on in (("split lock", self.split_lock), ("lock profile", self.profile)) if on
+        ]
+
     @property
     def name(self) -> str:
-        return (
-            f"{self.replicas}"
-            + ("-split-lock" if self.split_lock else "")
-            + ("-lock-profile" if self.profile else "")
-        )
+        """e.g. ``2-split-lock``."""
+        return "-".join([str(self.replicas), *(v.replace(" ", "-") for v in self._variants())])
 
     @property
     def label(self) -> str:
-        return (
-            f"{self.replicas} replica{'s' if self.replicas > 1 else ''}"
-            + (", split lock" if self.split_lock else "")
-            + (", lock profile" if self.profile else "")
-        )
+        """e.g. ``2 replicas, split lock``."""
+        plural = "s" if self.replicas > 1 else ""
+        return ", ".join([f"{self.replicas} replica{plural}", *self._variants()])
 
 
 async def snapshot(replicas: Sequence[Replica], pg_pid: int, fakes: Fakes) -> CpuSnapshot:
@@ -765,15 +621,19 @@ def cpu_figures(before: CpuSnapshot, after: CpuSnapshot, questions: int, cores: 
     }
 
 
-async def measure(
-    run: Run,
-    cfg: BenchConfig,
-    server: PostgresServer,
-    fakes: Fakes,
-    workdir: Path,
-    texts: Sequence[str],
-    log: Any,
-) -> Json:
+@dataclass
+class Setup:
+    """What every run shares: the settings, the server, the fakes, the questions' texts."""
+
+    cfg: BenchConfig
+    server: PostgresServer
+    fakes: Fakes
+    texts: Sequence[str]
+    log: Callable[[str], None]
+
+
+async def measure(run: Run, setup: Setup, workdir: Path) -> Json:
+    cfg, server, fakes, log = setup.cfg, setup.server, setup.fakes, setup.log
     database = f"bench_replicas_{run.name.replace('-', '_')}"
     server.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     server.psql(f"CREATE DATABASE {database} TEMPLATE {KB_DATABASE}")
@@ -806,7 +666,8 @@ async def measure(
     try:
         await asyncio.gather(*(r.start() for r in replicas))
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            balancer = Balancer([r.url for r in replicas], texts, session)
+            urls = [r.url for r in replicas]
+            balancer = Customers(urls[0], setup.texts, session, spread=urls)
             warm = await balancer.offer(cfg.warmup, 20.0)
             await wait_answered(fakes, warm, 180)
             await settle(conn, 300)
@@ -886,21 +747,14 @@ async def measure(
     return result
 
 
-async def measure_quietly(
-    run: Run,
-    cfg: BenchConfig,
-    server: PostgresServer,
-    fakes: Fakes,
-    workdir: Path,
-    texts: Sequence[str],
-    log: Any,
-) -> Json:
+async def measure_quietly(run: Run, setup: Setup, workdir: Path) -> Json:
     """``measure``, again (up to ``cfg.attempts`` in all) while other work took more than
     ``cfg.max_other_pct`` of a core during the run; the least disturbed attempt counts."""
+    cfg, log = setup.cfg, setup.log
     tried: list[Json] = []
     for attempt in range(1, cfg.attempts + 1):
         log(f"run {run.name}: starting {run.replicas} replica(s) (attempt {attempt})")
-        figures = await measure(run, cfg, server, fakes, workdir / f"attempt-{attempt}", texts, log)
+        figures = await measure(run, setup, workdir / f"attempt-{attempt}")
         tried.append(figures)
         other = figures["cpu"]["other_cpu_pct"] or 0.0
         if other <= cfg.max_other_pct:
@@ -1152,17 +1006,9 @@ def describe(result: Json) -> str:
 
 async def run(cfg: BenchConfig, command: str) -> Json:
     began = time.monotonic()
-
-    def log(text: str) -> None:
-        print(f"[{time.monotonic() - began:6.1f}s] {text}", file=sys.stderr, flush=True)
-
-    result: Json = {
-        "command": command,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()},
-        "machine": machine(),
-        "code": code_under_test(CODE),
-        "runs": [],
-    }
+    log = progress_log(began)
+    result = result_head(command, cfg, machine(), code_under_test(CODE))
+    result["runs"] = []
     plan = [Run(n) for n in cfg.replicas]
     if cfg.split_lock:
         plan += [Run(n, split_lock=True) for n in cfg.replicas if n > 1]
@@ -1171,11 +1017,7 @@ async def run(cfg: BenchConfig, command: str) -> Json:
         rounds.append((1, Run(1, profile=True)))
     texts = ds.replied_questions(EVAL_DATA, 4000)
     with contextlib.ExitStack() as stack:
-        if cfg.workdir is not None:
-            workdir = cfg.workdir
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="replicas-")))
+        workdir = work_folder(stack, cfg.workdir, "replicas-")
         log("starting PostgreSQL")
         server = BenchServer()
         server.start()
@@ -1190,12 +1032,11 @@ async def run(cfg: BenchConfig, command: str) -> Json:
         result["knowledge"] = await asyncio.to_thread(prepare_template, server, cfg.chunks)
         fakes = Fakes()
         await fakes.start()
+        setup = Setup(cfg, server, fakes, texts, log)
         try:
             for number, item in rounds:
                 log(f"round {number} of {cfg.rounds}")
-                figures = await measure_quietly(
-                    item, cfg, server, fakes, workdir / f"round-{number}", texts, log
-                )
+                figures = await measure_quietly(item, setup, workdir / f"round-{number}")
                 figures["round"] = number
                 result["runs"].append(figures)
         finally:
@@ -1257,20 +1098,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds is not None:
         cfg.rounds = max(1, args.rounds)
     cfg.workdir = args.workdir
-    command = shlex.join(
-        [".venv/bin/python", "-m", "bench.replicas", *(argv if argv is not None else sys.argv[1:])]
-    )
-    try:
-        result = asyncio.run(run(cfg, command))
-    except RuntimeError as exc:
-        print(f"the replicas run could not complete: {exc}", file=sys.stderr)
-        return 2
-    print(describe(result))
     out = args.out or RESULTS / ("replicas-quick.json" if args.quick else "replicas.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {out}")
-    return 0
+    return run_bench(
+        "bench.replicas", argv, "replicas", lambda command: run(cfg, command), describe, out
+    )
 
 
 if __name__ == "__main__":

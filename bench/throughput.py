@@ -47,11 +47,9 @@ import contextlib
 import json
 import os
 import platform
-import shlex
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,9 +59,20 @@ from typing import Any, Literal
 import aiohttp
 
 from bench import datasets as ds
+from bench.harness import (
+    peak_rss_mb,
+    process_cpu,
+    progress_log,
+    result_head,
+    run_bench,
+    stop_process,
+    wait_listening,
+    work_folder,
+)
 from bench.metrics import percentile
 from bench.retrieval import UPSERT_BATCH, article_input, code_under_test
 from bot.sandbox.signed import SlackSender, sign
+from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.sqlite import SqliteDatabase
 from tests.utils.harness import (
@@ -203,24 +212,25 @@ class Fakes:
 # ---------------------------------------------------------------------------- the app under test
 
 
+async def fill_knowledge(db: Database, chunks: int) -> dict[str, Any]:
+    """Open ``db``, fill it with ``chunks`` chunks of real help-centre text as the bot does,
+    and close it."""
+    pool = ds.latency_corpus(EVAL_DATA)
+    articles, copies = ds.corpus_of_size(pool, chunks)
+    await db.open()
+    try:
+        repo = KnowledgeRepository(db)
+        inputs = [article_input(a) for a in articles]
+        for start in range(0, len(inputs), UPSERT_BATCH):
+            await repo.upsert_many(inputs[start : start + UPSERT_BATCH])
+    finally:
+        await db.close()
+    return {"articles": len(articles), "chunks": chunks, "pool_copies": copies}
+
+
 def prepare_knowledge(db_path: Path, chunks: int) -> dict[str, Any]:
     """A database holding ``chunks`` chunks of real help-centre text, filled as the bot does."""
-
-    async def fill() -> dict[str, Any]:
-        pool = ds.latency_corpus(EVAL_DATA)
-        articles, copies = ds.corpus_of_size(pool, chunks)
-        db = SqliteDatabase(str(db_path))
-        await db.open()
-        try:
-            repo = KnowledgeRepository(db)
-            inputs = [article_input(a) for a in articles]
-            for start in range(0, len(inputs), UPSERT_BATCH):
-                await repo.upsert_many(inputs[start : start + UPSERT_BATCH])
-        finally:
-            await db.close()
-        return {"articles": len(articles), "chunks": chunks, "pool_copies": copies}
-
-    return asyncio.run(fill())
+    return asyncio.run(fill_knowledge(SqliteDatabase(str(db_path)), chunks))
 
 
 def app_env(
@@ -281,41 +291,18 @@ class AppProcess:
                 stdout=log,
                 stderr=log,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited: {self.log.read_text()[-2000:]}")
-            try:
-                _r, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-        raise RuntimeError(f"{self.kind} did not start listening")
+        await wait_listening(self.proc, port, 60, self.kind, self.log.read_text)
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (all threads)
+        return process_cpu(self.proc.pid)
 
     def peak_rss_mb(self) -> float:
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return peak_rss_mb(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # ---------------------------------------------------------------------------- the customers
@@ -332,11 +319,15 @@ class Question:
 
 @dataclass
 class Customers:
-    """Open-loop senders of signed message events over one keep-alive connection pool."""
+    """Open-loop senders of signed message events over one keep-alive connection pool.
+
+    With ``spread``, the events go to those URLs round-robin, as a load balancer spreads them
+    over replicas (a retry goes to the next one); otherwise all go to ``url``."""
 
     url: str
     texts: Sequence[str]
     session: aiohttp.ClientSession
+    spread: Sequence[str] = ()
     sender: SlackSender = field(init=False)
     sent: list[Question] = field(default_factory=list)
     _next_text: int = 0
@@ -364,15 +355,18 @@ class Customers:
         }
         body = json.dumps(self.sender.envelope(event, self.sender.new_event_id(), shared=True))
         headers = sign(body, SIGNING_SECRET)
+        urls = self.spread or (self.url,)
         for attempt in range(5):
             if attempt:
+                # Slack retries a delivery that failed; a load balancer sends it anywhere.
                 headers["X-Slack-Retry-Num"] = str(attempt)
                 headers["X-Slack-Retry-Reason"] = "http_timeout"
                 await asyncio.sleep(1.0)
+            url = urls[(index + attempt) % len(urls)]
             question.sent_at = time.time()
             started = time.perf_counter()
             try:
-                async with self.session.post(self.url, data=body, headers=headers) as response:
+                async with self.session.post(url, data=body, headers=headers) as response:
                     await response.read()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError, OSError):
@@ -474,26 +468,25 @@ def throughput(questions: Sequence[Question], replies: dict[str, Json]) -> float
     return len(done) / span if span > 0 else float("nan")
 
 
-def spread(values: Sequence[float]) -> Json:
+def _summary(values: Sequence[float], tail: int) -> Json:
     if not values:
         return {"n": 0}
     return {
         "n": len(values),
         "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
+        f"p{tail}": percentile(values, tail),
         "max": max(values),
     }
+
+
+def spread(values: Sequence[float]) -> Json:
+    """n, p50, p90, max."""
+    return _summary(values, 90)
 
 
 def distribution(values: Sequence[float]) -> Json:
-    if not values:
-        return {"n": 0}
-    return {
-        "n": len(values),
-        "p50": percentile(values, 50),
-        "p99": percentile(values, 99),
-        "max": max(values),
-    }
+    """n, p50, p99, max."""
+    return _summary(values, 99)
 
 
 @dataclass
@@ -859,22 +852,10 @@ def machine() -> Json:
 
 async def run(cfg: BenchConfig, command: str) -> Json:
     began = time.monotonic()
-
-    def log(text: str) -> None:
-        print(f"[{time.monotonic() - began:6.1f}s] {text}", file=sys.stderr, flush=True)
-
-    result: Json = {
-        "command": command,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()},
-        "machine": machine(),
-        "code": code_under_test(),
-    }
+    log = progress_log(began)
+    result = result_head(command, cfg, machine(), code_under_test())
     with contextlib.ExitStack() as stack:
-        if cfg.workdir is not None:
-            workdir = cfg.workdir
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tput-")))
+        workdir = work_folder(stack, cfg.workdir, "tput-")
         fakes = Fakes()
         await fakes.start()
         try:
@@ -938,25 +919,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg.phases = tuple(args.phases)
     cfg.workdir = args.workdir
     cfg.code = args.code.resolve() if args.code is not None else None
-    command = shlex.join(
-        [
-            ".venv/bin/python",
-            "-m",
-            "bench.throughput",
-            *(argv if argv is not None else sys.argv[1:]),
-        ]
-    )
-    try:
-        result = asyncio.run(run(cfg, command))
-    except RuntimeError as exc:
-        print(f"the throughput run could not complete: {exc}", file=sys.stderr)
-        return 2
-    print(describe(result))
     out = args.out or RESULTS / ("throughput-quick.json" if args.quick else "throughput.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {out}")
-    return 0
+    return run_bench(
+        "bench.throughput", argv, "throughput", lambda command: run(cfg, command), describe, out
+    )
 
 
 if __name__ == "__main__":
