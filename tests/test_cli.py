@@ -7,6 +7,7 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from bot.config import load_settings
 from bot.live_config import LiveConfig
@@ -77,12 +78,8 @@ async def test_doctor_passes_against_a_healthy_setup(
     assert "[ok] llm" in out
 
 
-async def test_doctor_checks_the_channels_admins_set_in_slack(
-    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
-) -> None:
-    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
-    await run(env, tmp_path, "migrate")
-    slack.channels["C0ADDED"] = {"is_member": False, "name": "added-in-slack"}
+async def change_config(env: dict[str, str], *, action: str, **change: Any) -> None:
+    """What an admin would set from Slack, written to the bot's database."""
     db = database_from_url(env["DATABASE_URL"])
     await db.open()
     try:
@@ -90,11 +87,18 @@ async def test_doctor_checks_the_channels_admins_set_in_slack(
             load_settings(_env_file=None, **_settings_from(env)), ConfigRepository(db)
         )
         await config.load()
-        await config.change(
-            user_id="UADMIN", action="channel add", channels={SUPPORT: "auto", "C0ADDED": "review"}
-        )
+        await config.change(user_id="UADMIN", action=action, **change)
     finally:
         await db.close()
+
+
+async def test_doctor_checks_the_channels_admins_set_in_slack(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    slack.channels["C0ADDED"] = {"is_member": False, "name": "added-in-slack"}
+    await change_config(env, action="channel add", channels={SUPPORT: "auto", "C0ADDED": "review"})
     code, out, _ = await run(env, tmp_path, "doctor")
     assert code == 1
     assert "[FAIL] channel C0ADDED" in out and "added-in-slack" in out
@@ -251,18 +255,7 @@ async def test_doctor_says_reviewer_groups_need_a_paid_plan(
 ) -> None:
     env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
     await run(env, tmp_path, "migrate")
-    db = database_from_url(env["DATABASE_URL"])
-    await db.open()
-    try:
-        config = LiveConfig(
-            load_settings(_env_file=None, **_settings_from(env)), ConfigRepository(db)
-        )
-        await config.load()
-        await config.change(
-            user_id="UADMIN", action="reviewers add", reviewer_groups=frozenset({"S0TEAM"})
-        )
-    finally:
-        await db.close()
+    await change_config(env, action="reviewers add", reviewer_groups=frozenset({"S0TEAM"}))
     slack.error_next("usergroups.users.list", "plan_upgrade_required")  # Slack's Free plan
     code, out, _ = await run(env, tmp_path, "doctor")
     assert code == 1
