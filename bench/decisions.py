@@ -73,11 +73,11 @@ from bot.database import database_for
 from bot.handoffs import Handoffs
 from bot.inbound import InboundMessage
 from bot.intake import Intake
+from bot.kb.retrieval import query_terms
 from bot.live_config import LiveConfig
 from bot.llm import SupportModel
 from bot.people import People, Workspace
 from bot.repos import Repositories
-from bot.retrieval import query_terms
 from bot.runtime import knowledge_base
 from bot.slack_text import clean_text
 from bot.workflow import Workflow
@@ -132,8 +132,8 @@ CODE_UNDER_TEST = (
     "bot/policy.py",
     "bot/models.py",
     "bot/llm.py",
-    "bot/retrieval.py",
-    "bot/lexical.py",
+    "bot/kb/retrieval.py",
+    "bot/kb/lexical.py",
     "bot/intake.py",
     "persistence/knowledge.py",
     "prompts/classify.md",

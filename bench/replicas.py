@@ -140,7 +140,7 @@ LAUNCHER = (
     "if sys.argv[2]:\n"
     "    from bench.replicas import install_lock_profile\n"
     "    install_lock_profile(sys.argv[2])\n"
-    "from bot.cli import main\n"
+    "from bot.cli.main import main\n"
     "sys.exit(main(['start']))\n"
 )
 

@@ -1,4 +1,4 @@
-"""Retrieval benchmark for the knowledge-base retriever (``bot.retrieval.Retriever``).
+"""Retrieval benchmark for the knowledge-base retriever (``bot.kb.retrieval.Retriever``).
 
 Run from the repository root (a benchmark, not a test)::
 
@@ -56,8 +56,8 @@ from bench.metrics import (
     rank_scores,
     tune_threshold,
 )
-from bot.embeddings import Embedder, LocalEmbedder
-from bot.retrieval import CANDIDATES, DEFAULT_FIT_THRESHOLDS, Mode, Retriever
+from bot.kb.embeddings import Embedder, LocalEmbedder
+from bot.kb.retrieval import CANDIDATES, DEFAULT_FIT_THRESHOLDS, Mode, Retriever
 from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import ArticleInput, KnowledgeChunkInput
@@ -585,7 +585,7 @@ def load_tasks(data: Path, quick: bool, max_queries: int | None) -> tuple[list[T
     return tasks, caps
 
 
-CODE_UNDER_TEST = ("bot/retrieval.py", "bot/embeddings.py", "persistence/knowledge.py")
+CODE_UNDER_TEST = ("bot/kb/retrieval.py", "bot/kb/embeddings.py", "persistence/knowledge.py")
 
 
 def _git(*args: str) -> str | None:

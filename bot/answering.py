@@ -32,14 +32,14 @@ from typing import Any, TypeVar
 
 from bot.blocks import GREETING_REPLY
 from bot.grounding import unsupported_facts, unsupported_links
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
+from bot.kb.retrieval import RRF_K, Lookup
 from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.models import Classification, Decision, Draft, DraftReply, Source
 from bot.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide
 from bot.prompts import load_prompt
 from bot.provenance import customer_citable
 from bot.query import greeting_only, substance
-from bot.retrieval import RRF_K, Lookup
 from bot.slack_text import neutralize_mentions
 from persistence.records import KnowledgeHit, TicketNote
 

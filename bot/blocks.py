@@ -13,9 +13,9 @@ from functools import partial
 from typing import Any
 
 from bot import ids
+from bot.kb.retrieval import Lookup
 from bot.models import CATEGORIES, CATEGORY_LABELS, Source
 from bot.provenance import UNREVIEWED_NOTE, customer_citable
-from bot.retrieval import Lookup
 from bot.slack_text import (
     MESSAGE_BLOCKS_MAX,
     MODAL_BLOCKS_MAX,

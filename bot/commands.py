@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.handoffs import Handoffs
 from bot.interactions import id_number
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.people import People
 from bot.repos import Repositories

@@ -26,13 +26,14 @@ from bot.commands import SupportCommands
 from bot.config import Settings
 from bot.database import database_for
 from bot.digest import DigestJob
-from bot.embeddings import embedder_from_settings
 from bot.handoffs import Handoffs, resume_paused
 from bot.home import HomeDesk
 from bot.http_guard import slack_guard
 from bot.inbound import InboundMessage
 from bot.intake import Intake
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
+from bot.kb.embeddings import embedder_from_settings
+from bot.kb.retrieval import Retriever
 from bot.live_config import LiveConfig
 from bot.llm import SupportModel
 from bot.network import proxy_for, tls_context
@@ -43,7 +44,6 @@ from bot.redraft import Redrafter
 from bot.reminders import Reminders
 from bot.repos import Repositories
 from bot.retention import RetentionJob
-from bot.retrieval import Retriever
 from bot.review import ReviewDesk
 from bot.saved_articles import ArticleDesk
 from bot.services import Services

@@ -42,7 +42,7 @@ from bot.blocks import (
     kb_add_modal,
     kb_added_view,
 )
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.logs import current_ticket
 from bot.models import GeneralArticle

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.handoffs import Handoffs
 from bot.home import HomeDesk
 from bot.intake import Intake
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.live_config import LiveConfig
 from bot.people import People, Workspace
 from bot.redraft import Redrafter

@@ -36,7 +36,7 @@ from bot.answering import (
 from bot.blocks import answer_message, plain_reply
 from bot.config import Settings
 from bot.escalate import open_escalation
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.live_config import ConfigSnapshot, LiveConfig
 from bot.llm import LlmFailure, LlmUsage, SupportModel
 from bot.models import Draft, DraftReply

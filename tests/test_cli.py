@@ -173,7 +173,12 @@ async def test_the_wheel_ships_the_prompts(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     wheel = next(tmp_path.glob("*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"prompts/classify.md", "prompts/draft.md", "prompts/redraft.md", "bot/cli.py"} <= names
+    assert {
+        "prompts/classify.md",
+        "prompts/draft.md",
+        "prompts/redraft.md",
+        "bot/cli/main.py",
+    } <= names
     # Every Python file of the source packages is in the wheel (a package left out of
     # pyproject.toml would import fine here and fail after `pip install`).
     sources = {

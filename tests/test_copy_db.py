@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot import ids
-from bot.retrieval import Retriever
+from bot.kb.retrieval import Retriever
 from bot.sandbox.standin import SlackStandIn
 from persistence.copy import TABLES, CopyError, copy_database
 from persistence.db import database_from_url

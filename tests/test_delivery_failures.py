@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from bot import ids
-from bot.report_cli import add_report_commands, run_report
+from bot.cli.report import add_report_commands, run_report
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from bot import ids
-from bot.report_cli import add_report_commands, run_report
+from bot.cli.report import add_report_commands, run_report
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import ids
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.sandbox.standin import SlackStandIn
 from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository

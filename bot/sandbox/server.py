@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.database import database_for
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender, new_trigger_id
 from bot.sandbox.standin import SlackStandIn

@@ -20,7 +20,7 @@ from bot.answering import (
     draft_stands,
     quoted,
 )
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.models import DraftReply
 from persistence.records import KnowledgeHit, TicketNote
 

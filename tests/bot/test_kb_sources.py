@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb_sources import (
+from bot.kb.sources import (
     MAX_FILE_BYTES,
     SUPPORTED_SUFFIXES,
     ParsedSource,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import KnowledgeBase, chunk_markdown
-from bot.retrieval import query_terms
+from bot.kb.base import KnowledgeBase, chunk_markdown
+from bot.kb.retrieval import query_terms
 from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository, fts5_match
 from persistence.records import KnowledgeChunkInput

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import KnowledgeBase
-from bot.lexical import LexicalIndex
-from bot.retrieval import Retriever, query_terms
+from bot.kb.base import KnowledgeBase
+from bot.kb.lexical import LexicalIndex
+from bot.kb.retrieval import Retriever, query_terms
 from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.lexicon import QueryTokenizer
@@ -230,7 +230,7 @@ async def test_an_index_that_cannot_load_leaves_fts5_answering(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         retriever = Retriever(repo)
-        with caplog.at_level(logging.WARNING, logger="bot.retrieval"):
+        with caplog.at_level(logging.WARNING, logger="bot.kb.retrieval"):
             assert not await retriever.ready()
         assert "could not load the in-memory search index" in caplog.text
         lookup = await retriever.lookup("How do I export a report as CSV?")

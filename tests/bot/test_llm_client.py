@@ -14,8 +14,8 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, SecretStr
 
 from bot.config import DEFAULT_AZURE_API_VERSION, Settings, problems_for_start
-from bot.embeddings import EndpointEmbedder
 from bot.health import llm_health
+from bot.kb.embeddings import EndpointEmbedder
 from bot.llm import LlmFailure, LlmResult, SupportModel, is_azure, openai_client
 from bot.prompts import Prompt
 from tests.fakes.openai_api import FakeOpenAI, count_tokens

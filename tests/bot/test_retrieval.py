@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.embeddings import EndpointEmbedder
-from bot.knowledge import KnowledgeBase
-from bot.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, query_terms
+from bot.kb.base import KnowledgeBase
+from bot.kb.embeddings import EndpointEmbedder
+from bot.kb.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, query_terms
 from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository, fts5_match
 from tests.fakes.openai_api import FakeOpenAI

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import ids
 from bot.config import Settings
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn

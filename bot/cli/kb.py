@@ -13,8 +13,8 @@ from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.database import database_for
-from bot.knowledge import KnowledgeBase
-from bot.retrieval import Lookup
+from bot.kb.base import KnowledgeBase
+from bot.kb.retrieval import Lookup
 from persistence.knowledge import KnowledgeRepository
 
 PROGRESS_MIN_FILES = 20
@@ -121,7 +121,7 @@ def lookup_json(lookup: Lookup) -> dict[str, Any]:
 
 async def run_kb(settings: Settings, args: argparse.Namespace) -> int:
     if args.kb_command == "check":
-        from bot.kb_check import run_check
+        from bot.kb.check import run_check
 
         return await run_check(settings, args)
     async with open_knowledge(settings) as kb:

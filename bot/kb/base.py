@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.kb_sources import SUPPORTED_SUFFIXES, UnsupportedSource, parse_source
+from bot.kb.retrieval import Lookup, Mode, Retriever
+from bot.kb.sources import SUPPORTED_SUFFIXES, UnsupportedSource, parse_source
 from bot.provenance import customer_citable
-from bot.retrieval import Lookup, Mode, Retriever
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import (
     ArticleInput,

@@ -1,7 +1,7 @@
 """Finding the passages that answer a question, and knowing when none does.
 
 Three modes over one index: ``bm25`` (SQLite FTS5 or PostgreSQL's tsvector, stemmed, heading and
-title weighted; ranked in memory by ``bot/lexical.py`` once the index for the current KB version
+title weighted; ranked in memory by ``bot/kb/lexical.py`` once the index for the current KB version
 is loaded, by the database itself until then, with the same scores),
 ``dense`` (cosine over stored vectors) and ``hybrid`` (reciprocal rank fusion of both). Every
 lookup also returns a confidence in [0, 1] and whether anything is relevant at all (``fits``),
@@ -35,8 +35,8 @@ from typing import Literal
 
 import numpy as np
 
-from bot.embeddings import Embedder
-from bot.lexical import LexicalIndex
+from bot.kb.embeddings import Embedder
+from bot.kb.lexical import LexicalIndex
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import KnowledgeHit
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.answering import Answerer, quoted
+from bot.cli.kb import ProgressBar
 from bot.config import Settings
 from bot.database import database_for
-from bot.kb_cli import ProgressBar
-from bot.knowledge import KnowledgeBase
+from bot.kb.base import KnowledgeBase
 from bot.live_config import ConfigSnapshot, LiveConfig, Mode
 from bot.llm import SupportModel
 from bot.policy import has_words

@@ -162,9 +162,9 @@ class _Sections:
 
 
 def _parse_markdown(path_label: str, raw: bytes, text: str, fallback: str) -> ParsedSource:
-    # Imported here, not at the top: bot.knowledge imports this module to parse files, so a
+    # Imported here, not at the top: bot.kb.base imports this module to parse files, so a
     # module-level import would be circular whichever of the two is imported first.
-    from bot.knowledge import chunk_markdown
+    from bot.kb.base import chunk_markdown
 
     title, chunks = chunk_markdown(text, fallback_title=fallback)
     return _whole_file(path_label, raw, title, chunks)

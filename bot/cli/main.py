@@ -8,10 +8,10 @@ import asyncio
 import sys
 from pathlib import Path
 
+from bot.cli.kb import add_kb_commands, run_kb
+from bot.cli.report import REPORT_COMMANDS, add_report_commands, run_report
 from bot.config import ConfigError, Settings, load_settings, problems_for_start
-from bot.kb_cli import add_kb_commands, run_kb
 from bot.logs import setup_logging
-from bot.report_cli import REPORT_COMMANDS, add_report_commands, run_report
 
 SETUP_HINT = (
     "Set these in the environment or in a .env file next to where you run the bot"
@@ -146,7 +146,7 @@ async def _copy_db(settings: Settings, source_url: str, target_url: str) -> int:
 
 
 async def _doctor(settings: Settings) -> int:
-    from bot.doctor import run_checks
+    from bot.cli.doctor import run_checks
 
     checks = await run_checks(settings)
     for check in checks:
