@@ -486,7 +486,7 @@ def replied_questions(root: Path, n: int) -> list[str]:
     """``latency_queries`` the bot replies to, each once: with words in them (an emoji-only
     message is rightly ignored) and not a lone thanks (ignored too), so that counting replies
     never waits for one that will not come."""
-    from bot.query import greeting_only, is_pleasantry
+    from bot.tickets.query import greeting_only, is_pleasantry
 
     texts = [
         t

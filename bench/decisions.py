@@ -68,19 +68,19 @@ from bench import datasets as ds
 from bench.retrieval import article_input, table
 from bench.retrieval import code_under_test as retrieval_code_under_test
 from bench.slack_style import STYLE_WEIGHTS, STYLES, Question, SlackMessage, slack_messages
-from bot.config import Settings
-from bot.database import database_for
-from bot.handoffs import Handoffs
-from bot.inbound import InboundMessage
-from bot.intake import Intake
 from bot.kb.retrieval import query_terms
-from bot.live_config import LiveConfig
-from bot.llm import SupportModel
-from bot.people import People, Workspace
-from bot.repos import Repositories
-from bot.runtime import knowledge_base
-from bot.slack_text import clean_text
-from bot.workflow import Workflow
+from bot.llm.model import SupportModel
+from bot.review.handoffs import Handoffs
+from bot.runtime.database import database_for
+from bot.runtime.repos import Repositories
+from bot.runtime.runtime import knowledge_base
+from bot.settings.environment import Settings
+from bot.settings.live import LiveConfig
+from bot.slack.events import InboundMessage
+from bot.slack.people import People, Workspace
+from bot.slack.text import clean_text
+from bot.tickets.intake import Intake
+from bot.tickets.workflow import Workflow
 from persistence.db import Database
 from tests.fakes.openai_api import FakeOpenAI
 
@@ -125,16 +125,16 @@ TS_BASE = 1_700_000_000
 TS_PER_MODE = 1_000_000
 
 CODE_UNDER_TEST = (
-    "bot/workflow.py",
-    "bot/answering.py",
-    "bot/query.py",
-    "bot/grounding.py",
-    "bot/policy.py",
-    "bot/models.py",
-    "bot/llm.py",
+    "bot/tickets/workflow.py",
+    "bot/tickets/answering.py",
+    "bot/tickets/query.py",
+    "bot/tickets/grounding.py",
+    "bot/tickets/policy.py",
+    "bot/tickets/schemas.py",
+    "bot/llm/model.py",
     "bot/kb/retrieval.py",
     "bot/kb/lexical.py",
-    "bot/intake.py",
+    "bot/tickets/intake.py",
     "persistence/knowledge.py",
     "prompts/classify.md",
     "prompts/draft.md",

@@ -76,10 +76,10 @@ from typing import Any, Literal
 import aiohttp
 
 from bench.harness import bench_command, progress_log, work_folder, write_json
-from bot import ids
-from bot.deliveries import PURPOSE_WORDS
+from bot.review.deliveries import PURPOSE_WORDS
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from persistence.db import Database, Row, database_from_url
 from persistence.jobs import chain_root
 from tests.fakes.openai_api import FakeOpenAI

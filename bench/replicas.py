@@ -125,11 +125,11 @@ CODE = (
     "persistence/postgres.py",
     "persistence/jobs.py",
     "persistence/writer_lock.py",
-    "bot/worker.py",
-    "bot/workflow.py",
-    "bot/outbox.py",
-    "bot/intake.py",
-    "bot/runtime.py",
+    "bot/jobs/worker.py",
+    "bot/tickets/workflow.py",
+    "bot/slack/outbox.py",
+    "bot/tickets/intake.py",
+    "bot/runtime/runtime.py",
 )
 # Starts the bot with another advisory-lock key (the split-lock experiment) and/or the lock
 # profile (``install_lock_profile``): argv is the key, then the profile's path or "".

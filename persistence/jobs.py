@@ -42,7 +42,7 @@ def _job(row: Row) -> Job:
 
 
 class Dispatch(Protocol):
-    """A worker that can take jobs as they are enqueued (``bot.worker.JobWorker``)."""
+    """A worker that can take jobs as they are enqueued (``bot.jobs.worker.JobWorker``)."""
 
     def offer(self) -> tuple[str, float] | None:
         """(owner, lease seconds) when it will run one more job now, else None."""

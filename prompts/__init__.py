@@ -1,1 +1,2 @@
-"""Prompt templates as files (``*.md``), shipped inside the package; loaded by ``bot.prompts``."""
+"""Prompt templates as files (``*.md``), shipped inside the package; loaded by
+``bot.llm.prompts``."""

@@ -9,9 +9,9 @@ import json
 import time
 from typing import Any
 
-from bot import ids
-from bot.live_config import ConfigSnapshot
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.live import ConfigSnapshot
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bot.repos import Repositories
+from bot.ops.trace import trace_lines
+from bot.runtime.repos import Repositories
 from bot.sandbox.server import EXAMPLE_KB
 from bot.sandbox.standin import SlackStandIn
-from bot.trace import trace_lines
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import ESCALATION, RunningBot, card_text, import_kb

@@ -6,12 +6,12 @@ import json
 import re
 from typing import Any
 
-from bot import ids
-from bot.blocks import HOME_PAGE_SIZE
-from bot.config import load_settings
-from bot.home import config_lines
-from bot.live_config import defaults, overlay
+from bot.review.home import config_lines
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.environment import load_settings
+from bot.settings.live import defaults, overlay
+from bot.slack import ids
+from bot.slack.blocks import HOME_PAGE_SIZE
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -9,9 +9,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bot.config import load_settings
-from bot.live_config import LiveConfig
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.environment import load_settings
+from bot.settings.live import LiveConfig
 from persistence.config import ConfigRepository
 from persistence.db import database_from_url
 from tests.fakes.openai_api import FakeOpenAI

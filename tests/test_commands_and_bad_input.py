@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot import ids
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import ESCALATION, OUTSIDER, REVIEWER, SUPPORT

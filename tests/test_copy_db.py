@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import ids
 from bot.kb.retrieval import Retriever
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from persistence.copy import TABLES, CopyError, copy_database
 from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository

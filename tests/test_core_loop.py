@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot import ids
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from bot import ids
 from bot.cli.report import add_report_commands, run_report
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

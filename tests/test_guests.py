@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot import ids
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.test_app_home import escalations, home_buttons, home_text, open_home
@@ -151,7 +151,7 @@ async def test_users_info_failing_fails_closed_with_a_warning(
     bot = await make_bot()
     before = await one_escalation(bot, llm)
     slack.error_next("users.info", "fatal_error", times=50)
-    with caplog.at_level(logging.WARNING, logger="bot.people"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.people"):
         status, _ = await click(bot, ids.ACTION_APPROVE, user=REVIEWER, team=HOME_TEAM)
         await bot.drained()
     assert status == 200

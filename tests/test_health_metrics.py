@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.logs import JsonFormatter, TicketContext, current_ticket
+from bot.ops.logs import JsonFormatter, TicketContext, current_ticket
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
@@ -176,7 +176,7 @@ async def test_healthz_on_a_broken_database_says_unavailable_and_logs_the_error(
     bot = await make_bot(kb=False, metrics_port=0)
     await bot.db.close()  # every query now fails, with the driver's own words
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.observability"):
+        with caplog.at_level(logging.WARNING, logger="bot.ops.observability"):
             status, body = await get(bot, "/healthz")
     finally:
         await bot.db.open(migrate=False)

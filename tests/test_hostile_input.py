@@ -34,10 +34,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from bot import ids
-from bot.models import Classification, DraftReply
-from bot.prompts import load_prompt
+from bot.llm.prompts import load_prompt
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
+from bot.tickets.schemas import Classification, DraftReply
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot import ids
 from bot.sandbox.signed import FORM_TYPE, JSON_TYPE, sign
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (
@@ -63,7 +63,7 @@ async def test_a_wrong_signature_is_refused(
 ) -> None:
     body = message_body(bot)
     headers = sign(body, "not-the-secret")
-    with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.guard"):
         status, text = await bot.send.raw(body, headers)
     assert status == 401 and "invalid_signature" in text
     assert "invalid_signature" in caplog.text
@@ -74,7 +74,7 @@ async def test_a_stale_timestamp_is_refused_even_when_correctly_signed(
     bot: RunningBot, slack: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = message_body(bot)
-    with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.guard"):
         status, text = await bot.send.send(body, timestamp=int(time.time()) - 6 * 60)
         future, _ = await bot.send.send(message_body(bot), timestamp=int(time.time()) + 6 * 60)
     assert status == 401 and future == 401 and "stale_or_bad_timestamp" in text
@@ -110,7 +110,7 @@ async def test_a_replayed_command_is_refused_and_runs_once(
     )
     headers = sign(form, SIGNING_SECRET, content_type=FORM_TYPE)
     first, _ = await bot.send.raw(form, headers)
-    with caplog.at_level(logging.WARNING, logger="bot.http_guard"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.guard"):
         second, text = await bot.send.raw(form, headers)
     assert first == 200
     assert second == 409 and "replayed_request" in text and "replayed_request" in caplog.text

@@ -9,9 +9,9 @@ import io
 import json
 from pathlib import Path
 
-from bot import ids
 from bot.cli.report import add_report_commands, run_report
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

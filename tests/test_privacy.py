@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from bot import ids
-from bot.logs import RedactingFormatter, redact
+from bot.ops.logs import RedactingFormatter, redact
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from persistence.db import Database
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from bot.network import proxy_for, shown
-from bot.runtime import StartupError
+from bot.runtime.runtime import StartupError
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.network import proxy_for, shown
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.proxy import ForwardProxy

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot import ids
 from bot.kb.base import KnowledgeBase
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.retention import RetentionRepository

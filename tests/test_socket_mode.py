@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import ids
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
+from bot.slack import ids
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (
     CUSTOMER,

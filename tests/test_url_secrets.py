@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import RedactingFormatter, safe_url
+from bot.ops.logs import RedactingFormatter, safe_url
 from bot.sandbox.standin import SlackStandIn
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI

@@ -15,10 +15,10 @@ import re
 import time
 from typing import Any
 
-from bot.answering import Answerer
-from bot.repos import Repositories
+from bot.ops.trace import trace_lines
+from bot.runtime.repos import Repositories
 from bot.sandbox.standin import SlackStandIn
-from bot.trace import trace_lines
+from bot.tickets.answering import Answerer
 from persistence.db import database_from_url
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI

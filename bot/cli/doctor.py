@@ -9,16 +9,16 @@ import ssl
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channel_safety import customer_channel_problem, shared_problem
-from bot.config import Settings, problems_for_start
-from bot.database import database_for
-from bot.health import Check, llm_health
-from bot.live_config import ConfigSnapshot, LiveConfig, defaults
-from bot.llm import model_url
-from bot.network import proxy_for, shown, tls_context
-from bot.people import Profile, Workspace
-from bot.runtime import SOCKET_MODE_URL, StartupError, identify, slack_client
-from bot.slack_text import slack_error
+from bot.llm.model import model_url
+from bot.ops.health import Check, llm_health
+from bot.runtime.database import database_for
+from bot.runtime.runtime import SOCKET_MODE_URL, StartupError, identify, slack_client
+from bot.settings.environment import Settings, problems_for_start
+from bot.settings.live import ConfigSnapshot, LiveConfig, defaults
+from bot.settings.network import proxy_for, shown, tls_context
+from bot.slack.channel_safety import customer_channel_problem, shared_problem
+from bot.slack.people import Profile, Workspace
+from bot.slack.text import slack_error
 from persistence.config import ConfigRepository
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 from persistence.migrations import MIGRATIONS

@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import Settings
-from bot.database import database_for
 from bot.kb.base import KnowledgeBase
 from bot.kb.retrieval import Lookup
+from bot.runtime.database import database_for
+from bot.settings.environment import Settings
 from persistence.knowledge import KnowledgeRepository
 
 PROGRESS_MIN_FILES = 20
@@ -64,7 +64,7 @@ def add_kb_commands(sub: Any) -> None:
 
 @asynccontextmanager
 async def open_knowledge(settings: Settings) -> AsyncIterator[KnowledgeBase]:
-    from bot.runtime import knowledge_base
+    from bot.runtime.runtime import knowledge_base
 
     db = database_for(settings)
     await db.open()

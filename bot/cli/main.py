@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bot.cli.kb import add_kb_commands, run_kb
 from bot.cli.report import REPORT_COMMANDS, add_report_commands, run_report
-from bot.config import ConfigError, Settings, load_settings, problems_for_start
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
+from bot.settings.environment import ConfigError, Settings, load_settings, problems_for_start
 
 SETUP_HINT = (
     "Set these in the environment or in a .env file next to where you run the bot"
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start(settings: Settings) -> int:
-    from bot.runtime import BotRuntime, StartupError
+    from bot.runtime.runtime import BotRuntime, StartupError
     from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
     problems = problems_for_start(settings)
@@ -101,7 +101,7 @@ def _start(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from bot.database import database_for
+    from bot.runtime.database import database_for
     from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
     try:

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import Settings
-from bot.database import database_for
-from bot.durations import DurationError, format_duration, parse_duration
-from bot.stats import compute, stats_lines
-from bot.trace import trace_lines
+from bot.ops.stats import compute, stats_lines
+from bot.ops.trace import trace_lines
+from bot.runtime.database import database_for
+from bot.settings.durations import DurationError, format_duration, parse_duration
+from bot.settings.environment import Settings
 from persistence.db import Database
 from persistence.stats import StatsRepository
 from persistence.tickets import TicketRepository

@@ -1,9 +1,10 @@
 """``support-bot kb check FILE``: what the bot would do with an admin's sample questions.
 
-Each question goes through the very steps the workflow runs for a ticket (``bot/answering.py``:
-``Answerer.work_out`` searches, classifies and drafts, and drafts again when the classification's
-search could change the draft; then the draft is checked and decided) with the configuration in
-force (the environment overlaid with what admins stored in Slack, as ``LiveConfig`` loads it).
+Each question goes through the very steps the workflow runs for a ticket
+(``bot/tickets/answering.py``: ``Answerer.work_out`` searches, classifies and drafts, and drafts
+again when the classification's search could change the draft; then the draft is checked and
+decided) with the configuration in force (the environment overlaid with what admins stored in
+Slack, as ``LiveConfig`` loads it).
 Nothing is sent to Slack (no Slack client is made) and nothing is written to the database: no
 ticket, no job. Each question's model calls and prompt tokens are reported, and whether its
 draft was written again and why.
@@ -28,15 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.answering import Answerer, quoted
 from bot.cli.kb import ProgressBar
-from bot.config import Settings
-from bot.database import database_for
 from bot.kb.base import KnowledgeBase
-from bot.live_config import ConfigSnapshot, LiveConfig, Mode
-from bot.llm import SupportModel
-from bot.policy import has_words
-from bot.slack_text import clean_text
+from bot.llm.model import SupportModel
+from bot.runtime.database import database_for
+from bot.settings.environment import Settings
+from bot.settings.live import ConfigSnapshot, LiveConfig, Mode
+from bot.slack.text import clean_text
+from bot.tickets.answering import Answerer, quoted
+from bot.tickets.policy import has_words
 from persistence.config import ConfigRepository
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 from persistence.knowledge import KnowledgeRepository
@@ -355,7 +356,7 @@ async def _guarded(work: Callable[[Sample], Awaitable[Checked]], item: Sample) -
 
 
 async def run_check(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import knowledge_base
+    from bot.runtime.runtime import knowledge_base
 
     try:
         samples = read_samples(args.file)

@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bot.config import Settings
-from bot.llm import openai_client
+from bot.llm.model import openai_client
+from bot.settings.environment import Settings
 
 LOCAL_MODEL = "local:all-MiniLM-L6-v2"
 BATCH = 64

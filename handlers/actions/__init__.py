@@ -11,9 +11,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.interactions import id_number
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack import ids
+from bot.slack.interactions import id_number
 from handlers.actions import desk
 from handlers.actions.answer_feedback import handle_answer_button
 from handlers.actions.approve import handle_approve

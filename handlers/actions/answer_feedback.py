@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.interactions import AnswerClick, BadInteraction
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.interactions import AnswerClick, BadInteraction
 from handlers.actions.notify import tell_clicker
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.interactions import BadInteraction, ReviewClick
-from bot.services import Services
-from bot.slack_text import slack_error
+from bot.runtime.services import Services
+from bot.slack.interactions import BadInteraction, ReviewClick
+from bot.slack.text import slack_error
 from handlers.actions.notify import FAILED, tell_clicker
 
 log = logging.getLogger(__name__)

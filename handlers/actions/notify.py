@@ -10,9 +10,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.interactions import BadInteraction, ReviewClick
-from bot.review import ReviewOutcome
-from bot.slack_text import slack_error
+from bot.review.desk import ReviewOutcome
+from bot.slack.interactions import BadInteraction, ReviewClick
+from bot.slack.text import slack_error
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import Services
+from bot.runtime.services import Services
 from handlers.actions.notify import decide_from_click
 
 

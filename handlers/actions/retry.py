@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deliveries import DeliveryRetries
-from bot.services import Services
+from bot.review.deliveries import DeliveryRetries
+from bot.runtime.services import Services
 from handlers.actions.notify import decide_from_click
 
 

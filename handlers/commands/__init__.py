@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack import ids
 from handlers.commands.support import handle_support
 
 

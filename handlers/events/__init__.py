@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.services import Services
+from bot.runtime.services import Services
 from handlers.events.home import handle_home_opened
 from handlers.events.message import handle_message
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.inbound import Ignored, parse_message_event
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack.events import Ignored, parse_message_event
 from persistence.db import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)

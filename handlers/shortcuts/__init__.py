@@ -11,10 +11,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.interactions import team_of
-from bot.services import Services
-from bot.slack_text import slack_error
+from bot.runtime.services import Services
+from bot.slack import ids
+from bot.slack.interactions import team_of
+from bot.slack.text import slack_error
 
 log = logging.getLogger(__name__)
 

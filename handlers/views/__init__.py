@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import ids
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack import ids
 from handlers.views import card_forms
 from handlers.views.config_submission import handle_config_submission
 from handlers.views.edit_submission import handle_edit_submission

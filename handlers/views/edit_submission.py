@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import ids
-from bot.interactions import BadInteraction, EditSubmission
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack import ids
+from bot.slack.interactions import BadInteraction, EditSubmission
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import ids
-from bot.services import Services
+from bot.runtime.services import Services
+from bot.slack import ids
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bench.decisions import (
     summarise,
 )
 from bench.slack_style import Kind, Question, SlackMessage, ThreadTurn
-from bot.prompts import load_prompt
+from bot.llm.prompts import load_prompt
 from tests.fakes.openai_api import FakeOpenAI
 
 ARTICLES_SHOWN = (

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.answering import (
+from bot.kb.base import KnowledgeBase
+from bot.tickets.answering import (
     LEADING,
     PASSAGE_BUDGET,
     SEARCH_RESULTS,
@@ -20,8 +21,7 @@ from bot.answering import (
     draft_stands,
     quoted,
 )
-from bot.kb.base import KnowledgeBase
-from bot.models import DraftReply
+from bot.tickets.schemas import DraftReply
 from persistence.records import KnowledgeHit, TicketNote
 
 

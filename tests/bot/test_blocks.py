@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot import ids
-from bot.blocks import (
+from bot.sandbox.blockkit import validate_blocks, validate_view
+from bot.slack import ids
+from bot.slack.blocks import (
     REACH_A_PERSON,
     CardContent,
     ConfigForm,
@@ -20,9 +21,8 @@ from bot.blocks import (
     escalation_card,
     sources_line,
 )
-from bot.models import Source
-from bot.sandbox.blockkit import validate_blocks, validate_view
-from bot.slack_text import escape, split_for_sections, truncate, truncate_escaped
+from bot.slack.text import escape, split_for_sections, truncate, truncate_escaped
+from bot.tickets.schemas import Source
 
 HOSTILE = "Hey <!channel> and <@U1> & <!here> <https://evil.example|click> <#C9>"
 # Anything Slack would render as a ping, link, channel mention or special command.

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from bot.config import (
+from bot.settings.environment import (
     WHERE_TO_GET,
     ConfigError,
     Settings,
     load_settings,
     problems_for_start,
 )
-from bot.live_config import ConfigSnapshot, defaults, overlay
+from bot.settings.live import ConfigSnapshot, defaults, overlay
 
 ENV_NAMES = [
     "SLACK_BOT_TOKEN",
@@ -324,7 +324,7 @@ def test_categories_are_stored_as_sorted_lists_and_read_back_the_same() -> None:
 def test_a_bad_stored_value_is_skipped_with_a_warning(
     bad: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.live_config"):
+    with caplog.at_level(logging.WARNING, logger="bot.settings.live"):
         snapshot = _snapshot({"auto_categories": bad, "threshold": 0.9})
     assert snapshot.auto_categories == {"*": frozenset({"simple_faq"})}  # the environment's
     assert snapshot.threshold == 0.9  # the other settings still apply

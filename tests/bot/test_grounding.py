@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.grounding import (
+from bot.tickets.grounding import (
     name_facts,
     normalise,
     number_facts,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.hours import FORM, Hours, HoursError, parse_hours
+from bot.settings.hours import FORM, Hours, HoursError, parse_hours
 
 WEEKDAYS = frozenset(range(5))
 EVERY_DAY = frozenset(range(7))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.inbound import Ignored, InboundMessage, parse_message_event
+from bot.slack.events import Ignored, InboundMessage, parse_message_event
 
 SUPPORT = "CSUPPORT"
 BOT_USER = "UBOT"

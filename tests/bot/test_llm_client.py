@@ -13,11 +13,11 @@ import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, SecretStr
 
-from bot.config import DEFAULT_AZURE_API_VERSION, Settings, problems_for_start
-from bot.health import llm_health
 from bot.kb.embeddings import EndpointEmbedder
-from bot.llm import LlmFailure, LlmResult, SupportModel, is_azure, openai_client
-from bot.prompts import Prompt
+from bot.llm.model import LlmFailure, LlmResult, SupportModel, is_azure, openai_client
+from bot.llm.prompts import Prompt
+from bot.ops.health import llm_health
+from bot.settings.environment import DEFAULT_AZURE_API_VERSION, Settings, problems_for_start
 from tests.fakes.openai_api import FakeOpenAI, count_tokens
 
 KEY = "sk-client"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.llm import LlmSlots
+from bot.llm.model import LlmSlots
 
 
 async def test_no_more_holders_than_slots_and_every_waiter_gets_in() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.policy import asks_for_a_person, decide, has_words
+from bot.tickets.policy import asks_for_a_person, decide, has_words
 
 THRESHOLD = 0.7
 

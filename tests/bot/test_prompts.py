@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.prompts import Prompt, PromptError, load_prompt, parse_prompt
+from bot.llm.prompts import Prompt, PromptError, load_prompt, parse_prompt
 
 SHIPPED = sorted(
     p.name.removesuffix(".md")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.blocks import answer_message
-from bot.models import Source
-from bot.provenance import customer_citable, provenance, reviewed_source
+from bot.slack.blocks import answer_message
+from bot.tickets.provenance import customer_citable, provenance, reviewed_source
+from bot.tickets.schemas import Source
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.query import is_pleasantry, substance
+from bot.tickets.query import is_pleasantry, substance
 
 
 def _words(text: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.redact import Known, company_names, person_names, redact
+from bot.tickets.redact import Known, company_names, person_names, redact
 
 DANA = Known(
     people=person_names("Dana Scully", "dana.scully", "Dana", "Dana Scully"),

@@ -1,4 +1,4 @@
-"""The one Slack client (bot/slack_api.py) against the Slack stand-in over real HTTP: posts and
+"""The one Slack client (bot/slack/api.py) against the Slack stand-in over real HTTP: posts and
 updates, Slack's errors, and which failures slack_sdk's retry handlers repeat within the call."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.network import tls_context
 from bot.sandbox.standin import SlackStandIn
-from bot.slack_api import call, slack_session, web_client
-from bot.slack_text import slack_error
+from bot.settings.network import tls_context
+from bot.slack.api import call, slack_session, web_client
+from bot.slack.text import slack_error
 from tests.utils.harness import BOT_TOKEN, SUPPORT
 
 

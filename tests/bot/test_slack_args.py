@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import CATEGORIES
-from bot.slack_args import (
+from bot.slack.args import (
     CATEGORIES_FORM,
     CHANNEL_FORM,
     MODES,
@@ -25,6 +24,7 @@ from bot.slack_args import (
     parse_threshold,
     parse_user,
 )
+from bot.tickets.schemas import CATEGORIES
 
 # -- channels ------------------------------------------------------------------------------------
 

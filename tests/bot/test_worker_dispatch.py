@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker, complete_running_job
+from bot.jobs.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker, complete_running_job
 from persistence.jobs import JobRepository
 from persistence.records import Job
 from persistence.sqlite import SqliteDatabase

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.worker import SILENT_SECONDS, JobWorker
+from bot.jobs.worker import SILENT_SECONDS, JobWorker
 from persistence.db import Database
 from persistence.jobs import JobRepository
 from persistence.records import Job

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot import ids
-from bot.config import Settings
 from bot.kb.base import KnowledgeBase
-from bot.runtime import BotRuntime
+from bot.runtime.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.environment import Settings
+from bot.slack import ids
 from persistence.db import Database, database_from_url
 from persistence.knowledge import KnowledgeRepository
 from tests.fakes.openai_api import FakeOpenAI

@@ -1,0 +1,82 @@
+"""Names of the job kinds, the dedupe keys that make each one happen once, and job outcomes."""
+
+INBOUND_MESSAGE = "inbound_message"
+ADVANCE_TICKET = "advance_ticket"
+SLACK_POST = "slack_post"
+SYNC_CARD = "sync_card"
+REMIND = "remind"  # a nudge in the card's thread while nobody acts on it
+REVIEW_TIMEOUT = "review_timeout"  # the customer hears "still on it" once
+AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itself
+REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
+PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
+
+# Kinds whose handlers only write the database: what they tell Slack goes through jobs they
+# enqueue durably. They may be enqueued without an fsync (``JobRepository.enqueue``, which
+# ``bot/runtime/repos.py`` gives this set).
+INTERNAL = frozenset({INBOUND_MESSAGE, ADVANCE_TICKET, AUTO_CLOSE})
+
+
+def advance_key(ticket_id: int, round: int) -> str:
+    return f"ticket:{ticket_id}:round:{round}:advance"
+
+
+def answer_key(ticket_id: int, round: int) -> str:
+    return f"ticket:{ticket_id}:round:{round}:answer"
+
+
+def holding_key(ticket_id: int, round: int) -> str:
+    return f"ticket:{ticket_id}:round:{round}:holding"
+
+
+def reply_key(escalation_id: int) -> str:
+    return f"escalation:{escalation_id}:reply"
+
+
+def reminder_key(escalation_id: int, n: int) -> str:
+    return f"escalation:{escalation_id}:reminder:{n}"
+
+
+def reminder_post_key(escalation_id: int, n: int) -> str:
+    return f"escalation:{escalation_id}:reminder:{n}:post"
+
+
+def timeout_key(escalation_id: int) -> str:
+    return f"escalation:{escalation_id}:timeout"
+
+
+def still_on_it_key(escalation_id: int) -> str:
+    return f"escalation:{escalation_id}:still-on-it"
+
+
+def auto_close_key(ticket_id: int, turn_id: int) -> str:
+    return f"ticket:{ticket_id}:turn:{turn_id}:auto-close"
+
+
+def resolved_note_key(ticket_id: int, round: int) -> str:
+    return f"ticket:{ticket_id}:round:{round}:resolved-note"
+
+
+def redraft_key(escalation_id: int, request: str) -> str:
+    """One per request: a redraft that failed adds no draft, so a count of drafts would repeat."""
+    return f"escalation:{escalation_id}:redraft:{request}"
+
+
+def article_form_key(escalation_id: int, view_id: str) -> str:
+    """One per opened form."""
+    return f"escalation:{escalation_id}:article-form:{view_id}"
+
+
+def card_key(escalation_id: int, reason: str) -> str:
+    return f"escalation:{escalation_id}:card:{reason}"
+
+
+class RetryLater(Exception):
+    """The job could not finish now; run it again after ``delay`` (or the usual backoff)."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class PermanentFailure(Exception):
+    """No retry will help; the job is given up at once."""

@@ -1,0 +1,244 @@
+"""The review desk: a reviewer's Approve, Edit or Reject on an escalation card.
+
+Every decision is a conditional update on the escalation (``WHERE state = 'pending'``), made in
+the same transaction that queues the reply and the card update. Whoever commits first decides;
+everyone after is told who did, and nothing more is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.jobs import kinds as jobkinds
+from bot.jobs.queueing import queue_advance, queue_card_sync, queue_thread_post
+from bot.runtime.repos import Repositories
+from bot.slack.blocks import answer_message, edit_modal, plain_reply
+from bot.slack.people import People
+from bot.slack.text import slack_date
+from bot.tickets.schemas import Draft
+from persistence.db import Tx
+from persistence.records import Escalation, TicketState
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["approved", "edited", "rejected"]
+_PAST = {
+    "approved": "approved",
+    "edited": "edited and sent",
+    "rejected": "rejected",
+    "answered_in_thread": "answered in the thread",
+    "resolved": "resolved",
+}
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What to tell the clicker (ephemerally); ``done`` is True when their decision took effect."""
+
+    done: bool
+    notice: str | None = None
+    field_errors: dict[str, str] = field(default_factory=dict)
+
+
+UNKNOWN_CARD = "This card is not known to the bot."
+
+
+def unknown_card() -> ReviewOutcome:
+    """A click or form on a card whose escalation the bot has no record of."""
+    return ReviewOutcome(done=False, notice=UNKNOWN_CARD)
+
+
+def busy_notice(escalation: Escalation) -> str:
+    what = "a new draft" if escalation.work == "redraft" else "a reply from a teammate's answer"
+    who = f" (asked by <@{escalation.work_by}>)" if escalation.work_by else ""
+    return f"The bot is writing {what}{who}; it will be on the card in a moment."
+
+
+def already_decided(escalation: Escalation) -> str:
+    who = f"<@{escalation.decided_by}>" if escalation.decided_by else "someone"
+    when = slack_date(escalation.decided_at) if escalation.decided_at else ""
+    verb = _PAST.get(escalation.state, escalation.state)
+    return f"Already {verb} by {who} {when}. Nothing more was sent.".replace("  ", " ")
+
+
+class ReviewDesk:
+    def __init__(self, repos: Repositories, people: People) -> None:
+        self.repos = repos
+        self.people = people
+
+    async def _allowed(self, user_id: str) -> ReviewOutcome | None:
+        if await self.people.can_review(user_id):
+            return None
+        log.info("refused review action by %s", user_id)
+        return ReviewOutcome(done=False, notice=self.people.refusal())
+
+    async def approve(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        refusal = await self._allowed(user_id)
+        if refusal:
+            return refusal
+        return await self._decide(escalation_id, "approved", user_id=user_id, edited_text=None)
+
+    async def reject(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        refusal = await self._allowed(user_id)
+        if refusal:
+            return refusal
+        return await self._decide(escalation_id, "rejected", user_id=user_id, edited_text=None)
+
+    async def edit_form(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> tuple[dict[str, Any] | None, ReviewOutcome | None]:
+        """The Edit modal for a pending escalation, or the reason there is none."""
+        refusal = await self._allowed(user_id)
+        if refusal:
+            return None, refusal
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None:
+            return None, unknown_card()
+        if escalation.state != "pending":
+            return None, ReviewOutcome(done=False, notice=already_decided(escalation))
+        if escalation.work is not None:
+            return None, ReviewOutcome(done=False, notice=busy_notice(escalation))
+        turns = await self.repos.tickets.turns(escalation.ticket_id)
+        question = next((t.text for t in turns if t.role == "customer"), "")
+        view = edit_modal(
+            escalation_id=escalation.id, draft=escalation.draft_text or "", question=question
+        )
+        return view, None
+
+    async def submit_edit(
+        self, escalation_id: int, *, user_id: str, user_team: str | None, text: str, field: str
+    ) -> ReviewOutcome:
+        refusal = await self._allowed(user_id)
+        if refusal:
+            return ReviewOutcome(done=False, field_errors={field: refusal.notice or ""})
+        if not text.strip():
+            return ReviewOutcome(done=False, field_errors={field: "Write the reply to send."})
+        outcome = await self._decide(escalation_id, "edited", user_id=user_id, edited_text=text)
+        if not outcome.done and outcome.notice:
+            return ReviewOutcome(done=False, field_errors={field: outcome.notice})
+        return outcome
+
+    async def _decide(
+        self, escalation_id: int, verdict: Verdict, *, user_id: str, edited_text: str | None
+    ) -> ReviewOutcome:
+        # Urgent: the reviewer's click is acknowledged only once the decision is stored.
+        async with self.repos.db.transaction(urgent=True) as tx:
+            outcome = await self.decide_in(
+                tx, escalation_id, verdict, user_id=user_id, edited_text=edited_text
+            )
+        return outcome
+
+    async def decide_in(
+        self,
+        tx: Tx,
+        escalation_id: int,
+        verdict: Verdict,
+        *,
+        user_id: str,
+        edited_text: str | None,
+    ) -> ReviewOutcome:
+        """The decision inside the caller's transaction (a composed reply sent at once commits
+        with the draft it sends)."""
+        repos = self.repos
+        escalation = await repos.escalations.get(escalation_id, tx)
+        if escalation is None:
+            return unknown_card()
+        if escalation.state == "pending" and escalation.work is not None:
+            return ReviewOutcome(done=False, notice=busy_notice(escalation))
+        if verdict == "approved" and not escalation.draft_text:
+            return ReviewOutcome(
+                done=False, notice="There is no draft to approve; use Edit to write a reply."
+            )
+        final_text = edited_text if verdict == "edited" else None
+        if verdict == "approved":
+            final_text = escalation.draft_text
+        decided = await repos.escalations.decide(
+            tx,
+            escalation_id=escalation_id,
+            new_state=verdict,
+            decided_by=user_id,
+            final_text=final_text,
+        )
+        if not decided:
+            current = await repos.escalations.get(escalation_id, tx)
+            assert current is not None
+            if current.state == "pending":  # a new draft is being written for it
+                return ReviewOutcome(done=False, notice=busy_notice(current))
+            return ReviewOutcome(done=False, notice=already_decided(current))
+        await self._settle_ticket(tx, escalation, verdict, user_id, final_text)
+        return ReviewOutcome(done=True)
+
+    async def _settle_ticket(
+        self,
+        tx: Tx,
+        escalation: Escalation,
+        verdict: Verdict,
+        user_id: str,
+        final_text: str | None,
+    ) -> None:
+        repos = self.repos
+        ticket = await repos.tickets.get(escalation.ticket_id, tx)
+        assert ticket is not None
+        latest = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
+        new_state: TicketState = "rejected" if verdict == "rejected" else "replied"
+        # The reply covers what the card showed; a message newer than that gets its own round.
+        covered = max(escalation.shown_turn_id, ticket.processed_turn_id)
+        unseen = latest > covered and verdict != "rejected"
+        if ticket.state == "awaiting_review":
+            await repos.tickets.transition(
+                tx,
+                ticket_id=ticket.id,
+                expected_state="awaiting_review",
+                expected_version=ticket.version,
+                new_state=new_state,
+                processed_turn_id=covered,
+            )
+        if verdict == "rejected" and ticket.owner_user_id is None:
+            # "Answer it yourself": the ticket is the rejecter's, on the card and in App Home.
+            await repos.tickets.set_owner(tx, ticket_id=ticket.id, user_id=user_id)
+        if final_text is not None:
+            if verdict == "approved":
+                draft = Draft.model_validate(ticket.draft) if ticket.draft else None
+                message = answer_message(
+                    final_text,
+                    draft.sources if draft else [],
+                    ticket_id=ticket.id,
+                    round=ticket.round,
+                )
+            else:
+                message = plain_reply(final_text)
+            await queue_thread_post(
+                repos.jobs,
+                tx,
+                key=jobkinds.reply_key(escalation.id),
+                ticket=ticket,
+                message=message,
+                purpose="reply",
+                author=user_id if verdict == "edited" else None,
+            )
+        if unseen and ticket.state == "awaiting_review":
+            fresh = await repos.tickets.get(ticket.id, tx)
+            assert fresh is not None
+            await repos.tickets.transition(
+                tx,
+                ticket_id=fresh.id,
+                expected_state=fresh.state,
+                expected_version=fresh.version,
+                new_state="received",
+                round=fresh.round + 1,
+            )
+            await queue_advance(repos.jobs, tx, ticket_id=fresh.id, round=fresh.round + 1)
+        await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="decided")
+        await repos.trail.record(
+            tx,
+            ticket_id=ticket.id,
+            step=verdict,
+            actor=user_id,
+            detail={"escalation_id": escalation.id, "edited": verdict == "edited"},
+        )

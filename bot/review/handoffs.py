@@ -1,0 +1,346 @@
+"""Who holds the conversation: the bot, a reviewer, or a teammate writing in the thread.
+
+Takeover (a teammate writes in the customer's thread), hand back, claim, resolve, auto-close,
+and the buttons under AI answers ("Talk to a person", "Helpful"). Each is one transaction of
+conditional updates, so two people acting at once settle on one outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from bot.jobs import kinds as jobkinds
+from bot.jobs.queueing import queue_advance, queue_card_sync, queue_thread_post, queue_timer
+from bot.review.desk import ReviewOutcome, unknown_card
+from bot.review.escalate import open_escalation
+from bot.runtime.repos import Repositories
+from bot.settings.environment import Settings
+from bot.settings.live import LiveConfig
+from bot.slack.blocks import resolved_note
+from bot.slack.people import People
+from bot.tickets.status import last_word
+from persistence.db import Tx
+from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Ticket, TicketState, Turn
+
+log = logging.getLogger(__name__)
+
+# States where the customer is waiting on nobody but themselves (auto-close applies).
+WAITING_ON_CUSTOMER: tuple[TicketState, ...] = ("answered", "replied", "human", "rejected")
+TALK_TO_PERSON_REASON = "The customer pressed “Talk to a person” under the bot's answer."
+
+
+class Handoffs:
+    def __init__(
+        self,
+        settings: Settings,
+        config: LiveConfig,
+        repos: Repositories,
+        people: People,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.repos = repos
+        self.people = people
+
+    # -- inside other transactions --------------------------------------------------------
+
+    async def take_over(self, tx: Tx, ticket: Ticket, staff_user: str) -> None:
+        """A teammate wrote in the customer's thread: the ticket is theirs, the bot goes quiet,
+        and a card still waiting says it was answered there."""
+        repos = self.repos
+        if ticket.state == "resolved":
+            return
+        if ticket.state != "human":
+            await repos.tickets.transition(
+                tx,
+                ticket_id=ticket.id,
+                expected_state=ticket.state,
+                expected_version=ticket.version,
+                new_state="human",
+                human_owner=staff_user,
+            )
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="taken_over",
+                actor=staff_user,
+                detail={"from_state": ticket.state},
+            )
+        pending = await repos.escalations.pending_for_ticket(tx, ticket.id)
+        if pending is not None:
+            await repos.escalations.close(
+                tx, escalation_id=pending.id, new_state="answered_in_thread", by=staff_user
+            )
+            await queue_card_sync(repos.jobs, tx, escalation_id=pending.id, reason="taken-over")
+
+    async def schedule_auto_close(self, tx: Tx, ticket_id: int, turn: Turn) -> None:
+        """After a reply from our side, the ticket resolves itself if the customer stays quiet."""
+        await queue_timer(
+            self.repos.jobs,
+            tx,
+            kind=jobkinds.AUTO_CLOSE,
+            key=jobkinds.auto_close_key(ticket_id, turn.id),
+            delay=self.settings.auto_close_after,
+            payload={"ticket_id": ticket_id, "turn_id": turn.id},
+        )
+
+    # -- reviewer actions (card buttons, shortcuts, commands) -------------------------------
+
+    async def _refuse(self, user_id: str) -> ReviewOutcome | None:
+        if await self.people.can_review(user_id):
+            return None
+        return ReviewOutcome(done=False, notice=self.people.refusal())
+
+    async def ticket_of_escalation(self, escalation_id: int) -> int | None:
+        escalation = await self.repos.escalations.get(escalation_id)
+        return None if escalation is None else escalation.ticket_id
+
+    async def claim(
+        self, escalation_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        refusal = await self._refuse(user_id)
+        if refusal:
+            return refusal
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+            escalation = await repos.escalations.get(escalation_id, tx)
+            if escalation is None:
+                return unknown_card()
+            ticket = await repos.tickets.get(escalation.ticket_id, tx)
+            assert ticket is not None
+            if ticket.owner_user_id == user_id:
+                return ReviewOutcome(done=False, notice="You already own this ticket.")
+            await repos.tickets.set_owner(tx, ticket_id=ticket.id, user_id=user_id)
+            await repos.escalations.touch(tx, escalation_id)
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="claimed",
+                actor=user_id,
+                detail={"escalation_id": escalation_id, "previous_owner": ticket.owner_user_id},
+            )
+            await queue_card_sync(
+                repos.jobs, tx, escalation_id=escalation_id, reason=f"claim:{user_id}:{_stamp()}"
+            )
+        return ReviewOutcome(done=True)
+
+    async def hand_back(
+        self, ticket_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        """The bot answers in the thread again; a customer message nobody answered gets a round."""
+        refusal = await self._refuse(user_id)
+        if refusal:
+            return refusal
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+            ticket = await repos.tickets.get(ticket_id, tx)
+            if ticket is None:
+                return ReviewOutcome(done=False, notice=f"There is no ticket #{ticket_id}.")
+            if ticket.state not in HUMAN_STATES:
+                return ReviewOutcome(
+                    done=False,
+                    notice=f"Ticket #{ticket.id} is not with a person; the bot already has it.",
+                )
+            last = last_word(await repos.tickets.turns(ticket.id, tx))
+            unanswered = last is not None and last.role == "customer"
+            latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
+            if unanswered and latest_customer > ticket.processed_turn_id:
+                await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state=ticket.state,
+                    expected_version=ticket.version,
+                    new_state="received",
+                    round=ticket.round + 1,
+                    human_owner=None,
+                )
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
+            else:
+                await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state=ticket.state,
+                    expected_version=ticket.version,
+                    new_state="replied",
+                    human_owner=None,
+                    processed_turn_id=max(latest_customer, ticket.processed_turn_id),
+                )
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="handed_back",
+                actor=user_id,
+                detail={"answering_now": unanswered},
+            )
+            await self._sync_latest_card(tx, ticket.id, f"handback:{_stamp()}")
+        return ReviewOutcome(
+            done=True,
+            notice=f"Ticket #{ticket_id} is back with the bot"
+            + (": it is answering the customer's last message now." if unanswered else "."),
+        )
+
+    async def resolve(
+        self, ticket_id: int, *, user_id: str, user_team: str | None
+    ) -> ReviewOutcome:
+        refusal = await self._refuse(user_id)
+        if refusal:
+            return refusal
+        async with self.repos.db.transaction() as tx:
+            ticket = await self.repos.tickets.get(ticket_id, tx)
+            if ticket is None:
+                return ReviewOutcome(done=False, notice=f"There is no ticket #{ticket_id}.")
+            if ticket.state == "resolved":
+                who = f"<@{ticket.resolved_by}>" if ticket.resolved_by != "bot" else "the bot"
+                return ReviewOutcome(
+                    done=False, notice=f"Ticket #{ticket_id} was already resolved by {who}."
+                )
+            await self._resolve(tx, ticket, by=user_id)
+        return ReviewOutcome(done=True)
+
+    async def _resolve(self, tx: Tx, ticket: Ticket, *, by: str) -> None:
+        repos = self.repos
+        pending = await repos.escalations.pending_for_ticket(tx, ticket.id)
+        if pending is not None:
+            await repos.escalations.close(tx, escalation_id=pending.id, new_state="resolved", by=by)
+        await repos.tickets.transition(
+            tx,
+            ticket_id=ticket.id,
+            expected_state=ticket.state,
+            expected_version=ticket.version,
+            new_state="resolved",
+            resolved_by=by,
+            resolved_at=_now(),
+            human_owner=None,
+        )
+        await queue_thread_post(
+            repos.jobs,
+            tx,
+            key=jobkinds.resolved_note_key(ticket.id, ticket.round),
+            ticket=ticket,
+            message=resolved_note(by_bot=by == "bot"),
+            purpose="resolved_note",
+        )
+        await repos.trail.record(
+            tx,
+            ticket_id=ticket.id,
+            step="auto_closed" if by == "bot" else "resolved",
+            actor=by,
+            detail={"from_state": ticket.state},
+        )
+        await self._sync_latest_card(tx, ticket.id, f"resolved:{ticket.round}")
+
+    async def _sync_latest_card(self, tx: Tx, ticket_id: int, reason: str) -> None:
+        latest = await self.repos.escalations.latest_for_ticket(ticket_id, tx)
+        if latest is not None:
+            await self.repos.escalations.touch(tx, latest.id)
+            await queue_card_sync(self.repos.jobs, tx, escalation_id=latest.id, reason=reason)
+
+    # -- timers -----------------------------------------------------------------------------
+
+    async def auto_close(self, ticket_id: int, turn_id: int) -> None:
+        """Fires once per reply from our side; closes the ticket only if that reply is still the
+        last word and nobody is working on it."""
+        async with self.repos.db.transaction() as tx:
+            ticket = await self.repos.tickets.get(ticket_id, tx)
+            if ticket is None or ticket.state not in WAITING_ON_CUSTOMER:
+                return
+            last = last_word(await self.repos.tickets.turns(ticket_id, tx))
+            if last is None or last.id != turn_id or last.role == "customer":
+                return
+            await self._resolve(tx, ticket, by="bot")
+
+    # -- buttons under AI answers -------------------------------------------------------------
+
+    async def talk_to_person(self, ticket_id: int, round: int, *, user_id: str) -> str:
+        """Immediate escalation, whatever the classification said. Returns what to tell them."""
+        repos = self.repos
+        async with repos.db.transaction() as tx:
+            ticket = await repos.tickets.get(ticket_id, tx)
+            if ticket is None:
+                return "I could not find this conversation; please write your question again."
+            await repos.tickets.add_feedback(
+                tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="wants_person"
+            )
+            if ticket.state in ("awaiting_review", "human"):
+                return "A teammate already has this conversation and will reply in the thread."
+            if ticket.state in IN_PROGRESS_STATES:
+                return (
+                    "I'm still working on your latest message. If my answer doesn't help, press"
+                    " Talk to a person under it."
+                )
+            latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
+            new_round = ticket.round + 1
+            await repos.tickets.transition(
+                tx,
+                ticket_id=ticket.id,
+                expected_state=ticket.state,
+                expected_version=ticket.version,
+                new_state="awaiting_review",
+                round=new_round,
+                processed_turn_id=max(latest_customer, ticket.processed_turn_id),
+                decision={"action": "escalate", "reason": TALK_TO_PERSON_REASON},
+                human_owner=None,
+            )
+            fresh = await repos.tickets.get(ticket.id, tx)
+            assert fresh is not None
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="wants_person",
+                actor=user_id,
+                detail={"round": round, "via": "button"},
+            )
+            await open_escalation(
+                repos,
+                self.settings,
+                self.config.current,
+                tx,
+                fresh,
+                TALK_TO_PERSON_REASON,
+                draft={},
+                actor=user_id,
+            )
+        return "Done: I've asked a teammate to join. They will reply in this thread."
+
+    async def helpful(self, ticket_id: int, round: int, *, user_id: str) -> str:
+        async with self.repos.db.transaction() as tx:
+            ticket = await self.repos.tickets.get(ticket_id, tx)
+            if ticket is None:
+                return "Thanks!"
+            new = await self.repos.tickets.add_feedback(
+                tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="helpful"
+            )
+            if new:
+                await self.repos.trail.record(
+                    tx,
+                    ticket_id=ticket_id,
+                    step="feedback",
+                    actor=user_id,
+                    detail={"verdict": "helpful", "round": round},
+                )
+        return "Thanks for letting us know!" if new else "You already told us; thanks!"
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _stamp() -> str:
+    """Makes a card-sync key unique, so each of several changes re-renders the card."""
+    return f"{time.time():.6f}"
+
+
+async def resume_paused(repos: Repositories, version: int) -> int:
+    """After /support resume: run on every round that stopped at its decision while paused."""
+    count = 0
+    async with repos.db.transaction() as tx:
+        for ticket in await repos.tickets.in_states(tx, ("drafted",)):
+            new = await repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.ADVANCE_TICKET,
+                dedupe_key=f"{jobkinds.advance_key(ticket.id, ticket.round)}:resume:{version}",
+                payload={"ticket_id": ticket.id, "round": ticket.round},
+            )
+            count += int(new)
+    return count

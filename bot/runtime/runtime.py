@@ -1,0 +1,346 @@
+"""The running bot: database, Slack client, worker, scheduler and the Slack connection.
+
+Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise an HTTP server on ``PORT`` with events,
+interactivity and slash commands all on ``/slack/events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands.admin import AdminCommands
+from bot.commands.support import SupportCommands
+from bot.jobs import kinds as jobkinds
+from bot.jobs.worker import JobWorker
+from bot.kb.base import KnowledgeBase
+from bot.kb.embeddings import embedder_from_settings
+from bot.kb.retrieval import Retriever
+from bot.llm.model import SupportModel
+from bot.ops.digest import DigestJob
+from bot.ops.observability import Observability, Readiness
+from bot.ops.retention import RetentionJob
+from bot.review.desk import ReviewDesk
+from bot.review.handoffs import Handoffs, resume_paused
+from bot.review.home import HomeDesk
+from bot.review.redraft import Redrafter
+from bot.review.reminders import Reminders
+from bot.review.saved_articles import ArticleDesk
+from bot.runtime.app import build_app
+from bot.runtime.database import database_for
+from bot.runtime.repos import Repositories
+from bot.runtime.services import Services
+from bot.settings.environment import Settings
+from bot.settings.live import LiveConfig
+from bot.settings.network import proxy_for, tls_context
+from bot.slack.api import slack_session, web_client
+from bot.slack.events import InboundMessage
+from bot.slack.guard import slack_guard
+from bot.slack.outbox import SlackOutbox
+from bot.slack.people import People, Workspace
+from bot.slack.text import slack_error
+from bot.tickets.intake import Intake
+from bot.tickets.workflow import Workflow
+from persistence.db import Database
+from persistence.knowledge import KnowledgeRepository
+from persistence.metrics import MetricsRepository
+from persistence.records import Job
+from persistence.replays import ReplayRepository
+from persistence.retention import RetentionRepository
+
+log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+# Where Socket Mode connects (apps.connections.open names the exact URL): its proxy is chosen
+# for this host.
+SOCKET_MODE_URL = "wss://wss-primary.slack.com/"
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says why and what to do."""
+
+
+def slack_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """The Web API client (``bot/slack/api.py``). With ``session``, every call reuses its pooled
+    connections; without one, slack_sdk opens (and closes) a connection for each call."""
+    token = settings.slack_bot_token
+    if token is None:
+        raise StartupError("SLACK_BOT_TOKEN is not set")
+    return web_client(
+        token.get_secret_value(),
+        settings.slack_api_url,
+        tls=tls_context(settings.support_bot_ca_bundle),
+        session=session,
+    )
+
+
+async def identify(client: AsyncWebClient) -> Workspace:
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        error = slack_error(exc)
+        raise StartupError(
+            f"Slack refused the bot token (auth.test: {error}); check SLACK_BOT_TOKEN"
+        ) from None
+    except (TimeoutError, OSError) as exc:
+        raise StartupError(f"cannot reach the Slack API: {exc}") from None
+    return Workspace(
+        team_id=str(auth["team_id"]),
+        bot_user_id=str(auth["user_id"]),
+        bot_id=auth.get("bot_id"),
+        url=str(auth.get("url") or "https://slack.com/"),
+    )
+
+
+def knowledge_base(settings: Settings, repo: KnowledgeRepository) -> KnowledgeBase:
+    retriever = Retriever(
+        repo,
+        embedder=embedder_from_settings(settings),
+        fit_threshold=settings.kb_fit_threshold,
+    )
+    return KnowledgeBase(repo, retriever)
+
+
+class BotRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: Database | None = None
+        self.services: Services | None = None
+        self.model: SupportModel | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self.retention: RetentionJob | None = None
+        self.digest: DigestJob | None = None
+        self.readiness = Readiness()
+        self.observability: Observability | None = None
+        self.port: int | None = None
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        assert settings.escalation_channel is not None
+        self.db = database_for(settings)
+        await self.db.open()
+        repos = Repositories.over(self.db)
+        self._http = slack_session(tls_context(settings.support_bot_ca_bundle))
+        client = slack_client(settings, self._http)
+        workspace = await identify(client)
+        self.readiness.slack_ok_at = time.time()
+        self.observability = Observability(MetricsRepository(self.db), self.readiness)
+        config = LiveConfig(settings, repos.config)
+        await config.load()
+        people = People(config, workspace, client)
+        await people.refresh_groups(force=True)
+        self.model = SupportModel(settings) if settings.llm_enabled else None
+        knowledge = knowledge_base(settings, repos.knowledge)
+        handoffs = Handoffs(settings, config, repos, people)
+        outbox = SlackOutbox(
+            client,
+            repos,
+            workspace,
+            settings.escalation_channel,
+            after_reply=handoffs.schedule_auto_close,
+            can_redraft=settings.llm_enabled,
+            max_redrafts=settings.review_max_redrafts,
+        )
+        intake = Intake(repos, people, handoffs)
+        workflow = Workflow(settings, config, repos, knowledge, self.model)
+        review = ReviewDesk(repos, people)
+        redrafter = Redrafter(settings, repos, people, workflow, review)
+        reminders = Reminders(settings, config, repos, people)
+        articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
+
+        async def run_inbound(job: Job) -> None:
+            waits = job.payload.get("orphan_waits")
+            await intake.handle(
+                InboundMessage.from_payload(job.payload),
+                orphan_waits=waits if isinstance(waits, int) else 0,
+            )
+
+        async def run_advance(job: Job) -> None:
+            await workflow.advance(int(job.payload["ticket_id"]), int(job.payload["round"]))
+
+        async def advance_failed(job: Job, error: str) -> None:
+            await workflow.fail_safe(int(job.payload["ticket_id"]), error)
+
+        worker = JobWorker(
+            repos.jobs,
+            {
+                jobkinds.INBOUND_MESSAGE: run_inbound,
+                jobkinds.ADVANCE_TICKET: run_advance,
+                jobkinds.SLACK_POST: outbox.deliver_post,
+                jobkinds.SYNC_CARD: outbox.deliver_card,
+                jobkinds.REMIND: lambda job: reminders.remind(job.payload),
+                jobkinds.REVIEW_TIMEOUT: lambda job: reminders.timeout(job.payload),
+                jobkinds.AUTO_CLOSE: lambda job: handoffs.auto_close(
+                    int(job.payload["ticket_id"]), int(job.payload["turn_id"])
+                ),
+                jobkinds.REDRAFT: lambda job: redrafter.run(job.payload),
+                jobkinds.PREPARE_ARTICLE: lambda job: articles.prepare(job.payload),
+            },
+            concurrency=settings.llm_concurrency * 2,
+            lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.job_max_attempts,
+            retry_base_seconds=settings.job_retry_base_seconds,
+            timings=lambda kind, seconds: self._observe_job(kind, seconds),
+            on_retry=outbox.job_retried,
+            on_dead={
+                jobkinds.ADVANCE_TICKET: advance_failed,
+                jobkinds.SLACK_POST: outbox.delivery_failed,
+                jobkinds.SYNC_CARD: outbox.delivery_failed,
+                jobkinds.REDRAFT: lambda job, error: redrafter.failed(job.payload, error),
+                jobkinds.INBOUND_MESSAGE: lambda job, error: intake.failed(job.payload, error),
+                jobkinds.REMIND: outbox.delivery_failed,
+                jobkinds.REVIEW_TIMEOUT: outbox.delivery_failed,
+                jobkinds.AUTO_CLOSE: outbox.delivery_failed,
+            },
+        )
+        self.services = Services(
+            settings=settings,
+            workspace=workspace,
+            people=people,
+            repos=repos,
+            knowledge=knowledge,
+            intake=intake,
+            review=review,
+            handoffs=handoffs,
+            redrafter=redrafter,
+            worker=worker,
+            client=client,
+            commands=SupportCommands(
+                settings,
+                people,
+                repos,
+                knowledge,
+                handoffs,
+                config,
+                AdminCommands(settings, config, people, repos, client),
+                articles=articles,
+            ),
+            home=HomeDesk(settings, config, repos, people, client),
+            config=config,
+        )
+        app = build_app(self.services)
+        await worker.reclaim_from_dead_processes()
+        worker.run()
+        if not config.current.paused:
+            # A resume that crashed between storing "running" and re-queueing the rounds that
+            # waited: finish it now (keyed by the settings version, so it happens once).
+            await resume_paused(repos, config.current.version)
+        self._scheduler = AsyncIOScheduler()
+        self._scheduler.add_job(
+            worker.reclaim_from_dead_processes, "interval", seconds=10, id="reclaim-leases"
+        )
+        # Settings changed by an admin on another replica take effect here within seconds.
+        self._scheduler.add_job(config.refresh, "interval", seconds=2, id="config-refresh")
+        self._scheduler.add_job(people.refresh_groups, "interval", minutes=5, id="user-groups")
+        # Daily, and once at start (a replica that was down at 03:00 catches up); the claim in
+        # job_runs makes it run once a day across replicas.
+        self.retention = RetentionJob(
+            RetentionRepository(self.db), days=settings.retention_days, owner=worker.owner
+        )
+        self._scheduler.add_job(
+            self.retention.run_daily, "cron", hour=3, minute=0, id="retention", timezone="UTC"
+        )
+        self._scheduler.add_job(self.retention.run_daily, id="retention-at-start")
+        self.digest = DigestJob(settings, config, repos, owner=worker.owner)
+        self._scheduler.add_job(self.digest.maybe_post, "interval", minutes=10, id="digest")
+        self._scheduler.add_job(self.digest.maybe_post, id="digest-at-start")
+        self._scheduler.add_job(
+            self._check_slack, "interval", seconds=60, args=[client], id="slack-health"
+        )
+        self._scheduler.start()
+        scheduler = self._scheduler
+        self.readiness.scheduler_running = lambda: bool(scheduler.running)
+        if settings.metrics_port is not None:
+            await self.observability.start(settings.metrics_host, settings.metrics_port)
+        if settings.socket_mode:
+            assert settings.slack_app_token is not None
+            self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            # Socket Mode's WebSocket: the Web API client's certificates, and the proxy for
+            # Slack's hosts (slack_sdk would read HTTPS_PROXY itself, but not NO_PROXY).
+            self._socket.client.proxy = proxy_for(SOCKET_MODE_URL)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            socket_client = self._socket.client
+            self.readiness.socket_connected = socket_client.is_connected
+            log.info("connected to Slack in Socket Mode as %s", workspace.bot_user_id)
+        else:
+            assert settings.slack_signing_secret is not None
+            web_app = app.server(path=SLACK_PATH, port=settings.port).web_app
+            web_app.middlewares.append(
+                slack_guard(
+                    settings.slack_signing_secret.get_secret_value(),
+                    SLACK_PATH,
+                    ReplayRepository(self.db),
+                )
+            )
+            self._runner = web.AppRunner(web_app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, settings.host, settings.port)
+            await site.start()
+            server: Any = site._server  # the bound port, when PORT=0 asked for a free one
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1] if sockets else settings.port
+            log.info("listening for Slack on http://%s:%s/slack/events", settings.host, self.port)
+
+    def _observe_job(self, kind: str, seconds: float) -> None:
+        if self.observability is not None:
+            self.observability.observe_job(kind, seconds)
+
+    async def _check_slack(self, client: AsyncWebClient) -> None:
+        try:
+            await client.auth_test()
+        except SlackApiError as exc:
+            self.readiness.slack_error = slack_error(exc)
+            return
+        except (TimeoutError, OSError) as exc:
+            self.readiness.slack_error = f"unreachable: {type(exc).__name__}"
+            return
+        self.readiness.slack_ok_at = time.time()
+        self.readiness.slack_error = None
+
+    async def stop(self) -> None:
+        if self.observability is not None:
+            await self.observability.stop()
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        if self.services is not None:
+            await self.services.worker.stop(grace_seconds=self.settings.shutdown_grace_seconds)
+        if self.model is not None:
+            await self.model.close()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self.services is not None:
+            await self.services.knowledge.retriever.close()
+        if self.db is not None:
+            await self.db.close()
+
+    async def run_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await self.stop()

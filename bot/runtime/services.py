@@ -1,0 +1,42 @@
+"""The services the handlers call, wired once at start. Handlers get this and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands.support import SupportCommands
+from bot.jobs.worker import JobWorker
+from bot.kb.base import KnowledgeBase
+from bot.review.desk import ReviewDesk
+from bot.review.handoffs import Handoffs
+from bot.review.home import HomeDesk
+from bot.review.redraft import Redrafter
+from bot.runtime.repos import Repositories
+from bot.settings.environment import Settings
+from bot.settings.live import LiveConfig
+from bot.slack.people import People, Workspace
+from bot.tickets.intake import Intake
+
+
+@dataclass
+class Services:
+    settings: Settings
+    workspace: Workspace
+    people: People
+    repos: Repositories
+    knowledge: KnowledgeBase
+    intake: Intake
+    review: ReviewDesk
+    handoffs: Handoffs
+    redrafter: Redrafter
+    worker: JobWorker
+    client: AsyncWebClient
+    commands: SupportCommands
+    home: HomeDesk
+    config: LiveConfig
+
+    @property
+    def watched_channels(self) -> frozenset[str]:
+        return self.config.current.watched

@@ -1,0 +1,112 @@
+"""Turning a Slack ``message`` event into a typed inbound message, or a reason to ignore it.
+
+This runs in the event handler before the acknowledgement, so it is pure and cheap: anything
+that needs the database or Slack happens later, in the intake job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.slack.text import clean_text
+
+# Subtypes that are still a person writing a message; everything else (edits, deletions, joins,
+# bot messages, topic changes...) is not a customer asking something.
+_PERSON_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
+# Slack message timestamps: seconds, a dot, six digits.
+_SLACK_TS = re.compile(r"^[0-9]{9,11}\.[0-9]{6}$")
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    event_id: str | None
+    channel_id: str
+    ts: str
+    thread_ts: str | None
+    user_id: str
+    user_team: str | None
+    text: str
+    shared_channel: bool
+
+    @property
+    def is_root(self) -> bool:
+        return self.thread_ts is None or self.thread_ts == self.ts
+
+    @property
+    def dedupe_key(self) -> str:
+        # Keyed by the message itself: drops Slack's retries (same event_id) and any second
+        # delivery of the same message under another event id.
+        return f"message:{self.channel_id}:{self.ts}"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "channel_id": self.channel_id,
+            "ts": self.ts,
+            "thread_ts": self.thread_ts,
+            "user_id": self.user_id,
+            "user_team": self.user_team,
+            "text": self.text,
+            "shared_channel": self.shared_channel,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> InboundMessage:
+        return cls(
+            event_id=payload.get("event_id"),
+            channel_id=str(payload["channel_id"]),
+            ts=str(payload["ts"]),
+            thread_ts=payload.get("thread_ts"),
+            user_id=str(payload["user_id"]),
+            user_team=payload.get("user_team"),
+            text=str(payload.get("text") or ""),
+            shared_channel=bool(payload.get("shared_channel")),
+        )
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+def parse_message_event(
+    body: dict[str, Any], *, watched_channels: frozenset[str], bot_user_id: str
+) -> InboundMessage | Ignored:
+    event = body.get("event")
+    if not isinstance(event, dict):
+        return Ignored("no event in the payload")
+    subtype = event.get("subtype")
+    if not (subtype is None or isinstance(subtype, str)) or subtype not in _PERSON_SUBTYPES:
+        return Ignored(f"message subtype {subtype!r} is not a new message")
+    if event.get("bot_id") or event.get("bot_profile"):
+        return Ignored("message from a bot")
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        return Ignored("message has no user")
+    if user == bot_user_id:
+        return Ignored("the bot's own message")
+    channel = event.get("channel")
+    if not isinstance(channel, str) or channel not in watched_channels:
+        return Ignored(f"channel {channel!r} is not a support channel")
+    ts = event.get("ts")
+    if not isinstance(ts, str) or not ts:
+        return Ignored("message has no ts")
+    if not _SLACK_TS.match(ts):
+        return Ignored(f"message ts {ts[:40]!r} is not a Slack timestamp")
+    thread_ts = event.get("thread_ts")
+    if isinstance(thread_ts, str) and not _SLACK_TS.match(thread_ts):
+        return Ignored(f"message thread_ts {thread_ts[:40]!r} is not a Slack timestamp")
+    text = event.get("text")
+    user_team = event.get("user_team") or event.get("team")
+    return InboundMessage(
+        event_id=body.get("event_id") if isinstance(body.get("event_id"), str) else None,
+        channel_id=channel,
+        ts=ts,
+        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+        user_id=user,
+        user_team=user_team if isinstance(user_team, str) else None,
+        text=clean_text(text) if isinstance(text, str) else "",
+        shared_channel=bool(body.get("is_ext_shared_channel")),
+    )

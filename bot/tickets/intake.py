@@ -1,0 +1,249 @@
+"""Intake: accept a message durably (before Slack is acknowledged), then file it on a ticket.
+
+``accept`` only writes a job keyed by the message, so the handler can acknowledge within Slack's
+3 seconds with the message already safe. ``handle`` runs in the worker and decides, in one
+transaction, whether the message opens a ticket, continues one, or is ignored (with a reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from bot.jobs import kinds as jobkinds
+from bot.jobs.queueing import queue_advance, queue_card_sync
+from bot.jobs.worker import complete_running_job
+from bot.review.handoffs import Handoffs
+from bot.runtime.repos import Repositories
+from bot.slack.events import InboundMessage
+from bot.slack.people import People
+from bot.tickets.policy import has_words
+from bot.tickets.query import greeting_only, is_pleasantry
+from persistence.records import IN_PROGRESS_STATES
+
+log = logging.getLogger(__name__)
+
+# A reply whose thread is not a ticket yet is looked at again for this long: Slack redelivers a
+# question whose event failed within minutes, possibly after the reply.
+ORPHAN_WINDOW_SECONDS = 10 * 60
+ORPHAN_RETRY_SECONDS = 20.0
+
+
+def _age(ts: str) -> float:
+    try:
+        return time.time() - float(ts)
+    except ValueError:
+        return float("inf")
+
+
+class Intake:
+    def __init__(self, repos: Repositories, people: People, handoffs: Handoffs) -> None:
+        self.repos = repos
+        self.people = people
+        self.handoffs = handoffs
+
+    async def accept(self, message: InboundMessage) -> bool:
+        # Urgent: Slack waits for this commit (it is acknowledged only once the job is stored).
+        # Not serial: one idempotent insert, safe beside other replicas' transactions.
+        async with self.repos.db.transaction(urgent=True, serial=False) as tx:
+            new = await self.repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.INBOUND_MESSAGE,
+                dedupe_key=message.dedupe_key,
+                payload=message.to_payload(),
+            )
+        if not new:
+            log.info("duplicate delivery of %s dropped", message.dedupe_key)
+        return new
+
+    async def handle(self, message: InboundMessage, *, orphan_waits: int = 0) -> None:
+        role = await self.people.author_role(
+            user_id=message.user_id,
+            user_team=message.user_team,
+            shared_channel=message.shared_channel,
+        )
+        repos = self.repos
+        # A question opens a ticket (or is ignored) and queues only internal jobs: no fsync, as
+        # its inbound job, durable since the acknowledgement, is done only after this commit,
+        # so a power cut that takes this takes that too, and the message is filed again. A
+        # reply may queue a card update, which reaches Slack: durable.
+        async with repos.db.transaction(durable=not message.is_root) as tx:
+            await complete_running_job(repos.jobs, tx)  # whichever way it is filed
+
+            async def ignore(reason: str) -> None:
+                log.info("ignoring message %s: %s", message.dedupe_key, reason)
+                await repos.trail.ignore(
+                    tx,
+                    channel_id=message.channel_id,
+                    ts=message.ts,
+                    user_id=message.user_id,
+                    reason=reason,
+                )
+
+            if message.is_root:
+                if role == "staff":
+                    await ignore("a staff member's own post, not a customer question")
+                    return
+                if not has_words(message.text):
+                    await ignore("no words to answer (empty or emoji only)")
+                    return
+                if is_pleasantry(message.text) and not greeting_only(message.text):
+                    # "thanks!" on its own: nothing to answer (a greeting is asked what it needs).
+                    await ignore("thanks or an acknowledgement, not a question")
+                    return
+                ticket, created = await repos.tickets.open(
+                    tx,
+                    channel_id=message.channel_id,
+                    thread_ts=message.ts,
+                    customer_user_id=message.user_id,
+                    customer_team_id=message.user_team,
+                )
+                if not created:
+                    return
+                await repos.tickets.add_turn(
+                    tx,
+                    ticket_id=ticket.id,
+                    role="customer",
+                    user_id=message.user_id,
+                    text=message.text,
+                    slack_ts=message.ts,
+                )
+                await repos.trail.record(
+                    tx,
+                    ticket_id=ticket.id,
+                    step="received",
+                    actor=message.user_id,
+                    detail={"channel": message.channel_id, "ts": message.ts},
+                )
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round)
+                # Replies that arrived before their question join the ticket now.
+                await repos.jobs.wake_waiting_replies(
+                    tx, channel_id=message.channel_id, thread_ts=message.ts
+                )
+                return
+
+            assert message.thread_ts is not None
+            found = await repos.tickets.find_by_thread(message.channel_id, message.thread_ts, tx)
+            if found is None:
+                if _age(message.ts) < ORPHAN_WINDOW_SECONDS:
+                    # Its question may still be on the way (Slack redelivers a failed event
+                    # minutes later): look again shortly rather than drop the reply.
+                    await repos.jobs.enqueue(
+                        tx,
+                        kind=jobkinds.INBOUND_MESSAGE,
+                        dedupe_key=f"{message.dedupe_key}:orphan:{orphan_waits + 1}",
+                        payload={**message.to_payload(), "orphan_waits": orphan_waits + 1},
+                        delay=ORPHAN_RETRY_SECONDS,
+                    )
+                    log.info("reply %s waits for its thread's question", message.dedupe_key)
+                    return
+                await ignore("a reply in a thread that is not a support ticket")
+                return
+            ticket = found
+            turn = await repos.tickets.add_turn(
+                tx,
+                ticket_id=ticket.id,
+                role=role,
+                user_id=message.user_id,
+                text=message.text,
+                slack_ts=message.ts,
+            )
+            if turn is None:
+                return
+            if role == "staff":
+                await repos.trail.record(
+                    tx, ticket_id=ticket.id, step="staff_replied", actor=message.user_id
+                )
+                # A teammate answering in the thread takes the conversation over.
+                await self.handoffs.take_over(tx, ticket, message.user_id)
+                await self.handoffs.schedule_auto_close(tx, ticket.id, turn)
+                return
+            unanswerable = _nothing_to_answer(message.text, ticket.state)
+            if unanswerable is not None:
+                await repos.trail.record(
+                    tx,
+                    ticket_id=ticket.id,
+                    step="follow_up_ignored",
+                    actor=message.user_id,
+                    detail={"reason": unanswerable},
+                )
+                return
+            step = "follow_up"
+            detail: dict[str, object] = {"turn_id": turn.id, "state": ticket.state}
+            if ticket.state in IN_PROGRESS_STATES:
+                # The running round picks it up when it finishes (see Workflow._finish_round).
+                detail["handling"] = "queued behind the running round"
+            elif ticket.state == "awaiting_review":
+                escalation = await repos.escalations.pending_for_ticket(tx, ticket.id)
+                if escalation is not None:
+                    await queue_card_sync(
+                        repos.jobs, tx, escalation_id=escalation.id, reason=f"turn:{turn.id}"
+                    )
+                    detail["handling"] = "shown on the review card"
+            elif ticket.state in ("answered", "replied"):
+                moved = await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state=ticket.state,
+                    expected_version=ticket.version,
+                    new_state="received",
+                    round=ticket.round + 1,
+                )
+                assert moved, "ticket changed inside a write transaction"
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
+                detail["handling"] = f"new round {ticket.round + 1}"
+            elif ticket.state == "resolved":
+                moved = await repos.tickets.transition(
+                    tx,
+                    ticket_id=ticket.id,
+                    expected_state="resolved",
+                    expected_version=ticket.version,
+                    new_state="received",
+                    round=ticket.round + 1,
+                    resolved_by=None,
+                    resolved_at=None,
+                )
+                assert moved, "ticket changed inside a write transaction"
+                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
+                step = "reopened"
+                detail["handling"] = f"reopened: new round {ticket.round + 1}"
+            else:
+                owner = ticket.human_owner or ticket.owner_user_id
+                detail["handling"] = (
+                    f"left to <@{owner}>, who has the thread"
+                    if owner
+                    else "left to a human (the escalation was rejected)"
+                )
+                latest_card = await repos.escalations.latest_for_ticket(ticket.id, tx)
+                if latest_card is not None:
+                    # The card shows the follow-up, so whoever has the thread sees it there too.
+                    await queue_card_sync(
+                        repos.jobs, tx, escalation_id=latest_card.id, reason=f"turn:{turn.id}"
+                    )
+            await repos.trail.record(
+                tx, ticket_id=ticket.id, step=step, actor=message.user_id, detail=detail
+            )
+
+    async def failed(self, payload: dict[str, object], error: str) -> None:
+        """A message that could not be filed after every retry: say so where people look (the
+        ignored-messages log, with the reason), rather than let it vanish."""
+        message = InboundMessage.from_payload(dict(payload))
+        log.error("message %s could not be processed: %s", message.dedupe_key, error)
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.ignore(
+                tx,
+                channel_id=message.channel_id,
+                ts=message.ts,
+                user_id=message.user_id,
+                reason=f"processing failed after retries: {error[:300]}",
+            )
+
+
+def _nothing_to_answer(text: str, state: str) -> str | None:
+    """Why a follow-up needs no round, or None. "Thanks, that worked!" after an answer wakes no
+    reviewer, and a resolved ticket stays resolved."""
+    if not has_words(text):
+        return "no words to answer (empty or emoji only)"
+    if state in ("answered", "replied", "resolved") and is_pleasantry(text):
+        return "thanks or an acknowledgement: nothing to answer"
+    return None

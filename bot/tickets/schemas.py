@@ -1,0 +1,94 @@
+"""Domain values of the support workflow: what the LLM must return, and what a step decides."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, Field, field_validator
+
+Category = Literal["simple_faq", "complex_issue", "billing_query", "feature_request", "unknown"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+CATEGORY_LABELS: dict[str, str] = {
+    "simple_faq": "Simple FAQ",
+    "complex_issue": "Complex issue",
+    "billing_query": "Billing",
+    "feature_request": "Feature request",
+    "unknown": "Unknown",
+}
+
+
+class Classification(BaseModel):
+    """The LLM's reading of a customer's message."""
+
+    category: Category
+    confidence: float = Field(ge=0.0, le=1.0)
+    keywords: list[str] = Field(default_factory=list, max_length=20)
+    summary: str = Field(default="", max_length=1000)
+    wants_human: bool = False
+    # The customer's need as a standalone search query, the thread folded in.
+    search_query: str = Field(default="", max_length=500)
+
+    @field_validator("keywords")
+    @classmethod
+    def _clean_keywords(cls, value: list[str]) -> list[str]:
+        return [k.strip()[:80] for k in value if k.strip()]
+
+
+class GeneralArticle(BaseModel):
+    """A knowledge-base article the model wrote from one conversation, without the customer's
+    particulars (``prompts/generalise.md``)."""
+
+    title: str = Field(min_length=1, max_length=300)
+    # Slack's plain-text input holds 3,000 characters.
+    body: str = Field(min_length=1, max_length=3000)
+
+    @field_validator("title", "body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class DraftReply(BaseModel):
+    """A reply written from retrieved articles only, saying which it used and if they suffice."""
+
+    # Slack's plain-text input holds 3,000 characters: a longer draft could not be edited whole.
+    answer: str = Field(min_length=1, max_length=3000)
+    used_article_ids: list[int] = Field(default_factory=list)
+    grounded: bool
+    missing_information: str = Field(default="", max_length=1000)
+
+
+class Source(BaseModel):
+    """An article a draft cites, as shown to customers and reviewers."""
+
+    article_id: int
+    title: str
+    heading: str
+    # Where a reader finds it: the article's link, else where it came from.
+    source: str
+    # Where it came from (``kb_articles.source``), which says whether customers may be shown
+    # it: see ``bot/tickets/provenance.py``. Empty in drafts stored before it was recorded.
+    origin: str = ""
+
+
+class Draft(BaseModel):
+    """What the ticket stores as its draft, whichever way it was produced."""
+
+    text: str
+    sources: list[Source] = Field(default_factory=list)
+    grounded: bool
+    origin: Literal["llm", "knowledge_base", "team", "canned"]
+    missing_information: str = ""
+    # Our own checks of an LLM draft: facts its cited passages do not state, and article ids it
+    # cited without having been shown them. Either sends the draft to a reviewer.
+    unsupported_facts: list[str] = Field(default_factory=list)
+    unknown_citations: list[int] = Field(default_factory=list)
+    # Links to hosts neither the cited passages nor ANSWER_LINK_HOSTS allow, and disguised ones.
+    unsupported_links: list[str] = Field(default_factory=list)
+
+
+class Decision(BaseModel):
+    action: Literal["answer", "escalate"]
+    reason: str
