@@ -254,6 +254,10 @@ def _allowed_ids(question: str) -> set[str]:
     return {_number(n) for n in re.findall(r"\d{4,}", normalise(question))}
 
 
+def _stands_alone(number: str, text: str) -> bool:
+    return re.search(r"(?<![\w.,])" + re.escape(number) + r"(?![\w]|[.,]\d)", text) is not None
+
+
 def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -> list[str]:
     """The facts of ``answer`` that none of ``sources`` states, as the answer wrote them."""
     source_text = normalise(" ¶ ".join(sources))  # a fact cannot span two passages
@@ -277,7 +281,8 @@ def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -
         elif fact.unit:
             ok = (fact.value, fact.unit) in with_units
         else:
-            ok = fact.value in plain_numbers
+            # Or written in the passage where it reads as no quantity (a list marker "3. ").
+            ok = fact.value in plain_numbers or _stands_alone(fact.value, source_text)
         if not ok and fact.text not in missing:
             missing.append(fact.text)
     question_text = normalise(question)
