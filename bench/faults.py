@@ -80,7 +80,8 @@ from bot.review.deliveries import PURPOSE_WORDS
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
-from persistence.db import Database, Row, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import Database, Row
 from persistence.jobs import chain_root
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import postgres_server

@@ -58,7 +58,8 @@ from bench.metrics import (
 )
 from bot.kb.embeddings import Embedder, LocalEmbedder
 from bot.kb.retrieval import CANDIDATES, DEFAULT_FIT_THRESHOLDS, Mode, Retriever
-from persistence.db import Database, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import ArticleInput, KnowledgeChunkInput
 from persistence.sqlite import SqliteDatabase

@@ -158,16 +158,3 @@ def backend_of(url: str) -> Dialect:
         "DATABASE_URL must start with sqlite:/// (one process) or postgresql:// (replicas);"
         f" got scheme {scheme!r}"
     )
-
-
-def database_from_url(
-    url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, pool_size: int = 10
-) -> Database:
-    """The backend ``url`` names, not yet opened. ``pool_size``: PostgreSQL's connections."""
-    if backend_of(url) == "postgresql":
-        from persistence.postgres import PostgresDatabase
-
-        return PostgresDatabase(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
-    from persistence.sqlite import SqliteDatabase
-
-    return SqliteDatabase.from_url(url, busy_timeout_ms=busy_timeout_ms)

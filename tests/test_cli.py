@@ -13,7 +13,7 @@ from bot.sandbox.standin import SlackStandIn
 from bot.settings.environment import load_settings
 from bot.settings.live import LiveConfig
 from persistence.config import ConfigRepository
-from persistence.db import database_from_url
+from persistence.connect import database_from_url
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import empty_database_url
 from tests.utils.harness import ESCALATION, KB_DIR, SUPPORT

@@ -18,8 +18,8 @@ import pytest
 from bot.kb.retrieval import Retriever
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
+from persistence.connect import database_from_url
 from persistence.copy import TABLES, CopyError, copy_database
-from persistence.db import database_from_url
 from persistence.knowledge import KnowledgeRepository
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI

@@ -14,7 +14,7 @@ from typing import Any
 from bot.kb.base import KnowledgeBase
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
-from persistence.db import database_from_url
+from persistence.connect import database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.retention import RetentionRepository
 from tests.conftest import BotFactory

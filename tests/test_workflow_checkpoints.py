@@ -19,7 +19,7 @@ from bot.ops.trace import trace_lines
 from bot.runtime.repos import Repositories
 from bot.sandbox.standin import SlackStandIn
 from bot.tickets.answering import Answerer
-from persistence.db import database_from_url
+from persistence.connect import database_from_url
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import RunningBot, classification, draft, scripted_llm

@@ -119,8 +119,9 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _copy_db(settings: Settings, source_url: str, target_url: str) -> int:
+    from persistence.connect import database_from_url
     from persistence.copy import CopyError, copy_database
-    from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
+    from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
     timeout = int(settings.database_busy_timeout * 1000)
     opened = []

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.kb.retrieval import Lookup, Mode, Retriever
-from bot.kb.sources import SUPPORTED_SUFFIXES, UnsupportedSource, parse_source
+from bot.kb.sources import SUPPORTED_SUFFIXES, UnsupportedSource, chunk_markdown, parse_source
 from bot.tickets.provenance import customer_citable
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import (
@@ -26,7 +25,6 @@ from persistence.records import (
 )
 
 UPSERT_BATCH = 500
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 
 Progress = Callable[[int, int], None]
 
@@ -52,39 +50,6 @@ class ImportSummary:
         lines += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
         lines += [f"  {path}: {problem}" for path, problem in self.problems]
         return "\n".join(lines)
-
-
-def chunk_markdown(text: str, *, fallback_title: str) -> tuple[str, list[KnowledgeChunkInput]]:
-    """Split along headings; each chunk keeps its heading path ("Setup › Install")."""
-    title = fallback_title
-    path: list[tuple[int, str]] = []
-    chunks: list[KnowledgeChunkInput] = []
-    body: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        content = "\n".join(body).strip()
-        if content:
-            heading = " › ".join(h for _, h in path) or title
-            chunks.append(KnowledgeChunkInput(heading=heading, text=content))
-        body.clear()
-
-    for line in text.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if match is None:
-            body.append(line)
-            continue
-        flush()
-        level, heading = len(match.group(1)), match.group(2).strip()
-        if level == 1 and title == fallback_title and not chunks and not path:
-            # The first top-level heading names the article; it is not a section of it.
-            title = heading
-            continue
-        path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading)]
-    flush()
-    return title, chunks
 
 
 def _citable(hit: KnowledgeHit) -> bool:

@@ -33,7 +33,7 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
 MAX_FILE_BYTES = 5_000_000
 
 _BOM = b"\xef\xbb\xbf"
-# Joins a heading path the same way chunk_markdown does, so every format reads alike.
+# Joins a heading path, the same in every format.
 _PATH_SEPARATOR = " › "
 # Row hashes are versioned: changing how rows are normalised must re-import them all once.
 _ROW_HASH_VERSION = "faq-row/1"
@@ -125,13 +125,15 @@ def _whole_file(
 
 
 class _Sections:
-    """Collects body lines under a heading path, the way chunk_markdown does.
+    """Collects body lines under a heading path: every format's sections, Markdown's included.
 
     The first level-1 heading seen before any text or other heading names the article and is
     not a section; text with no heading above it is filed under the article title.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, squeeze_blank_lines: bool = True) -> None:
+        # Markup the parsers drop leaves runs of blank lines behind; Markdown keeps its own.
+        self.squeeze_blank_lines = squeeze_blank_lines
         self.first_title: str | None = None
         self.path: list[tuple[int, str]] = []
         # None stands for "the article title", which HTML only knows at the end.
@@ -140,7 +142,10 @@ class _Sections:
 
     def flush(self) -> None:
         # Dropped blocks leave their blank lines behind; one blank line is enough.
-        content = _BLANK_RUNS.sub("\n\n", "\n".join(self.body)).strip()
+        content = "\n".join(self.body)
+        if self.squeeze_blank_lines:
+            content = _BLANK_RUNS.sub("\n\n", content)
+        content = content.strip()
         if content:
             heading = _PATH_SEPARATOR.join(h for _, h in self.path) or None
             self.chunks.append((heading, content))
@@ -161,11 +166,27 @@ class _Sections:
 # --- Markdown and plain text ------------------------------------------------------------------
 
 
-def _parse_markdown(path_label: str, raw: bytes, text: str, fallback: str) -> ParsedSource:
-    # Imported here, not at the top: bot.kb.base imports this module to parse files, so a
-    # module-level import would be circular whichever of the two is imported first.
-    from bot.kb.base import chunk_markdown
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 
+
+def chunk_markdown(text: str, *, fallback_title: str) -> tuple[str, list[KnowledgeChunkInput]]:
+    """Split along headings; each chunk keeps its heading path ("Setup › Install"). The first
+    top-level heading names the article; headings inside code fences are text."""
+    sections = _Sections(squeeze_blank_lines=False)
+    in_fence = False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match is None:
+            sections.body.append(line)
+        else:
+            sections.heading(len(match.group(1)), match.group(2).strip())
+    title = sections.first_title or fallback_title
+    return title, sections.finish(title)
+
+
+def _parse_markdown(path_label: str, raw: bytes, text: str, fallback: str) -> ParsedSource:
     title, chunks = chunk_markdown(text, fallback_title=fallback)
     return _whole_file(path_label, raw, title, chunks)
 

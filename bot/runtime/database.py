@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.settings.environment import Settings
-from persistence.db import Database, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import Database
 
 
 def database_for(settings: Settings) -> Database:

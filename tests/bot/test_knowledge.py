@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb.base import KnowledgeBase, chunk_markdown
+from bot.kb.base import KnowledgeBase
 from bot.kb.retrieval import query_terms
-from persistence.db import Database, database_from_url
+from bot.kb.sources import chunk_markdown
+from persistence.connect import database_from_url
+from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository, fts5_match
 from persistence.records import KnowledgeChunkInput
 from tests.utils.databases import database_url

@@ -13,7 +13,7 @@ import pytest
 from bot.kb.base import KnowledgeBase
 from bot.kb.lexical import LexicalIndex
 from bot.kb.retrieval import Retriever, query_terms
-from persistence.db import database_from_url
+from persistence.connect import database_from_url
 from persistence.knowledge import KnowledgeRepository
 from persistence.lexicon import QueryTokenizer
 from persistence.records import ArticleInput, KnowledgeChunkInput

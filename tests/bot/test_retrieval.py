@@ -12,7 +12,7 @@ from bot.kb.base import KnowledgeBase
 from bot.kb.embeddings import EndpointEmbedder
 from bot.kb.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, query_terms
 from bot.settings.environment import Settings
-from persistence.db import database_from_url
+from persistence.connect import database_from_url
 from persistence.knowledge import KnowledgeRepository, fts5_match
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import database_url

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from persistence.db import Database, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import Database
 from tests.utils.databases import database_url
 
 

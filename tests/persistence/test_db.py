@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from persistence.db import DatabaseConfigError, DatabaseUnavailableError, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 from persistence.migrations import MIGRATIONS
 from persistence.postgres import PostgresDatabase
 from persistence.sqlite import SqliteDatabase, sqlite_path_from_url

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from persistence.db import DatabaseUnavailableError, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import DatabaseUnavailableError
 from persistence.jobs import JobRepository
 from persistence.migrations_pg import PG_MIGRATIONS
 from persistence.postgres import PostgresDatabase, numbered, redacted, rowcount

@@ -15,7 +15,8 @@ from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
 from bot.settings.environment import Settings
 from bot.slack import ids
-from persistence.db import Database, database_from_url
+from persistence.connect import database_from_url
+from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import database_url
