@@ -16,6 +16,7 @@ TLS-inspecting proxy's CA) trusted on top of the public ones.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
@@ -71,9 +72,11 @@ def shown(proxy: str | None) -> str:
     return "via " + urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+@functools.cache
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     """Certificate checks for every https and wss connection: the system's authorities, plus
-    those in ``ca_bundle`` (a PEM file)."""
+    those in ``ca_bundle`` (a PEM file). One context per bundle, shared by every client:
+    loading the system's store takes milliseconds and memory each time."""
     context = ssl.create_default_context()
     if ca_bundle:
         context.load_verify_locations(cafile=ca_bundle)
