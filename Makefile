@@ -46,9 +46,12 @@ chromium:
 postgresql:
 	$(call debian,ls /usr/lib/postgresql/*/bin/pg_ctl || command -v pg_ctl,postgresql,the tests on PostgreSQL)
 
+# Style, and the layers: handlers -> bot -> persistence, bot's subpackages in their order, no
+# import cycles ([tool.importlinter] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy bot handlers persistence tests bench

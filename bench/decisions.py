@@ -68,20 +68,21 @@ from bench import datasets as ds
 from bench.retrieval import article_input, table
 from bench.retrieval import code_under_test as retrieval_code_under_test
 from bench.slack_style import STYLE_WEIGHTS, STYLES, Question, SlackMessage, slack_messages
+from bot.jobs import kinds as jobkinds
 from bot.kb.retrieval import query_terms
 from bot.llm.model import SupportModel
-from bot.review.handoffs import Handoffs
-from bot.runtime.database import database_for
-from bot.runtime.repos import Repositories
 from bot.runtime.runtime import knowledge_base
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.events import InboundMessage
 from bot.slack.people import People, Workspace
 from bot.slack.text import clean_text
+from bot.tickets.handoffs import Handoffs
 from bot.tickets.intake import Intake
 from bot.tickets.workflow import Workflow
+from persistence.connect import database_for
 from persistence.db import Database
+from persistence.repos import Repositories
 from tests.fakes.openai_api import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -464,7 +465,7 @@ class Bench:
 
     def __init__(self, db: Database, keys: dict[int, str]) -> None:
         self.db = db
-        self.repos = Repositories.over(db)
+        self.repos = Repositories.over(db, internal_kinds=jobkinds.INTERNAL)
         self.keys = keys
 
     def key(self, article_id: Any) -> str:
@@ -638,7 +639,7 @@ class Bench:
 async def open_part(part: Part, settings: Settings) -> tuple[Database, Bench]:
     db = database_for(settings)
     await db.open()
-    repos = Repositories.over(db)
+    repos = Repositories.over(db, internal_kinds=jobkinds.INTERNAL)
     inputs = [article_input(a) for a in part.articles]
     keys: dict[int, str] = {}
     for start in range(0, len(inputs), UPSERT_BATCH):

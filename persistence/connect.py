@@ -6,6 +6,8 @@ knows both of them.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from persistence.db import BUSY_TIMEOUT_MS, Database, backend_of
 
 
@@ -21,3 +23,23 @@ def database_from_url(
     from persistence.sqlite import SqliteDatabase
 
     return SqliteDatabase.from_url(url, busy_timeout_ms=busy_timeout_ms)
+
+
+class DatabaseSettings(Protocol):
+    """What ``database_for`` reads of the bot's settings (``bot/settings/environment.py``)."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def database_busy_timeout(self) -> float: ...
+    @property
+    def database_pool_size(self) -> int: ...
+
+
+def database_for(settings: DatabaseSettings) -> Database:
+    """The database the settings name, with their timeouts and pool size; not yet opened."""
+    return database_from_url(
+        settings.database_url,
+        busy_timeout_ms=int(settings.database_busy_timeout * 1000),
+        pool_size=settings.database_pool_size,
+    )

@@ -16,10 +16,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bot.jobs import kinds as jobkinds
 from bot.ops.trace import trace_lines
-from bot.runtime.repos import Repositories
 from bot.sandbox.server import EXAMPLE_KB
 from bot.sandbox.standin import SlackStandIn
+from persistence.repos import Repositories
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import ESCALATION, RunningBot, card_text, import_kb
@@ -146,7 +147,7 @@ async def test_a_chatty_faq_with_a_greeting_an_order_number_and_context_is_answe
         assert chatter not in cleaned
     assert searched["fits"] is True
     # ... and `support-bot trace` (and the card's Why?) shows them.
-    repos = Repositories.over(bot.db)
+    repos = Repositories.over(bot.db, internal_kinds=jobkinds.INTERNAL)
     ticket = await repos.tickets.get(1)
     assert ticket is not None
     timeline = "\n".join(trace_lines(ticket, await repos.trail.for_ticket(1)))

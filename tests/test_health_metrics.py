@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.ops.logs import JsonFormatter, TicketContext, current_ticket
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.logs import JsonFormatter, TicketContext, current_ticket
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from bot.ops.logs import RedactingFormatter, redact
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.logs import RedactingFormatter, redact
 from bot.slack import ids
 from persistence.db import Database
 from tests.conftest import BotFactory

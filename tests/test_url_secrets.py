@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.ops.logs import RedactingFormatter, safe_url
 from bot.sandbox.standin import SlackStandIn
+from bot.settings.logs import RedactingFormatter, safe_url
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.test_cli import run

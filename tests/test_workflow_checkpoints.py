@@ -15,11 +15,12 @@ import re
 import time
 from typing import Any
 
+from bot.jobs import kinds as jobkinds
 from bot.ops.trace import trace_lines
-from bot.runtime.repos import Repositories
 from bot.sandbox.standin import SlackStandIn
 from bot.tickets.answering import Answerer
 from persistence.connect import database_from_url
+from persistence.repos import Repositories
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import RunningBot, classification, draft, scripted_llm
@@ -155,7 +156,7 @@ async def test_the_draft_is_written_again_when_the_classifications_search_finds_
     assert redrafted["sources"] == [BILLING_ARTICLE] and redrafted["reason"] == drafted["reason"]
     assert await _state_and_version(bot) == ["answered", 1]
     # `support-bot trace` shows both searches and why the draft was written again.
-    repos = Repositories.over(bot.db)
+    repos = Repositories.over(bot.db, internal_kinds=jobkinds.INTERNAL)
     ticket = await repos.tickets.get(1)
     assert ticket is not None
     timeline = "\n".join(trace_lines(ticket, await repos.trail.for_ticket(1)))

@@ -11,7 +11,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.llm.model import model_url
 from bot.ops.health import Check, llm_health
-from bot.runtime.database import database_for
 from bot.runtime.runtime import SOCKET_MODE_URL, StartupError, identify, slack_client
 from bot.settings.environment import Settings, problems_for_start
 from bot.settings.live import ConfigSnapshot, LiveConfig, defaults
@@ -20,6 +19,7 @@ from bot.slack.channel_safety import customer_channel_problem, shared_problem
 from bot.slack.people import Profile, Workspace
 from bot.slack.text import slack_error
 from persistence.config import ConfigRepository
+from persistence.connect import database_for
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 from persistence.migrations import MIGRATIONS
 

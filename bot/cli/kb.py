@@ -9,15 +9,14 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from bot.cli.progress import ProgressBar
 from bot.kb.base import KnowledgeBase
 from bot.kb.retrieval import Lookup
-from bot.runtime.database import database_for
 from bot.settings.environment import Settings
+from persistence.connect import database_for
 from persistence.knowledge import KnowledgeRepository
-
-PROGRESS_MIN_FILES = 20
 
 
 def add_kb_commands(sub: Any) -> None:
@@ -76,28 +75,6 @@ async def open_knowledge(settings: Settings) -> AsyncIterator[KnowledgeBase]:
         await db.close()
 
 
-class ProgressBar:
-    """A one-line bar on a terminal; silent when output is piped or the work is short."""
-
-    def __init__(self, stream: TextIO = sys.stderr, unit: str = "files") -> None:
-        self.stream = stream
-        self.unit = unit
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if total < PROGRESS_MIN_FILES or not self.stream.isatty():
-            return
-        width = 30
-        filled = width * done // total
-        self.stream.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} {self.unit}")
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-
-
 def lookup_json(lookup: Lookup) -> dict[str, Any]:
     return {
         "query": lookup.query,
@@ -121,7 +98,7 @@ def lookup_json(lookup: Lookup) -> dict[str, Any]:
 
 async def run_kb(settings: Settings, args: argparse.Namespace) -> int:
     if args.kb_command == "check":
-        from bot.kb.check import run_check
+        from bot.cli.kb_check import run_check
 
         return await run_check(settings, args)
     async with open_knowledge(settings) as kb:

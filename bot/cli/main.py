@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bot.cli.kb import add_kb_commands, run_kb
 from bot.cli.report import REPORT_COMMANDS, add_report_commands, run_report
-from bot.ops.logs import setup_logging
 from bot.settings.environment import ConfigError, Settings, load_settings, problems_for_start
+from bot.settings.logs import setup_logging
 
 SETUP_HINT = (
     "Set these in the environment or in a .env file next to where you run the bot"
@@ -101,7 +101,7 @@ def _start(settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from bot.runtime.database import database_for
+    from persistence.connect import database_for
     from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 
     try:

@@ -14,9 +14,9 @@ from typing import Any, TextIO
 
 from bot.ops.stats import compute, stats_lines
 from bot.ops.trace import trace_lines
-from bot.runtime.database import database_for
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
+from persistence.connect import database_for
 from persistence.db import Database
 from persistence.stats import StatsRepository
 from persistence.tickets import TicketRepository

@@ -17,9 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ops.health import Check, database_health, llm_health, slack_health
-from bot.review.handoffs import resume_paused
 from bot.review.home import config_lines
-from bot.runtime.repos import Repositories
+from bot.settings.categories import CATEGORIES
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.hours import HoursError, parse_hours
@@ -40,8 +39,9 @@ from bot.slack.channel_safety import check_card_channel
 from bot.slack.interactions import id_number
 from bot.slack.people import People
 from bot.slack.text import escape, slack_date, slack_error
-from bot.tickets.schemas import CATEGORIES
+from bot.tickets.handoffs import resume_paused
 from persistence.config import ConfigConflict
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 

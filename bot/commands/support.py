@@ -12,8 +12,6 @@ from bot.commands.admin import ADMIN_COMMANDS, AdminCommands
 from bot.kb.base import KnowledgeBase
 from bot.ops.stats import compute, stats_lines
 from bot.ops.trace import trace_lines
-from bot.review.desk import ReviewOutcome, unknown_card
-from bot.review.handoffs import Handoffs
 from bot.review.saved_articles import (
     WRITERS_ONLY,
     ArticleDesk,
@@ -21,14 +19,15 @@ from bot.review.saved_articles import (
     article_errors,
     may_write_articles,
 )
-from bot.runtime.repos import Repositories
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text, trace_modal
-from bot.slack.interactions import id_number
+from bot.slack.interactions import ReviewOutcome, id_number, unknown_card
 from bot.slack.people import People
 from bot.slack.text import escape
+from bot.tickets.handoffs import Handoffs
+from persistence.repos import Repositories
 from persistence.stats import StatsRepository
 
 ADMINS_ONLY = "Only support-bot admins can change the knowledge base (SUPPORT_ADMINS)."

@@ -1,4 +1,19 @@
-"""Names of the job kinds, the dedupe keys that make each one happen once, and job outcomes."""
+"""The kinds of job: their names, the dedupe keys that make each one happen once, how a kind
+declares itself to the worker (``JobKind``), which kinds are internal, and job outcomes.
+
+Each kind is declared beside the code that runs it, by a ``jobs()`` method returning its
+``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
+(slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
+(auto_close), ``Redrafter`` (redraft) and ``ArticleDesk`` (prepare_article). The runtime hands
+them all to the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from persistence.records import Job
 
 INBOUND_MESSAGE = "inbound_message"
 ADVANCE_TICKET = "advance_ticket"
@@ -10,10 +25,20 @@ AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itse
 REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
 PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
 
-# Kinds whose handlers only write the database: what they tell Slack goes through jobs they
-# enqueue durably. They may be enqueued without an fsync (``JobRepository.enqueue``, which
-# ``bot/runtime/repos.py`` gives this set).
+# Durability: the kinds whose handlers only write the database (what they tell Slack goes
+# through jobs they enqueue durably). They may be enqueued without an fsync
+# (``JobRepository.enqueue``); every other kind only in a durable transaction.
 INTERNAL = frozenset({INBOUND_MESSAGE, ADVANCE_TICKET, AUTO_CLOSE})
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job as the worker runs it."""
+
+    name: str
+    run: Callable[[Job], Awaitable[object]]
+    # After the last attempt failed, before the job is buried: tell someone.
+    failed: Callable[[Job, str], Awaitable[None]] | None = None
 
 
 def advance_key(ticket_id: int, round: int) -> str:

@@ -5,50 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.jobs import kinds as jobkinds
-from bot.slack.blocks import OutgoingMessage
 from persistence.db import Tx
 from persistence.jobs import JobRepository
-from persistence.records import Ticket
-
-
-async def queue_thread_post(
-    jobs: JobRepository,
-    tx: Tx,
-    *,
-    key: str,
-    ticket: Ticket,
-    message: OutgoingMessage,
-    purpose: str,
-    author: str | None = None,
-) -> None:
-    """A message for the customer's thread, delivered once by the outbox. ``author`` names the
-    teammate whose words it is (an edited reply), so the history says a human wrote it."""
-    await jobs.enqueue(
-        tx,
-        kind=jobkinds.SLACK_POST,
-        dedupe_key=key,
-        payload={
-            "ticket_id": ticket.id,
-            "channel": ticket.channel_id,
-            "thread_ts": ticket.thread_ts,
-            "text": message.text,
-            "blocks": message.blocks,
-            "purpose": purpose,
-            "author": author,
-        },
-    )
-
-
-async def queue_card_thread_post(
-    jobs: JobRepository, tx: Tx, *, key: str, channel: str, thread_ts: str, text: str
-) -> None:
-    """A message in a review card's thread (reminders): for the team, not part of the ticket."""
-    await jobs.enqueue(
-        tx,
-        kind=jobkinds.SLACK_POST,
-        dedupe_key=key,
-        payload={"channel": channel, "thread_ts": thread_ts, "text": text, "purpose": "reminder"},
-    )
 
 
 async def queue_timer(

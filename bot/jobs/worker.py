@@ -21,12 +21,12 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from bot.jobs.kinds import PermanentFailure, RetryLater
-from bot.ops.logs import current_ticket
+from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
+from bot.settings.logs import current_ticket
 from persistence.db import DatabaseUnavailableError, Tx
 from persistence.jobs import JobRepository
 from persistence.records import Job
@@ -42,9 +42,6 @@ SILENT_SECONDS = 30.0
 # How long finished jobs may wait to be marked done with others. A crash in between runs them
 # again, as a crash between a job's work and its own completion always could.
 DONE_LINGER_SECONDS = 0.05
-
-JobHandler = Callable[[Job], Awaitable[object]]
-DeadHandler = Callable[[Job, str], Awaitable[None]]
 
 
 @dataclass
@@ -97,21 +94,23 @@ class JobWorker:
     def __init__(
         self,
         jobs: JobRepository,
-        handlers: dict[str, JobHandler],
+        kinds: Iterable[JobKind],
         *,
         concurrency: int,
         lease_seconds: float,
         max_attempts: int,
         retry_base_seconds: float,
-        on_dead: dict[str, DeadHandler] | None = None,
         timings: Callable[[str, float], None] | None = None,
         on_retry: Callable[[Job, str, float], Awaitable[None]] | None = None,
     ) -> None:
         self.jobs = jobs
         self.timings = timings
         self.on_retry = on_retry
-        self.handlers = handlers
-        self.on_dead = on_dead or {}
+        self.kinds: dict[str, JobKind] = {}
+        for kind in kinds:
+            if kind.name in self.kinds:
+                raise ValueError(f"job kind {kind.name!r} is declared twice")
+            self.kinds[kind.name] = kind
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
@@ -281,14 +280,14 @@ class JobWorker:
                 self.timings(job.kind, time.monotonic() - started)
 
     async def _run_handler(self, job: Job) -> None:
-        handler = self.handlers.get(job.kind)
+        kind = self.kinds.get(job.kind)
         running = _Running(job.id, self.owner)
         _running.set(running)
         try:
             try:
-                if handler is None:
+                if kind is None:
                     raise PermanentFailure(f"no handler for job kind {job.kind!r}")
-                result = await handler(job)
+                result = await kind.run(job)
             except Exception:
                 if not running.done:
                     raise
@@ -331,10 +330,10 @@ class JobWorker:
         log.error("job %s (%s) failed for good: %s", job.id, job.dedupe_key, error)
         # The failure handler runs first, so whoever sees the job dead also sees its effects
         # (an escalation, a trail entry); a failing handler still lets the job be buried.
-        on_dead = self.on_dead.get(job.kind)
-        if on_dead is not None:
+        kind = self.kinds.get(job.kind)
+        if kind is not None and kind.failed is not None:
             try:
-                await on_dead(job, error)
+                await kind.failed(job, error)
             except Exception:
                 log.exception("could not handle the failure of job %s", job.id)
         await self.jobs.bury(job_id=job.id, owner=self.owner, error=error)

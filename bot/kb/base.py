@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.kb.provenance import customer_citable
 from bot.kb.retrieval import Lookup, Mode, Retriever
 from bot.kb.sources import SUPPORTED_SUFFIXES, UnsupportedSource, chunk_markdown, parse_source
-from bot.tickets.provenance import customer_citable
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import (
     ArticleInput,
@@ -148,7 +148,7 @@ class KnowledgeBase:
         self, *, title: str, body: str, url: str | None, author: str, source: str | None = None
     ) -> int:
         """An article written in Slack: ``/support kb add``, or "Save as article" on a card,
-        whose ``source`` names the card (``bot/tickets/provenance.py``)."""
+        whose ``source`` names the card (``bot/kb/provenance.py``)."""
         text = body.strip()
         _, chunks = chunk_markdown(text, fallback_title=title)
         digest = hashlib.sha256(f"{title}\n{text}\n{url or ''}".encode()).hexdigest()
@@ -175,7 +175,7 @@ class KnowledgeBase:
         customers: bool = False,
     ) -> Lookup:
         """The best passages for a query; ``customers``: only those customers may be answered
-        from (``bot/tickets/provenance.py``)."""
+        from (``bot/kb/provenance.py``)."""
         only = _citable if customers else None
         return await self.retriever.lookup(query, limit=limit, mode=mode, judged=judged, only=only)
 

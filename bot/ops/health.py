@@ -9,8 +9,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.llm.model import is_azure, openai_client
-from bot.ops.logs import safe_url
 from bot.settings.environment import Settings
+from bot.settings.logs import safe_url
 from bot.slack.text import slack_error
 from persistence.db import Database
 

@@ -19,11 +19,14 @@ from typing import Any
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_card_sync
-from bot.review.desk import ReviewOutcome
-from bot.runtime.repos import Repositories
-from bot.slack.people import People
+from bot.slack.blocks import delivery_failed_notice
+from bot.slack.interactions import ReviewOutcome
+from bot.slack.outbox import LOOKUP_FAILED
+from bot.slack.people import People, Workspace
+from bot.slack.text import message_link
 from persistence.jobs import RETRY_MARK, chain_root
-from persistence.records import TrailEvent
+from persistence.records import Job, TrailEvent
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,6 @@ _PLAIN = {
 CARD_GONE_ERRORS = frozenset(
     {"message_not_found", "thread_not_found", "channel_not_found", "is_archived", "not_in_channel"}
 )
-LOOKUP_FAILED = "Look-up failed"  # how the outbox's error says its "already posted?" check failed
 _CODE = re.compile(r"Slack (?:refused|error)(?: conversations\.\w+)?:? ([a-z_0-9]+)")
 
 
@@ -132,6 +134,131 @@ def undelivered(events: list[TrailEvent], *, since: float = 0.0) -> list[Undeliv
 
 def describe(item: Undelivered) -> str:
     return PURPOSE_WORDS.get(item.purpose, "A message")
+
+
+_ESCALATION_KEY = re.compile(r"^escalation:(\d+):")
+
+
+def _escalation_of(job: Job) -> int | None:
+    """The escalation a delivery is about: its payload's, or its key's (replies, reminders)."""
+    value = job.payload.get("escalation_id")
+    if isinstance(value, int):
+        return value
+    found = _ESCALATION_KEY.match(job.dedupe_key)
+    return int(found.group(1)) if found else None
+
+
+class DeliveryFailures:
+    """The ``failed`` of the deliveries (``slack_post``, ``sync_card``): a delivery given up for
+    good is said on the card, or in the escalation channel."""
+
+    def __init__(self, repos: Repositories, workspace: Workspace, escalation_channel: str) -> None:
+        self.repos = repos
+        self.workspace = workspace
+        self.escalation_channel = escalation_channel
+
+    async def failed(self, job: Job, error: str) -> None:
+        """A delivery given up for good: on the ticket's trail, and in front of people.
+
+        A message for a ticket with a posted card marks the card "not delivered" (with why and a
+        "Try again" button); without a card (an auto-answer, or the card itself could not be
+        posted) a plain message in the escalation channel says it. If that notice cannot be
+        posted either, the error log and the failure counters are what is left."""
+        p = job.payload
+        purpose = str(p.get("purpose") or ("card" if job.kind == jobkinds.SYNC_CARD else job.kind))
+        root = chain_root(job.dedupe_key)
+        chain = await self.repos.jobs.chain(root)
+        escalation_id = _escalation_of(job)
+        escalation = (
+            await self.repos.escalations.get(escalation_id) if escalation_id is not None else None
+        )
+        ticket_id = p.get("ticket_id") or p.get("about_ticket")
+        if not isinstance(ticket_id, int) and escalation is not None:
+            ticket_id = escalation.ticket_id
+        if isinstance(ticket_id, int) and escalation is None and job.kind == jobkinds.SLACK_POST:
+            escalation = await self.repos.escalations.latest_for_ticket(ticket_id)
+        ticket = ticket_id if isinstance(ticket_id, int) else None
+        code = error_code(error)
+        opening = job.kind == jobkinds.SYNC_CARD and (root.endswith(":open") or bool(p.get("open")))
+        card_posted = escalation is not None and escalation.card_ts is not None
+        detail: dict[str, Any] = {
+            "job": job.dedupe_key,
+            "root": root,
+            "root_job_id": chain[0].id if chain else job.id,
+            "purpose": purpose,
+            "error": error[:500],
+            "reason": plain_reason(error),
+        }
+        if escalation is not None:
+            detail["escalation_id"] = escalation.id
+        if purpose == "failure_notice":
+            detail.pop("root_job_id")  # nothing to try again: the notice was the last resort
+            log.error(
+                "ticket #%s: a delivery failed and the notice about it could not be posted in"
+                " %s either: %s",
+                ticket,
+                p.get("channel"),
+                error,
+            )
+        elif job.kind == jobkinds.SYNC_CARD and not opening:
+            # An update: the card shows an older state. If the card is gone, reminders stop.
+            detail.pop("root_job_id")
+            if card_posted and code in CARD_GONE_ERRORS:
+                await self._card_gone(ticket, escalation_id, code)
+        elif purpose == "reminder":
+            detail.pop("root_job_id")  # a reminder is not worth a notice; it stops the others
+            if code in CARD_GONE_ERRORS:
+                await self._card_gone(ticket, escalation_id, code)
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.record(
+                tx, ticket_id=ticket, step="delivery_failed", actor="bot", detail=detail
+            )
+            if "root_job_id" not in detail:
+                return
+            if card_posted and not opening and escalation is not None:
+                await queue_card_sync(
+                    self.repos.jobs, tx, escalation_id=escalation.id, reason=f"failed:{job.id}"
+                )
+                return
+            what = PURPOSE_WORDS.get(purpose, "A message")
+            notice = delivery_failed_notice(
+                ticket_id=ticket,
+                what=what,
+                reason=str(detail["reason"]),
+                job_id=int(detail["root_job_id"]),
+                link=await self._ticket_link(ticket),
+            )
+            await self.repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.SLACK_POST,
+                dedupe_key=f"{job.dedupe_key}:failed-notice",
+                payload={
+                    "channel": self.escalation_channel,
+                    "text": notice.text,
+                    "blocks": notice.blocks,
+                    "purpose": "failure_notice",
+                    "about_ticket": ticket,
+                },
+            )
+
+    async def _card_gone(self, ticket_id: int | None, escalation_id: int | None, code: str) -> None:
+        """The card (or its thread) is gone from Slack: reminders stop (see ``Reminders``)."""
+        async with self.repos.db.transaction() as tx:
+            await self.repos.trail.record(
+                tx,
+                ticket_id=ticket_id,
+                step="card_gone",
+                actor="bot",
+                detail={"escalation_id": escalation_id, "error": code},
+            )
+
+    async def _ticket_link(self, ticket_id: int | None) -> str | None:
+        if ticket_id is None:
+            return None
+        ticket = await self.repos.tickets.get(ticket_id)
+        if ticket is None:
+            return None
+        return message_link(self.workspace.url, ticket.channel_id, ticket.thread_ts)
 
 
 class DeliveryRetries:

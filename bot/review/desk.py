@@ -8,18 +8,19 @@ everyone after is told who did, and nothing more is sent.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.jobs import kinds as jobkinds
-from bot.jobs.queueing import queue_advance, queue_card_sync, queue_thread_post
-from bot.runtime.repos import Repositories
+from bot.jobs.queueing import queue_advance, queue_card_sync
 from bot.slack.blocks import answer_message, edit_modal, plain_reply
+from bot.slack.interactions import ReviewOutcome, unknown_card
+from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.slack.text import slack_date
 from bot.tickets.schemas import Draft
 from persistence.db import Tx
 from persistence.records import Escalation, TicketState
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +32,6 @@ _PAST = {
     "answered_in_thread": "answered in the thread",
     "resolved": "resolved",
 }
-
-
-@dataclass(frozen=True)
-class ReviewOutcome:
-    """What to tell the clicker (ephemerally); ``done`` is True when their decision took effect."""
-
-    done: bool
-    notice: str | None = None
-    field_errors: dict[str, str] = field(default_factory=dict)
-
-
-UNKNOWN_CARD = "This card is not known to the bot."
-
-
-def unknown_card() -> ReviewOutcome:
-    """A click or form on a card whose escalation the bot has no record of."""
-    return ReviewOutcome(done=False, notice=UNKNOWN_CARD)
 
 
 def busy_notice(escalation: Escalation) -> str:

@@ -11,13 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ops.stats import Stats, compute
 from bot.review.deliveries import describe, undelivered
-from bot.runtime.repos import Repositories
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import DEFAULT, ConfigSnapshot, LiveConfig
 from bot.slack.blocks import HOME_PAGE_SIZE, HomeContent, category_list, home_view
 from bot.slack.people import People
 from bot.slack.text import slack_error
+from persistence.repos import Repositories
 from persistence.stats import StatsRepository
 
 log = logging.getLogger(__name__)

@@ -15,18 +15,20 @@ import uuid
 from typing import Any
 
 from bot.jobs import kinds as jobkinds
+from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_card_sync
 from bot.llm.model import LlmFailure
-from bot.ops.logs import current_ticket
-from bot.review.desk import ReviewDesk, ReviewOutcome, already_decided, busy_notice, unknown_card
-from bot.runtime.repos import Repositories
+from bot.review.desk import ReviewDesk, already_decided, busy_notice
 from bot.settings.environment import Settings
+from bot.settings.logs import current_ticket
 from bot.slack.blocks import answer_question_modal, redraft_modal
+from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.people import People
 from bot.tickets.schemas import Draft
 from bot.tickets.workflow import Workflow, usage_fields
 from persistence.db import Tx
-from persistence.records import Escalation
+from persistence.records import Escalation, Job
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +232,15 @@ class Redrafter:
         )
 
     # -- the job ------------------------------------------------------------------------------
+
+    def jobs(self) -> list[JobKind]:
+        async def run(job: Job) -> None:
+            await self.run(job.payload)
+
+        async def failed(job: Job, error: str) -> None:
+            await self.failed(job.payload, error)
+
+        return [JobKind(jobkinds.REDRAFT, run, failed=failed)]
 
     async def run(self, payload: dict[str, Any]) -> None:
         escalation_id = int(payload["escalation_id"])

@@ -11,14 +11,18 @@ import time
 from typing import Any
 
 from bot.jobs import kinds as jobkinds
-from bot.jobs.queueing import queue_card_thread_post, queue_thread_post, queue_timer
-from bot.ops.logs import current_ticket
-from bot.runtime.repos import Repositories
+from bot.jobs.kinds import JobKind
+from bot.jobs.queueing import queue_timer
+from bot.jobs.trail import JobTrail
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
+from bot.settings.logs import current_ticket
 from bot.slack.blocks import reminder_message, still_on_it_message
+from bot.slack.outbox import queue_card_thread_post, queue_thread_post
 from bot.slack.people import People
+from persistence.records import Job
+from persistence.repos import Repositories
 
 # Reminders back off: the n-th comes REVIEW_REMINDER * BACKOFF**(n-1) after the one before.
 BACKOFF = 2.0
@@ -37,6 +41,19 @@ class Reminders:
         self.config = config
         self.repos = repos
         self.people = people
+
+    def jobs(self) -> list[JobKind]:
+        async def remind(job: Job) -> None:
+            await self.remind(job.payload)
+
+        async def timeout(job: Job) -> None:
+            await self.timeout(job.payload)
+
+        gave_up = JobTrail(self.repos).gave_up
+        return [
+            JobKind(jobkinds.REMIND, remind, failed=gave_up),
+            JobKind(jobkinds.REVIEW_TIMEOUT, timeout, failed=gave_up),
+        ]
 
     async def remind(self, payload: dict[str, Any]) -> None:
         escalation_id, n = int(payload["escalation_id"]), int(payload["n"])

@@ -19,7 +19,7 @@ title under its answers. So:
   or edited, not purged), and that it was not saved already (its card loses the button once
   saved; a second form opened before that is refused).
 - The article's source, ``slack:reviewed:escalation:ID``, marks it as saved this way
-  (``bot/tickets/provenance.py``): customers are answered only from imported, written and reviewed
+  (``bot/kb/provenance.py``): customers are answered only from imported, written and reviewed
   articles.
 """
 
@@ -36,13 +36,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.jobs import kinds as jobkinds
+from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_card_sync
 from bot.kb.base import KnowledgeBase
+from bot.kb.provenance import reviewed_source
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
-from bot.ops.logs import current_ticket
-from bot.review.desk import UNKNOWN_CARD, ReviewOutcome
-from bot.runtime.repos import Repositories
+from bot.settings.logs import current_ticket
 from bot.slack import ids
 from bot.slack.blocks import (
     article_preparing_modal,
@@ -50,13 +50,14 @@ from bot.slack.blocks import (
     kb_add_modal,
     kb_added_view,
 )
+from bot.slack.interactions import UNKNOWN_CARD, ReviewOutcome
 from bot.slack.people import People, Workspace
 from bot.slack.text import escape, slack_error
 from bot.tickets.answering import citable_hits
-from bot.tickets.provenance import reviewed_source
 from bot.tickets.redact import Known, person_names, redact
 from bot.tickets.schemas import GeneralArticle
-from persistence.records import Escalation, Ticket
+from persistence.records import Escalation, Job, Ticket
+from persistence.repos import Repositories
 from persistence.retention import PURGED
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,12 @@ class ArticleDesk:
                 dedupe_key=jobkinds.article_form_key(escalation_id, view_id),
                 payload={"escalation_id": escalation_id, "view_id": view_id, "by": user_id},
             )
+
+    def jobs(self) -> list[JobKind]:
+        async def prepare(job: Job) -> None:
+            await self.prepare(job.payload)
+
+        return [JobKind(jobkinds.PREPARE_ARTICLE, prepare)]
 
     async def prepare(self, payload: dict[str, Any]) -> None:
         """The job: the general version into the open form (``views.update``). A form closed

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands.admin import AdminCommands
 from bot.commands.support import SupportCommands
 from bot.jobs import kinds as jobkinds
+from bot.jobs.trail import JobTrail
 from bot.jobs.worker import JobWorker
 from bot.kb.base import KnowledgeBase
 from bot.kb.embeddings import embedder_from_settings
@@ -30,32 +31,32 @@ from bot.llm.model import SupportModel
 from bot.ops.digest import DigestJob
 from bot.ops.observability import Observability, Readiness
 from bot.ops.retention import RetentionJob
+from bot.review.cards import CardSync
+from bot.review.deliveries import DeliveryFailures
 from bot.review.desk import ReviewDesk
-from bot.review.handoffs import Handoffs, resume_paused
 from bot.review.home import HomeDesk
 from bot.review.redraft import Redrafter
 from bot.review.reminders import Reminders
 from bot.review.saved_articles import ArticleDesk
 from bot.runtime.app import build_app
-from bot.runtime.database import database_for
-from bot.runtime.repos import Repositories
 from bot.runtime.services import Services
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.settings.network import proxy_for, tls_context
 from bot.slack.api import slack_session, web_client
-from bot.slack.events import InboundMessage
 from bot.slack.guard import slack_guard
 from bot.slack.outbox import SlackOutbox
 from bot.slack.people import People, Workspace
 from bot.slack.text import slack_error
+from bot.tickets.handoffs import Handoffs, resume_paused
 from bot.tickets.intake import Intake
 from bot.tickets.workflow import Workflow
+from persistence.connect import database_for
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository
 from persistence.metrics import MetricsRepository
-from persistence.records import Job
 from persistence.replays import ReplayRepository
+from persistence.repos import Repositories
 from persistence.retention import RetentionRepository
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class BotRuntime:
         assert settings.escalation_channel is not None
         self.db = database_for(settings)
         await self.db.open()
-        repos = Repositories.over(self.db)
+        repos = Repositories.over(self.db, internal_kinds=jobkinds.INTERNAL)
         self._http = slack_session(tls_context(settings.support_bot_ca_bundle))
         client = slack_client(settings, self._http)
         workspace = await identify(client)
@@ -147,14 +148,22 @@ class BotRuntime:
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
         handoffs = Handoffs(settings, config, repos, people)
+        failures = DeliveryFailures(repos, workspace, settings.escalation_channel)
         outbox = SlackOutbox(
             client,
             repos,
             workspace,
-            settings.escalation_channel,
             after_reply=handoffs.schedule_auto_close,
+            on_failed=failures.failed,
+        )
+        cards = CardSync(
+            outbox,
+            repos,
+            workspace,
+            settings.escalation_channel,
             can_redraft=settings.llm_enabled,
             max_redrafts=settings.review_max_redrafts,
+            on_failed=failures.failed,
         )
         intake = Intake(repos, people, handoffs)
         workflow = Workflow(settings, config, repos, knowledge, self.model)
@@ -162,51 +171,28 @@ class BotRuntime:
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
-
-        async def run_inbound(job: Job) -> None:
-            waits = job.payload.get("orphan_waits")
-            await intake.handle(
-                InboundMessage.from_payload(job.payload),
-                orphan_waits=waits if isinstance(waits, int) else 0,
-            )
-
-        async def run_advance(job: Job) -> None:
-            await workflow.advance(int(job.payload["ticket_id"]), int(job.payload["round"]))
-
-        async def advance_failed(job: Job, error: str) -> None:
-            await workflow.fail_safe(int(job.payload["ticket_id"]), error)
-
         worker = JobWorker(
             repos.jobs,
-            {
-                jobkinds.INBOUND_MESSAGE: run_inbound,
-                jobkinds.ADVANCE_TICKET: run_advance,
-                jobkinds.SLACK_POST: outbox.deliver_post,
-                jobkinds.SYNC_CARD: outbox.deliver_card,
-                jobkinds.REMIND: lambda job: reminders.remind(job.payload),
-                jobkinds.REVIEW_TIMEOUT: lambda job: reminders.timeout(job.payload),
-                jobkinds.AUTO_CLOSE: lambda job: handoffs.auto_close(
-                    int(job.payload["ticket_id"]), int(job.payload["turn_id"])
-                ),
-                jobkinds.REDRAFT: lambda job: redrafter.run(job.payload),
-                jobkinds.PREPARE_ARTICLE: lambda job: articles.prepare(job.payload),
-            },
+            [
+                kind
+                for part in (
+                    intake,
+                    workflow,
+                    outbox,
+                    cards,
+                    reminders,
+                    handoffs,
+                    redrafter,
+                    articles,
+                )
+                for kind in part.jobs()
+            ],
             concurrency=settings.llm_concurrency * 2,
             lease_seconds=settings.job_lease_seconds,
             max_attempts=settings.job_max_attempts,
             retry_base_seconds=settings.job_retry_base_seconds,
             timings=lambda kind, seconds: self._observe_job(kind, seconds),
-            on_retry=outbox.job_retried,
-            on_dead={
-                jobkinds.ADVANCE_TICKET: advance_failed,
-                jobkinds.SLACK_POST: outbox.delivery_failed,
-                jobkinds.SYNC_CARD: outbox.delivery_failed,
-                jobkinds.REDRAFT: lambda job, error: redrafter.failed(job.payload, error),
-                jobkinds.INBOUND_MESSAGE: lambda job, error: intake.failed(job.payload, error),
-                jobkinds.REMIND: outbox.delivery_failed,
-                jobkinds.REVIEW_TIMEOUT: outbox.delivery_failed,
-                jobkinds.AUTO_CLOSE: outbox.delivery_failed,
-            },
+            on_retry=JobTrail(repos).retried,
         )
         self.services = Services(
             settings=settings,

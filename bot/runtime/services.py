@@ -10,14 +10,14 @@ from bot.commands.support import SupportCommands
 from bot.jobs.worker import JobWorker
 from bot.kb.base import KnowledgeBase
 from bot.review.desk import ReviewDesk
-from bot.review.handoffs import Handoffs
 from bot.review.home import HomeDesk
 from bot.review.redraft import Redrafter
-from bot.runtime.repos import Repositories
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.people import People, Workspace
+from bot.tickets.handoffs import Handoffs
 from bot.tickets.intake import Intake
+from persistence.repos import Repositories
 
 
 @dataclass

@@ -23,11 +23,11 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.kb.base import KnowledgeBase
-from bot.runtime.database import database_for
 from bot.runtime.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender, new_trigger_id
 from bot.sandbox.standin import SlackStandIn
 from bot.settings.environment import Settings
+from persistence.connect import database_for
 from persistence.knowledge import KnowledgeRepository
 
 log = logging.getLogger(__name__)

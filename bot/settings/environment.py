@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.settings.categories import CATEGORIES
 from bot.settings.durations import FORMS, parse_duration
 from bot.settings.hours import Hours, parse_hours
-from bot.tickets.schemas import CATEGORIES
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 SLACK_API_DEFAULT = "https://slack.com/api/"

@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from bot.settings.categories import CATEGORIES
 from bot.settings.durations import parse_duration
 from bot.settings.environment import Settings
 from bot.settings.hours import Hours
-from bot.tickets.schemas import CATEGORIES
 from persistence.config import ConfigConflict, ConfigRepository
 
 log = logging.getLogger(__name__)

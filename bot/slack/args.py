@@ -16,7 +16,7 @@ import math
 import re
 from typing import Literal
 
-from bot.tickets.schemas import CATEGORIES
+from bot.settings.categories import CATEGORIES
 
 CHANNEL_FORM = "<#C0123ABCD|support>"
 USER_FORM = "<@U0123ABCD|ana>"

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from bot.kb.provenance import UNREVIEWED_NOTE, Source, customer_citable
 from bot.kb.retrieval import Lookup
+from bot.settings.categories import CATEGORIES, CATEGORY_LABELS
 from bot.slack import ids
 from bot.slack.text import (
     MESSAGE_BLOCKS_MAX,
@@ -25,8 +27,6 @@ from bot.slack.text import (
     truncate,
     truncate_escaped,
 )
-from bot.tickets.provenance import UNREVIEWED_NOTE, customer_citable
-from bot.tickets.schemas import CATEGORIES, CATEGORY_LABELS, Source
 from persistence.records import DeskItem, OwnedTicket
 
 Block = dict[str, Any]
@@ -94,7 +94,7 @@ def answer_message(
 ) -> OutgoingMessage:
     """An AI answer in the customer's thread: the answer, its sources, the way to a person, and
     (with ``ticket_id``) the Helpful and Talk to a person buttons."""
-    # Only articles customers may be answered from are named to them (bot/tickets/provenance.py).
+    # Only articles customers may be answered from are named to them (bot/kb/provenance.py).
     sources = [s for s in sources if customer_citable(s.origin or s.source)]
     blocks: list[Block] = [_section(piece) for piece in split_for_sections(answer)][:44]
     footer = [t for t in (sources_line(sources), REACH_A_PERSON) if t]

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What to tell the clicker (ephemerally); ``done`` is True when their decision took effect."""
+
+    done: bool
+    notice: str | None = None
+    field_errors: dict[str, str] = field(default_factory=dict)
+
+
+UNKNOWN_CARD = "This card is not known to the bot."
+
+
+def unknown_card() -> ReviewOutcome:
+    """A click or form on a card whose escalation the bot has no record of."""
+    return ReviewOutcome(done=False, notice=UNKNOWN_CARD)
 
 
 class BadInteraction(ValueError):

@@ -14,10 +14,7 @@ posted, so those retries go through the job queue and the look-before-post check
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,37 +23,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.jobs import kinds as jobkinds
-from bot.jobs.kinds import PermanentFailure, RetryLater
-from bot.jobs.queueing import queue_card_sync
+from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.jobs.worker import complete_running_job
-from bot.ops.logs import current_ticket
-from bot.review.deliveries import (
-    CARD_GONE_ERRORS,
-    LOOKUP_FAILED,
-    PURPOSE_WORDS,
-    describe,
-    error_code,
-    plain_reason,
-    undelivered,
-)
-from bot.runtime.repos import Repositories
 from bot.slack import ids
 from bot.slack.api import call, retry_after_seconds
-from bot.slack.blocks import (
-    CardContent,
-    EarlierDraft,
-    NotDelivered,
-    delivery_failed_notice,
-    escalation_card,
-)
+from bot.slack.blocks import OutgoingMessage
 from bot.slack.people import Workspace
-from bot.slack.text import message_link, slack_date, slack_error
-from bot.tickets.schemas import Source
-from bot.tickets.status import last_word, ticket_status
-from bot.tickets.workflow import split_round
+from bot.slack.text import slack_error
 from persistence.db import Tx
-from persistence.jobs import chain_root
-from persistence.records import Job, Turn
+from persistence.jobs import JobRepository
+from persistence.records import Job, Ticket, Turn
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +50,9 @@ AfterReply = Callable[[Tx, int, Turn], Awaitable[None]]
 LOOKUP_LIMIT = 15
 CHANNEL_LOOKUP_LIMIT = 200
 CHANNEL_LOOKUP_PAGES = 5
-# How many times a card update renders again for changes made while it was sent.
-CATCH_UP_RENDERS = 3
+
+# How an error says the "already posted?" check failed (``bot/review/deliveries.py`` reads it).
+LOOKUP_FAILED = "Look-up failed"
 
 # Slack errors that no retry will fix: give up at once and say so in the trail.
 PERMANENT_ERRORS = frozenset(
@@ -98,34 +76,7 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
-_ACTIVITY = {
-    "claimed": "🙋 Claimed by {who}",
-    "redraft_requested": "🔁 {who} asked for a new draft",
-    "question_answered": "💡 {who} answered the bot's question",
-    "redrafted": "📝 New draft written",
-    "redraft_failed": "⚠️ A new draft failed; the previous one stands",
-    "reminded": "⏰ Reminder {n} sent",
-    "review_timed_out": "⌛ The customer was told the team is still on it",
-    "taken_over": "💬 {who} answered in the customer's thread",
-    "handed_back": "🤖 {who} handed the thread back to the bot",
-    "resolved": "☑️ Resolved by {who}",
-    "auto_closed": "☑️ Resolved automatically after the customer went quiet",
-    "saved_as_article": "📚 {who} saved the reply as article #{article_id}",
-    "wants_person": "🙋 The customer asked for a person",
-}
-
-
-def activity_line(step: str, actor: str, detail: dict[str, Any], at: float) -> str | None:
-    """One line of a card's "who did what", or None for steps the card does not show."""
-    template = _ACTIVITY.get(step)
-    if template is None:
-        return None
-    who = "the bot" if actor == "bot" else f"<@{actor}>"
-    fields = {"who": who, "n": detail.get("n", ""), "article_id": detail.get("article_id", "?")}
-    return f"{template.format(**fields)} {slack_date(at)}"
-
-
-def _metadata(key: str) -> dict[str, Any]:
+def outbox_metadata(key: str) -> dict[str, Any]:
     return {"event_type": ids.OUTBOX_METADATA_EVENT, "event_payload": {"key": key}}
 
 
@@ -147,18 +98,6 @@ def _has_key(message: dict[str, Any], key: str) -> bool:
     )
 
 
-_ESCALATION_KEY = re.compile(r"^escalation:(\d+):")
-
-
-def _escalation_of(job: Job) -> int | None:
-    """The escalation a delivery is about: its payload's, or its key's (replies, reminders)."""
-    value = job.payload.get("escalation_id")
-    if isinstance(value, int):
-        return value
-    found = _ESCALATION_KEY.match(job.dedupe_key)
-    return int(found.group(1)) if found else None
-
-
 def _classify_slack_error(exc: SlackApiError) -> Exception:
     response = exc.response
     retry_after = response.headers.get("Retry-After") if response is not None else None
@@ -176,26 +115,67 @@ def _classify(error: str, status: object, retry_after: str | None) -> Exception:
     return RetryLater(f"Slack error {error or status}")
 
 
+async def queue_thread_post(
+    jobs: JobRepository,
+    tx: Tx,
+    *,
+    key: str,
+    ticket: Ticket,
+    message: OutgoingMessage,
+    purpose: str,
+    author: str | None = None,
+) -> None:
+    """A message for the customer's thread, delivered once by the outbox. ``author`` names the
+    teammate whose words it is (an edited reply), so the history says a human wrote it."""
+    await jobs.enqueue(
+        tx,
+        kind=jobkinds.SLACK_POST,
+        dedupe_key=key,
+        payload={
+            "ticket_id": ticket.id,
+            "channel": ticket.channel_id,
+            "thread_ts": ticket.thread_ts,
+            "text": message.text,
+            "blocks": message.blocks,
+            "purpose": purpose,
+            "author": author,
+        },
+    )
+
+
+async def queue_card_thread_post(
+    jobs: JobRepository, tx: Tx, *, key: str, channel: str, thread_ts: str, text: str
+) -> None:
+    """A message in a review card's thread (reminders): for the team, not part of the ticket."""
+    await jobs.enqueue(
+        tx,
+        kind=jobkinds.SLACK_POST,
+        dedupe_key=key,
+        payload={"channel": channel, "thread_ts": thread_ts, "text": text, "purpose": "reminder"},
+    )
+
+
 class SlackOutbox:
+    """Posts to Slack exactly once (the ``slack_post`` job), and the Web API calls with the
+    look-before-post check that other deliveries (the review card) share."""
+
     def __init__(
         self,
         client: AsyncWebClient,
         repos: Repositories,
         workspace: Workspace,
-        escalation_channel: str,
         *,
         after_reply: AfterReply | None = None,
-        can_redraft: bool = False,
-        max_redrafts: int = 0,
+        on_failed: Callable[[Job, str], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
         self.repos = repos
         self.workspace = workspace
-        self.escalation_channel = escalation_channel
         self.after_reply = after_reply
-        self.can_redraft = can_redraft
-        self.max_redrafts = max_redrafts
-        self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.on_failed = on_failed
+
+    def jobs(self) -> list[JobKind]:
+        return [JobKind(jobkinds.SLACK_POST, self.deliver_post, failed=self.on_failed)]
 
     async def deliver_post(self, job: Job) -> dict[str, Any]:
         p = job.payload
@@ -203,7 +183,7 @@ class SlackOutbox:
         ts = None
         if job.attempts > 1:
             try:
-                ts = await self._find_posted(
+                ts = await self.find_posted(
                     channel, thread_ts, job.dedupe_key, since=job.created_at, text=p["text"]
                 )
             except PermanentFailure as exc:
@@ -215,13 +195,13 @@ class SlackOutbox:
                     "outbox %s: posting the notice without its look-up: %s", job.dedupe_key, exc
                 )
         if ts is None:
-            ts = await self._call(
+            ts = await self.call(
                 "chat.postMessage",
                 channel=channel,
                 thread_ts=thread_ts,
                 text=p["text"],
                 blocks=p.get("blocks") or None,
-                metadata=_metadata(job.dedupe_key),
+                metadata=outbox_metadata(job.dedupe_key),
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -255,296 +235,7 @@ class SlackOutbox:
                 )
         return {"ts": ts}
 
-    async def delivery_failed(self, job: Job, error: str) -> None:
-        """A delivery given up for good: on the ticket's trail, and in front of people.
-
-        A message for a ticket with a posted card marks the card "not delivered" (with why and a
-        "Try again" button); without a card (an auto-answer, or the card itself could not be
-        posted) a plain message in the escalation channel says it. If that notice cannot be
-        posted either, the error log and the failure counters are what is left."""
-        p = job.payload
-        purpose = str(p.get("purpose") or ("card" if job.kind == jobkinds.SYNC_CARD else job.kind))
-        if job.kind not in (jobkinds.SLACK_POST, jobkinds.SYNC_CARD):
-            await self._on_trail(job, "delivery_failed", {"job": job.dedupe_key, "error": error})
-            return
-        root = chain_root(job.dedupe_key)
-        chain = await self.repos.jobs.chain(root)
-        escalation_id = _escalation_of(job)
-        escalation = (
-            await self.repos.escalations.get(escalation_id) if escalation_id is not None else None
-        )
-        ticket_id = p.get("ticket_id") or p.get("about_ticket")
-        if not isinstance(ticket_id, int) and escalation is not None:
-            ticket_id = escalation.ticket_id
-        if isinstance(ticket_id, int) and escalation is None and job.kind == jobkinds.SLACK_POST:
-            escalation = await self.repos.escalations.latest_for_ticket(ticket_id)
-        ticket = ticket_id if isinstance(ticket_id, int) else None
-        code = error_code(error)
-        opening = job.kind == jobkinds.SYNC_CARD and (root.endswith(":open") or bool(p.get("open")))
-        card_posted = escalation is not None and escalation.card_ts is not None
-        detail: dict[str, Any] = {
-            "job": job.dedupe_key,
-            "root": root,
-            "root_job_id": chain[0].id if chain else job.id,
-            "purpose": purpose,
-            "error": error[:500],
-            "reason": plain_reason(error),
-        }
-        if escalation is not None:
-            detail["escalation_id"] = escalation.id
-        if purpose == "failure_notice":
-            detail.pop("root_job_id")  # nothing to try again: the notice was the last resort
-            log.error(
-                "ticket #%s: a delivery failed and the notice about it could not be posted in"
-                " %s either: %s",
-                ticket,
-                p.get("channel"),
-                error,
-            )
-        elif job.kind == jobkinds.SYNC_CARD and not opening:
-            # An update: the card shows an older state. If the card is gone, reminders stop.
-            detail.pop("root_job_id")
-            if card_posted and code in CARD_GONE_ERRORS:
-                await self._card_gone(ticket, escalation_id, code)
-        elif purpose == "reminder":
-            detail.pop("root_job_id")  # a reminder is not worth a notice; it stops the others
-            if code in CARD_GONE_ERRORS:
-                await self._card_gone(ticket, escalation_id, code)
-        async with self.repos.db.transaction() as tx:
-            await self.repos.trail.record(
-                tx, ticket_id=ticket, step="delivery_failed", actor="bot", detail=detail
-            )
-            if "root_job_id" not in detail:
-                return
-            if card_posted and not opening and escalation is not None:
-                await queue_card_sync(
-                    self.repos.jobs, tx, escalation_id=escalation.id, reason=f"failed:{job.id}"
-                )
-                return
-            what = PURPOSE_WORDS.get(purpose, "A message")
-            notice = delivery_failed_notice(
-                ticket_id=ticket,
-                what=what,
-                reason=str(detail["reason"]),
-                job_id=int(detail["root_job_id"]),
-                link=await self._ticket_link(ticket),
-            )
-            await self.repos.jobs.enqueue(
-                tx,
-                kind=jobkinds.SLACK_POST,
-                dedupe_key=f"{job.dedupe_key}:failed-notice",
-                payload={
-                    "channel": self.escalation_channel,
-                    "text": notice.text,
-                    "blocks": notice.blocks,
-                    "purpose": "failure_notice",
-                    "about_ticket": ticket,
-                },
-            )
-
-    async def _card_gone(self, ticket_id: int | None, escalation_id: int | None, code: str) -> None:
-        """The card (or its thread) is gone from Slack: reminders stop (see ``Reminders``)."""
-        async with self.repos.db.transaction() as tx:
-            await self.repos.trail.record(
-                tx,
-                ticket_id=ticket_id,
-                step="card_gone",
-                actor="bot",
-                detail={"escalation_id": escalation_id, "error": code},
-            )
-
-    async def _ticket_link(self, ticket_id: int | None) -> str | None:
-        if ticket_id is None:
-            return None
-        ticket = await self.repos.tickets.get(ticket_id)
-        if ticket is None:
-            return None
-        return message_link(self.workspace.url, ticket.channel_id, ticket.thread_ts)
-
-    async def job_retried(self, job: Job, error: str, delay: float) -> None:
-        """Every retry of a ticket's job is a step of its trail, with the error and the wait."""
-        detail = {"job": job.dedupe_key, "error": error[:300], "attempt": job.attempts}
-        await self._on_trail(job, "retried", {**detail, "retry_in_s": round(delay, 1)})
-
-    async def _on_trail(self, job: Job, step: str, detail: dict[str, Any]) -> None:
-        ticket_id = job.payload.get("ticket_id")
-        if ticket_id is None and "escalation_id" in job.payload:
-            escalation = await self.repos.escalations.get(int(job.payload["escalation_id"]))
-            ticket_id = escalation.ticket_id if escalation else None
-        if ticket_id is None and step == "retried":
-            return  # not about a ticket (a digest, a reminder post): the log has it
-        async with self.repos.db.transaction() as tx:
-            await self.repos.trail.record(
-                tx, ticket_id=ticket_id, step=step, actor="bot", detail=detail
-            )
-
-    async def deliver_card(self, job: Job) -> dict[str, Any]:
-        escalation_id = int(job.payload["escalation_id"])
-        # Card jobs of one escalation run one at a time, so an older render never lands last.
-        async with self._card_locks[escalation_id]:
-            return await self._sync_card(job, escalation_id)
-
-    async def _sync_card(self, job: Job, escalation_id: int) -> dict[str, Any]:
-        escalation = await self.repos.escalations.get(escalation_id)
-        if escalation is None:
-            raise PermanentFailure(f"escalation {escalation_id} does not exist")
-        current_ticket.set(escalation.ticket_id)
-        content = await self.card_content(escalation_id)
-        message = escalation_card(content)
-        if escalation.card_ts is not None and escalation.card_channel is not None:
-            await self._call(
-                "chat.update",
-                channel=escalation.card_channel,
-                ts=escalation.card_ts,
-                text=message.text,
-                blocks=message.blocks,
-            )
-            # Only once Slack shows it does the card count as having shown these messages.
-            await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
-            await self._catch_up(
-                escalation_id, escalation.version, escalation.card_channel, escalation.card_ts
-            )
-            return {"ts": escalation.card_ts, "updated": True}
-        if not (job.dedupe_key.endswith(":open") or job.payload.get("open")):
-            # Only the opening job (or its retry) posts the card; updates wait until it exists.
-            raise RetryLater("the card is not posted yet", delay=1.0)
-        channel = escalation.card_channel or self.escalation_channel
-        ts = None
-        if job.attempts > 1:
-            ts = await self._find_posted(
-                channel, None, job.dedupe_key, since=job.created_at, text=message.text
-            )
-        if ts is None:
-            ts = await self._call(
-                "chat.postMessage",
-                channel=channel,
-                text=message.text,
-                blocks=message.blocks,
-                metadata=_metadata(job.dedupe_key),
-                unfurl_links=False,
-            )
-        await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
-        async with self.repos.db.transaction() as tx:
-            await self.repos.escalations.set_card(
-                tx, escalation_id=escalation_id, channel=channel, ts=ts
-            )
-            await self.repos.trail.record(
-                tx,
-                ticket_id=escalation.ticket_id,
-                step="card_posted",
-                actor="bot",
-                detail={"escalation_id": escalation_id, "channel": channel, "ts": ts},
-            )
-        await self._catch_up(escalation_id, escalation.version, channel, ts)
-        return {"ts": ts}
-
-    async def _catch_up(self, escalation_id: int, version: int, channel: str, ts: str) -> None:
-        """Render the card again while the escalation changed since ``version`` was read: a
-        decision made while the card was being posted, or another replica's update for an
-        earlier state landing after ours (the per-escalation lock holds in one process only)."""
-        for _ in range(CATCH_UP_RENDERS):
-            fresh = await self.repos.escalations.get(escalation_id)
-            if fresh is None or fresh.version == version:
-                return
-            version = fresh.version
-            again = escalation_card(await self.card_content(escalation_id))
-            await self._call(
-                "chat.update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
-            )
-
-    async def card_content(self, escalation_id: int) -> CardContent:
-        repos = self.repos
-        escalation = await repos.escalations.get(escalation_id)
-        assert escalation is not None
-        ticket = await repos.tickets.get(escalation.ticket_id)
-        assert ticket is not None
-        turns = await repos.tickets.turns(ticket.id)
-        classification = ticket.classification or {}
-        start, end = (classification.get("turn_range") or [0, ticket.processed_turn_id])[:2]
-        question_turns = [t for t in turns if t.role == "customer" and start < t.id <= end]
-        _, later = split_round(turns, max(end, start))
-        follow_ups = [t.text for t in later]
-        shown = max([t.id for t in question_turns] + [t.id for t in later], default=0)
-        question_ts = question_turns[0].slack_ts if question_turns else ticket.thread_ts
-        draft = ticket.draft or {}
-        missing = draft.get("missing_information") or ""
-        drafts = await repos.escalations.drafts(escalation.id)
-        current = drafts[-1] if drafts else None
-        sources = current.sources if current is not None else draft.get("sources", [])
-        if escalation.state == "edited":
-            sources = []
-        events = await repos.trail.for_ticket(ticket.id)
-        activity = [
-            line
-            for e in events
-            if e.created_at >= escalation.created_at
-            and (line := activity_line(e.step, e.actor, e.detail, e.created_at)) is not None
-        ]
-        failures = undelivered(events, since=escalation.created_at)
-        saved = next(
-            (
-                e.detail.get("article_id")
-                for e in events
-                if e.step == "saved_as_article" and e.detail.get("escalation_id") == escalation.id
-            ),
-            None,
-        )
-        return CardContent(
-            escalation_id=escalation.id,
-            ticket_id=ticket.id,
-            state=escalation.state,
-            customer_user_id=ticket.customer_user_id,
-            question="\n".join(t.text for t in question_turns) or "(no text)",
-            message_link=message_link(
-                self.workspace.url, ticket.channel_id, question_ts or ticket.thread_ts
-            ),
-            reason=escalation.reason,
-            category=classification.get("category"),
-            confidence=classification.get("confidence"),
-            summary=classification.get("summary"),
-            draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
-            sources=[Source.model_validate(s) for s in sources],
-            missing_information=missing if escalation.draft_text or missing else "",
-            also_found=_also_found(ticket.retrieval or {}, sources),
-            # The round's own draft's findings; a redraft replaced that draft on the card.
-            unsupported_facts=[
-                str(f)
-                for f in draft.get("unsupported_facts") or []
-                if current is None or current.n == 1
-            ],
-            follow_ups=follow_ups,
-            decided_by=escalation.decided_by,
-            decided_at=escalation.decided_at,
-            final_text=escalation.final_text,
-            draft_number=current.n if current is not None else 1,
-            earlier_drafts=[
-                EarlierDraft(
-                    n=d.n,
-                    origin=d.origin,
-                    text=d.text,
-                    feedback=d.feedback,
-                    # Feedback on a draft came from whoever asked for the next one.
-                    requested_by=drafts[i + 1].requested_by if d.feedback else None,
-                )
-                for i, d in enumerate(drafts[:-1])
-            ],
-            work=escalation.work,
-            work_by=escalation.work_by,
-            owner=ticket.owner_user_id,
-            ticket_state=ticket.state,
-            human_owner=ticket.human_owner,
-            activity=activity,
-            can_redraft=self.can_redraft
-            and sum(1 for d in drafts if d.origin == "redraft") < self.max_redrafts,
-            saved_article_id=int(saved) if isinstance(saved, int) else None,
-            status=ticket_status(ticket, last_word(turns), undelivered=bool(failures)),
-            shown_turn_id=shown,
-            not_delivered=[
-                NotDelivered(job_id=f.job_id, what=describe(f), reason=f.reason) for f in failures
-            ],
-        )
-
-    async def _call(self, method: str, **kwargs: Any) -> str:
+    async def call(self, method: str, **kwargs: Any) -> str:
         try:
             response = await call(self.client, method, **kwargs)
         except SlackApiError as exc:
@@ -556,7 +247,7 @@ class SlackOutbox:
             raise RetryLater(f"Slack answered {method} without a ts")
         return ts
 
-    async def _find_posted(
+    async def find_posted(
         self, channel: str, thread_ts: str | None, key: str, *, since: float, text: str
     ) -> str | None:
         """The ts of an earlier delivery of this outbox key, if Slack has one.
@@ -614,20 +305,3 @@ class SlackOutbox:
             f"{LOOKUP_FAILED}: Slack error too_many_messages on {method}"
             f" (more than {read} since the first attempt)"
         )
-
-
-def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:
-    """The other sections the search brought, for a reviewer looking for the answer: those
-    the draft does not cite, by their search score (the draft prompt lists one section per
-    article first; a reviewer wants the next best section, whichever article it is in)."""
-    shown = {(s.get("article_id"), s.get("heading")) for s in cited if isinstance(s, dict)}
-    names: list[str] = []
-    hits = sorted(retrieval.get("hits") or [], key=lambda h: -float(h.get("score") or 0))
-    for hit in hits:
-        if (hit.get("article_id"), hit.get("heading")) in shown:
-            continue
-        title, heading = str(hit.get("title") or ""), str(hit.get("heading") or "")
-        name = title if heading in ("", title) else f"{title} › {heading}"
-        if name not in names:
-            names.append(name)
-    return names[:3]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.kb.base import KnowledgeBase
+from bot.kb.provenance import Source, customer_citable
 from bot.kb.retrieval import RRF_K, Lookup
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
@@ -38,9 +39,8 @@ from bot.slack.blocks import GREETING_REPLY
 from bot.slack.text import neutralize_mentions
 from bot.tickets.grounding import unsupported_facts, unsupported_links
 from bot.tickets.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide
-from bot.tickets.provenance import customer_citable
 from bot.tickets.query import greeting_only, substance
-from bot.tickets.schemas import Classification, Decision, Draft, DraftReply, Source
+from bot.tickets.schemas import Classification, Decision, Draft, DraftReply
 from persistence.records import KnowledgeHit, TicketNote
 
 QUESTION_CHARS_FOR_LLM = 4000
@@ -606,7 +606,7 @@ def team_notes_text(notes: list[TicketNote]) -> str:
 
 def citable_hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stored passages customers may be answered from: a search leaves out the others
-    (``bot/tickets/provenance.py``), but a retrieval stored before that may hold them."""
+    (``bot/kb/provenance.py``), but a retrieval stored before that may hold them."""
     return [h for h in hits if customer_citable(str(h.get("origin") or h.get("source") or ""))]
 
 

@@ -11,15 +11,16 @@ import logging
 import time
 
 from bot.jobs import kinds as jobkinds
+from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_advance, queue_card_sync
 from bot.jobs.worker import complete_running_job
-from bot.review.handoffs import Handoffs
-from bot.runtime.repos import Repositories
 from bot.slack.events import InboundMessage
 from bot.slack.people import People
+from bot.tickets.handoffs import Handoffs
 from bot.tickets.policy import has_words
 from bot.tickets.query import greeting_only, is_pleasantry
-from persistence.records import IN_PROGRESS_STATES
+from persistence.records import IN_PROGRESS_STATES, Job
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,19 @@ class Intake:
         if not new:
             log.info("duplicate delivery of %s dropped", message.dedupe_key)
         return new
+
+    def jobs(self) -> list[JobKind]:
+        async def run(job: Job) -> None:
+            waits = job.payload.get("orphan_waits")
+            await self.handle(
+                InboundMessage.from_payload(job.payload),
+                orphan_waits=waits if isinstance(waits, int) else 0,
+            )
+
+        async def failed(job: Job, error: str) -> None:
+            await self.failed(job.payload, error)
+
+        return [JobKind(jobkinds.INBOUND_MESSAGE, run, failed=failed)]
 
     async def handle(self, message: InboundMessage, *, orphan_waits: int = 0) -> None:
         role = await self.people.author_role(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.tickets.schemas import CATEGORY_LABELS, Decision
+from bot.settings.categories import CATEGORY_LABELS
+from bot.tickets.schemas import Decision
 
 _QUALIFIED = r"(an?\s+|the\s+|your\s+|some\s*)?(real\s+|actual\s+|live\s+)?"
 _HUMAN_REQUEST = re.compile(

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-Category = Literal["simple_faq", "complex_issue", "billing_query", "feature_request", "unknown"]
-CATEGORIES: tuple[Category, ...] = get_args(Category)
-CATEGORY_LABELS: dict[str, str] = {
-    "simple_faq": "Simple FAQ",
-    "complex_issue": "Complex issue",
-    "billing_query": "Billing",
-    "feature_request": "Feature request",
-    "unknown": "Unknown",
-}
+from bot.kb.provenance import Source
+from bot.settings.categories import Category
 
 
 class Classification(BaseModel):
@@ -58,19 +51,6 @@ class DraftReply(BaseModel):
     used_article_ids: list[int] = Field(default_factory=list)
     grounded: bool
     missing_information: str = Field(default="", max_length=1000)
-
-
-class Source(BaseModel):
-    """An article a draft cites, as shown to customers and reviewers."""
-
-    article_id: int
-    title: str
-    heading: str
-    # Where a reader finds it: the article's link, else where it came from.
-    source: str
-    # Where it came from (``kb_articles.source``), which says whether customers may be shown
-    # it: see ``bot/tickets/provenance.py``. Empty in drafts stored before it was recorded.
-    origin: str = ""
 
 
 class Draft(BaseModel):

@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.jobs import kinds as jobkinds
-from bot.jobs.queueing import queue_advance, queue_thread_post
+from bot.jobs.kinds import JobKind
+from bot.jobs.queueing import queue_advance
 from bot.jobs.worker import complete_running_job
 from bot.kb.base import KnowledgeBase
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
-from bot.review.escalate import open_escalation
-from bot.runtime.repos import Repositories
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig
 from bot.slack.blocks import answer_message, plain_reply
+from bot.slack.outbox import queue_thread_post
 from bot.tickets.answering import (
     QUESTION_CHARS_FOR_LLM,
     Answerer,
@@ -42,9 +42,11 @@ from bot.tickets.answering import (
     quoted,
     team_notes_text,
 )
+from bot.tickets.escalate import open_escalation
 from bot.tickets.schemas import Draft, DraftReply
 from persistence.db import Tx
-from persistence.records import IN_PROGRESS_STATES, Ticket, Turn
+from persistence.records import IN_PROGRESS_STATES, Job, Ticket, Turn
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,15 @@ class Workflow:
         self.knowledge = knowledge
         self.model = model
         self.answerer = Answerer(knowledge, model, link_hosts=settings.answer_link_hosts)
+
+    def jobs(self) -> list[JobKind]:
+        async def run(job: Job) -> None:
+            await self.advance(int(job.payload["ticket_id"]), int(job.payload["round"]))
+
+        async def failed(job: Job, error: str) -> None:
+            await self.fail_safe(int(job.payload["ticket_id"]), error)
+
+        return [JobKind(jobkinds.ADVANCE_TICKET, run, failed=failed)]
 
     async def advance(self, ticket_id: int, round: int) -> None:
         """Run the ticket's remaining steps for this round, from wherever it stands.

@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.review.desk import ReviewOutcome, unknown_card
 from bot.runtime.services import Services
+from bot.slack.interactions import ReviewOutcome, unknown_card
 from handlers.actions.notify import decide_from_click, open_form_from_click
 
 

@@ -10,8 +10,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.review.desk import ReviewOutcome
-from bot.slack.interactions import BadInteraction, ReviewClick
+from bot.slack.interactions import BadInteraction, ReviewClick, ReviewOutcome
 from bot.slack.text import slack_error
 
 log = logging.getLogger(__name__)

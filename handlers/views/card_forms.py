@@ -8,11 +8,10 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.review.desk import ReviewOutcome
 from bot.runtime.services import Services
 from bot.slack import ids
 from bot.slack.blocks import ANSWER_MODE_SEND
-from bot.slack.interactions import BadInteraction, FormSubmission
+from bot.slack.interactions import BadInteraction, FormSubmission, ReviewOutcome
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.kb.provenance import Source
 from bot.sandbox.blockkit import validate_blocks, validate_view
 from bot.slack import ids
 from bot.slack.blocks import (
@@ -22,7 +23,6 @@ from bot.slack.blocks import (
     sources_line,
 )
 from bot.slack.text import escape, split_for_sections, truncate, truncate_escaped
-from bot.tickets.schemas import Source
 
 HOSTILE = "Hey <!channel> and <@U1> & <!here> <https://evil.example|click> <#C9>"
 # Anything Slack would render as a ping, link, channel mention or special command.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.kb.provenance import Source, customer_citable, provenance, reviewed_source
 from bot.slack.blocks import answer_message
-from bot.tickets.provenance import customer_citable, provenance, reviewed_source
-from bot.tickets.schemas import Source
 
 
 @pytest.mark.parametrize(

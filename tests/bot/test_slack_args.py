@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.settings.categories import CATEGORIES
 from bot.slack.args import (
     CATEGORIES_FORM,
     CHANNEL_FORM,
@@ -24,7 +25,6 @@ from bot.slack.args import (
     parse_threshold,
     parse_user,
 )
-from bot.tickets.schemas import CATEGORIES
 
 # -- channels ------------------------------------------------------------------------------------
 

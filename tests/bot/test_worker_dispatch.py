@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.worker import DONE_LINGER_SECONDS, JobHandler, JobWorker, complete_running_job
+from bot.jobs.kinds import JobKind
+from bot.jobs.worker import DONE_LINGER_SECONDS, JobWorker, complete_running_job
 from persistence.jobs import JobRepository
 from persistence.records import Job
 from persistence.sqlite import SqliteDatabase
@@ -53,13 +54,16 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         await asyncio.sleep(0.01)
 
 
+JobHandler = Callable[[Job], Awaitable[object]]
+
+
 @contextlib.asynccontextmanager
 async def running(
     jobs: JobRepository, handler: JobHandler, concurrency: int = 4
 ) -> AsyncIterator[JobWorker]:
     worker = JobWorker(
         jobs,
-        {"step": handler},
+        [JobKind("step", handler)],
         concurrency=concurrency,
         lease_seconds=30.0,
         max_attempts=3,

@@ -294,7 +294,7 @@ async def test_a_silent_worker_on_another_host_loses_its_jobs_before_its_leases_
     taken = await jobs.claim(owner=elsewhere, limit=1, lease_seconds=LONG)
     await jobs.claim(owner="this-host-live:1:x", limit=1, lease_seconds=LONG)
     worker = JobWorker(
-        jobs, {}, concurrency=1, lease_seconds=LONG, max_attempts=3, retry_base_seconds=0.1
+        jobs, [], concurrency=1, lease_seconds=LONG, max_attempts=3, retry_base_seconds=0.1
     )
     await jobs.heartbeat(elsewhere)
     await jobs.heartbeat("this-host-live:1:x")
@@ -312,7 +312,7 @@ async def test_a_silent_worker_on_another_host_loses_its_jobs_before_its_leases_
 async def test_a_running_worker_beats_and_forgets_itself_when_it_stops(db: Database) -> None:
     jobs = JobRepository(db)
     worker = JobWorker(
-        jobs, {}, concurrency=1, lease_seconds=LONG, max_attempts=3, retry_base_seconds=0.1
+        jobs, [], concurrency=1, lease_seconds=LONG, max_attempts=3, retry_base_seconds=0.1
     )
     worker.run()
     try:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from pydantic import BaseModel
+
 Provenance = Literal["imported", "written", "reviewed", "unreviewed"]
 
 REVIEWED_PREFIX = "slack:reviewed:escalation:"
@@ -57,3 +59,16 @@ UNREVIEWED_NOTE = (
     " generalised and reviewed; check it, add it again with `/support kb add`, and remove this"
     " one"
 )
+
+
+class Source(BaseModel):
+    """An article a draft cites, as shown to customers and reviewers."""
+
+    article_id: int
+    title: str
+    heading: str
+    # Where a reader finds it: the article's link, else where it came from.
+    source: str
+    # Where it came from (``kb_articles.source``), which says whether customers may be shown
+    # it: see ``provenance`` above. Empty in drafts stored before it was recorded.
+    origin: str = ""

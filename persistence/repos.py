@@ -1,10 +1,9 @@
-"""The repositories the domain layer uses, built once over one database."""
+"""The repositories the bot uses, built once over one database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.jobs import kinds as jobkinds
 from persistence.config import ConfigRepository
 from persistence.db import Database
 from persistence.escalations import EscalationRepository
@@ -25,12 +24,14 @@ class Repositories:
     config: ConfigRepository
 
     @classmethod
-    def over(cls, db: Database) -> Repositories:
+    def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
+        """``internal_kinds``: the job kinds that may be enqueued without an fsync
+        (``bot/jobs/kinds.py``'s ``INTERNAL``)."""
         return cls(
             db=db,
             tickets=TicketRepository(db),
             escalations=EscalationRepository(db),
-            jobs=JobRepository(db, internal_kinds=jobkinds.INTERNAL),
+            jobs=JobRepository(db, internal_kinds=internal_kinds),
             trail=TrailRepository(db),
             knowledge=KnowledgeRepository(db),
             config=ConfigRepository(db),

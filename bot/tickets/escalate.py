@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 
 from bot.jobs import kinds as jobkinds
-from bot.jobs.queueing import queue_card_sync, queue_thread_post, queue_timer
-from bot.runtime.repos import Repositories
+from bot.jobs.queueing import queue_card_sync, queue_timer
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot
 from bot.slack.blocks import OutgoingMessage, holding_message
+from bot.slack.outbox import queue_thread_post
 from persistence.db import Tx
 from persistence.records import Escalation, Ticket
+from persistence.repos import Repositories
 
 
 async def open_escalation(

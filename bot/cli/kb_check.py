@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.cli.kb import ProgressBar
+from bot.cli.progress import ProgressBar
 from bot.kb.base import KnowledgeBase
 from bot.llm.model import SupportModel
-from bot.runtime.database import database_for
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig, Mode
 from bot.slack.text import clean_text
 from bot.tickets.answering import Answerer, quoted
 from bot.tickets.policy import has_words
 from persistence.config import ConfigRepository
+from persistence.connect import database_for
 from persistence.db import DatabaseConfigError, DatabaseUnavailableError
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import KnowledgeArticle

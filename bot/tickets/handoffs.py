@@ -11,17 +11,20 @@ import logging
 import time
 
 from bot.jobs import kinds as jobkinds
-from bot.jobs.queueing import queue_advance, queue_card_sync, queue_thread_post, queue_timer
-from bot.review.desk import ReviewOutcome, unknown_card
-from bot.review.escalate import open_escalation
-from bot.runtime.repos import Repositories
+from bot.jobs.kinds import JobKind
+from bot.jobs.queueing import queue_advance, queue_card_sync, queue_timer
+from bot.jobs.trail import JobTrail
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.blocks import resolved_note
+from bot.slack.interactions import ReviewOutcome, unknown_card
+from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
+from bot.tickets.escalate import open_escalation
 from bot.tickets.status import last_word
 from persistence.db import Tx
-from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Ticket, TicketState, Turn
+from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Job, Ticket, TicketState, Turn
+from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,13 @@ class Handoffs:
                 tx, escalation_id=pending.id, new_state="answered_in_thread", by=staff_user
             )
             await queue_card_sync(repos.jobs, tx, escalation_id=pending.id, reason="taken-over")
+
+    def jobs(self) -> list[JobKind]:
+        async def run(job: Job) -> None:
+            await self.auto_close(int(job.payload["ticket_id"]), int(job.payload["turn_id"]))
+
+        gave_up = JobTrail(self.repos).gave_up
+        return [JobKind(jobkinds.AUTO_CLOSE, run, failed=gave_up)]
 
     async def schedule_auto_close(self, tx: Tx, ticket_id: int, turn: Turn) -> None:
         """After a reply from our side, the ticket resolves itself if the customer stays quiet."""

@@ -1,0 +1,264 @@
+"""The review card: what it shows (``card_content``), posted once and kept up to date (the
+``sync_card`` job).
+
+Card jobs of one escalation run one at a time in a process, and a render that lands after a
+newer state was read is rendered again (``_catch_up``), so the card ends on the latest state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.jobs import kinds as jobkinds
+from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
+from bot.kb.provenance import Source
+from bot.review.deliveries import describe, undelivered
+from bot.settings.logs import current_ticket
+from bot.slack.blocks import CardContent, EarlierDraft, NotDelivered, escalation_card
+from bot.slack.outbox import SlackOutbox, outbox_metadata
+from bot.slack.people import Workspace
+from bot.slack.text import message_link, slack_date
+from bot.tickets.status import last_word, ticket_status
+from bot.tickets.workflow import split_round
+from persistence.records import Job
+from persistence.repos import Repositories
+
+# How many times a card update renders again for changes made while it was sent.
+CATCH_UP_RENDERS = 3
+
+_ACTIVITY = {
+    "claimed": "🙋 Claimed by {who}",
+    "redraft_requested": "🔁 {who} asked for a new draft",
+    "question_answered": "💡 {who} answered the bot's question",
+    "redrafted": "📝 New draft written",
+    "redraft_failed": "⚠️ A new draft failed; the previous one stands",
+    "reminded": "⏰ Reminder {n} sent",
+    "review_timed_out": "⌛ The customer was told the team is still on it",
+    "taken_over": "💬 {who} answered in the customer's thread",
+    "handed_back": "🤖 {who} handed the thread back to the bot",
+    "resolved": "☑️ Resolved by {who}",
+    "auto_closed": "☑️ Resolved automatically after the customer went quiet",
+    "saved_as_article": "📚 {who} saved the reply as article #{article_id}",
+    "wants_person": "🙋 The customer asked for a person",
+}
+
+
+def activity_line(step: str, actor: str, detail: dict[str, Any], at: float) -> str | None:
+    """One line of a card's "who did what", or None for steps the card does not show."""
+    template = _ACTIVITY.get(step)
+    if template is None:
+        return None
+    who = "the bot" if actor == "bot" else f"<@{actor}>"
+    fields = {"who": who, "n": detail.get("n", ""), "article_id": detail.get("article_id", "?")}
+    return f"{template.format(**fields)} {slack_date(at)}"
+
+
+class CardSync:
+    def __init__(
+        self,
+        outbox: SlackOutbox,
+        repos: Repositories,
+        workspace: Workspace,
+        escalation_channel: str,
+        *,
+        can_redraft: bool = False,
+        max_redrafts: int = 0,
+        on_failed: Callable[[Job, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.repos = repos
+        self.workspace = workspace
+        self.escalation_channel = escalation_channel
+        self.can_redraft = can_redraft
+        self.max_redrafts = max_redrafts
+        self.on_failed = on_failed
+        self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def jobs(self) -> list[JobKind]:
+        return [JobKind(jobkinds.SYNC_CARD, self.deliver_card, failed=self.on_failed)]
+
+    async def deliver_card(self, job: Job) -> dict[str, Any]:
+        escalation_id = int(job.payload["escalation_id"])
+        # Card jobs of one escalation run one at a time, so an older render never lands last.
+        async with self._card_locks[escalation_id]:
+            return await self._sync_card(job, escalation_id)
+
+    async def _sync_card(self, job: Job, escalation_id: int) -> dict[str, Any]:
+        escalation = await self.repos.escalations.get(escalation_id)
+        if escalation is None:
+            raise PermanentFailure(f"escalation {escalation_id} does not exist")
+        current_ticket.set(escalation.ticket_id)
+        content = await self.card_content(escalation_id)
+        message = escalation_card(content)
+        if escalation.card_ts is not None and escalation.card_channel is not None:
+            await self.outbox.call(
+                "chat.update",
+                channel=escalation.card_channel,
+                ts=escalation.card_ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
+            # Only once Slack shows it does the card count as having shown these messages.
+            await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
+            await self._catch_up(
+                escalation_id, escalation.version, escalation.card_channel, escalation.card_ts
+            )
+            return {"ts": escalation.card_ts, "updated": True}
+        if not (job.dedupe_key.endswith(":open") or job.payload.get("open")):
+            # Only the opening job (or its retry) posts the card; updates wait until it exists.
+            raise RetryLater("the card is not posted yet", delay=1.0)
+        channel = escalation.card_channel or self.escalation_channel
+        ts = None
+        if job.attempts > 1:
+            ts = await self.outbox.find_posted(
+                channel, None, job.dedupe_key, since=job.created_at, text=message.text
+            )
+        if ts is None:
+            ts = await self.outbox.call(
+                "chat.postMessage",
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=outbox_metadata(job.dedupe_key),
+                unfurl_links=False,
+            )
+        await self.repos.escalations.set_shown_turn(escalation_id, content.shown_turn_id)
+        async with self.repos.db.transaction() as tx:
+            await self.repos.escalations.set_card(
+                tx, escalation_id=escalation_id, channel=channel, ts=ts
+            )
+            await self.repos.trail.record(
+                tx,
+                ticket_id=escalation.ticket_id,
+                step="card_posted",
+                actor="bot",
+                detail={"escalation_id": escalation_id, "channel": channel, "ts": ts},
+            )
+        await self._catch_up(escalation_id, escalation.version, channel, ts)
+        return {"ts": ts}
+
+    async def _catch_up(self, escalation_id: int, version: int, channel: str, ts: str) -> None:
+        """Render the card again while the escalation changed since ``version`` was read: a
+        decision made while the card was being posted, or another replica's update for an
+        earlier state landing after ours (the per-escalation lock holds in one process only)."""
+        for _ in range(CATCH_UP_RENDERS):
+            fresh = await self.repos.escalations.get(escalation_id)
+            if fresh is None or fresh.version == version:
+                return
+            version = fresh.version
+            again = escalation_card(await self.card_content(escalation_id))
+            await self.outbox.call(
+                "chat.update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
+            )
+
+    async def card_content(self, escalation_id: int) -> CardContent:
+        repos = self.repos
+        escalation = await repos.escalations.get(escalation_id)
+        assert escalation is not None
+        ticket = await repos.tickets.get(escalation.ticket_id)
+        assert ticket is not None
+        turns = await repos.tickets.turns(ticket.id)
+        classification = ticket.classification or {}
+        start, end = (classification.get("turn_range") or [0, ticket.processed_turn_id])[:2]
+        question_turns = [t for t in turns if t.role == "customer" and start < t.id <= end]
+        _, later = split_round(turns, max(end, start))
+        follow_ups = [t.text for t in later]
+        shown = max([t.id for t in question_turns] + [t.id for t in later], default=0)
+        question_ts = question_turns[0].slack_ts if question_turns else ticket.thread_ts
+        draft = ticket.draft or {}
+        missing = draft.get("missing_information") or ""
+        drafts = await repos.escalations.drafts(escalation.id)
+        current = drafts[-1] if drafts else None
+        sources = current.sources if current is not None else draft.get("sources", [])
+        if escalation.state == "edited":
+            sources = []
+        events = await repos.trail.for_ticket(ticket.id)
+        activity = [
+            line
+            for e in events
+            if e.created_at >= escalation.created_at
+            and (line := activity_line(e.step, e.actor, e.detail, e.created_at)) is not None
+        ]
+        failures = undelivered(events, since=escalation.created_at)
+        saved = next(
+            (
+                e.detail.get("article_id")
+                for e in events
+                if e.step == "saved_as_article" and e.detail.get("escalation_id") == escalation.id
+            ),
+            None,
+        )
+        return CardContent(
+            escalation_id=escalation.id,
+            ticket_id=ticket.id,
+            state=escalation.state,
+            customer_user_id=ticket.customer_user_id,
+            question="\n".join(t.text for t in question_turns) or "(no text)",
+            message_link=message_link(
+                self.workspace.url, ticket.channel_id, question_ts or ticket.thread_ts
+            ),
+            reason=escalation.reason,
+            category=classification.get("category"),
+            confidence=classification.get("confidence"),
+            summary=classification.get("summary"),
+            draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
+            sources=[Source.model_validate(s) for s in sources],
+            missing_information=missing if escalation.draft_text or missing else "",
+            also_found=_also_found(ticket.retrieval or {}, sources),
+            # The round's own draft's findings; a redraft replaced that draft on the card.
+            unsupported_facts=[
+                str(f)
+                for f in draft.get("unsupported_facts") or []
+                if current is None or current.n == 1
+            ],
+            follow_ups=follow_ups,
+            decided_by=escalation.decided_by,
+            decided_at=escalation.decided_at,
+            final_text=escalation.final_text,
+            draft_number=current.n if current is not None else 1,
+            earlier_drafts=[
+                EarlierDraft(
+                    n=d.n,
+                    origin=d.origin,
+                    text=d.text,
+                    feedback=d.feedback,
+                    # Feedback on a draft came from whoever asked for the next one.
+                    requested_by=drafts[i + 1].requested_by if d.feedback else None,
+                )
+                for i, d in enumerate(drafts[:-1])
+            ],
+            work=escalation.work,
+            work_by=escalation.work_by,
+            owner=ticket.owner_user_id,
+            ticket_state=ticket.state,
+            human_owner=ticket.human_owner,
+            activity=activity,
+            can_redraft=self.can_redraft
+            and sum(1 for d in drafts if d.origin == "redraft") < self.max_redrafts,
+            saved_article_id=int(saved) if isinstance(saved, int) else None,
+            status=ticket_status(ticket, last_word(turns), undelivered=bool(failures)),
+            shown_turn_id=shown,
+            not_delivered=[
+                NotDelivered(job_id=f.job_id, what=describe(f), reason=f.reason) for f in failures
+            ],
+        )
+
+
+def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:
+    """The other sections the search brought, for a reviewer looking for the answer: those
+    the draft does not cite, by their search score (the draft prompt lists one section per
+    article first; a reviewer wants the next best section, whichever article it is in)."""
+    shown = {(s.get("article_id"), s.get("heading")) for s in cited if isinstance(s, dict)}
+    names: list[str] = []
+    hits = sorted(retrieval.get("hits") or [], key=lambda h: -float(h.get("score") or 0))
+    for hit in hits:
+        if (hit.get("article_id"), hit.get("heading")) in shown:
+            continue
+        title, heading = str(hit.get("title") or ""), str(hit.get("heading") or "")
+        name = title if heading in ("", title) else f"{title} › {heading}"
+        if name not in names:
+            names.append(name)
+    return names[:3]
