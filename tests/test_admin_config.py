@@ -395,7 +395,7 @@ async def test_the_settings_form_validates_fields_and_saves_everything_at_once(
         "review_timeout",
     }
     status_text = await command(bot, "status")
-    assert f"<#{NEW}> (every draft reviewed)" in status_text
+    assert f"<#{NEW}> (every draft waits for a person's approval)" in status_text
     assert f"Review cards: <#{CARDS}>" in status_text and "<@U0THIRD>" in status_text
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands.reply import CommandReply
 from bot.ops.health import Check, database_health, llm_health, slack_health
 from bot.review.home import config_lines
 from bot.settings.categories import CATEGORIES
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.hours import HoursError, parse_hours
-from bot.settings.live import DEFAULT, ConfigSnapshot, LiveConfig, Mode
+from bot.settings.live import DEFAULT, MODE_MEANINGS, ConfigSnapshot, LiveConfig, Mode
 from bot.slack import ids
 from bot.slack.args import (
     CATEGORIES_FORM,
@@ -36,8 +36,8 @@ from bot.slack.args import (
 )
 from bot.slack.blocks import ConfigForm, category_list, config_modal
 from bot.slack.channel_safety import check_card_channel
-from bot.slack.interactions import id_number
-from bot.slack.people import People
+from bot.slack.interactions import FormResult, id_number
+from bot.slack.people import People, admins_only
 from bot.slack.text import escape, slack_date, slack_error
 from bot.tickets.handoffs import resume_paused
 from persistence.config import ConfigConflict
@@ -45,16 +45,7 @@ from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
-MODE_WORDS = {
-    "auto": "confident, grounded answers go out by themselves",
-    "review": "every draft waits for approval",
-    "off": "the bot ignores it",
-}
 STATUS_CHECK_SECONDS = 2.0
-ADMIN_ONLY = (
-    "Only support-bot admins can change settings: those listed with `/support admins list`,"
-    " and this workspace's admins and owners."
-)
 USAGE = {
     "channel": "`/support channel add #channel [auto|review|off]`, `/support channel remove"
     " #channel`, `/support channel list`",
@@ -90,17 +81,6 @@ ADMIN_COMMANDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class AdminReply:
-    text: str = ""
-    modal: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class FormErrors:
-    errors: dict[str, str] = field(default_factory=dict)
-
-
 class AdminCommands:
     def __init__(
         self,
@@ -116,11 +96,11 @@ class AdminCommands:
         self.repos = repos
         self.client = client
 
-    async def run(self, sub: str, words: list[str], *, user_id: str) -> AdminReply:
+    async def run(self, sub: str, words: list[str], *, user_id: str) -> CommandReply:
         if not await self.people.is_admin_anywhere(user_id):
             log.info("refused /support %s by %s", sub, user_id)
-            return AdminReply(ADMIN_ONLY)
-        handler: Callable[[list[str], str], Awaitable[AdminReply]] = {
+            return CommandReply(admins_only("change settings"))
+        handler: Callable[[list[str], str], Awaitable[CommandReply]] = {
             "channel": self.channel,
             "escalation": self.escalation,
             "reviewers": self.reviewers,
@@ -137,33 +117,34 @@ class AdminCommands:
         try:
             return await handler(words, user_id)
         except ConfigConflict:
-            return AdminReply(
+            return CommandReply(
                 "Someone changed the settings a moment ago, so nothing was changed. Check"
                 " `/support status` and run the command again."
             )
         except (ArgError, DurationError, HoursError) as exc:
             # Escaped: the message may repeat what was typed (even <!here>) and shows forms.
-            return AdminReply(f"{escape(str(exc))}\nUsage: {USAGE.get(sub, '`/support help`')}")
+            return CommandReply(f"{escape(str(exc))}\nUsage: {USAGE.get(sub, '`/support help`')}")
 
     # -- channels ------------------------------------------------------------------------
 
-    async def channel(self, words: list[str], user_id: str) -> AdminReply:
+    async def channel(self, words: list[str], user_id: str) -> CommandReply:
         action = words[0].lower() if words else ""
         current = await self.config.refresh()
         if action == "list" and len(words) == 1:
             if not current.channels:
-                return AdminReply("No support channels yet. " + USAGE["channel"])
-            return AdminReply(
+                return CommandReply("No support channels yet. " + USAGE["channel"])
+            return CommandReply(
                 "*Support channels*\n"
                 + "\n".join(
-                    f"• <#{c}>: {m} ({MODE_WORDS[m]})" for c, m in sorted(current.channels.items())
+                    f"• <#{c}>: {m} ({MODE_MEANINGS[m]})"
+                    for c, m in sorted(current.channels.items())
                 )
             )
         if action == "add" and len(words) in (2, 3):
             channel = parse_channel(words[1])
             mode: Mode = parse_mode(words[2]) if len(words) == 3 else "auto"
             if channel == current.escalation_channel and mode != "off":
-                return AdminReply(
+                return CommandReply(
                     f"<#{channel}> is where review cards go; customers there would see drafts."
                     " Pick another channel, or move the cards first with `/support escalation`."
                 )
@@ -174,11 +155,11 @@ class AdminCommands:
                 channels={**current.channels, channel: mode},
             )
             note = await self._membership_note(channel)
-            return AdminReply(f"<#{channel}> is now `{mode}`: {MODE_WORDS[mode]}.{note}")
+            return CommandReply(f"<#{channel}> is now `{mode}`: {MODE_MEANINGS[mode]}.{note}")
         if action == "remove" and len(words) == 2:
             channel = parse_channel(words[1])
             if channel not in current.channels:
-                return AdminReply(f"<#{channel}> is not a support channel.")
+                return CommandReply(f"<#{channel}> is not a support channel.")
             remaining = {c: m for c, m in current.channels.items() if c != channel}
             await self.config.change(
                 user_id=user_id,
@@ -187,10 +168,10 @@ class AdminCommands:
                 channels=remaining,
                 auto_categories=_without(current.auto_categories, channel),
             )
-            return AdminReply(f"<#{channel}> is no longer a support channel.")
+            return CommandReply(f"<#{channel}> is no longer a support channel.")
         raise ArgError("That is not a channel command.")
 
-    async def escalation(self, words: list[str], user_id: str) -> AdminReply:
+    async def escalation(self, words: list[str], user_id: str) -> CommandReply:
         if len(words) != 1:
             raise ArgError("Name one channel.")
         channel = parse_channel(words[0])
@@ -199,14 +180,14 @@ class AdminCommands:
         # Slack cannot describe would show customers' cards to people outside the team.
         checked = await check_card_channel(self.client, channel, current.channels)
         if checked.problem is not None:
-            return AdminReply(checked.problem)
+            return CommandReply(checked.problem)
         await self.config.change(user_id=user_id, action="escalation", escalation_channel=channel)
         note = (
             ""
             if checked.info.get("is_member")
             else f" ⚠️ I'm not a member of <#{channel}> yet: invite me with `/invite @Support Bot`."
         )
-        return AdminReply(f"New review cards go to <#{channel}>.{note}")
+        return CommandReply(f"New review cards go to <#{channel}>.{note}")
 
     async def _membership_note(self, channel: str) -> str:
         try:
@@ -229,19 +210,19 @@ class AdminCommands:
 
     # -- people --------------------------------------------------------------------------
 
-    async def reviewers(self, words: list[str], user_id: str) -> AdminReply:
+    async def reviewers(self, words: list[str], user_id: str) -> CommandReply:
         action = words[0].lower() if words else ""
         current = await self.config.refresh()
         if action == "list" and len(words) == 1:
             await self.people.refresh_groups(force=True)
-            return AdminReply(self._reviewers_text(current))
+            return CommandReply(self._reviewers_text(current))
         if action not in ("add", "remove"):
             raise ArgError("Say add, remove or list.")
         users, groups = parse_people(words[1:])
         if action == "add":
             for group in groups:
                 if await self.people.group_members(group) is None:
-                    return AdminReply(
+                    return CommandReply(
                         f"I can't read the members of <!subteam^{group}>; check that the app"
                         " has the usergroups:read scope."
                     )
@@ -258,7 +239,7 @@ class AdminCommands:
             reviewer_groups=frozenset(reviewer_groups),
         )
         await self.people.refresh_groups(force=True)
-        return AdminReply(self._reviewers_text(snapshot))
+        return CommandReply(self._reviewers_text(snapshot))
 
     def _reviewers_text(self, c: ConfigSnapshot) -> str:
         if not c.reviewers and not c.reviewer_groups:
@@ -269,12 +250,12 @@ class AdminCommands:
             lines.append(f"• <!subteam^{group}> ({size} members)")
         return "*Reviewers*\n" + "\n".join(lines)
 
-    async def admins(self, words: list[str], user_id: str) -> AdminReply:
+    async def admins(self, words: list[str], user_id: str) -> CommandReply:
         action = words[0].lower() if words else ""
         current = await self.config.refresh()
         if action == "list" and len(words) == 1:
             listed = ", ".join(f"<@{u}>" for u in sorted(current.admins)) or "nobody listed"
-            return AdminReply(f"*Admins*: {listed}, and this workspace's admins and owners.")
+            return CommandReply(f"*Admins*: {listed}, and this workspace's admins and owners.")
         if action not in ("add", "remove") or len(words) < 2:
             raise ArgError("Say add, remove or list, then the people.")
         users = [parse_user(w.strip(",")) for w in words[1:] if w.strip(",")]
@@ -286,14 +267,14 @@ class AdminCommands:
             admins=frozenset(admins),
         )
         listed = ", ".join(f"<@{u}>" for u in sorted(snapshot.admins)) or "nobody listed"
-        return AdminReply(f"*Admins*: {listed}, and this workspace's admins and owners.")
+        return CommandReply(f"*Admins*: {listed}, and this workspace's admins and owners.")
 
     # -- categories answered automatically -----------------------------------------------
 
-    async def auto(self, words: list[str], user_id: str) -> AdminReply:
+    async def auto(self, words: list[str], user_id: str) -> CommandReply:
         current = await self.config.refresh()
         if not words or (len(words) == 1 and words[0].lower() == "list"):
-            return AdminReply(_auto_list(current))
+            return CommandReply(_auto_list(current))
         if words[0].lower() == DEFAULT_WORD:
             chosen = parse_categories(words[1:])
             snapshot = await self.config.change(
@@ -304,12 +285,12 @@ class AdminCommands:
             )
             own = sorted(c for c in snapshot.auto_categories if c != DEFAULT)
             kept = f" ({', '.join(f'<#{c}>' for c in own)}: own choice kept.)" if own else ""
-            return AdminReply(
+            return CommandReply(
                 _auto_sentence("In every channel without its own choice", chosen) + kept
             )
         channel = parse_channel(words[0])
         if channel not in current.channels:
-            return AdminReply(
+            return CommandReply(
                 f"<#{channel}> is not a support channel. Add it first: {USAGE['channel']}"
             )
         if len(words) == 2 and words[1].lower() == DEFAULT_WORD:
@@ -327,74 +308,74 @@ class AdminCommands:
         note = (
             ""
             if mode == "auto"
-            else f" Note: <#{channel}> is `{mode}` ({MODE_WORDS[mode]}); this applies once it is"
+            else f" Note: <#{channel}> is `{mode}` ({MODE_MEANINGS[mode]}); this applies once it is"
             f" `auto` (`/support channel add <#{channel}> auto`)."
         )
         sentence = _auto_sentence(f"In <#{channel}>", snapshot.answers_automatically(channel))
-        return AdminReply(f"<#{channel}> {lead}. {sentence}{note}")
+        return CommandReply(f"<#{channel}> {lead}. {sentence}{note}")
 
     # -- numbers, times, pause -----------------------------------------------------------
 
-    async def threshold(self, words: list[str], user_id: str) -> AdminReply:
+    async def threshold(self, words: list[str], user_id: str) -> CommandReply:
         if len(words) != 1:
             raise ArgError("Give one number.")
         value = parse_threshold(words[0])
         await self.config.change(user_id=user_id, action="threshold", threshold=value)
-        return AdminReply(
+        return CommandReply(
             f"Auto-answer threshold is now {value:.2f}: the bot answers by itself only when its"
             " classification is at least this confident (and the answer is grounded)."
         )
 
-    async def hours(self, words: list[str], user_id: str) -> AdminReply:
+    async def hours(self, words: list[str], user_id: str) -> CommandReply:
         if not words:
             current = await self.config.refresh()
             shown = current.hours.describe() if current.hours else "always (no hours set)"
-            return AdminReply(f"Support hours: {shown}. Change: {USAGE['hours']}")
+            return CommandReply(f"Support hours: {shown}. Change: {USAGE['hours']}")
         hours = parse_hours(" ".join(words))
         await self.config.change(user_id=user_id, action="hours", hours=hours)
         if hours is None:
-            return AdminReply("Support hours removed: the team counts as always available.")
-        return AdminReply(
+            return CommandReply("Support hours removed: the team counts as always available.")
+        return CommandReply(
             f"Support hours are now {hours.describe()}. Outside them the holding reply says when"
             " the team is back, and reminders wait."
         )
 
-    async def reminders(self, words: list[str], user_id: str) -> AdminReply:
+    async def reminders(self, words: list[str], user_id: str) -> CommandReply:
         if len(words) not in (1, 2):
             raise ArgError("Give one or two durations.")
         updates: dict[str, Any] = {"review_reminder": parse_duration(words[0])}
         if len(words) == 2:
             updates["review_timeout"] = parse_duration(words[1])
         snapshot = await self.config.change(user_id=user_id, action="reminders", **updates)
-        return AdminReply(
+        return CommandReply(
             f"Cards get a first reminder after {format_duration(snapshot.review_reminder)};"
             " customers hear the team is still on it after"
             f" {format_duration(snapshot.review_timeout)}. (New cards; waiting cards keep"
             " their timers.)"
         )
 
-    async def pause(self, words: list[str], user_id: str) -> AdminReply:
+    async def pause(self, words: list[str], user_id: str) -> CommandReply:
         current = await self.config.refresh()
         if current.paused:
-            return AdminReply("The bot is already paused. `/support resume` to resume.")
+            return CommandReply("The bot is already paused. `/support resume` to resume.")
         await self.config.change(user_id=user_id, action="pause", paused=True)
-        return AdminReply(
+        return CommandReply(
             "⏸ Paused: I keep reading and logging the support channels but answer nothing and"
             " escalate nothing. Questions that arrive wait at their decision until"
             " `/support resume`."
         )
 
-    async def resume(self, words: list[str], user_id: str) -> AdminReply:
+    async def resume(self, words: list[str], user_id: str) -> CommandReply:
         current = await self.config.refresh()
         if not current.paused:
-            return AdminReply("The bot is not paused.")
+            return CommandReply("The bot is not paused.")
         snapshot = await self.config.change(user_id=user_id, action="resume", paused=False)
         waiting = await resume_paused(self.repos, snapshot.version)
-        return AdminReply(f"▶️ Resumed. {waiting} question(s) that waited are being handled now.")
+        return CommandReply(f"▶️ Resumed. {waiting} question(s) that waited are being handled now.")
 
     # -- audit, status -------------------------------------------------------------------
 
-    async def audit(self, words: list[str], user_id: str) -> AdminReply:
+    async def audit(self, words: list[str], user_id: str) -> CommandReply:
         limit = 20
         if words:
             number = id_number(words[0]) if len(words) == 1 else None
@@ -403,13 +384,13 @@ class AdminCommands:
             limit = number
         changes = await self.repos.config.audit(limit=limit)
         if not changes:
-            return AdminReply("No settings have been changed in Slack yet.")
+            return CommandReply("No settings have been changed in Slack yet.")
         lines = [
             f"• {slack_date(c.created_at)} <@{c.user_id}> `{c.action}`: {c.key}"
             f" {_short(c.old_value)} → {_short(c.new_value)}"
             for c in changes
         ]
-        return AdminReply("*Settings changes, newest first*\n" + "\n".join(lines))
+        return CommandReply("*Settings changes, newest first*\n" + "\n".join(lines))
 
     async def status_text(self) -> str:
         current = await self.config.refresh()
@@ -442,9 +423,9 @@ class AdminCommands:
 
     # -- the form --------------------------------------------------------------------------
 
-    async def form(self, words: list[str], user_id: str) -> AdminReply:
+    async def form(self, words: list[str], user_id: str) -> CommandReply:
         c = await self.config.refresh()
-        return AdminReply(
+        return CommandReply(
             modal=config_modal(
                 version=c.version,
                 form=ConfigForm(
@@ -471,10 +452,10 @@ class AdminCommands:
 
     async def submit_form(
         self, *, user_id: str, values: dict[str, Any], version: int | None = None
-    ) -> FormErrors:
+    ) -> FormResult:
         """Validate every field; store all of them, or none and say what is wrong where."""
         if not await self.people.is_admin_anywhere(user_id):
-            return FormErrors({ids.BLOCK_CFG_ESCALATION: ADMIN_ONLY})
+            return FormResult(errors={ids.BLOCK_CFG_ESCALATION: admins_only("change settings")})
 
         def entry(block: str) -> dict[str, Any]:
             found = (values.get(block) or {}).get(ids.cfg_action(block))
@@ -529,7 +510,7 @@ class AdminCommands:
             except ArgError as exc:
                 errors[ids.BLOCK_CFG_CATEGORIES] = str(exc)
         if errors:
-            return FormErrors(errors)
+            return FormResult(errors=errors)
         current = await self.config.refresh()
         channels: dict[str, Mode] = {c: m for c, m in current.channels.items() if m == "off"}
         channels.update({c: "auto" for c in auto})
@@ -556,15 +537,15 @@ class AdminCommands:
                 auto_categories=overrides,
             )
         except ConfigConflict:
-            return FormErrors(
-                {
+            return FormResult(
+                errors={
                     ids.BLOCK_CFG_ESCALATION: "The settings changed since you opened this form:"
                     " close it and run /support config again."
                 }
             )
         if current.paused and not paused:
             await resume_paused(self.repos, snapshot.version)
-        return FormErrors()
+        return FormResult()
 
 
 DEFAULT_WORD = "default"
@@ -599,7 +580,7 @@ def _auto_list(c: ConfigSnapshot) -> str:
     for channel, chosen in sorted(c.auto_categories.items()):
         if channel != DEFAULT:
             mode = c.mode(channel)
-            note = "" if mode == "auto" else f" (`{mode}`: {MODE_WORDS[mode]})"
+            note = "" if mode == "auto" else f" (`{mode}`: {MODE_MEANINGS[mode]})"
             lines.append(f"• <#{channel}>: {category_list(chosen)}{note}")
     if any("unknown" in chosen for chosen in c.auto_categories.values()):
         lines.append(UNKNOWN_RISK.strip())

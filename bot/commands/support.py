@@ -4,41 +4,25 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from bot.commands.admin import ADMIN_COMMANDS, AdminCommands
+from bot.commands.reply import CommandReply
 from bot.kb.base import KnowledgeBase
 from bot.ops.stats import compute, stats_lines
 from bot.ops.trace import trace_lines
-from bot.review.saved_articles import (
-    WRITERS_ONLY,
-    ArticleDesk,
-    FormResult,
-    article_errors,
-    may_write_articles,
-)
+from bot.review.saved_articles import WRITERS_ONLY, ArticleDesk, article_errors, may_write_articles
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text, trace_modal
-from bot.slack.interactions import ReviewOutcome, id_number, unknown_card
-from bot.slack.people import People
+from bot.slack.interactions import FormResult, ReviewOutcome, id_number, unknown_card
+from bot.slack.people import People, admins_only
 from bot.slack.text import escape
 from bot.tickets.handoffs import Handoffs
 from persistence.repos import Repositories
 from persistence.stats import StatsRepository
-
-ADMINS_ONLY = "Only support-bot admins can change the knowledge base (SUPPORT_ADMINS)."
-
-
-@dataclass(frozen=True)
-class CommandReply:
-    """Either private text for the caller, or a modal to open with the command's trigger."""
-
-    text: str = ""
-    modal: dict[str, Any] | None = None
 
 
 class SupportCommands:
@@ -88,7 +72,7 @@ class SupportCommands:
             return await (self.trace(words[1:]) if sub == "trace" else self.stats(words[1:]))
         if sub in ADMIN_COMMANDS:
             reply = await self.admin.run(sub, words[1:], user_id=user_id)
-            return CommandReply(text=reply.text, modal=reply.modal)
+            return reply
         return CommandReply(f"I don't know `/support {escape(sub[:40])}`. Try `/support help`.")
 
     async def kb(
@@ -108,7 +92,7 @@ class SupportCommands:
             return CommandReply(modal=kb_add_modal())
         if action == "remove":
             if not is_admin:
-                return CommandReply(ADMINS_ONLY)
+                return CommandReply(admins_only("remove articles from the knowledge base"))
             number = id_number(words[1].lstrip("#")) if len(words) == 2 else None
             if number is None:
                 return CommandReply("Usage: `/support kb remove 12` (the article number)")

@@ -13,7 +13,7 @@ from bot.ops.stats import Stats, compute
 from bot.review.deliveries import describe, undelivered
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
-from bot.settings.live import DEFAULT, ConfigSnapshot, LiveConfig
+from bot.settings.live import DEFAULT, MODE_MEANINGS, ConfigSnapshot, LiveConfig
 from bot.slack.blocks import HOME_PAGE_SIZE, HomeContent, category_list, home_view
 from bot.slack.people import People
 from bot.slack.text import slack_error
@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 
 def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
     """The configuration in force, one line a setting (App Home and ``/support status``)."""
-    modes = {"auto": "answers by itself", "review": "every draft reviewed", "off": "off"}
-    channels = ", ".join(f"<#{ch}> ({modes[m]})" for ch, m in sorted(c.channels.items()))
+    channels = ", ".join(f"<#{ch}> ({MODE_MEANINGS[m]})" for ch, m in sorted(c.channels.items()))
     people = ", ".join(f"<@{u}>" for u in sorted(c.reviewers)) or (
         f"members of <#{c.escalation_channel}> (no guests)"
         if c.escalation_channel

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -50,8 +50,8 @@ from bot.slack.blocks import (
     kb_add_modal,
     kb_added_view,
 )
-from bot.slack.interactions import UNKNOWN_CARD, ReviewOutcome
-from bot.slack.people import People, Workspace
+from bot.slack.interactions import UNKNOWN_CARD, FormResult, ReviewOutcome
+from bot.slack.people import People, Workspace, admins_only
 from bot.slack.text import escape, slack_error
 from bot.tickets.answering import citable_hits
 from bot.tickets.redact import Known, person_names, redact
@@ -62,9 +62,8 @@ from persistence.retention import PURGED
 
 log = logging.getLogger(__name__)
 
-WRITERS_ONLY = (
-    "Only support-bot admins can add articles to the knowledge base: every customer is"
-    " answered from it. Ask an admin (SUPPORT_ADMINS, or a workspace admin) to do it."
+WRITERS_ONLY = admins_only(
+    "add articles to the knowledge base, which every customer is answered from"
 )
 MODEL_NOTE = (
     "Pre-filled with a general version of the question and the reply, written by the model"
@@ -94,14 +93,6 @@ async def may_write_articles(people: People, user_id: str) -> bool:
     or an admin or owner of this workspace; never a guest). The one check of ``/support kb
     add`` and "Save as article"."""
     return await people.is_admin_anywhere(user_id)
-
-
-@dataclass(frozen=True)
-class FormResult:
-    """A modal submission: field errors to show, or the view to replace the modal with."""
-
-    errors: dict[str, str] = field(default_factory=dict)
-    view: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "review", "off"]
 MODES: tuple[Mode, ...] = ("auto", "review", "off")
+# What each mode means, in the words every screen uses.
+MODE_MEANINGS: dict[Mode, str] = {
+    "auto": "confident, grounded answers go out by themselves",
+    "review": "every draft waits for a person's approval",
+    "off": "the bot ignores the channel",
+}
 # The key of ``auto_categories`` for every channel without its own choice.
 DEFAULT = "*"
 

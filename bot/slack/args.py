@@ -14,22 +14,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
 
 from bot.settings.categories import CATEGORIES
+from bot.settings.live import MODE_MEANINGS, MODES, Mode
 
 CHANNEL_FORM = "<#C0123ABCD|support>"
 USER_FORM = "<@U0123ABCD|ana>"
 SUBTEAM_FORM = "<!subteam^S0123ABCD|@support-team>"
 THRESHOLD_FORM = "a number from 0.0 to 1.0, like 0.7"
-
-Mode = Literal["auto", "review", "off"]
-MODES: tuple[Mode, ...] = ("auto", "review", "off")
-MODE_MEANINGS: dict[Mode, str] = {
-    "auto": "confident, grounded answers go out by themselves",
-    "review": "every draft waits for a person's approval",
-    "off": "the bot ignores the channel",
-}
 
 # Friendly names for the categories, besides the names themselves (any case).
 CATEGORY_ALIASES = {

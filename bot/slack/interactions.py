@@ -17,6 +17,14 @@ class ReviewOutcome:
     field_errors: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FormResult:
+    """A modal submission: field errors to show, or the view to replace the modal with."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    view: dict[str, Any] | None = None
+
+
 UNKNOWN_CARD = "This card is not known to the bot."
 
 

@@ -46,6 +46,14 @@ MEMBERS_MAX_PAGES = 20
 _LOOKUP_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError, ValueError)
 
 
+def admins_only(to_do: str) -> str:
+    """The refusal for someone who is not a bot admin (``People.is_admin_anywhere``)."""
+    return (
+        f"Only support-bot admins can {to_do}: those listed with `/support admins list`, and"
+        " this workspace's admins and owners."
+    )
+
+
 @dataclass(frozen=True)
 class Workspace:
     """The workspace the bot is installed in, from ``auth.test`` at start."""

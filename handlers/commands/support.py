@@ -9,7 +9,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.support import CommandReply, SupportCommands
+from bot.commands.reply import CommandReply
+from bot.commands.support import SupportCommands
 from bot.slack.text import slack_error
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from bot.settings.categories import CATEGORIES
+from bot.settings.live import MODES
 from bot.slack.args import (
     CATEGORIES_FORM,
     CHANNEL_FORM,
-    MODES,
     SUBTEAM_FORM,
     USER_FORM,
     ArgError,
