@@ -1,6 +1,6 @@
 """The knowledge base: importing help articles and FAQ tables, and looking answers up.
 
-Parsing lives in ``kb_sources`` (one file's bytes to articles), ranking in ``retrieval``; this
+Parsing lives in ``formats`` (one file's bytes to articles), ranking in ``retrieval``; this
 module owns the import policy (what is new, changed, unchanged or gone) and the public facade
 the CLI, the workflow and the Slack commands use.
 """
@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.kb.formats.files import SUPPORTED_SUFFIXES, UnsupportedSource, parse_source
+from bot.kb.formats.markdown import chunk_markdown
 from bot.kb.provenance import customer_citable
 from bot.kb.retrieval import Lookup, Mode, Retriever
-from bot.kb.sources import SUPPORTED_SUFFIXES, UnsupportedSource, chunk_markdown, parse_source
 from persistence.knowledge import KnowledgeRepository
 from persistence.records import (
     ArticleInput,

@@ -1,4 +1,4 @@
-"""kb_sources: one file's bytes to articles, for every supported format, and the refusals."""
+"""bot.kb.formats: one file's bytes to articles, for every supported format, and the refusals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb.sources import (
+from bot.kb.formats.files import (
     MAX_FILE_BYTES,
     SUPPORTED_SUFFIXES,
     ParsedSource,
@@ -222,20 +222,35 @@ def test_rst_levels_follow_the_order_styles_first_appear() -> None:
         "Title\n~~~~~\n\n"
         "Alpha\n*****\n\nA text.\n\n"
         "Alpha one\n#########\n\nA1 text.\n\n"
-        "Beta\n*****\n\nB text.\n\n"
         "=========\nOverlined\n=========\n\nO text.\n\n"
-        "Plain equals\n============\n\nE text.\n"
+        "Plain equals\n============\n\nE text.\n\n"
+        "Beta\n*****\n\nB text.\n"
     )
     article = only_article(parse("levels.rst", text))
     assert article.title == "Title"
     assert [(c.heading, c.text) for c in article.chunks] == [
         ("Alpha", "A text."),
         ("Alpha › Alpha one", "A1 text."),
-        ("Beta", "B text."),
         # An overlined style is a different style from the same character without one.
-        ("Beta › Overlined", "O text."),
-        ("Beta › Overlined › Plain equals", "E text."),
+        ("Alpha › Alpha one › Overlined", "O text."),
+        ("Alpha › Alpha one › Overlined › Plain equals", "E text."),
+        ("Beta", "B text."),
     ]
+
+
+def test_rst_a_title_skipping_a_level_loses_its_heading_not_its_text() -> None:
+    # A new style may only go one level deeper than the current section: docutils refuses the
+    # title ("Title level inconsistent") and its text stays in the section before it.
+    text = (
+        "Title\n=====\n\nAlpha\n-----\n\nA one\n~~~~~\n\nA1 text.\n\n"
+        "Beta\n----\n\nB text.\n\nJump\n^^^^\n\nJ text.\n"
+    )
+    article = only_article(parse("levels.rst", text))
+    assert [(c.heading, c.text) for c in article.chunks] == [
+        ("Alpha › A one", "A1 text."),
+        ("Beta", "B text.\n\nJ text."),
+    ]
+    assert "inconsistent" not in all_text(article)
 
 
 def test_rst_second_heading_in_the_title_style_is_a_section() -> None:
@@ -255,11 +270,23 @@ def test_rst_without_headings_uses_the_file_name() -> None:
 
 
 def test_rst_short_underline_or_indented_title_is_not_a_heading() -> None:
-    text = "Doc\n===\n\nToo long a title\n====\n\n  indented\n  --------\n\nend\n"
+    # docutils reads an underline of four or more characters as a title even when it is
+    # shorter than the text; a shorter one is text. A title inside an indented block is an
+    # error in reST: docutils drops it, words and all.
+    text = "Doc\n===\n\nToo long a title\n===\n\n  indented\n  --------\n\nend\n"
     article = only_article(parse("doc.rst", text))
-    assert [c.heading for c in article.chunks] == ["Doc"]
-    assert "Too long a title" in article.chunks[0].text
-    assert "indented" in article.chunks[0].text
+    assert [(c.heading, c.text) for c in article.chunks] == [
+        ("Doc", "Too long a title\n===\n\nend")
+    ]
+
+
+def test_rst_underline_shorter_than_its_title_still_makes_a_heading() -> None:
+    text = "Doc\n===\n\nIntro.\n\nA long title\n====\n\nBody.\n"
+    article = only_article(parse("doc.rst", text))
+    assert [(c.heading, c.text) for c in article.chunks] == [
+        ("Doc", "Intro."),
+        ("A long title", "Body."),
+    ]
 
 
 def test_rst_transition_lines_are_dropped() -> None:
@@ -334,6 +361,186 @@ def test_rst_admonitions_keep_their_prose() -> None:
         "New in version 2.4: Scheduled exports.\n\n"
         "Before you start: Back up first."
     )
+
+
+def test_rst_nested_sections_give_heading_paths() -> None:
+    text = (
+        "Intro before any heading.\n\n"
+        "Setup\n=====\n\nS text.\n\n"
+        "Install\n-------\n\nI text.\n\n"
+        "On Linux\n~~~~~~~~\n\nL text.\n\n"
+        "Configure\n---------\n\nC text.\n\n"
+        "Usage\n=====\n\nU text.\n"
+    )
+    article = only_article(parse("manual.rst", text))
+    # Text before the first heading: the file name names the article, as in Markdown.
+    assert article.title == "Manual"
+    assert [(c.heading, c.text) for c in article.chunks] == [
+        ("Manual", "Intro before any heading."),
+        ("Setup", "S text."),
+        ("Setup › Install", "I text."),
+        ("Setup › Install › On Linux", "L text."),
+        ("Setup › Configure", "C text."),
+        ("Usage", "U text."),
+    ]
+
+
+def test_rst_lone_top_section_is_the_title_and_its_only_subsection_stays_a_section() -> None:
+    # docutils' own title promotion would also make "Setup" a subtitle and lift its text out.
+    text = ".. _guide:\n\n=====\nGuide\n=====\n\nSetup\n-----\n\nRun the installer.\n"
+    article = only_article(parse("guide.rst", text))
+    assert article.title == "Guide"
+    assert article.chunks == [KnowledgeChunkInput(heading="Setup", text="Run the installer.")]
+
+
+def test_rst_unknown_directives_and_broken_markup_leave_no_error_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = (
+        "Doc\n===\n\n"
+        "Before.\n\n"
+        ".. mermaid::\n\n   graph TD; SECRET-DIAGRAM\n\n"
+        ".. toctree::\n   :maxdepth: 2\n\n   intro\n\n"
+        ".. note::\n   :bogus-option: yes\n\n   SECRET-BAD-OPTION\n\n"
+        "Unclosed *emphasis and ``literal and `ref and |undefined| here.\n\n"
+        "Bad title\n=\n\n"
+        "- item\nnot indented continuation\n\n"
+        "+---+\n| broken table\n\n"
+        ".. [1] Footnote nobody cites.\n\n"
+        "After.\n"
+    )
+    article = only_article(parse("doc.rst", text))
+    body = all_text(article)
+    assert body.startswith("Doc\nDoc\nBefore.\n")
+    assert body.endswith("After.")
+    assert "Unclosed *emphasis and ``literal and `ref and |undefined| here." in body
+    for absent in ("SECRET", "graph TD", "maxdepth", "intro"):
+        assert absent not in body, absent
+    lowered = body.lower()
+    for error in ("unknown", "directive", "error", "warning", "severe", "line ", "malformed"):
+        assert error not in lowered, error
+    assert capsys.readouterr() == ("", "")  # nothing printed either
+
+
+def test_rst_include_and_raw_are_not_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-FROM-DISK\n", encoding="utf-8")
+    # Even a docutils configuration file switching them back on is not read.
+    config = tmp_path / "docutils.conf"
+    config.write_text(
+        "[general]\nfile_insertion_enabled: yes\nraw_enabled: yes\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("DOCUTILSCONFIG", str(config))
+    text = (
+        "Doc\n===\n\n"
+        f".. include:: {secret}\n\n"
+        f".. literalinclude:: {secret}\n\n"
+        f".. csv-table:: Data\n   :file: {secret}\n\n"
+        ".. raw:: html\n\n   <script>SECRET-RAW</script>\n\n"
+        ".. role:: html(raw)\n   :format: html\n\n"
+        "Inline :html:`<b>SECRET-ROLE</b>` and :raw:`SECRET-RAW-ROLE` gone.\n"
+    )
+    article = only_article(parse("doc.rst", text))
+    assert article.chunks == [KnowledgeChunkInput(heading="Doc", text="Inline and gone.")]
+
+
+def test_rst_admonitions_and_literal_blocks_keep_their_structure() -> None:
+    text = (
+        "Doc\n===\n\n"
+        ".. important::\n\n"
+        "   Rotate keys yearly.\n\n"
+        "   - Open *Settings*.\n"
+        "   - Choose **Keys**.\n\n"
+        "   ::\n\n"
+        "      acme keys rotate\n\n"
+        ".. seealso:: The `security guide <https://example.com/sec>`_.\n\n"
+        "Config::\n\n"
+        "    [keys]\n"
+        "    # a comment, not a heading\n"
+        "    rotate = yearly\n"
+    )
+    article = only_article(parse("doc.rst", text))
+    assert article.chunks == [
+        KnowledgeChunkInput(
+            heading="Doc",
+            text=(
+                "Important: Rotate keys yearly.\n\n"
+                "- Open Settings.\n"
+                "- Choose Keys.\n\n"
+                "acme keys rotate\n\n"
+                "See also: The security guide.\n\n"
+                "Config:\n\n"
+                "[keys]\n"
+                "# a comment, not a heading\n"
+                "rotate = yearly"
+            ),
+        )
+    ]
+
+
+def test_rst_lists_tables_and_definitions_read_as_text() -> None:
+    text = (
+        "Doc\n===\n\n"
+        "#. First\n#. Second\n\n"
+        "   a. Nested\n   b. Letters\n\n"
+        "- Parent\n\n  - Child\n\n"
+        "SSO-403\n   The user is not assigned.\n"
+        "SSO-500\n   The provider is down.\n\n"
+        ":Plan: Pro\n:Price: $10\n\n"
+        "-v, --verbose  Say more.\n\n"
+        "=====  ======\nPlan   Seats\n=====  ======\nPro    10\nTeam   *50*\n=====  ======\n\n"
+        ".. list-table:: Limits\n   :header-rows: 1\n\n"
+        "   * - Kind\n     - Limit\n   * - Upload\n     - 5 MB\n\n"
+        "| Acme Inc.\n| 1 Main St.\n"
+    )
+    article = only_article(parse("doc.rst", text))
+    assert article.chunks[0].text == (
+        "1. First\n2. Second\n  a. Nested\n  b. Letters\n\n"
+        "- Parent\n  - Child\n\n"
+        "SSO-403: The user is not assigned.\n"
+        "SSO-500: The provider is down.\n\n"
+        "Plan: Pro\nPrice: $10\n\n"
+        "-v, --verbose: Say more.\n\n"
+        "Plan | Seats\nPro | 10\nTeam | 50\n\n"
+        "Limits\nKind | Limit\nUpload | 5 MB\n\n"
+        "Acme Inc.\n1 Main St."
+    )
+
+
+def test_rst_references_substitutions_and_contents() -> None:
+    text = (
+        "Doc\n===\n\n"
+        ".. contents:: On this page\n\n"
+        "Part\n----\n\n"
+        "Ask |product| support at https://help.example.com or see `Pricing`_ and\n"
+        "`the FAQ <faq_>`_ and :menuselection:`Settings --> SSO`.\n\n"
+        ".. |product| replace:: **Acme Cloud**\n"
+        ".. _faq: https://example.com/faq\n"
+    )
+    article = only_article(parse("doc.rst", text))
+    assert article.chunks == [
+        KnowledgeChunkInput(
+            heading="Part",
+            text=(
+                "Ask Acme Cloud support at https://help.example.com or see Pricing and\n"
+                "the FAQ and Settings --> SSO."
+            ),
+        )
+    ]
+
+
+def test_rst_long_lines_are_read() -> None:
+    # docutils refuses a whole document with a line over 10,000 characters unless told not to.
+    line = "word " * 5_000
+    article = only_article(parse("doc.rst", f"Doc\n===\n\n{line}\n"))
+    assert article.chunks[0].text == line.strip()
+
+
+def test_rst_nested_too_deeply_is_refused() -> None:
+    text = "".join("  " * depth + "- item\n\n" for depth in range(400))
+    assert "nested too deeply" in refusal("deep.rst", text)
 
 
 # --- HTML -------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.kb.base import KnowledgeBase
+from bot.kb.formats.markdown import chunk_markdown
 from bot.kb.retrieval import query_terms
-from bot.kb.sources import chunk_markdown
 from persistence.connect import database_from_url
 from persistence.db import Database
 from persistence.knowledge import KnowledgeRepository, fts5_match
