@@ -3,8 +3,7 @@
 A worker in this process may attach itself as ``dispatch``. A job enqueued to run now is then
 leased to it in the enqueueing transaction and handed over once that commits, instead of being
 claimed by a transaction of its own; a job made ready without a hand-over is signalled so the
-worker claims it at once. (A question is a chain of about eight jobs, and each claim was a
-BEGIN, an UPDATE and a fsynced COMMIT: issue 8's profile.)
+worker claims it at once.
 """
 
 from __future__ import annotations

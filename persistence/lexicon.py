@@ -1,10 +1,9 @@
 """The knowledge base's FTS5 index read out whole, and questions tokenized exactly as FTS5 does.
 
-SQLite's ``bm25()`` visits every row an OR query matches: at 100k chunks a question's common
-words match thousands of rows and ranking cost ~11 ms of CPU per question, the largest cost the
-bot had (issue 8). ``bot/kb/lexical.py`` ranks the same postings in memory instead. Both halves read
-their terms from FTS5 itself (the ``fts5vocab`` table, and a private in-memory FTS5 table with the
-same tokenizer for questions), so stemming and case folding cannot drift from the index.
+``bot/kb/lexical.py`` ranks these postings in memory instead of SQLite's ``bm25()``. Both halves
+read their terms from FTS5 itself (the ``fts5vocab`` table, and a private in-memory FTS5 table
+with the same tokenizer for questions), so stemming and case folding cannot drift from the
+index.
 """
 
 from __future__ import annotations

@@ -1,31 +1,10 @@
 """The PostgreSQL backend: any number of bot replicas on one server (``postgresql://``).
 
-It implements the interface of ``persistence/db.py`` as the SQLite backend does, and keeps its
-guarantees across processes:
-
-Why write transactions are serial by default: the repositories were written for SQLite, where a
-write transaction runs alone (``BEGIN IMMEDIATE``), so a read followed by a write in one
-transaction (a reviewer's decision reading the card's state, a ticket's next step) can trust
-what it read. Here each such transaction first takes one transaction-scoped advisory lock
-(``WRITE_LOCK``), so write transactions of all replicas run one at a time, as in SQLite;
-reads never wait for it. Within a process the same ``WriterLock`` as SQLite's queues them first
-(urgent ones ahead), so one connection per replica waits on the server's lock, not all.
-
-``transaction(serial=False)`` is for transactions whose every statement is safe to interleave
-with anyone's: the claim (one ``UPDATE`` whose candidates are chosen ``FOR UPDATE SKIP
-LOCKED``, so replicas claiming at once take different jobs), lease renewals and completions
-guarded by their owner, and the acknowledgement's idempotent insert. These are the hot path,
-and they never wait for another replica's serial transaction.
-
-Why urgent transactions have their own pool: Slack's acknowledgement waits for one, and must
-not wait for a connection behind a backlog of the worker's.
-
-Why ``durable=False`` is ``synchronous_commit = off``: as with SQLite's ``synchronous=NORMAL``,
-the commit survives a crash of the bot, and a crash of the server loses at most the last few
-hundred milliseconds of such commits, never a durable one (see ``persistence/sqlite.py``).
-
-Statements are written once for both backends with ``?`` placeholders; they are numbered
-(``$1``...) here, once per statement text.
+It implements the interface of ``persistence/db.py`` as the SQLite backend does, with the same
+guarantees across processes: write transactions run one at a time across replicas (an
+advisory lock), ``serial=False`` ones interleave safely, urgent ones have their own pool, and
+``durable=False`` is ``synchronous_commit = off``. Statements are written once for both
+backends with ``?`` placeholders and numbered (``$1``...) here. Why: docs/design.md, "Storage".
 """
 
 from __future__ import annotations

@@ -1,50 +1,11 @@
-"""The SQLite backend: one writer behind a lock, readers, migrations at open.
+"""The SQLite backend: one process on one machine (``sqlite:///``), behind the interface of
+``persistence/db.py`` (``persistence/postgres.py`` is the backend for replicas).
 
-One process on one machine (``sqlite:///``); ``persistence/postgres.py`` is the backend for
-replicas. Both sit behind the interface in ``persistence/db.py``.
-
-Why one writer: SQLite allows a single writer at a time; serialising writes in-process with an
-``asyncio.Lock`` and ``BEGIN IMMEDIATE`` turns "database is locked" races into an orderly queue.
-
-Why the writer's statements run on the event loop's thread: a short indexed write takes about a
-microsecond of CPU there, and about 120 microseconds as a hop to a connection thread and back
-(a queue, a thread wake-up, a self-pipe write to wake the loop; ``bench/throughput.py`` found
-these hops to be most of the bot's own cost per question). What can take long goes to the
-writer's own thread instead: COMMIT (its fsync), and any statement that meets another process's
-lock (the inline attempt does not wait: ``busy_timeout`` is 0 there, and the statement is run
-again on the thread with the real timeout). A long transaction lets the loop run every few
-milliseconds, so a bulk import does not stall Slack's acknowledgements.
-
-Why inline reads: the same hop cost, for point look-ups by key on the hot path (a ticket, its
-turns, the settings version). ``inline=True`` marks those; everything else (searches, reports,
-scans) runs on the reader threads. They use the writer's connection whenever no transaction
-holds it: a connection discards its page cache whenever another one has written, so on any
-other connection each look-up re-read its pages from the WAL.
-
-Why a writer lock with an urgent lane: acknowledging Slack waits for one small insert (the
-inbound job); under a backlog the worker's transactions queue for the same lock, and Slack gives
-up after 3 seconds. Urgent transactions are handed the lock before any waiting ordinary one.
-
-Why several readers: a knowledge search on a large base takes tens of milliseconds on its
-connection's thread, and a short look-up queued behind it (the settings version on the
-acknowledgement path) would wait as long. Each read goes to the least busy reader.
-
-Why ``synchronous=FULL`` by default: a customer's question is acknowledged to Slack only after
-its job is committed. FULL makes that commit survive a power cut, not just a process crash.
-``transaction(durable=False)`` is for what can be worked out again (the workflow's checkpoints
-between LLM calls, job leases and completions): committed without an fsync (``NORMAL``), inline
-on the loop. Either kind survives a process crash. A power cut can take only a suffix of the WAL,
-so it loses such a transaction only together with everything committed after it up to the next
-durable commit; whatever the outside world was told or will be told depends on a durable
-commit (the acknowledgement, a reviewer's decision, every job that may reach Slack), and the rest
-is redone from it: a question's filing and checkpoints, and the record of a post, which a rerun
-of its job finds again by the key in the message's metadata. Without this, the fsyncs of a
-question's steps were a fifth of its CPU (issue 8).
-
-Why the writer checkpoints itself: SQLite's automatic checkpoint runs inside whichever COMMIT
-crosses the threshold, which could be one running inline on the loop. The writer's connection
-turns it off and runs a passive checkpoint with every ``CHECKPOINT_EVERY``-th commit, on its
-thread, after a durable COMMIT.
+It promises: one writer at a time, queued in-process (urgent transactions first); durable
+transactions survive a power cut (``synchronous=FULL``), ``durable=False`` ones a process crash;
+short writes and point reads run on the event loop's thread, searches and scans on reader
+threads, fsyncs and checkpoints on the writer's thread. Why each of these: docs/design.md,
+"Storage".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from bot.sandbox.standin import SlackStandIn
 from bot.settings.environment import load_settings
 from bot.settings.live import defaults, overlay
 from bot.slack import ids
-from bot.slack.blocks import HOME_PAGE_SIZE
+from bot.slack.blocks.home import HOME_PAGE_SIZE
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -837,7 +837,7 @@ async def test_fuzzed_customer_text_gets_one_outcome_in_its_own_thread(
             assert (channel == SUPPORT and thread == ts) or (
                 channel == ESCALATION and (thread is None or thread in cards)
             ), f"{shown} made the bot post to {channel}/{thread}"
-        # Drafts keep their links by design (bot.slack_text.neutralize_mentions): pings only.
+        # Drafts keep their links by design (bot.slack.text.neutralize_mentions): pings only.
         shown_args = {k: call.args.get(k) for k in SHOWN_FIELDS}
         bad = sorted({found for s in strings(shown_args) for found in unescaped(s, links=False)})
         assert not bad, f"{call.method} pings {bad} for {shown}"

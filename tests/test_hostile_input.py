@@ -85,7 +85,7 @@ MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 SHOWN_FIELDS = ("text", "blocks", "attachments", "view")
 POSTING_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage")
 # Markup only customer or model text carries: on a card it must be escaped, except in the
-# draft itself (machine-written text keeps its links: bot.slack_text.neutralize_mentions).
+# draft itself (machine-written text keeps its links: bot.slack.text.neutralize_mentions).
 RAW_MARKUP = ("<https://evil.example", "<mailto:attacker@", "<javascript:", "<#C0GENERAL")
 HISTORY_START = "Earlier messages in this thread (oldest first, may be empty):\n"
 HISTORY_END = "\n\nCustomer's latest message:\n"

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
-from bot.slack.blocks import ANSWER_MODE_REVIEW, ANSWER_MODE_SEND
+from bot.slack.blocks.modals import ANSWER_MODE_REVIEW, ANSWER_MODE_SEND
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (

@@ -34,7 +34,8 @@ from bot.slack.args import (
     parse_threshold,
     parse_user,
 )
-from bot.slack.blocks import ConfigForm, category_list, config_modal
+from bot.slack.blocks.common import category_list
+from bot.slack.blocks.settings_form import ConfigForm, config_modal
 from bot.slack.channel_safety import check_card_channel
 from bot.slack.interactions import FormResult, id_number
 from bot.slack.people import People, admins_only

@@ -16,7 +16,9 @@ from bot.review.saved_articles import WRITERS_ONLY, ArticleDesk, article_errors,
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
-from bot.slack.blocks import help_text, kb_add_modal, kb_added_view, kb_search_text, trace_modal
+from bot.slack.blocks.command_replies import help_text, kb_search_text
+from bot.slack.blocks.modals import kb_add_modal, kb_added_view
+from bot.slack.blocks.trace import trace_modal
 from bot.slack.interactions import FormResult, ReviewOutcome, id_number, unknown_card
 from bot.slack.people import People, admins_only
 from bot.slack.text import escape

@@ -1,9 +1,8 @@
 """BM25 over the knowledge base's FTS5 postings, in memory, scoring exactly as FTS5's bm25().
 
-FTS5 ranks an OR query by visiting every matching row; a question's common words match thousands
-of chunks, so at 100k chunks that was ~11 ms of CPU per question. Here each (term, chunk) pair's
-contribution is computed once per KB version, and a query sums a few arrays. The formula is
-FTS5's (fts5_aux.c, fts5Bm25Function): for each query phrase,
+Each (term, chunk) pair's contribution is computed once per knowledge-base version, and a query
+sums a few arrays (why: docs/performance.md). The formula is FTS5's (fts5_aux.c,
+fts5Bm25Function): for each query phrase,
 
     idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)),   k1 = 1.2, b = 0.75,
 

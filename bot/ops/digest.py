@@ -15,7 +15,7 @@ from bot.jobs import kinds as jobkinds
 from bot.ops.stats import compute, stats_lines
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
-from bot.slack.blocks import digest_message
+from bot.slack.blocks.digest import digest_message
 from persistence.repos import Repositories
 from persistence.retention import RetentionRepository
 from persistence.stats import StatsRepository

@@ -17,12 +17,12 @@ from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.kb.provenance import Source
 from bot.review.deliveries import describe, undelivered
 from bot.settings.logs import current_ticket
-from bot.slack.blocks import CardContent, EarlierDraft, NotDelivered, escalation_card
+from bot.slack.blocks.card import CardContent, EarlierDraft, NotDelivered, escalation_card
 from bot.slack.outbox import SlackOutbox, outbox_metadata
 from bot.slack.people import Workspace
 from bot.slack.text import message_link, slack_date
+from bot.tickets.rounds import split_round
 from bot.tickets.status import last_word, ticket_status
-from bot.tickets.workflow import split_round
 from persistence.records import Job
 from persistence.repos import Repositories
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_card_sync
-from bot.slack.blocks import delivery_failed_notice
+from bot.slack.blocks.card import delivery_failed_notice
 from bot.slack.interactions import ReviewOutcome
 from bot.slack.outbox import LOOKUP_FAILED
 from bot.slack.people import People, Workspace

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_advance, queue_card_sync
-from bot.slack.blocks import answer_message, edit_modal, plain_reply
+from bot.slack.blocks.answers import answer_message, plain_reply
+from bot.slack.blocks.modals import edit_modal
 from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People

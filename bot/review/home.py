@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,7 +15,8 @@ from bot.review.deliveries import describe, undelivered
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import DEFAULT, MODE_MEANINGS, ConfigSnapshot, LiveConfig
-from bot.slack.blocks import HOME_PAGE_SIZE, HomeContent, category_list, home_view
+from bot.slack.blocks.common import category_list
+from bot.slack.blocks.home import HOME_PAGE_SIZE, HomeContent, home_view
 from bot.slack.people import People
 from bot.slack.text import slack_error
 from persistence.repos import Repositories
@@ -70,20 +72,15 @@ def week_line(s: Stats) -> str:
     )
 
 
+@dataclass(eq=False)
 class HomeDesk:
-    def __init__(
-        self,
-        settings: Settings,
-        config: LiveConfig,
-        repos: Repositories,
-        people: People,
-        client: AsyncWebClient,
-    ) -> None:
-        self.settings = settings
-        self.config = config
-        self.repos = repos
-        self.people = people
-        self.client = client
+    """The App Home tab: a person's queue, their tickets and the settings in force."""
+
+    settings: Settings
+    config: LiveConfig
+    repos: Repositories
+    people: People
+    client: AsyncWebClient
 
     async def content(self, user_id: str, page: int = 0) -> HomeContent:
         """The tab as ``user_id`` may see it: who they are (their team, whether a guest) comes

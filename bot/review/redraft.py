@@ -21,7 +21,7 @@ from bot.llm.model import LlmFailure
 from bot.review.desk import ReviewDesk, already_decided, busy_notice
 from bot.settings.environment import Settings
 from bot.settings.logs import current_ticket
-from bot.slack.blocks import answer_question_modal, redraft_modal
+from bot.slack.blocks.modals import FEEDBACK_MAX, answer_question_modal, redraft_modal
 from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.people import People
 from bot.tickets.schemas import Draft
@@ -32,7 +32,6 @@ from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
 
-MAX_FEEDBACK_CHARS = 2000
 MAX_ANSWER_CHARS = 3000
 
 
@@ -132,9 +131,9 @@ class Redrafter:
         feedback = feedback.strip()
         if not feedback:
             return ReviewOutcome(done=False, notice="Say what the bot should change.")
-        if len(feedback) > MAX_FEEDBACK_CHARS:
+        if len(feedback) > FEEDBACK_MAX:
             return ReviewOutcome(
-                done=False, notice=f"Keep the feedback under {MAX_FEEDBACK_CHARS} characters."
+                done=False, notice=f"Keep the feedback under {FEEDBACK_MAX} characters."
             )
         if not self.can_redraft():
             return ReviewOutcome(done=False, notice="Redrafting needs an LLM; use Edit instead.")

@@ -8,6 +8,7 @@ taken meanwhile makes it a no-op, so nothing has to cancel it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bot.jobs import kinds as jobkinds
@@ -18,7 +19,8 @@ from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.settings.logs import current_ticket
-from bot.slack.blocks import reminder_message, still_on_it_message
+from bot.slack.blocks.answers import still_on_it_message
+from bot.slack.blocks.card import reminder_message
 from bot.slack.outbox import queue_card_thread_post, queue_thread_post
 from bot.slack.people import People
 from persistence.records import Job
@@ -29,18 +31,14 @@ BACKOFF = 2.0
 CARD_WAIT_SECONDS = 60.0
 
 
+@dataclass(eq=False)
 class Reminders:
-    def __init__(
-        self,
-        settings: Settings,
-        config: LiveConfig,
-        repos: Repositories,
-        people: People,
-    ) -> None:
-        self.settings = settings
-        self.config = config
-        self.repos = repos
-        self.people = people
+    """Nudges on a card nobody acts on, and the customer's "still on it" message."""
+
+    settings: Settings
+    config: LiveConfig
+    repos: Repositories
+    people: People
 
     def jobs(self) -> list[JobKind]:
         async def remind(job: Job) -> None:

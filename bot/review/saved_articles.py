@@ -44,7 +44,8 @@ from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
 from bot.settings.logs import current_ticket
 from bot.slack import ids
-from bot.slack.blocks import (
+from bot.slack.blocks.modals import (
+    ARTICLE_TITLE_MAX,
     article_preparing_modal,
     article_unavailable_view,
     kb_add_modal,
@@ -80,7 +81,6 @@ FALLBACK_NOTE = (
     " names, ids, amounts, e-mail addresses, phone numbers and links ([name], [account id],"
     " [amount]…). Rules miss things: read it through and write it for everyone."
 )
-TITLE_MAX = 150
 QUESTION_CHARS = 4000
 # What a failed users.info or team.info may raise: the form is filled without those names.
 _LOOKUP_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError, ValueError)
@@ -430,4 +430,4 @@ _NOT_SENT = {
 
 
 def _title(text: str) -> str:
-    return " ".join(text.split())[:TITLE_MAX]
+    return " ".join(text.split())[:ARTICLE_TITLE_MAX]

@@ -1,9 +1,10 @@
 """Block Kit validation used by the fake Slack API.
 
-This module owns the *limits* Slack enforces on blocks and views: counts, text lengths,
-identifier lengths and uniqueness, and text object shape. It is pure (no I/O, no state)
-so tests can call :func:`validate_blocks` and :func:`validate_view` directly, and the
-fake server uses the very same functions to refuse what real Slack would refuse.
+It checks what Slack checks on blocks and views: counts, text lengths, identifier lengths
+and uniqueness, and text object shape, with the numbers of ``bot.slack.limits`` (the table the
+builders keep within, so the two cannot disagree). It is pure (no I/O, no state) so tests can
+call :func:`validate_blocks` and :func:`validate_view` directly, and the fake server uses the
+very same functions to refuse what real Slack would refuse.
 
 Error strings mimic Slack's own ``invalid_blocks`` reasons: a human reason followed by
 ``[json-pointer:/path/to/field]``, so a failing test points straight at the bad field.
@@ -13,29 +14,45 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from bot.slack.limits import (
+    ACTIONS_ELEMENTS_MAX,
+    BUTTON_TEXT_MAX,
+    BUTTON_URL_MAX,
+    BUTTON_VALUE_MAX,
+    CONTEXT_ELEMENTS_MAX,
+    HEADER_TEXT_MAX,
+    HOME_BLOCKS_MAX,
+    ID_MAX,
+    IMAGE_ALT_TEXT_MAX,
+    IMAGE_TITLE_MAX,
+    INPUT_HINT_MAX,
+    INPUT_LABEL_MAX,
+    MARKDOWN_TEXT_MAX,
+    MESSAGE_BLOCKS_MAX,
+    MODAL_BLOCKS_MAX,
+    MODAL_BUTTON_MAX,
+    MODAL_TITLE_MAX,
+    OPTION_DESCRIPTION_MAX,
+    OPTION_TEXT_MAX,
+    OPTION_VALUE_MAX,
+    OVERFLOW_OPTIONS_MAX,
+    PLACEHOLDER_MAX,
+    PLAIN_INPUT_MAX,
+    PRIVATE_METADATA_MAX,
+    SECTION_FIELD_TEXT_MAX,
+    SECTION_FIELDS_MAX,
+    SECTION_TEXT_MAX,
+    SELECT_OPTIONS_MAX,
+)
+
 Surface = Literal["message", "modal", "home"]
 
-# Slack's documented per-surface block limits.
-MAX_BLOCKS: dict[str, int] = {"message": 50, "modal": 100, "home": 100}
-MAX_SECTION_TEXT = 3000
-MAX_SECTION_FIELDS = 10
-MAX_SECTION_FIELD_TEXT = 2000
-MAX_HEADER_TEXT = 150
-MAX_CONTEXT_ELEMENTS = 10
-MAX_ACTIONS_ELEMENTS = 25
-MAX_BUTTON_TEXT = 75
-MAX_BUTTON_VALUE = 2000
-MAX_ID = 255
-MAX_INPUT_LABEL = 2000
-MAX_PLAIN_TEXT_INPUT = 3000
-MAX_PLACEHOLDER = 150
-MAX_OPTION_TEXT = 75
-MAX_OPTION_VALUE = 150
-MAX_MARKDOWN_BLOCK = 12000
-MAX_MODAL_TITLE = 24
-MAX_MODAL_BUTTON = 24
-MAX_PRIVATE_METADATA = 3000
-MAX_MESSAGE_TEXT = 40000
+# Blocks per surface.
+SURFACE_BLOCKS_MAX: dict[str, int] = {
+    "message": MESSAGE_BLOCKS_MAX,
+    "modal": MODAL_BLOCKS_MAX,
+    "home": HOME_BLOCKS_MAX,
+}
 
 KNOWN_BLOCK_TYPES = frozenset(
     {
@@ -86,10 +103,10 @@ def validate_view(
         if "title" not in view:
             checker.err("missing required field: title", "/view")
         else:
-            checker.text(view["title"], "/view/title", MAX_MODAL_TITLE, plain_only=True)
+            checker.text(view["title"], "/view/title", MODAL_TITLE_MAX, plain_only=True)
         for key in ("submit", "close"):
             if key in view and view[key] is not None:
-                checker.text(view[key], f"/view/{key}", MAX_MODAL_BUTTON, plain_only=True)
+                checker.text(view[key], f"/view/{key}", MODAL_BUTTON_MAX, plain_only=True)
         blocks = view.get("blocks")
         has_input = isinstance(blocks, list) and any(
             isinstance(b, dict) and b.get("type") == "input" for b in blocks
@@ -97,9 +114,9 @@ def validate_view(
         # Slack refuses a modal with input blocks but no submit button: nothing could submit it.
         if has_input and not view.get("submit"):
             checker.err("must provide submit when the view contains input blocks", "/view/submit")
-    checker.max_len(view.get("private_metadata"), MAX_PRIVATE_METADATA, "/view/private_metadata")
-    checker.max_len(view.get("callback_id"), MAX_ID, "/view/callback_id")
-    checker.max_len(view.get("external_id"), MAX_ID, "/view/external_id")
+    checker.max_len(view.get("private_metadata"), PRIVATE_METADATA_MAX, "/view/private_metadata")
+    checker.max_len(view.get("callback_id"), ID_MAX, "/view/callback_id")
+    checker.max_len(view.get("external_id"), ID_MAX, "/view/external_id")
     if "blocks" not in view:
         checker.err("missing required field: blocks", "/view")
     else:
@@ -149,8 +166,8 @@ class _Checker:
         if not isinstance(value, str):
             self.err("must be a string", path)
             return
-        if len(value) > MAX_ID:
-            self.err(f"must be less than {MAX_ID + 1} characters", path)
+        if len(value) > ID_MAX:
+            self.err(f"must be less than {ID_MAX + 1} characters", path)
         # Slack documents action_id uniqueness per block, but the project rule is stricter:
         # unique within the whole message/view, so routing never depends on block position.
         if value in seen:
@@ -168,7 +185,7 @@ class _Checker:
         return items
 
     def blocks(self, blocks: object, path: str, surface: str) -> None:
-        items = self.count(blocks, path, MAX_BLOCKS[surface], minimum=0)
+        items = self.count(blocks, path, SURFACE_BLOCKS_MAX[surface], minimum=0)
         for i, block in enumerate(items):
             self.block(block, f"{path}/{i}")
 
@@ -192,19 +209,19 @@ class _Checker:
         if "text" not in block and "fields" not in block:
             self.err("must provide text or fields", path)
         if "text" in block:
-            self.text(block["text"], f"{path}/text", MAX_SECTION_TEXT)
+            self.text(block["text"], f"{path}/text", SECTION_TEXT_MAX)
         if "fields" in block:
-            fields = self.count(block["fields"], f"{path}/fields", MAX_SECTION_FIELDS)
+            fields = self.count(block["fields"], f"{path}/fields", SECTION_FIELDS_MAX)
             for i, field in enumerate(fields):
-                self.text(field, f"{path}/fields/{i}", MAX_SECTION_FIELD_TEXT)
+                self.text(field, f"{path}/fields/{i}", SECTION_FIELD_TEXT_MAX)
         if "accessory" in block:
             self.element(block["accessory"], f"{path}/accessory")
 
     def block_header(self, block: dict[str, Any], path: str) -> None:
-        self.text(block.get("text"), f"{path}/text", MAX_HEADER_TEXT, plain_only=True)
+        self.text(block.get("text"), f"{path}/text", HEADER_TEXT_MAX, plain_only=True)
 
     def block_context(self, block: dict[str, Any], path: str) -> None:
-        elements = self.count(block.get("elements"), f"{path}/elements", MAX_CONTEXT_ELEMENTS)
+        elements = self.count(block.get("elements"), f"{path}/elements", CONTEXT_ELEMENTS_MAX)
         for i, element in enumerate(elements):
             sub = f"{path}/elements/{i}"
             if isinstance(element, dict) and element.get("type") == "image":
@@ -213,14 +230,14 @@ class _Checker:
                 self.text(element, sub, None)
 
     def block_actions(self, block: dict[str, Any], path: str) -> None:
-        elements = self.count(block.get("elements"), f"{path}/elements", MAX_ACTIONS_ELEMENTS)
+        elements = self.count(block.get("elements"), f"{path}/elements", ACTIONS_ELEMENTS_MAX)
         for i, element in enumerate(elements):
             self.element(element, f"{path}/elements/{i}")
 
     def block_input(self, block: dict[str, Any], path: str) -> None:
-        self.text(block.get("label"), f"{path}/label", MAX_INPUT_LABEL, plain_only=True)
+        self.text(block.get("label"), f"{path}/label", INPUT_LABEL_MAX, plain_only=True)
         if "hint" in block:
-            self.text(block["hint"], f"{path}/hint", MAX_INPUT_LABEL, plain_only=True)
+            self.text(block["hint"], f"{path}/hint", INPUT_HINT_MAX, plain_only=True)
         if "element" not in block:
             self.err("missing required field: element", path)
         else:
@@ -229,14 +246,14 @@ class _Checker:
     def block_image(self, block: dict[str, Any], path: str) -> None:
         self.image(block, path)
         if "title" in block:
-            self.text(block["title"], f"{path}/title", 2000, plain_only=True)
+            self.text(block["title"], f"{path}/title", IMAGE_TITLE_MAX, plain_only=True)
 
     def block_markdown(self, block: dict[str, Any], path: str) -> None:
         text = block.get("text")
         if not isinstance(text, str) or not text:
             self.err("must be more than 0 characters", f"{path}/text")
         else:
-            self.max_len(text, MAX_MARKDOWN_BLOCK, f"{path}/text")
+            self.max_len(text, MARKDOWN_TEXT_MAX, f"{path}/text")
 
     def block_rich_text(self, block: dict[str, Any], path: str) -> None:
         if not isinstance(block.get("elements"), list):
@@ -249,7 +266,7 @@ class _Checker:
         if not isinstance(alt, str) or not alt:
             self.err("must be more than 0 characters", f"{path}/alt_text")
         else:
-            self.max_len(alt, 2000, f"{path}/alt_text")
+            self.max_len(alt, IMAGE_ALT_TEXT_MAX, f"{path}/alt_text")
 
     def element(self, element: object, path: str) -> None:
         """Check an interactive element (button, input, select...) wherever it appears."""
@@ -263,29 +280,28 @@ class _Checker:
         self.unique_id(element.get("action_id"), self.action_ids, "action_id", f"{path}/action_id")
         if "placeholder" in element:
             self.text(
-                element["placeholder"], f"{path}/placeholder", MAX_PLACEHOLDER, plain_only=True
+                element["placeholder"], f"{path}/placeholder", PLACEHOLDER_MAX, plain_only=True
             )
         if kind == "button":
-            self.text(element.get("text"), f"{path}/text", MAX_BUTTON_TEXT, plain_only=True)
-            self.max_len(element.get("value"), MAX_BUTTON_VALUE, f"{path}/value")
-            self.max_len(element.get("url"), 3000, f"{path}/url")
+            self.text(element.get("text"), f"{path}/text", BUTTON_TEXT_MAX, plain_only=True)
+            self.max_len(element.get("value"), BUTTON_VALUE_MAX, f"{path}/value")
+            self.max_len(element.get("url"), BUTTON_URL_MAX, f"{path}/url")
             style = element.get("style")
             if style is not None and style not in ("primary", "danger"):
                 self.err("must be one of primary, danger", f"{path}/style")
         elif kind == "plain_text_input":
-            self.max_len(
-                element.get("initial_value"), MAX_PLAIN_TEXT_INPUT, f"{path}/initial_value"
-            )
+            self.max_len(element.get("initial_value"), PLAIN_INPUT_MAX, f"{path}/initial_value")
             for key in ("max_length", "min_length"):
                 value = element.get(key)
                 if value is None:
                     continue
                 if not isinstance(value, int) or isinstance(value, bool):
                     self.err("must be an integer", f"{path}/{key}")
-                elif value > MAX_PLAIN_TEXT_INPUT:
-                    self.err(f"must be at most {MAX_PLAIN_TEXT_INPUT}", f"{path}/{key}")
+                elif value > PLAIN_INPUT_MAX:
+                    self.err(f"must be at most {PLAIN_INPUT_MAX}", f"{path}/{key}")
         elif kind in ("static_select", "multi_static_select", "overflow", "radio_buttons"):
-            self.options(element, path, 5 if kind == "overflow" else 100)
+            limit = OVERFLOW_OPTIONS_MAX if kind == "overflow" else SELECT_OPTIONS_MAX
+            self.options(element, path, limit)
         elif kind == "image":
             self.image(element, path)
 
@@ -298,5 +314,12 @@ class _Checker:
             if not isinstance(option, dict):
                 self.err("must provide an object", sub)
                 continue
-            self.text(option.get("text"), f"{sub}/text", MAX_OPTION_TEXT)
-            self.max_len(option.get("value"), MAX_OPTION_VALUE, f"{sub}/value")
+            self.text(option.get("text"), f"{sub}/text", OPTION_TEXT_MAX)
+            if "description" in option:
+                self.text(
+                    option["description"],
+                    f"{sub}/description",
+                    OPTION_DESCRIPTION_MAX,
+                    plain_only=True,
+                )
+            self.max_len(option.get("value"), OPTION_VALUE_MAX, f"{sub}/value")

@@ -38,7 +38,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from bot.sandbox.blockkit import MAX_MESSAGE_TEXT, Surface, validate_blocks, validate_view
+from bot.sandbox.blockkit import Surface, validate_blocks, validate_view
+from bot.slack.limits import MESSAGE_TEXT_MAX
 
 __all__ = ["SlackCall", "SlackStandIn", "Surface", "validate_blocks", "validate_view"]
 
@@ -768,7 +769,7 @@ class SlackStandIn:
         text = args.get("text")
         if text is not None and not isinstance(text, str):
             return _error("invalid_arguments")
-        if isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
+        if isinstance(text, str) and len(text) > MESSAGE_TEXT_MAX:
             return _error("msg_too_long")
         if "blocks" in args:
             reasons = validate_blocks(args["blocks"], surface=surface)

@@ -1,6 +1,7 @@
 """Configuration: one settings class read from the environment and ``.env``, validated at start.
 
-Environment names are the public contract (see README). Nothing else reads ``os.environ``.
+Environment names are the public contract (docs/configuration.md). Nothing else reads
+``os.environ``.
 """
 
 from __future__ import annotations

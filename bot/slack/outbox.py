@@ -27,7 +27,7 @@ from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.jobs.worker import complete_running_job
 from bot.slack import ids
 from bot.slack.api import call, retry_after_seconds
-from bot.slack.blocks import OutgoingMessage
+from bot.slack.blocks.common import OutgoingMessage
 from bot.slack.people import Workspace
 from bot.slack.text import slack_error
 from persistence.db import Tx

@@ -5,11 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-# Slack's limits that the builders respect (api.slack.com/reference/block-kit).
-SECTION_TEXT_MAX = 3000
-MESSAGE_BLOCKS_MAX = 50
-MODAL_BLOCKS_MAX = 100
-PLAIN_INPUT_MAX = 3000
+from bot.slack.limits import SECTION_TEXT_MAX
 
 
 def escape(text: str) -> str:

@@ -35,7 +35,7 @@ from bot.kb.provenance import Source, customer_citable
 from bot.kb.retrieval import RRF_K, Lookup
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
-from bot.slack.blocks import GREETING_REPLY
+from bot.slack.blocks.answers import GREETING_REPLY
 from bot.slack.text import neutralize_mentions
 from bot.tickets.grounding import unsupported_facts, unsupported_links
 from bot.tickets.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide

@@ -12,7 +12,8 @@ from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_card_sync, queue_timer
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot
-from bot.slack.blocks import OutgoingMessage, holding_message
+from bot.slack.blocks.answers import holding_message
+from bot.slack.blocks.common import OutgoingMessage
 from bot.slack.outbox import queue_thread_post
 from persistence.db import Tx
 from persistence.records import Escalation, Ticket

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
-from bot.jobs.queueing import queue_advance, queue_card_sync, queue_timer
+from bot.jobs.queueing import queue_card_sync, queue_timer
 from bot.jobs.trail import JobTrail
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
-from bot.slack.blocks import resolved_note
+from bot.slack.blocks.answers import resolved_note
 from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.tickets.escalate import open_escalation
+from bot.tickets.rounds import start_next_round
 from bot.tickets.status import last_word
 from persistence.db import Tx
 from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Job, Ticket, TicketState, Turn
@@ -33,18 +35,14 @@ WAITING_ON_CUSTOMER: tuple[TicketState, ...] = ("answered", "replied", "human", 
 TALK_TO_PERSON_REASON = "The customer pressed “Talk to a person” under the bot's answer."
 
 
+@dataclass(eq=False)
 class Handoffs:
-    def __init__(
-        self,
-        settings: Settings,
-        config: LiveConfig,
-        repos: Repositories,
-        people: People,
-    ) -> None:
-        self.settings = settings
-        self.config = config
-        self.repos = repos
-        self.people = people
+    """Humans and the bot in one thread: take-overs, hand-backs, resolving and auto-close."""
+
+    settings: Settings
+    config: LiveConfig
+    repos: Repositories
+    people: People
 
     # -- inside other transactions --------------------------------------------------------
 
@@ -55,12 +53,10 @@ class Handoffs:
         if ticket.state == "resolved":
             return
         if ticket.state != "human":
-            await repos.tickets.transition(
+            await repos.tickets.move(
                 tx,
-                ticket_id=ticket.id,
-                expected_state=ticket.state,
-                expected_version=ticket.version,
-                new_state="human",
+                ticket,
+                "human",
                 human_owner=staff_user,
             )
             await repos.trail.record(
@@ -156,23 +152,12 @@ class Handoffs:
             unanswered = last is not None and last.role == "customer"
             latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
             if unanswered and latest_customer > ticket.processed_turn_id:
-                await repos.tickets.transition(
-                    tx,
-                    ticket_id=ticket.id,
-                    expected_state=ticket.state,
-                    expected_version=ticket.version,
-                    new_state="received",
-                    round=ticket.round + 1,
-                    human_owner=None,
-                )
-                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
+                await start_next_round(repos, tx, ticket, human_owner=None)
             else:
-                await repos.tickets.transition(
+                await repos.tickets.move(
                     tx,
-                    ticket_id=ticket.id,
-                    expected_state=ticket.state,
-                    expected_version=ticket.version,
-                    new_state="replied",
+                    ticket,
+                    "replied",
                     human_owner=None,
                     processed_turn_id=max(latest_customer, ticket.processed_turn_id),
                 )
@@ -213,12 +198,10 @@ class Handoffs:
         pending = await repos.escalations.pending_for_ticket(tx, ticket.id)
         if pending is not None:
             await repos.escalations.close(tx, escalation_id=pending.id, new_state="resolved", by=by)
-        await repos.tickets.transition(
+        await repos.tickets.move(
             tx,
-            ticket_id=ticket.id,
-            expected_state=ticket.state,
-            expected_version=ticket.version,
-            new_state="resolved",
+            ticket,
+            "resolved",
             resolved_by=by,
             resolved_at=_now(),
             human_owner=None,
@@ -281,12 +264,10 @@ class Handoffs:
                 )
             latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
             new_round = ticket.round + 1
-            await repos.tickets.transition(
+            await repos.tickets.move(
                 tx,
-                ticket_id=ticket.id,
-                expected_state=ticket.state,
-                expected_version=ticket.version,
-                new_state="awaiting_review",
+                ticket,
+                "awaiting_review",
                 round=new_round,
                 processed_turn_id=max(latest_customer, ticket.processed_turn_id),
                 decision={"action": "escalate", "reason": TALK_TO_PERSON_REASON},

@@ -19,6 +19,7 @@ from bot.slack.people import People
 from bot.tickets.handoffs import Handoffs
 from bot.tickets.policy import has_words
 from bot.tickets.query import greeting_only, is_pleasantry
+from bot.tickets.rounds import start_next_round
 from persistence.records import IN_PROGRESS_STATES, Job
 from persistence.repos import Repositories
 
@@ -195,30 +196,14 @@ class Intake:
                     )
                     detail["handling"] = "shown on the review card"
             elif ticket.state in ("answered", "replied"):
-                moved = await repos.tickets.transition(
-                    tx,
-                    ticket_id=ticket.id,
-                    expected_state=ticket.state,
-                    expected_version=ticket.version,
-                    new_state="received",
-                    round=ticket.round + 1,
-                )
+                moved = await start_next_round(repos, tx, ticket)
                 assert moved, "ticket changed inside a write transaction"
-                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
                 detail["handling"] = f"new round {ticket.round + 1}"
             elif ticket.state == "resolved":
-                moved = await repos.tickets.transition(
-                    tx,
-                    ticket_id=ticket.id,
-                    expected_state="resolved",
-                    expected_version=ticket.version,
-                    new_state="received",
-                    round=ticket.round + 1,
-                    resolved_by=None,
-                    resolved_at=None,
+                moved = await start_next_round(
+                    repos, tx, ticket, resolved_by=None, resolved_at=None
                 )
                 assert moved, "ticket changed inside a write transaction"
-                await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
                 step = "reopened"
                 detail["handling"] = f"reopened: new round {ticket.round + 1}"
             else:

@@ -25,13 +25,12 @@ from typing import Any
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
-from bot.jobs.queueing import queue_advance
 from bot.jobs.worker import complete_running_job
 from bot.kb.base import KnowledgeBase
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig
-from bot.slack.blocks import answer_message, plain_reply
+from bot.slack.blocks.answers import answer_message, plain_reply
 from bot.slack.outbox import queue_thread_post
 from bot.tickets.answering import (
     QUESTION_CHARS_FOR_LLM,
@@ -43,6 +42,7 @@ from bot.tickets.answering import (
     team_notes_text,
 )
 from bot.tickets.escalate import open_escalation
+from bot.tickets.rounds import split_round, start_next_round
 from bot.tickets.schemas import Draft, DraftReply
 from persistence.db import Tx
 from persistence.records import IN_PROGRESS_STATES, Job, Ticket, Turn
@@ -70,13 +70,6 @@ def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
 
 def _role_label(turn: Turn) -> str:
     return {"customer": "Customer", "bot": "Support (AI)", "staff": "Support (human)"}[turn.role]
-
-
-def split_round(turns: list[Turn], processed_turn_id: int) -> tuple[list[Turn], list[Turn]]:
-    """Earlier turns (context) and this round's new customer turns (the question)."""
-    new = [t for t in turns if t.id > processed_turn_id and t.role == "customer"]
-    history = [t for t in turns if t not in new]
-    return history, new
 
 
 class Workflow:
@@ -323,15 +316,7 @@ class Workflow:
         latest = await self.repos.tickets.latest_customer_turn_id(tx, ticket.id)
         if latest <= ticket.processed_turn_id:
             return
-        await self.repos.tickets.transition(
-            tx,
-            ticket_id=ticket.id,
-            expected_state=ticket.state,
-            expected_version=ticket.version,
-            new_state="received",
-            round=ticket.round + 1,
-        )
-        await queue_advance(self.repos.jobs, tx, ticket_id=ticket.id, round=ticket.round + 1)
+        await start_next_round(self.repos, tx, ticket)
 
     async def _store(self, ticket: Ticket, new_state: str, steps: list[_Step]) -> Ticket | None:
         # Not durable: a checkpoint before a decision, redone from the question if a power cut
@@ -377,12 +362,10 @@ class Workflow:
             if ticket is None or ticket.state not in IN_PROGRESS_STATES:
                 return
             decision = {"action": "escalate", "reason": f"Processing failed: {reason}"}
-            await self.repos.tickets.transition(
+            await self.repos.tickets.move(
                 tx,
-                ticket_id=ticket.id,
-                expected_state=ticket.state,
-                expected_version=ticket.version,
-                new_state="awaiting_review",
+                ticket,
+                "awaiting_review",
                 decision=decision,
             )
             await self._open_escalation(tx, ticket, decision["reason"])

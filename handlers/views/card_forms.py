@@ -10,7 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.runtime.services import Services
 from bot.slack import ids
-from bot.slack.blocks import ANSWER_MODE_SEND
+from bot.slack.blocks.modals import ANSWER_MODE_SEND
 from bot.slack.interactions import BadInteraction, FormSubmission, ReviewOutcome
 
 log = logging.getLogger(__name__)

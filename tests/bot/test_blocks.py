@@ -11,17 +11,11 @@ import pytest
 from bot.kb.provenance import Source
 from bot.sandbox.blockkit import validate_blocks, validate_view
 from bot.slack import ids
-from bot.slack.blocks import (
-    REACH_A_PERSON,
-    CardContent,
-    ConfigForm,
-    answer_message,
-    category_list,
-    config_modal,
-    edit_modal,
-    escalation_card,
-    sources_line,
-)
+from bot.slack.blocks.answers import REACH_A_PERSON, answer_message
+from bot.slack.blocks.card import CardContent, escalation_card
+from bot.slack.blocks.common import category_list, sources_line
+from bot.slack.blocks.modals import edit_modal
+from bot.slack.blocks.settings_form import ConfigForm, config_modal
 from bot.slack.text import escape, split_for_sections, truncate, truncate_escaped
 
 HOSTILE = "Hey <!channel> and <@U1> & <!here> <https://evil.example|click> <#C9>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.kb.provenance import Source, customer_citable, provenance, reviewed_source
-from bot.slack.blocks import answer_message
+from bot.slack.blocks.answers import answer_message
 
 
 @pytest.mark.parametrize(

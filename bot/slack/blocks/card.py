@@ -1,0 +1,297 @@
+"""The review card in the escalation channel, and the notices posted about it.
+
+``escalation_card`` renders a ``CardContent`` (the question, the draft and its checks, who
+owns it, what happened) with the buttons that fit its state: decision buttons only while it
+awaits a decision. ``delivery_failed_notice`` and ``reminder_message`` are the plain messages
+posted beside cards. Everything customer-written is escaped before it is shown, so a question
+containing ``<!channel>`` or ``<@U123>`` cannot ping anyone from a card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.kb.provenance import Source
+from bot.settings.categories import CATEGORY_LABELS
+from bot.slack import ids
+from bot.slack.blocks.common import (
+    Block,
+    OutgoingMessage,
+    button,
+    context,
+    plain,
+    section,
+    sources_line,
+)
+from bot.slack.limits import HEADER_TEXT_MAX, MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
+from bot.slack.text import escape, slack_date, truncate, truncate_escaped
+
+
+@dataclass(frozen=True)
+class EarlierDraft:
+    n: int
+    origin: str
+    text: str | None
+    feedback: str | None
+    requested_by: str | None
+
+
+@dataclass(frozen=True)
+class NotDelivered:
+    """A message of the ticket the bot gave up delivering (``bot/review/deliveries.py``)."""
+
+    job_id: int  # the "Try again" button's value
+    what: str  # "The approved reply"
+    reason: str  # Slack's error in plain words
+
+
+@dataclass(frozen=True)
+class CardContent:
+    escalation_id: int
+    ticket_id: int
+    state: str
+    customer_user_id: str
+    question: str
+    message_link: str
+    reason: str
+    category: str | None = None
+    confidence: float | None = None
+    summary: str | None = None
+    draft: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    missing_information: str = ""
+    unsupported_facts: list[str] = field(default_factory=list)
+    also_found: list[str] = field(default_factory=list)  # other sections the search found
+    follow_ups: list[str] = field(default_factory=list)
+    decided_by: str | None = None
+    decided_at: float | None = None
+    final_text: str | None = None
+    # Humans in the loop
+    draft_number: int = 1
+    earlier_drafts: list[EarlierDraft] = field(default_factory=list)
+    work: str | None = None  # "redraft" or "compose" while the bot writes a new draft
+    work_by: str | None = None
+    owner: str | None = None
+    ticket_state: str = "awaiting_review"
+    human_owner: str | None = None
+    activity: list[str] = field(default_factory=list)
+    can_redraft: bool = False
+    saved_article_id: int | None = None
+    status: str = ""
+    shown_turn_id: int = 0  # the newest customer message on the card
+    not_delivered: list[NotDelivered] = field(default_factory=list)
+
+
+_DECIDED_HEADERS = {
+    "approved": "✅ Reply sent",
+    "edited": "✏️ Edited reply sent",
+    "rejected": "🚫 Rejected: left to a human",
+    "answered_in_thread": "💬 Answered in the thread by a teammate",
+    "resolved": "☑️ Resolved without a reply",
+}
+_WORK_LINES = {
+    "redraft": "⏳ Writing a new draft with <@{by}>'s feedback…",
+    "compose": "⏳ Writing a reply from <@{by}>'s answer…",
+}
+
+
+def escalation_card(card: CardContent) -> OutgoingMessage:
+    """The review card in the escalation channel: decision buttons only while it awaits one."""
+    pending = card.state == "pending"
+    if card.ticket_state == "resolved" and pending:
+        header = _DECIDED_HEADERS["resolved"]
+    elif pending:
+        header = "🙋 Question needs review"
+    else:
+        header = _DECIDED_HEADERS.get(card.state, "Decided")
+    if card.not_delivered and card.state in ("approved", "edited"):
+        header = "⚠️ Reply NOT delivered"
+    blocks: list[Block] = [{"type": "header", "text": plain(header, HEADER_TEXT_MAX)}]
+    who = f"From <@{card.customer_user_id}> · <{card.message_link}|view message>"
+    facts = [who, f"Ticket #{card.ticket_id}"]
+    if card.category:
+        label = CATEGORY_LABELS.get(card.category, card.category)
+        conf = f" ({card.confidence:.2f})" if card.confidence is not None else ""
+        facts.append(f"{label}{conf}")
+    facts.append(f"Owner: <@{card.owner}>" if card.owner else "Unclaimed")
+    if card.status:
+        facts.append(f"Status: {card.status}")
+    blocks.append(context(" · ".join(facts)))
+    blocks.append(section("*Question*\n" + truncate_escaped(card.question, 2800)))
+    if card.summary:
+        blocks.append(context("Summary: " + truncate_escaped(card.summary, 500)))
+    blocks.append(context("Why it needs you: " + truncate_escaped(card.reason, 1500)))
+    for i, follow_up in enumerate(card.follow_ups[-5:], start=1):
+        blocks.append(section(f"*Follow-up {i}*\n" + truncate_escaped(follow_up, 1500)))
+    blocks.append({"type": "divider"})
+    for earlier in card.earlier_drafts[-3:]:
+        line = f"Draft {earlier.n}: " + truncate_escaped(
+            " ".join((earlier.text or "").split()), 300
+        )
+        if earlier.feedback:
+            by = f"<@{earlier.requested_by}>" if earlier.requested_by else "a reviewer"
+            line += f"\n↳ {by}: “{truncate_escaped(earlier.feedback, 500)}”"
+        blocks.append(context(line))
+    if card.draft:
+        number = f" (draft {card.draft_number})" if card.draft_number > 1 else ""
+        label = f"*Suggested reply{number}*" if pending else "*Reply*"
+        # Escaped as customer text is: a model-written link shows where it really goes.
+        blocks.append(section(label + "\n" + truncate_escaped(card.draft, 2900)))
+        if card.sources:
+            blocks.append(context(sources_line(card.sources)))
+        if card.unsupported_facts and pending:
+            named = ", ".join(f"“{f}”" for f in card.unsupported_facts[:10])
+            blocks.append(
+                context(
+                    "⚠️ Not in the cited passages: "
+                    + truncate_escaped(named, 1000)
+                    + ". Check these before you approve."
+                )
+            )
+    else:
+        blocks.append(
+            section(
+                "_No draft: nothing in the knowledge base fits. Use Edit to write the reply._"
+                if pending
+                else "_No draft._"
+            )
+        )
+    if card.also_found and pending:
+        found = "; ".join(card.also_found[:3])
+        blocks.append(context("Also found: " + truncate_escaped(found, 1000)))
+    if card.missing_information and pending:
+        blocks.append(
+            section(
+                "*The bot's question for you:* " + truncate_escaped(card.missing_information, 1000)
+            )
+        )
+    if card.not_delivered:
+        blocks.extend(_not_delivered_blocks(card.not_delivered))
+    if card.activity:
+        blocks.append(context("\n".join(card.activity[-8:])))
+    value = str(card.escalation_id)
+    if pending and card.ticket_state != "resolved":
+        if card.work:
+            blocks.append(
+                context(_WORK_LINES.get(card.work, "⏳ Working…").format(by=card.work_by))
+            )
+        else:
+            decide: list[Block] = []
+            if card.draft:
+                decide.append(button(ids.ACTION_APPROVE, "Approve and send", value, "primary"))
+            decide.append(
+                button(
+                    ids.ACTION_EDIT, "Edit and send" if card.draft else "Edit: write a reply", value
+                )
+            )
+            decide.append(button(ids.ACTION_REJECT, "Reject (answer it yourself)", value, "danger"))
+            blocks.append({"type": "actions", "block_id": "review", "elements": decide})
+            more: list[Block] = []
+            if card.owner is None:
+                more.append(button(ids.ACTION_CLAIM, "I'll take it", value))
+            if card.missing_information:
+                more.append(button(ids.ACTION_ANSWER_QUESTION, "Answer the bot's question", value))
+            if card.can_redraft and card.draft:
+                more.append(button(ids.ACTION_REDRAFT, "Redraft with feedback", value))
+            more.append(button(ids.ACTION_RESOLVE, "Mark resolved", value))
+            more.append(button(ids.ACTION_WHY, "Why?", value))
+            blocks.append({"type": "actions", "block_id": "more", "elements": more})
+    else:
+        blocks.append(context(_decided_line(card)))
+        after: list[Block] = []
+        if card.ticket_state in ("human", "rejected"):
+            after.append(button(ids.ACTION_HANDBACK, "Hand back to the bot", value))
+        if card.ticket_state != "resolved":
+            after.append(button(ids.ACTION_RESOLVE, "Mark resolved", value))
+        if card.state in ("approved", "edited") and card.saved_article_id is None:
+            after.append(button(ids.ACTION_SAVE_ARTICLE, "Save as article", value))
+        after.append(button(ids.ACTION_WHY, "Why?", value))
+        if after:
+            blocks.append({"type": "actions", "block_id": "after", "elements": after})
+    blocks = blocks[:MESSAGE_BLOCKS_MAX]
+    text = f"Question needs review (ticket #{card.ticket_id})" if pending else header
+    return OutgoingMessage(text=text, blocks=blocks)
+
+
+def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:
+    """What the bot gave up delivering, why, and a "Try again" for each (at most five)."""
+    lines = [
+        f"⚠️ *{escape(item.what)} was not delivered:* {truncate_escaped(item.reason, 400)}."
+        for item in items[-5:]
+    ]
+    retry = [
+        button(
+            ids.home_action(ids.ACTION_RETRY_DELIVERY, item.job_id),
+            "Try again" if len(items) == 1 else f"Try again: {item.what}",
+            str(item.job_id),
+            "primary",
+        )
+        for item in items[-5:]
+    ]
+    return [
+        section("\n".join(lines)),
+        {"type": "actions", "block_id": "delivery", "elements": retry},
+    ]
+
+
+def delivery_failed_notice(
+    *, ticket_id: int | None, what: str, reason: str, job_id: int, link: str | None
+) -> OutgoingMessage:
+    """A plain message in the escalation channel when no card can say a delivery failed."""
+    about = f"ticket #{ticket_id}" if ticket_id is not None else "no ticket"
+    where = f" (<{link}|the customer's thread>)" if link else ""
+    text = f"⚠️ {what} for {about} was not delivered{where}: {reason}."
+    return OutgoingMessage(
+        text=text,
+        blocks=[
+            section(truncate(text, SECTION_TEXT_MAX)),
+            {
+                "type": "actions",
+                "block_id": "delivery",
+                "elements": [
+                    button(
+                        ids.home_action(ids.ACTION_RETRY_DELIVERY, job_id),
+                        "Try again",
+                        str(job_id),
+                        "primary",
+                    )
+                ],
+            },
+        ],
+    )
+
+
+def _decided_line(card: CardContent) -> str:
+    when = slack_date(card.decided_at) if card.decided_at else "earlier"
+    who = f"<@{card.decided_by}>" if card.decided_by else "someone"
+    if card.not_delivered and card.state in ("approved", "edited"):
+        verb = "Approved" if card.state == "approved" else "Edited"
+        line = f"{verb} by {who} {when}; the reply was NOT delivered to the customer."
+    elif card.state == "approved":
+        line = f"Approved by {who} {when}; the draft was sent in the customer's thread."
+    elif card.state == "edited":
+        line = f"Edited by {who} {when}; their text was sent in the customer's thread."
+    elif card.state == "rejected":
+        line = f"Rejected by {who} {when}; nothing was sent. The thread is left to a human."
+    elif card.state == "answered_in_thread":
+        line = f"Answered in thread by {who} {when}; the bot stays quiet in that thread."
+    elif card.state == "resolved" or card.ticket_state == "resolved":
+        line = f"Resolved by {who} {when}; nothing was sent from this card."
+    else:
+        line = f"Decided by {who} {when}."
+    if card.saved_article_id is not None:
+        line += f" Saved as knowledge-base article #{card.saved_article_id}."
+    return line
+
+
+def reminder_message(
+    *, mentions: list[str], age: str, ticket_id: int, groups: list[str] | None = None
+) -> OutgoingMessage:
+    """A nudge in a card's thread: the owner, or the reviewers and reviewer groups."""
+    who = " ".join(
+        [*(f"<@{u}>" for u in mentions[:20]), *(f"<!subteam^{g}>" for g in groups or [])]
+    )
+    lead = f"{who} " if who else ""
+    return OutgoingMessage(
+        text=f"{lead}⏰ Ticket #{ticket_id} has waited {age} for a decision on this card."
+    )

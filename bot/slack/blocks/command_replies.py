@@ -1,0 +1,77 @@
+"""The text of ``/support help`` and ``/support kb search``: ephemeral mrkdwn replies, not
+Block Kit. Article titles and the query are escaped.
+"""
+
+from __future__ import annotations
+
+from bot.kb.provenance import UNREVIEWED_NOTE, customer_citable
+from bot.kb.retrieval import Lookup
+from bot.slack.text import escape, truncate_escaped
+
+
+def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
+    lines = [
+        "*Support bot*",
+        "I answer customer questions in the support channels from the knowledge base, and send"
+        " anything I'm unsure of to the escalation channel for a teammate to approve, edit or"
+        " reject.",
+        "• `/support help`: this message",
+    ]
+    if is_reviewer:
+        lines.append("• `/support status`: settings, health and how much is waiting")
+    if is_reviewer:
+        lines.append("• `/support kb search QUESTION`: what the knowledge base would answer from")
+        lines.append(
+            "• `/support handback TICKET`: the bot answers in that thread again;"
+            " `/support resolve TICKET`: close it (TICKET is the number on the card or a link"
+            " to the customer's message; inside a thread, use the message's ⋯ menu instead)"
+        )
+        lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
+        lines.append(
+            "• `/support trace TICKET`: every step of a ticket and why;"
+            " `/support stats [7d]`: deflection, review quality, response times, cost"
+        )
+    if is_admin:
+        lines += [
+            "*Admin*",
+            "• `/support config`: every setting in one form",
+            "• `/support channel add #channel [auto|review|off]`, `channel remove #channel`,"
+            " `channel list`",
+            "• `/support escalation #channel`: where review cards go",
+            "• `/support reviewers add|remove|list @person @group…`,"
+            " `/support admins add|remove|list @person…`",
+            "• `/support threshold 0.7`, `/support hours Mon-Fri 09:00-17:00 Europe/Berlin`,"
+            " `/support reminders 30m 24h`",
+            "• `/support auto [list]`, `/support auto #channel faq billing|default|none`,"
+            " `/support auto default faq`: which categories are answered automatically",
+            "• `/support pause`, `/support resume`, `/support audit`",
+            "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
+        ]
+    if is_reviewer:
+        lines.append("You are a reviewer: you can approve, edit and reject cards.")
+    if is_admin:
+        lines.append("You are an admin.")
+    return "\n".join(lines)
+
+
+def kb_search_text(lookup: Lookup) -> str:
+    """``/support kb search``: whether anything is relevant, and the best passages."""
+    verdict = (
+        "relevant passages found: I would draft from these (the model still judges whether"
+        " they answer, and my checks verify its facts)"
+        if lookup.fits
+        else "nothing relevant: I would escalate"
+    )
+    lines = [
+        f"*Knowledge base* for “{truncate_escaped(lookup.query, 200)}”: {verdict}"
+        f" (confidence {lookup.confidence:.2f}, threshold {lookup.threshold:.2f})"
+    ]
+    for hit in lookup.hits:
+        snippet = truncate_escaped(" ".join(hit.text.split()), 200)
+        note = "" if customer_citable(hit.origin or hit.source) else f" _({UNREVIEWED_NOTE})_"
+        lines.append(
+            f"• #{hit.article_id} *{escape(hit.title)} › {escape(hit.heading)}*{note}: {snippet}"
+        )
+    if not lookup.hits:
+        lines.append("No article matches at all.")
+    return "\n".join(lines)
