@@ -1,7 +1,7 @@
 """Fault run: the real bot process under SIGKILLs, Slack 429/500s and LLM failures.
 
-Run from the repository root (a benchmark, not a test; ``tests/test_faults.py`` runs a short
-version of the same code and checks the same invariants)::
+Run from the repository root (a benchmark, not a test; ``tests/scenarios/test_faults.py``
+runs a short version of the same code and checks the same invariants)::
 
     .venv/bin/python -m bench.faults [--messages 300] [--kills 20] [--seed N] [--quick]
                                      [--eager-follow-ups SHARE] [--workdir DIR] [--out PATH]

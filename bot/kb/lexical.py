@@ -8,7 +8,7 @@ fts5Bm25Function): for each query phrase,
 
 with ``f`` the column-weighted frequency, ``D`` the chunk's tokens over all columns, ``avgdl``
 the mean of D, and ``idf = log((N - n + 0.5) / (n + 0.5))`` (1e-6 when not positive). Scores and
-ranking therefore match ``KnowledgeRepository.search`` (tests/bot/test_lexical.py compares them).
+ranking therefore match ``KnowledgeRepository.search`` (tests/bot/kb/test_lexical.py compares them).
 """
 
 from __future__ import annotations

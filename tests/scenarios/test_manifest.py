@@ -11,7 +11,7 @@ import yaml
 
 from handlers import register_handlers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 
 # Bot events each Events API listener needs: messages in public and private channels.

@@ -154,7 +154,7 @@ async def test_python_dash_m_bot_is_the_same_command(tmp_path: Path) -> None:
 
 
 async def test_the_wheel_ships_the_prompts(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

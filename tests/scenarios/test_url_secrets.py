@@ -14,7 +14,7 @@ from bot.sandbox.standin import SlackStandIn
 from bot.settings.logs import RedactingFormatter, safe_url
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.test_cli import run
+from tests.scenarios.test_cli import run
 from tests.utils.harness import ADMIN
 from tests.utils.process import bot_env, free_port
 

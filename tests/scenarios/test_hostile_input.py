@@ -53,7 +53,7 @@ from tests.utils.harness import (
     decision_buttons,
 )
 
-CORPUS = Path(__file__).resolve().parent / "data" / "hostile" / "corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile" / "corpus.jsonl"
 EXPORT_ARTICLE = 2  # ids follow the sorted file names in tests/data/kb
 FOLLOW_UP = "Thanks. One more thing: how do I export a report as CSV?"
 

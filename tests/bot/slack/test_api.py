@@ -91,7 +91,7 @@ async def test_a_server_error_on_a_post_is_not_repeated_by_the_client(
     slack: SlackStandIn, api: AsyncWebClient
 ) -> None:
     # Slack may have posted before it failed: repeating blindly could post twice, so the
-    # outbox's look-up decides (tests/test_outbox*.py).
+    # outbox's look-up decides (tests/scenarios/test_delivery_failures.py).
     slack.fail_next_after_store("chat.postMessage")
     with pytest.raises(SlackApiError) as failed:
         await call(api, "chat.postMessage", channel=SUPPORT, text="once")

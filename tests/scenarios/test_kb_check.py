@@ -15,7 +15,7 @@ from bot.tickets.answering import NO_LLM_REASON
 from persistence.config import ConfigRepository
 from persistence.connect import database_from_url
 from tests.fakes.openai_api import FakeOpenAI
-from tests.test_cli import run
+from tests.scenarios.test_cli import run
 from tests.utils.databases import empty_database_url
 from tests.utils.harness import KB_DIR, SUPPORT, classification, scripted_llm
 from tests.utils.process import base_env, bot_env, free_port

@@ -23,7 +23,9 @@ SEED = int(os.environ.get("FAULTS_SEED", "7"))
 
 async def test_short_fault_run_duplicates_nothing_and_loses_nothing(tmp_path: Path) -> None:
     cfg = FaultRunConfig.quick(seed=SEED, workdir=tmp_path, progress=False)
-    report = await run_fault_run(cfg, command=f"tests/test_faults.py (FAULTS_SEED={SEED})")
+    report = await run_fault_run(
+        cfg, command=f"tests/scenarios/test_faults.py (FAULTS_SEED={SEED})"
+    )
     summary = report.describe()
     assert report.kills >= cfg.kills, summary
     assert report.messages == cfg.messages, summary
@@ -51,7 +53,9 @@ async def test_a_channel_that_starts_refusing_posts_loses_nothing(tmp_path: Path
         drain_timeout=60.0,
         settle_seconds=1.0,
     )
-    report = await run_fault_run(cfg, command=f"tests/test_faults.py refusing (SEED={SEED})")
+    report = await run_fault_run(
+        cfg, command=f"tests/scenarios/test_faults.py refusing (SEED={SEED})"
+    )
     summary = report.describe()
     assert report.refusing_channel == REFUSING and report.refusing_from_message == 4, summary
     assert report.refused_deliveries > 0, summary

@@ -59,7 +59,7 @@ from tests.utils.harness import (
 )
 
 EXPORT_ARTICLE = 2
-CORPUS = Path(__file__).resolve().parent / "data" / "hostile" / "corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile" / "corpus.jsonl"
 
 # Documented answers: 200, 400 (front door: unparseable body), 404 (Bolt: nothing handles it).
 ALLOWED_STATUSES = frozenset({200, 400, 404})

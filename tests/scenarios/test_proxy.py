@@ -21,7 +21,7 @@ from bot.settings.network import proxy_for, shown
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.proxy import ForwardProxy
-from tests.test_cli import run
+from tests.scenarios.test_cli import run
 from tests.utils.harness import (
     BOT_TOKEN,
     CUSTOMER,

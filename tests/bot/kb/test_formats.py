@@ -17,7 +17,7 @@ from bot.kb.formats.files import (
 )
 from persistence.records import ArticleInput, KnowledgeChunkInput
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "kb_formats"
+DATA = Path(__file__).resolve().parents[2] / "data" / "kb_formats"
 
 
 def parse(name: str, raw: bytes | str) -> ParsedSource:

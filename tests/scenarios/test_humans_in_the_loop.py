@@ -583,7 +583,8 @@ async def test_helpful_records_feedback_once_per_person(
 async def test_an_edited_reply_can_be_saved_as_an_article_from_the_sent_card(
     make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
-    """Saving itself; what the form holds and who may save are in tests/test_saved_articles.py.
+    """Saving itself; what the form holds and who may save are in
+    tests/scenarios/test_saved_articles.py.
     The model's general version fails here (the script answers ``{}``): rules fill the form."""
     bot, _ts = await escalate(make_bot, llm, support_admins=[ADMIN])
     await click(bot, ids.ACTION_EDIT)

@@ -34,7 +34,9 @@ async def test_three_replicas_on_one_postgres_behave_as_one_bot(tmp_path: Path) 
         workdir=tmp_path,
         progress=False,
     )
-    report = await run_fault_run(cfg, command=f"tests/test_replicas.py (FAULTS_SEED={SEED})")
+    report = await run_fault_run(
+        cfg, command=f"tests/scenarios/test_replicas.py (FAULTS_SEED={SEED})"
+    )
     summary = report.describe()
     assert report.replicas == 3 and report.backend == "postgresql", summary
     assert report.messages == cfg.messages and report.kills >= cfg.kills, summary

@@ -347,7 +347,7 @@ async def test_with_an_openai_key_the_sandbox_uses_the_model(
 async def test_make_run_without_a_slack_token_starts_the_sandbox_and_says_so(
     tmp_path: Path,
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**base_env(tmp_path), "PYTHON": str(Path(SUPPORT_BOT).with_name("python"))}
     proc = await asyncio.create_subprocess_exec(
         "make",

@@ -17,8 +17,8 @@ from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
-from tests.test_app_home import escalations, home_buttons, home_text, open_home
-from tests.test_cli import run
+from tests.scenarios.test_app_home import escalations, home_buttons, home_text, open_home
+from tests.scenarios.test_cli import run
 from tests.utils.harness import (
     ESCALATION,
     HOME_TEAM,
