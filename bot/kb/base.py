@@ -135,7 +135,8 @@ class KnowledgeBase:
         try:
             label = str(await asyncio.to_thread(file.resolve))
             raw = await asyncio.to_thread(file.read_bytes)
-            parsed = parse_source(label, raw, suffix=file.suffix.lower())
+            # Off the event loop: a large file takes seconds to parse (docutils above all).
+            parsed = await asyncio.to_thread(parse_source, label, raw, suffix=file.suffix.lower())
         except OSError as exc:
             summary.skipped.append((str(file), f"unreadable: {exc.strerror}"))
             return []

@@ -16,10 +16,8 @@ which stops an answer from the nearest irrelevant article:
 The confidence is evidence, not a verdict on the answer: the model judges whether passages
 answer the question, and code checks its facts (``bot/tickets/answering.py``). The floor below only
 says "nothing relevant at all": none of the first passages covers even a tenth of the
-question's substance (``bot/tickets/query.py``). On the tuning splits of bitext, banking77-oos,
-clinc150 and hint3, Slack-style (``bench/decisions.py --split validation``), floors of 0 to 0.2
-give the same answers with a careful model; 0.2 stopped long, detailed answerable messages
-(hint3's), so the floor sits at 0.1. docs/design.md, "How it decides".
+question's substance (``bot/tickets/query.py``); how 0.1 was chosen: docs/design.md, "How it
+decides".
 """
 
 from __future__ import annotations

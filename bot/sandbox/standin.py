@@ -39,6 +39,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from bot.sandbox.blockkit import Surface, validate_blocks, validate_view
+from bot.sandbox.local_server import LocalServer
 from bot.slack.limits import MESSAGE_TEXT_MAX
 
 __all__ = ["SlackCall", "SlackStandIn", "Surface", "validate_blocks", "validate_view"]
@@ -137,7 +138,7 @@ def _invalid(error: str, reasons: list[str]) -> Json:
     )
 
 
-class SlackStandIn:
+class SlackStandIn(LocalServer):
     """A fake Slack workspace and Web API; see the module docstring.
 
     State a test may read or fill directly: ``calls``, ``messages`` (every stored message,
@@ -147,6 +148,8 @@ class SlackStandIn:
     users.info and team.info return; :meth:`mark_guest` makes a guest) and ``members``
     (channel -> ids, for conversations.members).
     """
+
+    name = "SlackStandIn"
 
     def __init__(
         self,
@@ -158,7 +161,7 @@ class SlackStandIn:
         app_token: str = "xapp-test",
         tls: ssl.SSLContext | None = None,  # serve https and wss (a test's own CA)
     ) -> None:
-        self.tls = tls
+        super().__init__(tls=tls)
         self.token = token
         self.app_token = app_token
         # Socket Mode: connected websockets, and the acks the app sent back by envelope id.
@@ -208,8 +211,6 @@ class SlackStandIn:
         self._last_ts = (0, 0)
         self._view_ids = itertools.count(1)
         self._started_at = time.monotonic()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._methods: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -234,47 +235,29 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    def application(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/response_url/{key:.*}", self._handle_response_url)
-        # A short shutdown timeout: stop() must not wait a minute on a parked handler.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        return app
+
+    async def start(self) -> None:
+        await super().start()
         self._started_at = time.monotonic()
 
-    async def stop(self) -> None:
+    async def wake_waiting(self) -> None:
         # Release parked answers first so their handlers finish and cleanup is quick.
         for held in self._held.values():
             held.event.set()
         self._held.clear()
         for ws in self.sockets:
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SlackStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("SlackStandIn is not started")
-        return self._port
 
     @property
     def url(self) -> str:
         """Base URL for ``AsyncWebClient(base_url=...)``; the SDK appends the method name."""
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/api/"
+        return f"{self.origin}/api/"
 
     @property
     def response_url(self) -> str:

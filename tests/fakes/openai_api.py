@@ -40,6 +40,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.local_server import LocalServer
+
 __all__ = ["FakeOpenAI", "Received", "count_tokens", "fake_embedding"]
 
 Json = dict[str, Any]
@@ -150,13 +152,15 @@ def _error_body(status: int, message: str) -> Json:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     """A fake OpenAI server; see the module docstring.
 
     Reply precedence for each chat completion: scripted replies (:meth:`script`) in order,
     then :attr:`responder`. With neither, the request is answered with a 500 whose message
     says so, so a test that forgot to set up the model fails loudly.
     """
+
+    name = "FakeOpenAI"
 
     def __init__(
         self,
@@ -165,7 +169,7 @@ class FakeOpenAI:
         responder: Responder | None = None,
         tls: ssl.SSLContext | None = None,  # serve https (a test's own CA)
     ) -> None:
-        self.tls = tls
+        super().__init__(tls=tls)
         self.api_key = api_key
         self.model = model
         self.responder: Responder | None = responder
@@ -183,12 +187,10 @@ class FakeOpenAI:
         self._unhung.set()
         self._stopping = asyncio.Event()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    def application(self) -> web.Application:
         self._stopping = asyncio.Event()
 
         @web.middleware
@@ -216,38 +218,17 @@ class FakeOpenAI:
         )
         app.router.add_post("/openai/deployments/{deployment}/embeddings", self._embeddings)
         app.router.add_get("/openai/models", self._models)
-        # A short shutdown timeout: stop() must not wait a minute on a delayed answer.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        return app
 
-    async def stop(self) -> None:
+    async def wake_waiting(self) -> None:
         # Wake delayed and hung handlers so cleanup does not wait on them.
         self._stopping.set()
         self._unhung.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeOpenAI is not started")
-        return self._port
 
     @property
     def url(self) -> str:
         """Base URL for ``AsyncOpenAI(base_url=...)``."""
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
+        return f"{self.origin}/v1"
 
     @property
     def azure_endpoint(self) -> str:

@@ -20,7 +20,6 @@ from bot.kb.formats.common import ParsedSource, UnsupportedSource
 from bot.kb.formats.faq import parse_csv, parse_jsonl
 from bot.kb.formats.html import parse_html
 from bot.kb.formats.markdown import parse_markdown
-from bot.kb.formats.rst import parse_rst
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -36,12 +35,22 @@ _BOM = b"\xef\xbb\xbf"
 
 # (path label, raw bytes, decoded text, title from the file name) -> articles
 _Parser = Callable[[str, bytes, str, str], ParsedSource]
+
+
+def _parse_rst(path_label: str, raw: bytes, text: str, fallback: str) -> ParsedSource:
+    # docutils is large: loaded only when a reStructuredText file is read, never by the
+    # running bot's other work (its objects would slow every full garbage collection).
+    from bot.kb.formats.rst import parse_rst
+
+    return parse_rst(path_label, raw, text, fallback)
+
+
 _PARSERS: dict[str, _Parser] = {
     ".md": parse_markdown,
     ".markdown": parse_markdown,
     ".txt": parse_markdown,
     ".text": parse_markdown,
-    ".rst": parse_rst,
+    ".rst": _parse_rst,
     ".html": parse_html,
     ".htm": parse_html,
     ".csv": parse_csv,

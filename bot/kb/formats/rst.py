@@ -15,6 +15,7 @@ understood; registering them is this module's one side effect on docutils, made 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from functools import partial
 from typing import Any, ClassVar
@@ -94,9 +95,15 @@ _DROPPED_INLINE: tuple[type[Any], ...] = (
 )
 
 
+# docutils keeps process-wide state (its directive and role registries): one parse at a time,
+# whichever thread runs it.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def parse_rst(path_label: str, raw: bytes, text: str, fallback: str) -> ParsedSource:
     try:
-        document = publish_doctree(text, parser=_Parser(), settings_overrides=_SETTINGS)
+        with _ONE_AT_A_TIME:
+            document = publish_doctree(text, parser=_Parser(), settings_overrides=_SETTINGS)
         sections = Sections()
         _file_sections(document, 1, sections)
     except RecursionError:
