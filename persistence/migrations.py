@@ -271,4 +271,37 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX slack_requests_expiry ON slack_requests(expires_at)",
         ],
     ),
+    (
+        "0010_knowledge_sources",
+        [
+            # Where knowledge comes from (a folder of files, a website, a help desk, a wiki),
+            # each synced on its own schedule. Settings hold no secrets: a connector's token is
+            # read from the environment variable the settings name.
+            """CREATE TABLE kb_sources (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                settings TEXT NOT NULL,
+                every_seconds REAL,
+                created_at REAL NOT NULL,
+                sync_owner TEXT,
+                sync_until REAL,
+                last_started_at REAL,
+                last_finished_at REAL,
+                last_result TEXT
+            )""",
+            # Each page a source's last sync stored: to skip it when unchanged (its validators
+            # and text hash), and to retire its article when the source no longer has it.
+            """CREATE TABLE kb_source_pages (
+                source_id INTEGER NOT NULL REFERENCES kb_sources(id) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                article_source TEXT NOT NULL,
+                etag TEXT,
+                last_modified TEXT,
+                content_hash TEXT NOT NULL,
+                synced_at REAL NOT NULL,
+                PRIMARY KEY (source_id, key)
+            )""",
+        ],
+    ),
 ]

@@ -6,17 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.cli.knowledge import open_knowledge
 from bot.cli.progress import ProgressBar
-from bot.kb.base import KnowledgeBase
 from bot.kb.retrieval import Lookup
 from bot.settings.environment import Settings
-from persistence.connect import database_for
-from persistence.knowledge import KnowledgeRepository
 
 
 def add_kb_commands(sub: Any) -> None:
@@ -59,20 +55,9 @@ def add_kb_commands(sub: Any) -> None:
     remove = kb_sub.add_parser("remove", help="remove one article")
     remove.add_argument("id", type=int)
     kb_sub.add_parser("stats", help="how big the knowledge base is")
+    from bot.cli.kb_sources import add_source_commands
 
-
-@asynccontextmanager
-async def open_knowledge(settings: Settings) -> AsyncIterator[KnowledgeBase]:
-    from bot.runtime.runtime import knowledge_base
-
-    db = database_for(settings)
-    await db.open()
-    kb = knowledge_base(settings, KnowledgeRepository(db))
-    try:
-        yield kb
-    finally:
-        await kb.retriever.close()
-        await db.close()
+    add_source_commands(kb_sub)
 
 
 def lookup_json(lookup: Lookup) -> dict[str, Any]:
@@ -101,6 +86,10 @@ async def run_kb(settings: Settings, args: argparse.Namespace) -> int:
         from bot.cli.kb_check import run_check
 
         return await run_check(settings, args)
+    if args.kb_command == "source":
+        from bot.cli.kb_sources import run_sources
+
+        return await run_sources(settings, args)
     async with open_knowledge(settings) as kb:
         command = args.kb_command
         if command == "import":

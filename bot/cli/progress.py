@@ -17,8 +17,16 @@ class ProgressBar:
         self.unit = unit
         self.shown = False
 
-    def __call__(self, done: int, total: int) -> None:
-        if total < PROGRESS_MIN_FILES or not self.stream.isatty():
+    def __call__(self, done: int, total: int | None) -> None:
+        """``total`` None: not known yet (a crawl finds its pages as it goes)."""
+        if not self.stream.isatty():
+            return
+        if total is None:
+            self.stream.write(f"\r{done} {self.unit}")
+            self.stream.flush()
+            self.shown = True
+            return
+        if total < PROGRESS_MIN_FILES:
             return
         width = 30
         filled = width * done // total

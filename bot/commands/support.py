@@ -10,13 +10,14 @@ from urllib.parse import parse_qs
 from bot.commands.admin import ADMIN_COMMANDS, AdminCommands
 from bot.commands.reply import CommandReply
 from bot.kb.base import KnowledgeBase
+from bot.kb.sources.sync import SourceSync
 from bot.ops.stats import compute, stats_lines
 from bot.ops.trace import trace_lines
 from bot.review.saved_articles import WRITERS_ONLY, ArticleDesk, article_errors, may_write_articles
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
-from bot.slack.blocks.command_replies import help_text, kb_search_text
+from bot.slack.blocks.command_replies import help_text, kb_search_text, sources_text
 from bot.slack.blocks.modals import kb_add_modal, kb_added_view
 from bot.slack.blocks.trace import trace_modal
 from bot.slack.interactions import FormResult, ReviewOutcome, id_number, unknown_card
@@ -24,6 +25,7 @@ from bot.slack.people import People, admins_only
 from bot.slack.text import escape
 from bot.tickets.handoffs import Handoffs
 from persistence.repos import Repositories
+from persistence.sources import SourceRepository
 from persistence.stats import StatsRepository
 
 
@@ -39,8 +41,10 @@ class SupportCommands:
         admin: AdminCommands,
         *,
         articles: ArticleDesk,
+        sources: SourceSync | None = None,
     ) -> None:
         self.settings = settings
+        self.sources = sources
         self.articles = articles
         self.config = config
         self.admin = admin
@@ -88,6 +92,8 @@ class SupportCommands:
             if not query:
                 return CommandReply("Usage: `/support kb search how do I export a report`")
             return CommandReply(kb_search_text(await self.knowledge.lookup(query, limit=3)))
+        if action == "sources":
+            return await self.kb_sources(words[1:], user_id=user_id, is_admin=is_admin)
         if action == "add":
             if not await may_write_articles(self.people, user_id):
                 return CommandReply(WRITERS_ONLY)
@@ -104,7 +110,31 @@ class SupportCommands:
                 return CommandReply(f"There is no article #{article_id}.")
             return CommandReply(f"Removed article #{article_id}, “{found[0].title}”.")
         return CommandReply(
-            "Usage: `/support kb search QUESTION`, `/support kb add`, `/support kb remove ID`"
+            "Usage: `/support kb search QUESTION`, `/support kb add`, `/support kb remove ID`,"
+            " `/support kb sources [sync NAME]`"
+        )
+
+    async def kb_sources(self, words: list[str], *, user_id: str, is_admin: bool) -> CommandReply:
+        """``/support kb sources``: the sources and their freshness (the support team);
+        ``/support kb sources sync NAME``: a sync now, as a job (admins)."""
+        if not await self.people.can_review(user_id) and not is_admin:
+            return CommandReply("Only the support team can see the knowledge sources.")
+        repo = SourceRepository(self.repos.db)
+        if not words:
+            return CommandReply(sources_text(await repo.all()))
+        usage = "Usage: `/support kb sources` or `/support kb sources sync NAME`"
+        if words[0].lower() != "sync" or len(words) != 2:
+            return CommandReply(usage)
+        if not is_admin:
+            return CommandReply(admins_only("sync knowledge sources"))
+        source = await repo.named(words[1])
+        if source is None or self.sources is None:
+            names = ", ".join(f"`{s.name}`" for s in await repo.all()) or "none yet"
+            return CommandReply(f"There is no source `{escape(words[1][:80])}` (sources: {names}).")
+        asked = f"asked:{user_id}:{int(time.time())}"
+        await self.sources.request(self.repos.jobs, source, occasion=asked)
+        return CommandReply(
+            f"Syncing *{escape(source.name)}* now; `/support kb sources` shows how it went."
         )
 
     async def on_ticket(

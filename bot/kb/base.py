@@ -146,6 +146,13 @@ class KnowledgeBase:
         summary.problems += [(str(file), problem) for problem in parsed.problems]
         return parsed.articles
 
+    async def remove_under(self, paths: list[str]) -> int:
+        """Remove the articles imported from these files and folders (a ``files`` source's)."""
+        roots = list(paths)  # stored resolved (``support-bot kb source add``)
+        known = await self.repo.content_hashes()
+        gone = [source for source in known if _under(source, roots)]
+        return await self.repo.remove(await self.repo.ids_for_sources(gone))
+
     async def add_article(
         self, *, title: str, body: str, url: str | None, author: str, source: str | None = None
     ) -> int:

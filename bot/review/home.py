@@ -15,11 +15,13 @@ from bot.review.deliveries import describe, undelivered
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import DEFAULT, MODE_MEANINGS, ConfigSnapshot, LiveConfig
+from bot.slack.blocks.command_replies import source_line
 from bot.slack.blocks.common import category_list
 from bot.slack.blocks.home import HOME_PAGE_SIZE, HomeContent, home_view
 from bot.slack.people import People
 from bot.slack.text import slack_error
 from persistence.repos import Repositories
+from persistence.sources import SourceRepository
 from persistence.stats import StatsRepository
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class HomeDesk:
                 is_reviewer=False,
                 is_admin=is_admin,
                 config_lines=config_lines(self.settings, self.config.current) if is_admin else [],
+                source_lines=await self._source_lines() if is_admin else [],
             )
         now = time.time()
         waiting, total = await self.repos.escalations.desk_page(
@@ -125,8 +128,12 @@ class HomeDesk:
                 await compute(StatsRepository(self.repos.db), self.settings, since=now - 7 * 86400)
             ),
             config_lines=config,
+            source_lines=await self._source_lines() if is_admin else [],
             now=now,
         )
+
+    async def _source_lines(self) -> list[str]:
+        return [source_line(s) for s in await SourceRepository(self.repos.db).all()]
 
     async def publish(self, user_id: str, page: int = 0) -> None:
         view = home_view(await self.content(user_id, page))

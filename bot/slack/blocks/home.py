@@ -31,6 +31,8 @@ class HomeContent:
     mine: list[OwnedTicket] = field(default_factory=list)
     today: dict[str, int] = field(default_factory=dict)
     config_lines: list[str] = field(default_factory=list)
+    # For admins: each knowledge source and how fresh it is (``command_replies.source_line``).
+    source_lines: list[str] = field(default_factory=list)
     now: float = 0.0
     week_line: str = ""
     # escalation id -> what of its ticket was not delivered, and why ("The holding reply: ...")
@@ -58,6 +60,7 @@ def home_view(home: HomeContent) -> dict[str, Any]:
         )
         if home.is_admin and home.config_lines:
             blocks.append(section("*Configuration*\n" + "\n".join(home.config_lines)))
+        blocks += _sources(home)
         return {"type": "home", "blocks": blocks}
     today = home.today
     blocks.append(
@@ -135,7 +138,16 @@ def home_view(home: HomeContent) -> dict[str, Any]:
     if home.is_admin and home.config_lines:
         blocks.append({"type": "divider"})
         blocks.append(section("*Configuration*\n" + "\n".join(home.config_lines)))
+    blocks += _sources(home)
     return {"type": "home", "blocks": blocks[:HOME_BLOCKS_MAX]}
+
+
+def _sources(home: HomeContent) -> list[Block]:
+    """For admins: the knowledge sources and their freshness, in one section."""
+    if not (home.is_admin and home.source_lines):
+        return []
+    lines = "\n".join(f"• {line}" for line in home.source_lines)
+    return [section("*Knowledge sources*\n" + lines)]
 
 
 def _home_button(escalation_id: int, action_id: str, label: str, style: str | None = None) -> Block:
