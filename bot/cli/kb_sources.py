@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -15,13 +16,26 @@ from urllib.parse import urlsplit
 from bot.cli.knowledge import open_knowledge
 from bot.cli.progress import ProgressBar
 from bot.kb.sources.base import describe_result
-from bot.kb.sources.connectors import KINDS, Connectors
+from bot.kb.sources.connectors import KINDS, TOKEN_ENV, Connectors
 from bot.kb.sources.sync import SourceSync
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from persistence.sources import KbSource, SourceExists, SourceRepository
 
-DEFAULT_EVERY = {"files": "1h", "website": "24h"}
+DEFAULT_EVERY = {
+    "files": "1h",
+    "website": "24h",
+    "zendesk": "1h",
+    "notion": "1h",
+    "confluence": "1h",
+}
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SUBDOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*", re.IGNORECASE)
+WHERE = (
+    "files: the files and folders; website: the start URL; zendesk: the subdomain (acme for"
+    " acme.zendesk.com); notion: root page ids (none: every page shared with the integration);"
+    " confluence: the site URL and the space key"
+)
 
 
 def add_source_commands(kb_sub: Any) -> None:
@@ -30,9 +44,7 @@ def add_source_commands(kb_sub: Any) -> None:
     add = sub.add_parser("add", help="add a source (it syncs on its schedule, or with `sync`)")
     add.add_argument("kind", choices=KINDS)
     add.add_argument("name", help="a short name to refer to it (e.g. help-centre)")
-    add.add_argument(
-        "where", nargs="+", help="files: the files and folders; website: the start URL"
-    )
+    add.add_argument("where", nargs="*", help=WHERE)
     add.add_argument(
         "--every",
         help="how often it syncs, e.g. 6h or 1d, or 'off' for only when asked"
@@ -41,6 +53,26 @@ def add_source_commands(kb_sub: Any) -> None:
     add.add_argument("--max-pages", type=int, default=500, help="website: pages at most")
     add.add_argument(
         "--crawl-delay", type=float, default=0.5, help="website: seconds between requests"
+    )
+    add.add_argument(
+        "--token-env",
+        help="zendesk, notion, confluence: the environment variable holding the API token"
+        f" (default {', '.join(f'{k}: {v}' for k, v in TOKEN_ENV.items())}); the token itself"
+        " is never stored",
+    )
+    add.add_argument(
+        "--email", help="zendesk, confluence: the account the API token belongs to (Basic auth)"
+    )
+    add.add_argument("--locale", help="zendesk: the help centre's locale (e.g. en-us)")
+    add.add_argument(
+        "--api-url",
+        help="zendesk, notion: the API's address when it is not the public one"
+        " (a gateway, or a test server)",
+    )
+    add.add_argument(
+        "--include-restricted",
+        action="store_true",
+        help="zendesk: also articles restricted to signed-in users (customers will see them)",
     )
     listing = sub.add_parser("list", help="the sources, their schedules and last syncs")
     listing.add_argument("--json", action="store_true", help="one JSON object per source")
@@ -53,11 +85,15 @@ def add_source_commands(kb_sub: Any) -> None:
 def source_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The stored settings of a new source, or ValueError saying what is wrong."""
     if args.kind == "files":
+        if not args.where:
+            raise ValueError("a files source needs at least one file or folder")
         paths = [str(Path(p).resolve()) for p in args.where]
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
             raise ValueError(f"no such file or folder: {', '.join(missing)}")
         return {"paths": paths}
+    if args.kind in TOKEN_ENV:
+        return _api_settings(args)
     if len(args.where) != 1:
         raise ValueError("a website source starts from one URL")
     url = args.where[0]
@@ -69,6 +105,42 @@ def source_settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.crawl_delay < 0:
         raise ValueError("--crawl-delay cannot be negative")
     return {"url": url, "max_pages": args.max_pages, "crawl_delay": args.crawl_delay}
+
+
+def _api_settings(args: argparse.Namespace) -> dict[str, Any]:
+    token_env = args.token_env or TOKEN_ENV[args.kind]
+    if not ENV_NAME.fullmatch(token_env):
+        raise ValueError(f"--token-env takes a variable's name, like {TOKEN_ENV[args.kind]}")
+    settings: dict[str, Any] = {"token_env": token_env}
+    if args.email:
+        settings["email"] = args.email
+    if args.api_url:
+        parts = urlsplit(args.api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"--api-url is not a web address: {args.api_url!r}")
+        settings["api_url"] = args.api_url.rstrip("/")
+    if args.kind == "zendesk":
+        if len(args.where) != 1 or not SUBDOMAIN.fullmatch(args.where[0]):
+            raise ValueError("a zendesk source takes its subdomain: acme for acme.zendesk.com")
+        settings["subdomain"] = args.where[0]
+        if args.locale:
+            settings["locale"] = args.locale
+        settings["include_restricted"] = bool(args.include_restricted)
+    elif args.kind == "notion":
+        settings["root_page_ids"] = list(args.where)
+    else:
+        if len(args.where) != 2:
+            raise ValueError(
+                "a confluence source takes the site and the space key:"
+                " https://acme.atlassian.net DOCS"
+            )
+        url, space = args.where
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"not a web address: {url!r} (give https://…)")
+        settings["base_url"] = url.rstrip("/")
+        settings["space_key"] = space
+    return settings
 
 
 def schedule(text: str) -> float | None:

@@ -6,10 +6,12 @@ Environment names are the public contract (docs/configuration.md). Nothing else 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -299,3 +301,12 @@ def problems_for_start(settings: Settings) -> list[str]:
             " would be visible to customers"
         )
     return problems
+
+
+def secret_named(name: str) -> str | None:
+    """The value of the environment variable ``name`` (or of ``.env``), for a secret a stored
+    setting names rather than holds (a knowledge source's API token). None when unset."""
+    value = os.environ.get(name)
+    if value is None and Path(".env").is_file():
+        value = dotenv_values(".env").get(name)
+    return value or None

@@ -7,7 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+from tests.fakes.confluence_api import EMAIL as CONFLUENCE_EMAIL
+from tests.fakes.confluence_api import TOKEN as CONFLUENCE_TOKEN
+from tests.fakes.confluence_api import ConfluenceAPI
 from tests.fakes.help_centre import HelpCentre
+from tests.fakes.notion_api import TOKEN as NOTION_TOKEN
+from tests.fakes.notion_api import FakeNotion, bullet, heading, paragraph
+from tests.fakes.zendesk_api import ZendeskAPI
 from tests.scenarios.test_cli import run
 from tests.utils.databases import empty_database_url
 from tests.utils.harness import KB_DIR
@@ -94,3 +100,107 @@ async def test_a_website_source_follows_a_help_centre_as_it_changes(tmp_path: Pa
         assert json.loads(out)["results"][0]["title"] == "Export a report as CSV"
         code, out, _ = await run(env, tmp_path, "kb", "list")
         assert "Getting started with Acme" not in out
+
+
+async def test_a_confluence_space_syncs_with_a_token_named_not_stored(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {"DATABASE_URL": empty_database_url(tmp_path, "kb.db")}
+    async with ConfluenceAPI() as confluence:
+        code, out, err = await run(
+            env,
+            tmp_path,
+            *("kb", "source", "add", "confluence", "wiki", confluence.origin, "DOCS"),
+            *("--email", CONFLUENCE_EMAIL, "--token-env", "ACME_WIKI_TOKEN"),
+        )
+        assert code == 0, err
+        # Without the variable, the sync says which one to set, and nothing is stored.
+        code, out, _ = await run(env, tmp_path, "kb", "source", "sync", "wiki")
+        assert code == 1 and "ACME_WIKI_TOKEN is not set" in out
+        assert CONFLUENCE_TOKEN not in out
+
+        with_token = env | {"ACME_WIKI_TOKEN": CONFLUENCE_TOKEN}
+        code, out, err = await run(with_token, tmp_path, "kb", "source", "sync", "wiki")
+        assert code == 0, err + out
+        assert "wiki: 6 added" in out, out
+        code, out, _ = await run(env, tmp_path, "kb", "search", "refund", "--json")
+        best = json.loads(out)["results"][0]
+        assert best["title"] == "Refunds and cancellations"
+        assert best["source"].startswith(confluence.origin + "/wiki/")
+
+        confluence.trash(confluence.id_of("Invoices"))
+        code, out, _ = await run(with_token, tmp_path, "kb", "source", "sync", "wiki")
+        assert "0 added, 0 changed, 1 removed, 5 unchanged" in out, out
+        # The token is in no stored setting.
+        code, out, _ = await run(env, tmp_path, "kb", "source", "list", "--json")
+        assert CONFLUENCE_TOKEN not in out and '"token_env": "ACME_WIKI_TOKEN"' in out
+
+
+async def test_a_notion_workspace_syncs_the_pages_shared_with_the_integration(
+    tmp_path: Path,
+) -> None:
+    env = base_env(tmp_path) | {
+        "DATABASE_URL": empty_database_url(tmp_path, "kb.db"),
+        "NOTION_TOKEN": NOTION_TOKEN,
+    }
+    async with FakeNotion() as notion:
+        refunds = notion.add_page(
+            "Refunds",
+            [
+                paragraph("Annual plans can be refunded."),
+                heading(2, "Within 30 days"),
+                bullet("Full refund to the original card."),
+                heading(2, "After 30 days"),
+                paragraph("A prorated credit for the months left."),
+            ],
+        )
+        notion.add_page("Exports", [paragraph("Reports export as CSV from the Export menu.")])
+        code, out, err = await run(
+            env,
+            tmp_path,
+            *("kb", "source", "add", "notion", "notes", "--api-url", notion.origin),
+        )
+        assert code == 0, err
+        code, out, err = await run(env, tmp_path, "kb", "source", "sync", "notes")
+        assert code == 0, err + out
+        assert "notes: 2 added" in out, out
+        code, out, _ = await run(env, tmp_path, "kb", "search", "prorated", "credit", "--json")
+        best = json.loads(out)["results"][0]
+        assert best["title"] == "Refunds" and best["heading"].endswith("After 30 days")
+        assert best["source"] == notion.page_url(refunds)
+
+        notion.trash(refunds)
+        code, out, _ = await run(env, tmp_path, "kb", "source", "sync", "notes")
+        assert "0 added, 0 changed, 1 removed, 1 unchanged" in out, out
+
+
+async def test_a_zendesk_help_centre_syncs_its_public_articles_only(tmp_path: Path) -> None:
+    async with ZendeskAPI() as zendesk:
+        env = base_env(tmp_path) | {
+            "DATABASE_URL": empty_database_url(tmp_path, "kb.db"),
+            "ZENDESK_API_TOKEN": zendesk.api_token,
+        }
+        refunds = zendesk.add_article(
+            "Refunds", "<p>Annual plans:</p><h2>Within 30 days</h2><p>A full refund.</p>"
+        )
+        zendesk.add_article("Exports", "<p>Reports export as CSV.</p>", labels=["reports"])
+        zendesk.add_article("Unpublished", "<p>Not yet.</p>", draft=True)
+        zendesk.add_article("Agents only", "<p>Internal macro list.</p>", user_segment_id=7)
+        code, out, err = await run(
+            env,
+            tmp_path,
+            *("kb", "source", "add", "zendesk", "guide", "acme", "--email", zendesk.email),
+            *("--api-url", zendesk.origin),
+        )
+        assert code == 0, err
+        code, out, err = await run(env, tmp_path, "kb", "source", "sync", "guide")
+        assert code == 0, err + out
+        assert "guide: 2 added" in out, out
+        code, out, _ = await run(env, tmp_path, "kb", "list")
+        assert "Refunds" in out and "Exports" in out
+        assert "Unpublished" not in out and "Agents only" not in out
+        code, out, _ = await run(env, tmp_path, "kb", "search", "full", "refund", "--json")
+        best = json.loads(out)["results"][0]
+        assert best["source"] == zendesk.html_url(refunds.id)  # what customers are sent to
+
+        zendesk.delete(refunds.id)
+        code, out, _ = await run(env, tmp_path, "kb", "source", "sync", "guide")
+        assert "0 added, 0 changed, 1 removed, 1 unchanged" in out, out

@@ -69,7 +69,8 @@ def article_source(source: KbSource, key: str) -> str:
 
 
 def page_hash(page: Page) -> str:
-    return hashlib.sha256(f"{page.title}\n{page.url or ''}\n{page.text}".encode()).hexdigest()
+    fields = (page.title, page.url or "", page.tags, page.text)
+    return hashlib.sha256("\n".join(fields).encode()).hexdigest()
 
 
 def page_article(source: KbSource, page: Page, content_hash: str) -> ArticleInput:
