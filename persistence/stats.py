@@ -19,6 +19,18 @@ class TicketFacts:
     first_response_at: float | None  # first answer from our side (not the holding reply)
 
 
+@dataclass(frozen=True)
+class GapTicket:
+    """A ticket whose search found nothing that fits (``knowledge_gaps``)."""
+
+    ticket_id: int
+    channel_id: str
+    thread_ts: str
+    keywords: list[str]
+    question: str
+    answered_escalation: int | None  # its reply, sent by a person, can become an article
+
+
 class StatsRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -94,24 +106,31 @@ class StatsRepository:
         )
         return {r["verdict"]: int(r["n"]) for r in rows}
 
-    async def knowledge_gaps(self, since: float, until: float, *, limit: int) -> list[Any]:
-        """Tickets in the period whose search found nothing that fits: their keywords and first
-        question, newest first (the caller groups them)."""
+    async def knowledge_gaps(self, since: float, until: float, *, limit: int) -> list[GapTicket]:
+        """Tickets in the period whose search found nothing that fits, newest first (the caller
+        groups them): their keywords, first question, thread, and the latest escalation whose
+        reply a person sent (approved or edited), if any."""
         rows = await self.db.fetchall(
-            "SELECT t.id, t.classification, (SELECT text FROM ticket_turns u WHERE"
-            "   u.ticket_id = t.id AND u.role = 'customer' ORDER BY u.id LIMIT 1) AS question"
+            "SELECT t.id, t.channel_id, t.thread_ts, t.classification, (SELECT text FROM"
+            "   ticket_turns u WHERE u.ticket_id = t.id AND u.role = 'customer' ORDER BY u.id"
+            "   LIMIT 1) AS question, (SELECT e.id FROM escalations e WHERE e.ticket_id = t.id"
+            "   AND e.state IN ('approved', 'edited') AND e.final_text IS NOT NULL"
+            "   ORDER BY e.id DESC LIMIT 1) AS answered"
             " FROM tickets t WHERE t.created_at >= ? AND t.created_at < ?"
             " AND CAST(json_extract(t.retrieval, '$.fits') AS INTEGER) = 0"
             " ORDER BY t.id DESC LIMIT ?",
             (since, until, limit),
         )
         return [
-            (
-                r["id"],
-                (json.loads(r["classification"]) or {}).get("keywords") or []
+            GapTicket(
+                ticket_id=int(r["id"]),
+                channel_id=r["channel_id"],
+                thread_ts=r["thread_ts"],
+                keywords=(json.loads(r["classification"]) or {}).get("keywords") or []
                 if r["classification"]
                 else [],
-                r["question"] or "",
+                question=r["question"] or "",
+                answered_escalation=int(r["answered"]) if r["answered"] is not None else None,
             )
             for r in rows
         ]

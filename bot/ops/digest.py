@@ -8,14 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
 from bot.jobs import kinds as jobkinds
 from bot.ops.stats import compute, stats_lines
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
-from bot.slack.blocks.digest import digest_message
+from bot.slack.blocks.digest import TICKETS_SHOWN, Gap, digest_message
+from bot.slack.text import message_link
 from persistence.repos import Repositories
 from persistence.retention import RetentionRepository
 from persistence.stats import StatsRepository
@@ -35,8 +36,10 @@ class DigestJob:
         repos: Repositories,
         *,
         owner: str,
+        workspace_url: str = "https://slack.com/",
     ) -> None:
         self.settings = settings
+        self.workspace_url = workspace_url
         self.config = config
         self.repos = repos
         self.stats = StatsRepository(repos.db)
@@ -89,14 +92,25 @@ class DigestJob:
         log.info("daily digest for %s queued", day)
         return day
 
-    async def knowledge_gaps(self, since: float, until: float) -> list[tuple[str, int, str]]:
-        """(topic, how many questions, an example) for the most common no-fit topics."""
+    async def knowledge_gaps(self, since: float, until: float) -> list[Gap]:
+        """The most common no-fit topics: how many questions, an example, the tickets, and a
+        sent reply to write an article from (the newest, where there is one)."""
         rows = await self.stats.knowledge_gaps(since, until, limit=GAP_SAMPLE)
         counts: Counter[str] = Counter()
         example: dict[str, str] = {}
-        for _, keywords, question in rows:
-            topics = [k.strip().lower() for k in keywords if k.strip()] or ["(no keywords)"]
+        tickets: defaultdict[str, list[tuple[int, str]]] = defaultdict(list)
+        write_from: dict[str, int] = {}
+        for row in rows:
+            topics = [k.strip().lower() for k in row.keywords if k.strip()] or ["(no keywords)"]
+            link = message_link(self.workspace_url, row.channel_id, row.thread_ts)
             for topic in dict.fromkeys(topics):
                 counts[topic] += 1
-                example.setdefault(topic, question)
-        return [(topic, n, example[topic]) for topic, n in counts.most_common(GAPS_SHOWN)]
+                example.setdefault(topic, row.question)
+                if len(tickets[topic]) < TICKETS_SHOWN:
+                    tickets[topic].append((row.ticket_id, link))
+                if row.answered_escalation is not None:
+                    write_from.setdefault(topic, row.answered_escalation)
+        return [
+            Gap(topic, n, example[topic], tickets[topic], write_from.get(topic))
+            for topic, n in counts.most_common(GAPS_SHOWN)
+        ]

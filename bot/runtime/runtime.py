@@ -250,7 +250,9 @@ class BotRuntime:
             self.retention.run_daily, "cron", hour=3, minute=0, id="retention", timezone="UTC"
         )
         self._scheduler.add_job(self.retention.run_daily, id="retention-at-start")
-        self.digest = DigestJob(settings, config, repos, owner=worker.owner)
+        self.digest = DigestJob(
+            settings, config, repos, owner=worker.owner, workspace_url=workspace.url
+        )
         self._scheduler.add_job(self.digest.maybe_post, "interval", minutes=10, id="digest")
         self._scheduler.add_job(self.digest.maybe_post, id="digest-at-start")
         self._scheduler.add_job(

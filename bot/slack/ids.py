@@ -62,10 +62,10 @@ ACTION_RETRY_DELIVERY = "delivery_retry"
 ACTION_HOME_PAGE = "home_page"
 
 
-def home_action(action_id: str, escalation_id: int) -> str:
-    """A card button's action id made unique within the App Home view (``escalation_approve.7``);
-    the handlers match both forms."""
-    return f"{action_id}.{escalation_id}"
+def home_action(action_id: str, n: int) -> str:
+    """A card button's action id made unique within a view or message that shows several (App
+    Home's rows: ``escalation_approve.7``; the digest's gaps); the handlers match both forms."""
+    return f"{action_id}.{n}"
 
 
 def action_pattern(action_id: str) -> str:

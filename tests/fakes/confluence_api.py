@@ -43,6 +43,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.sandbox.local_server import LocalServer
+from tests.fakes.recorded import Seen
 
 __all__ = ["ARTICLES", "EMAIL", "TOKEN", "ConfluenceAPI", "FakePage", "Seen"]
 
@@ -124,16 +125,6 @@ TRAPS: dict[str, tuple[str, str]] = {
     "Deleted page": ("trashed", "<p>Moved to the trash.</p>"),
 }
 RESTRICTED_TITLE = "Support runbook (staff only)"
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One request as it arrived."""
-
-    method: str
-    path: str  # without the query string
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
 
 
 @dataclass

@@ -39,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.local_server import LocalServer
+from tests.fakes.recorded import Seen
 
 __all__ = [
     "FIRST_EDITED",
@@ -69,17 +70,6 @@ USER_ID = "c2f20311-9e54-4d11-8c79-7398424ae41e"
 MAX_PAGE_SIZE = 100
 
 Spec = dict[str, Any]  # a block as the builders make it: {"type": t, t: {...}, "children": [...]}
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One request as it arrived."""
-
-    method: str
-    path: str  # without the query string
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: dict[str, Any] | None
 
 
 @dataclass

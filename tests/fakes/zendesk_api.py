@@ -37,6 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.local_server import LocalServer
+from tests.fakes.recorded import Seen
 
 __all__ = ["FIRST_CHANGE", "FakeArticle", "Seen", "Translation", "ZendeskAPI"]
 
@@ -45,16 +46,6 @@ EXPORT_PATHS = (
     "/api/v2/help_center/incremental/articles",
     "/api/v2/help_center/incremental/articles.json",
 )
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One request as it arrived."""
-
-    method: str
-    path: str  # without the query string
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
 
 
 @dataclass

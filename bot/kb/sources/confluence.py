@@ -45,7 +45,6 @@ the space's URL says why, and nothing is retired.
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import json
 import logging
@@ -53,7 +52,6 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -63,6 +61,7 @@ from bs4.element import NavigableString
 from markdownify import ATX, MarkdownConverter
 
 from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.http import retry_after, scrub, token_authorization
 from bot.kb.sources.website import DEFAULT_USER_AGENT
 from bot.settings.network import proxy_for
 
@@ -133,13 +132,7 @@ class ConfluenceSource:
         self._complete = False
         token = token.strip()
         email = (email or "").strip() or None
-        if email:
-            credentials = base64.b64encode(f"{email}:{token}".encode()).decode("ascii")
-            authorization = f"Basic {credentials}"
-            self._secrets: tuple[str, ...] = (token, credentials)
-        else:
-            authorization = f"Bearer {token}"
-            self._secrets = (token,)
+        authorization, self._secrets = token_authorization(token, basic_user=email)
         self._headers = {
             "Authorization": authorization,
             "Accept": "application/json",
@@ -383,9 +376,7 @@ class ConfluenceSource:
         return f"{what}: Confluence answered HTTP {reply.status}{detail}"
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[hidden]")
-        return text
+        return scrub(text, self._secrets, mark="[hidden]")
 
     def _progress(self, done: int, total: int | None) -> None:
         if self.on_progress is not None:
@@ -478,19 +469,9 @@ def _link_next(header: str) -> str | None:
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait: ``Retry-After`` (seconds or an HTTP date), else ``X-RateLimit-Reset``
     (an ISO 8601 time); None when neither says. ``headers`` has lower-case names."""
-    value = headers.get("retry-after", "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    seconds = retry_after(headers.get("retry-after"))
+    if seconds is not None:
+        return seconds
     reset = headers.get("x-ratelimit-reset", "").strip()
     if reset:
         try:

@@ -62,7 +62,6 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -71,6 +70,7 @@ from notion_client.errors import HTTPResponseError
 from notion_client.helpers import extract_page_id
 
 from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.http import retry_after
 from bot.settings.network import proxy_for, tls_context
 
 __all__ = ["DEFAULT_BASE_URL", "NotionSource", "blocks_to_markdown"]
@@ -260,22 +260,8 @@ class NotionSource:
 
     def _retry_after(self, headers: httpx.Headers | None) -> float | None:
         """``Retry-After`` in seconds (a number, or an HTTP date), capped at ``max_retry_wait``."""
-        value = (headers or httpx.Headers()).get("retry-after")
-        if not value:
-            return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - self._clock()).total_seconds()
-        if seconds != seconds:  # NaN
-            return None
-        return min(max(seconds, 0.0), self.max_retry_wait)
+        seconds = retry_after((headers or httpx.Headers()).get("retry-after"), now=self._clock())
+        return None if seconds is None else min(seconds, self.max_retry_wait)
 
     async def _take_turn(self) -> None:
         """Wait until ``request_interval`` has passed since the last request."""

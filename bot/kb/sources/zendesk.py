@@ -48,14 +48,12 @@ export's URL says why); an article that cannot be read is ``Failed`` and the lis
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
@@ -64,6 +62,7 @@ from bs4 import BeautifulSoup, Tag
 from markdownify import ATX, MarkdownConverter
 
 from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.http import retry_after, scrub, token_authorization
 from bot.kb.sources.website import DEFAULT_USER_AGENT
 from bot.settings.network import proxy_for
 
@@ -148,13 +147,9 @@ class ZendeskSource:
         self._sleep = sleep
         self._complete = False
         token = token.strip()
-        if self.email:
-            credentials = base64.b64encode(f"{self.email}/token:{token}".encode()).decode()
-            authorization = f"Basic {credentials}"
-            self._secrets: tuple[str, ...] = (token, credentials)
-        else:
-            authorization = f"Bearer {token}"
-            self._secrets = (token,)
+        # An API token goes as HTTP Basic "{email}/token:{token}"; without an email it is OAuth.
+        user = f"{self.email}/token" if self.email else None
+        authorization, self._secrets = token_authorization(token, basic_user=user)
         self._headers = {
             "Authorization": authorization,
             "Accept": "application/json",
@@ -373,10 +368,7 @@ class ZendeskSource:
         return float(self.backoff * 2 ** (attempt - 1))
 
     def _scrub(self, text: str) -> str:
-        """``text`` without the secret, should an error message ever have echoed it."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[secret]")
-        return text
+        return scrub(text, self._secrets)
 
 
 # ---------------------------------------------------------------------- requests: helpers
@@ -439,21 +431,9 @@ def _error_detail(body: bytes) -> str:
 
 
 def _retry_after(value: str | None, fallback: float) -> float:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return fallback
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return fallback
+    """Seconds to wait from a ``Retry-After`` header, or ``fallback`` when it says nothing."""
+    seconds = retry_after(value)
+    return fallback if seconds is None else seconds
 
 
 def _next_params(next_page: object, end_time: object) -> dict[str, str] | None:

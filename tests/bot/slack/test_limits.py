@@ -25,7 +25,7 @@ from bot.slack.blocks.card import (
     reminder_message,
 )
 from bot.slack.blocks.common import OutgoingMessage, button, context, plain, section
-from bot.slack.blocks.digest import digest_message
+from bot.slack.blocks.digest import Gap, digest_message
 from bot.slack.blocks.home import HOME_PAGE_SIZE, HomeContent, home_view
 from bot.slack.blocks.modals import (
     answer_question_modal,
@@ -322,7 +322,11 @@ def test_overlong_messages_beside_the_card_and_in_the_thread_are_valid() -> None
         delivery_failed_notice(ticket_id=1, what=LONG, reason=LONG, job_id=10**18, link="https://l")
     )
     _valid_message(reminder_message(mentions=["U1"] * 100, age="2h", ticket_id=1))
-    _valid_message(digest_message(day="Monday", lines=[LONG] * 50, gaps=[(LONG, 9, LONG)] * 50))
+    _valid_message(
+        digest_message(
+            day="Monday", lines=[LONG] * 50, gaps=[Gap(LONG, 9, LONG, [(1, LONG)] * 9, 4)] * 50
+        )
+    )
 
 
 def test_overlong_modals_are_valid_views() -> None:
