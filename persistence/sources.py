@@ -106,15 +106,24 @@ class SourceRepository:
 
     # -- the sync lease ---------------------------------------------------------------------
 
-    async def claim_sync(self, source_id: int, *, owner: str, lease_seconds: float) -> bool:
+    async def claim_sync(
+        self,
+        source_id: int,
+        *,
+        owner: str,
+        lease_seconds: float,
+        take_over_from: str | None = None,
+    ) -> bool:
         """Start a sync of the source unless another one holds it; a lease that ran out (its
-        holder died) is taken over. The same owner may claim again (a job retried)."""
+        holder died) is taken over, and so is ``take_over_from``'s (a holder known dead). The
+        same owner may claim again (a job retried)."""
         t = now()
+        dead = take_over_from or owner
         async with self.db.transaction() as tx:
             cur = await tx.execute(
                 "UPDATE kb_sources SET sync_owner = ?, sync_until = ?, last_started_at = ?"
-                " WHERE id = ? AND (sync_until IS NULL OR sync_until < ? OR sync_owner = ?)",
-                (owner, t + lease_seconds, t, source_id, t, owner),
+                " WHERE id = ? AND (sync_until IS NULL OR sync_until < ? OR sync_owner IN (?, ?))",
+                (owner, t + lease_seconds, t, source_id, t, owner, dead),
             )
         return cur.rowcount == 1
 

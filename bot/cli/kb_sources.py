@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from bot.cli.knowledge import open_knowledge
 from bot.cli.progress import ProgressBar
 from bot.kb.sources.base import describe_result
 from bot.kb.sources.connectors import KINDS, TOKEN_ENV, Connectors
-from bot.kb.sources.sync import SourceSync
+from bot.kb.sources.sync import SourceSync, cli_owner
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from persistence.sources import KbSource, SourceExists, SourceRepository
@@ -224,8 +222,7 @@ async def run_sources(settings: Settings, args: argparse.Namespace) -> int:
         try:
             sync = SourceSync(sources, kb, connectors.connector_for)
             bar = ProgressBar(unit="pages")
-            owner = f"cli:{socket.gethostname()}:{os.getpid()}"
-            result = await sync.sync(found, owner=owner, progress=bar)
+            result = await sync.sync(found, owner=cli_owner(), progress=bar)
             bar.finish()
         finally:
             await connectors.close()

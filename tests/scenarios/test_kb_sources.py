@@ -3,10 +3,12 @@ command line, as an admin would, against real files and a local help-centre site
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
 
+from persistence.connect import database_from_url
 from tests.fakes.confluence_api import EMAIL as CONFLUENCE_EMAIL
 from tests.fakes.confluence_api import TOKEN as CONFLUENCE_TOKEN
 from tests.fakes.confluence_api import ConfluenceAPI
@@ -17,7 +19,7 @@ from tests.fakes.zendesk_api import ZendeskAPI
 from tests.scenarios.test_cli import run
 from tests.utils.databases import empty_database_url
 from tests.utils.harness import KB_DIR
-from tests.utils.process import base_env
+from tests.utils.process import SUPPORT_BOT, base_env
 
 
 async def test_a_files_source_syncs_incrementally_and_its_removal_takes_its_articles(
@@ -204,3 +206,60 @@ async def test_a_zendesk_help_centre_syncs_its_public_articles_only(tmp_path: Pa
         zendesk.delete(refunds.id)
         code, out, _ = await run(env, tmp_path, "kb", "source", "sync", "guide")
         assert "0 added, 0 changed, 1 removed, 1 unchanged" in out, out
+
+
+async def count_rows(url: str) -> tuple[int, int]:
+    db = database_from_url(url)
+    await db.open()
+    try:
+        articles = await db.fetchone("SELECT COUNT(*) AS n FROM kb_articles")
+        chunks = await db.fetchone("SELECT COUNT(*) AS n FROM kb_chunks")
+        assert articles is not None and chunks is not None
+        return int(articles["n"]), int(chunks["n"])
+    finally:
+        await db.close()
+
+
+async def test_a_sync_killed_halfway_is_taken_over_at_once_and_duplicates_nothing(
+    tmp_path: Path,
+) -> None:
+    killed_url = empty_database_url(tmp_path, "killed.db")
+    clean_url = empty_database_url(tmp_path, "clean.db")
+    async with HelpCentre() as site:
+        start = site.url("/docs/")
+        for url in (killed_url, clean_url):
+            env = base_env(tmp_path) | {"DATABASE_URL": url}
+            args = ("kb", "source", "add", "website", "help", start, "--crawl-delay", "0")
+            code, _, err = await run(env, tmp_path, *args)
+            assert code == 0, err
+        clean_env = base_env(tmp_path) | {"DATABASE_URL": clean_url}
+        code, out, err = await run(clean_env, tmp_path, "kb", "source", "sync", "help")
+        assert code == 0, err + out
+        clean = await count_rows(clean_url)
+
+        parked = "/docs/billing/refunds"
+        site.delay(parked, 60.0)  # the sync waits on this page until it is killed
+        env = base_env(tmp_path) | {"DATABASE_URL": killed_url}
+        proc = await asyncio.create_subprocess_exec(
+            SUPPORT_BOT,
+            *("kb", "source", "sync", "help"),
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(600):
+            if site.requests_for(parked):
+                break
+            await asyncio.sleep(0.05)
+        assert site.requests_for(parked), "the sync never reached the parked page"
+        proc.kill()
+        await proc.wait()
+        site.slow.pop(parked)
+
+        # The dead process's lease is not waited out: the next sync takes over at once.
+        code, out, err = await run(env, tmp_path, "kb", "source", "sync", "help")
+        assert code == 0 and "not run" not in out, err + out
+        assert await count_rows(killed_url) == clean  # every page once, nothing twice
+        code, out, _ = await run(env, tmp_path, "kb", "source", "sync", "help")
+        assert "0 added, 0 changed, 0 removed" in out, out

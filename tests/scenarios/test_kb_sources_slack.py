@@ -71,3 +71,21 @@ async def test_admins_list_and_sync_sources_from_slack_and_see_them_in_app_home(
     await open_home(bot, REVIEWER)
     await slack.wait_for(lambda s: REVIEWER in s.home_views)
     assert "Knowledge sources" not in home_text(slack.home_views[REVIEWER])
+
+
+async def test_the_running_bot_syncs_a_due_source_on_its_schedule(
+    make_bot: BotFactory, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    bot = await make_bot(support_admins=[ADMIN])
+    folder = tmp_path / "docs"
+    shutil.copytree(KB_DIR, folder)
+    await SourceRepository(bot.db).add(
+        name="docs", kind="files", settings={"paths": [str(folder)]}, every_seconds=3600.0
+    )
+    assert bot.runtime is not None and bot.runtime._scheduler is not None
+    job = bot.runtime._scheduler.get_job("kb-sources")
+    assert job is not None and job.trigger.interval.total_seconds() == 60
+    assert await job.func(*job.args) == 1  # what the scheduler runs each minute
+    source = await synced(bot, "docs")
+    assert source.last_result is not None and source.last_result["added"] == 3
+    assert await job.func(*job.args) == 0  # synced: not due again for an hour

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +62,28 @@ class SyncResult:
 
     def describe(self) -> str:
         return describe_result(asdict(self))
+
+
+def cli_owner() -> str:
+    """Who holds a source's lease for a sync run from the command line."""
+    return f"cli:{socket.gethostname()}:{os.getpid()}"
+
+
+def process_gone(owner: str) -> bool:
+    """Whether ``owner`` was a command-line sync on this machine whose process has ended."""
+    kind, _, rest = owner.partition(":")
+    host, _, pid = rest.partition(":")
+    if kind != "cli" or host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def article_source(source: KbSource, key: str) -> str:
@@ -126,7 +150,7 @@ class SourceSync:
     async def sync(
         self, source: KbSource, *, owner: str, progress: Progress | None = None
     ) -> SyncResult:
-        if not await self.sources.claim_sync(source.id, owner=owner, lease_seconds=LEASE_SECONDS):
+        if not await self._claim(source, owner):
             return SyncResult(skipped="another sync of this source is running")
         result = SyncResult()
         try:
@@ -142,6 +166,19 @@ class SourceSync:
             await self.sources.finish_sync(source.id, owner=owner, result=asdict(result))
         log.info("synced knowledge source %s: %s", source.name, result.describe())
         return result
+
+    async def _claim(self, source: KbSource, owner: str) -> bool:
+        claim = self.sources.claim_sync
+        if await claim(source.id, owner=owner, lease_seconds=LEASE_SECONDS):
+            return True
+        # A command-line sync on this machine that was killed need not be waited out.
+        holder = (await self.sources.get(source.id) or source).sync_owner
+        if holder is None or not process_gone(holder):
+            return False
+        log.info("taking over source %s from %s, which is no longer running", source.name, holder)
+        return await claim(
+            source.id, owner=owner, lease_seconds=LEASE_SECONDS, take_over_from=holder
+        )
 
     async def _sync_files(
         self, source: KbSource, result: SyncResult, progress: Progress | None
