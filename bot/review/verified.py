@@ -29,7 +29,7 @@ from bot.slack.people import People
 from bot.slack.text import slack_date
 from persistence.records import Job
 from persistence.repos import Repositories
-from persistence.retention import PURGED
+from persistence.retention import PURGED, RETENTION_ACTOR
 from persistence.verified import VerifiedAnswer
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ def leaves_something(text: str) -> bool:
 
 
 def already_decided(proposal: VerifiedAnswer) -> str:
+    if proposal.decided_by == RETENTION_ACTOR:
+        return "This verified answer was discarded when its ticket's text was purged (retention)."
     who = f"<@{proposal.decided_by}>" if proposal.decided_by else "someone"
     when = f" {slack_date(proposal.decided_at)}" if proposal.decided_at else ""
     verb = _PAST.get(proposal.state, proposal.state)
