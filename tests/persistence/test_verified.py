@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 from persistence.db import Database
+from persistence.stats import StatsRepository
+from persistence.trail import TrailRepository
 from persistence.verified import VerifiedRepository
 
 
@@ -82,3 +86,36 @@ async def test_a_proposal_is_decided_once(db: Database) -> None:
     assert not await repo.decide(proposal.id, state="approved", decided_by="UADMIN")
     assert not await repo.decide(proposal.id + 1, state="approved", decided_by="UADMIN")
     assert await repo.counts() == {decided.state: 1}
+
+
+async def test_stats_count_answers_sent_as_drafted_that_cited_a_verified_answer(
+    db: Database,
+) -> None:
+    repo = VerifiedRepository(db)
+    trail = TrailRepository(db)
+    escalation, ticket = await _escalation(db, 1)
+    proposal, _ = await repo.propose(
+        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+    )
+    stats = StatsRepository(db)
+    assert await stats.verified_served(0, time.time() + 60) == 0
+    await repo.decide(proposal.id, state="approved", decided_by="UADMIN", article_id=41)
+    served = []
+    cases: list[tuple[list[int], tuple[str, dict[str, Any]]]] = [
+        ([41, 3], ("decided", {"action": "answer"})),  # answered by the bot: served
+        ([3], ("decided", {"action": "answer"})),  # another article: not served
+        ([41], ("decided", {"action": "escalate"})),  # escalated...
+        ([41], ("approved", {"escalation_id": 9})),  # ...then approved as written: served
+        ([41], ("edited", {"escalation_id": 9})),  # the reviewer's own text: not counted
+    ]
+    for n, (cites, decision) in enumerate(cases):
+        _, other = await _escalation(db, 10 + n)
+        async with db.transaction() as tx:
+            await trail.record(
+                tx, ticket_id=other, step="drafted", actor="bot", detail={"sources": cites}
+            )
+            step, detail = decision
+            await trail.record(tx, ticket_id=other, step=step, actor="bot", detail=detail)
+        served.append(await stats.verified_served(0, time.time() + 60))
+    assert served == [1, 1, 1, 2, 2]
+    assert await stats.verified_served(time.time() + 60, time.time() + 120) == 0

@@ -163,6 +163,12 @@ async def test_only_admins_approve_and_a_double_click_is_told_who_did(
     await home_click(bot, REVIEWER, ids.ACTION_VERIFIED_DISCARD, value)
     assert dms(slack, REVIEWER)[-1].startswith("Only support-bot admins can add articles")
     assert (await proposals(bot))[0]["state"] == "proposed"
+    # A workspace admin not listed as a reviewer sees no review queue, but does see these.
+    slack.users["UWSADMIN"] = {"is_admin": True}
+    await open_home(bot, "UWSADMIN")
+    view = slack.home_views["UWSADMIN"]
+    assert f"{SECTION} (1)" in home_text(view) and "Waiting for review" not in home_text(view)
+    assert verified_buttons(view, ids.ACTION_VERIFIED_APPROVE) == [value]
 
     await home_click(bot, ADMIN, ids.ACTION_VERIFIED_APPROVE, value)
     await home_click(bot, ADMIN, ids.ACTION_VERIFIED_APPROVE, value)
