@@ -22,6 +22,7 @@ TABLES: list[tuple[str, str]] = [
     ("ticket_turns", "id"),
     ("escalations", "id"),
     ("escalation_drafts", "id"),
+    ("verified_answers", "id"),
     ("ticket_notes", "id"),
     ("answer_feedback", "id"),
     ("jobs", "id"),

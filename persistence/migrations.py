@@ -304,4 +304,26 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0011_verified_answers",
+        [
+            # A reviewed reply, generalised into a question and answer for every customer,
+            # waiting for an admin's Approve (it then joins the knowledge base as its own
+            # source, ``slack:verified:ID``) or Discard. One per escalation.
+            """CREATE TABLE verified_answers (
+                id INTEGER PRIMARY KEY,
+                escalation_id INTEGER NOT NULL UNIQUE REFERENCES escalations(id),
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'proposed'
+                    CHECK (state IN ('proposed', 'approved', 'discarded')),
+                created_at REAL NOT NULL,
+                decided_by TEXT,
+                decided_at REAL,
+                article_id INTEGER
+            )""",
+            "CREATE INDEX verified_answers_state ON verified_answers(state, id)",
+        ],
+    ),
 ]

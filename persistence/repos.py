@@ -11,6 +11,7 @@ from persistence.jobs import JobRepository
 from persistence.knowledge import KnowledgeRepository
 from persistence.tickets import TicketRepository
 from persistence.trail import TrailRepository
+from persistence.verified import VerifiedRepository
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Repositories:
     trail: TrailRepository
     knowledge: KnowledgeRepository
     config: ConfigRepository
+    verified: VerifiedRepository
 
     @classmethod
     def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
@@ -35,4 +37,5 @@ class Repositories:
             trail=TrailRepository(db),
             knowledge=KnowledgeRepository(db),
             config=ConfigRepository(db),
+            verified=VerifiedRepository(db),
         )

@@ -11,6 +11,8 @@ from persistence.db import Database, Tx, now
 PURGED = "[purged]"
 # What a finished job's payload becomes once purged: its row (and so its ``dedupe_key``) stays.
 PURGED_PAYLOAD = '{"purged": true}'
+# Who "decided" a verified answer still waiting when its ticket's text was purged.
+RETENTION_ACTOR = "retention"
 
 
 class RetentionRepository:
@@ -125,6 +127,16 @@ class RetentionRepository:
         await tx.execute(
             "UPDATE ticket_notes SET question = ?, answer = ? WHERE ticket_id = ?",
             (PURGED, PURGED, ticket_id),
+        )
+        # A verified answer proposed from it: generalised, but made of the customer's words;
+        # one still waiting is discarded (an approved one's article stays, checked by an admin).
+        await tx.execute(
+            "UPDATE verified_answers SET title = ?, body = ?,"
+            " decided_by = CASE WHEN state = 'proposed' THEN ? ELSE decided_by END,"
+            " decided_at = CASE WHEN state = 'proposed' THEN ? ELSE decided_at END,"
+            " state = CASE WHEN state = 'proposed' THEN 'discarded' ELSE state END"
+            " WHERE ticket_id = ?",
+            (PURGED, PURGED, RETENTION_ACTOR, now(), ticket_id),
         )
         # Feedback a reviewer typed, and the search queries (made of the customer's words).
         await tx.execute(

@@ -135,6 +135,42 @@ class StatsRepository:
             for r in rows
         ]
 
+    async def verified_served(self, since: float, until: float) -> int:
+        """Answers sent as drafted in the period (by the bot, or approved as written) whose
+        draft cited a verified answer's article (``verified_answers.article_id``)."""
+        verified = {
+            int(r["article_id"])
+            for r in await self.db.fetchall(
+                "SELECT article_id FROM verified_answers WHERE article_id IS NOT NULL"
+            )
+        }
+        if not verified:
+            return 0
+        rows = await self.db.fetchall(
+            "SELECT ticket_id, step, detail, created_at FROM ticket_events"
+            " WHERE step IN ('drafted', 'redrafted', 'decided', 'approved') AND ticket_id IN"
+            " (SELECT ticket_id FROM ticket_events WHERE step IN ('decided', 'approved')"
+            "  AND created_at >= ? AND created_at < ?) ORDER BY id",
+            (since, until),
+        )
+        cited: dict[int, set[int]] = {}
+        served = 0
+        for r in rows:
+            detail = json.loads(r["detail"]) if r["detail"] else {}
+            if not isinstance(detail, dict):
+                continue
+            ticket = int(r["ticket_id"])
+            if r["step"] in ("drafted", "redrafted"):
+                if isinstance(detail.get("sources"), list):
+                    cited[ticket] = {int(a) for a in detail["sources"] if isinstance(a, int)}
+                continue
+            if not since <= r["created_at"] < until:
+                continue
+            sent = r["step"] == "approved" or detail.get("action") == "answer"
+            if sent and cited.get(ticket, set()) & verified:
+                served += 1
+        return served
+
     async def tickets_since(self, since: float) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
             "SELECT * FROM tickets WHERE created_at >= ? ORDER BY id", (since,)

@@ -4,8 +4,8 @@ declares itself to the worker (``JobKind``), which kinds are internal, and job o
 Each kind is declared beside the code that runs it, by a ``jobs()`` method returning its
 ``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
-(auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article) and ``SourceSync``
-(kb_sync). The runtime hands them all to the worker.
+(auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
+(propose_verified) and ``SourceSync`` (kb_sync). The runtime hands them all to the worker.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ AUTO_CLOSE = "auto_close"  # a ticket quiet on the customer's side resolves itse
 REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's answer
 PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
 KB_SYNC = "kb_sync"  # a knowledge source read into the knowledge base
+PROPOSE_VERIFIED = "propose_verified"  # a sent reply, generalised, proposed as a verified answer
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync
@@ -90,6 +91,11 @@ def redraft_key(escalation_id: int, request: str) -> str:
 def article_form_key(escalation_id: int, view_id: str) -> str:
     """One per opened form."""
     return f"escalation:{escalation_id}:article-form:{view_id}"
+
+
+def verified_key(escalation_id: int) -> str:
+    """One proposal per card, whatever sent its reply."""
+    return f"escalation:{escalation_id}:verified"
 
 
 def kb_sync_key(source_id: int, occasion: str) -> str:

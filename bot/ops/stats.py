@@ -57,6 +57,8 @@ class Stats:
     # Deliveries the bot gave up on (shown on their cards with "Try again"), by purpose.
     not_delivered: int = 0
     not_delivered_by_purpose: dict[str, int] = field(default_factory=dict)
+    # Answers sent as drafted (by the bot, or approved as written) citing a verified answer.
+    verified_served: int = 0
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -118,6 +120,7 @@ async def compute(
         tokens_per_answered=None if not replies else (tokens_in + tokens_out) / replies,
         not_delivered=sum(failures.values()),
         not_delivered_by_purpose=failures,
+        verified_served=await repo.verified_served(since, until),
     )
 
 
@@ -148,6 +151,7 @@ def stats_lines(s: Stats, *, period: str) -> list[str]:
         f" {_dur(s.first_response_p90)}; to approval: median {_dur(s.approval_p50)}, p90"
         f" {_dur(s.approval_p90)}",
         f"Feedback: {s.helpful} helpful, {s.wants_person} asked for a person",
+        f"Verified answers served: {s.verified_served}",
         f"Not delivered: {s.not_delivered}"
         + (
             " ("

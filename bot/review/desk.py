@@ -207,6 +207,14 @@ class ReviewDesk:
                 purpose="reply",
                 author=user_id if verdict == "edited" else None,
             )
+            # The reply is sent: propose it, generalised, as a verified answer for everyone
+            # (``bot/review/verified.py``).
+            await repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.PROPOSE_VERIFIED,
+                dedupe_key=jobkinds.verified_key(escalation.id),
+                payload={"escalation_id": escalation.id},
+            )
         if unseen and ticket.state == "awaiting_review":
             fresh = await repos.tickets.get(ticket.id, tx)
             assert fresh is not None

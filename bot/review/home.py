@@ -12,12 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ops.stats import Stats, compute
 from bot.review.deliveries import describe, undelivered
+from bot.review.verified import VerifiedAnswers
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import DEFAULT, MODE_MEANINGS, ConfigSnapshot, LiveConfig
 from bot.slack.blocks.command_replies import source_line
 from bot.slack.blocks.common import category_list
-from bot.slack.blocks.home import HOME_PAGE_SIZE, HomeContent, home_view
+from bot.slack.blocks.home import HOME_PAGE_SIZE, VERIFIED_HOME_MAX, HomeContent, home_view
 from bot.slack.people import People
 from bot.slack.text import slack_error
 from persistence.repos import Repositories
@@ -83,6 +84,7 @@ class HomeDesk:
     repos: Repositories
     people: People
     client: AsyncWebClient
+    verified: VerifiedAnswers
 
     async def content(self, user_id: str, page: int = 0) -> HomeContent:
         """The tab as ``user_id`` may see it: who they are (their team, whether a guest) comes
@@ -92,6 +94,9 @@ class HomeDesk:
         # Who sees the queue is who may act on it (workspace admins not listed as reviewers
         # still see the configuration, below, but not the queue's buttons).
         is_admin = await self.people.is_admin_anywhere(user_id)
+        proposals, proposed = (
+            await self.verified.pending(limit=VERIFIED_HOME_MAX) if is_admin else ([], 0)
+        )
         if not is_reviewer:
             return HomeContent(
                 user_id=user_id,
@@ -99,6 +104,8 @@ class HomeDesk:
                 is_admin=is_admin,
                 config_lines=config_lines(self.settings, self.config.current) if is_admin else [],
                 source_lines=await self._source_lines() if is_admin else [],
+                verified=proposals,
+                verified_total=proposed,
             )
         now = time.time()
         waiting, total = await self.repos.escalations.desk_page(
@@ -130,6 +137,8 @@ class HomeDesk:
             config_lines=config,
             source_lines=await self._source_lines() if is_admin else [],
             now=now,
+            verified=proposals,
+            verified_total=proposed,
         )
 
     async def _source_lines(self) -> list[str]:

@@ -40,6 +40,7 @@ from bot.review.home import HomeDesk
 from bot.review.redraft import Redrafter
 from bot.review.reminders import Reminders
 from bot.review.saved_articles import ArticleDesk
+from bot.review.verified import VerifiedAnswers
 from bot.runtime.app import build_app
 from bot.runtime.services import Services
 from bot.settings.environment import Settings
@@ -175,6 +176,7 @@ class BotRuntime:
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
+        verified = VerifiedAnswers(repos, people, knowledge, articles)
         self._connectors = Connectors(ca_bundle=settings.support_bot_ca_bundle)
         source_sync = SourceSync(
             SourceRepository(self.db), knowledge, self._connectors.connector_for
@@ -189,6 +191,7 @@ class BotRuntime:
             handoffs,
             redrafter,
             articles,
+            verified,
             source_sync,
         )
         worker = JobWorker(
@@ -224,7 +227,8 @@ class BotRuntime:
                 articles=articles,
                 sources=source_sync,
             ),
-            home=HomeDesk(settings, config, repos, people, client),
+            home=HomeDesk(settings, config, repos, people, client, verified),
+            verified=verified,
             config=config,
         )
         app = build_app(self.services)

@@ -12,6 +12,7 @@ from bot.kb.base import KnowledgeBase
 from bot.review.desk import ReviewDesk
 from bot.review.home import HomeDesk
 from bot.review.redraft import Redrafter
+from bot.review.verified import VerifiedAnswers
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.people import People, Workspace
@@ -36,6 +37,7 @@ class Services:
     commands: SupportCommands
     home: HomeDesk
     config: LiveConfig
+    verified: VerifiedAnswers
 
     @property
     def watched_channels(self) -> frozenset[str]:

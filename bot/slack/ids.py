@@ -60,6 +60,9 @@ ACTION_RETRY_DELIVERY = "delivery_retry"
 
 # App Home: paging through the waiting escalations.
 ACTION_HOME_PAGE = "home_page"
+# App Home, for admins: a proposed verified answer, approved into the knowledge base or not.
+ACTION_VERIFIED_APPROVE = "verified_approve"
+ACTION_VERIFIED_DISCARD = "verified_discard"
 
 
 def home_action(action_id: str, n: int) -> str:

@@ -20,6 +20,7 @@ from handlers.actions.approve import handle_approve
 from handlers.actions.edit import handle_edit
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry_delivery
+from handlers.actions.verified import handle_verified_approve, handle_verified_discard
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_RETRY_DELIVERY: handle_retry_delivery,
     ids.ACTION_HELPFUL: _helpful,
     ids.ACTION_TALK_TO_PERSON: _talk,
+    ids.ACTION_VERIFIED_APPROVE: handle_verified_approve,
+    ids.ACTION_VERIFIED_DISCARD: handle_verified_discard,
 }
 
 

@@ -60,7 +60,9 @@ FOLLOW_UP = "Thanks. One more thing: how do I export a report as CSV?"
 CLASSIFY = load_prompt("classify")
 DRAFT = load_prompt("draft")
 REDRAFT = load_prompt("redraft")
-SYSTEM_PROMPTS = {CLASSIFY.system, DRAFT.system, REDRAFT.system}
+# A sent reply is generalised into a proposed verified answer (bot/review/verified.py).
+GENERALISE = load_prompt("generalise")
+SYSTEM_PROMPTS = {CLASSIFY.system, DRAFT.system, REDRAFT.system, GENERALISE.system}
 # Distinctive sentences of the system prompts: none may reach a customer.
 PROMPT_SENTENCES = (
     "You triage customer questions for a software company's support team in Slack.",

@@ -216,6 +216,9 @@ async def test_after_a_retention_purge_no_table_holds_the_customers_text(
     assert await bot.runtime.retention.run_daily(at=time.time() + 86400) == 1
 
     assert await tables_holding(bot.db, SECRET) == []
+    # The verified answer proposed from the approved reply was waiting: discarded, and blank.
+    proposals = await bot.db.fetchall("SELECT state, title, body FROM verified_answers")
+    assert [tuple(r) for r in proposals] == [("discarded", "[purged]", "[purged]")]
     assert await tables_holding(bot.db, "ana@example.com") == []
     kept = await tables_holding(bot.db, KEPT)
     assert "ticket_turns.text" in kept and "jobs.payload" in kept, kept

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.kb.provenance import Source
+from bot.kb.provenance import VERIFIED_LABEL, Source, is_verified
 from bot.settings.categories import CATEGORIES, CATEGORY_LABELS
 from bot.slack.limits import BUTTON_TEXT_MAX, CONTEXT_ELEMENTS_MAX, SECTION_TEXT_MAX
 from bot.slack.text import escape, truncate
@@ -75,10 +75,14 @@ def category_list(names: Iterable[str]) -> str:
 
 
 def sources_line(sources: list[Source]) -> str:
-    """``Sources: Title › Heading; …`` for the first five sources (escaped), or ``""``."""
+    """``Sources: Title › Heading; …`` for the first five sources (escaped), or ``""``. A
+    verified answer (``bot/kb/provenance.py``) is named "Verified answer", once."""
     if not sources:
         return ""
-    names = [
-        escape(f"{s.title} › {s.heading}" if s.heading != s.title else s.title) for s in sources
-    ]
+    names: list[str] = []
+    for s in sources:
+        if not is_verified(s.origin):
+            names.append(escape(f"{s.title} › {s.heading}" if s.heading != s.title else s.title))
+        elif VERIFIED_LABEL not in names:
+            names.append(VERIFIED_LABEL)
     return "Sources: " + "; ".join(names[:5])

@@ -3,6 +3,8 @@ tickets, today's numbers and, for admins, the configuration.
 
 A page holds ``HOME_PAGE_SIZE`` escalations and stays within Slack's blocks per view; each
 row's buttons carry its escalation id, so no two elements of the view share an action id.
+Admins also see the verified answers waiting for them (at most ``VERIFIED_HOME_MAX``, then "and
+N more"), each with Approve and Discard carrying its proposal id.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from bot.slack.blocks.common import Block, button, context, plain, section
 from bot.slack.limits import HEADER_TEXT_MAX, HOME_BLOCKS_MAX
 from bot.slack.text import truncate_escaped
 from persistence.records import DeskItem, OwnedTicket
+from persistence.verified import VerifiedAnswer
 
 HOME_PAGE_SIZE = 15  # escalations per page: 4 blocks each keeps a page far under 100 blocks
+VERIFIED_HOME_MAX = 5  # proposed verified answers shown: 2 blocks each, with the page's 60
+VERIFIED_EXCERPT = 280
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class HomeContent:
     week_line: str = ""
     # escalation id -> what of its ticket was not delivered, and why ("The holding reply: ...")
     not_delivered: dict[int, list[str]] = field(default_factory=dict)
+    # For admins: the oldest proposed verified answers, and how many wait in all.
+    verified: list[VerifiedAnswer] = field(default_factory=list)
+    verified_total: int = 0
 
 
 def _age(seconds: float) -> str:
@@ -60,8 +68,9 @@ def home_view(home: HomeContent) -> dict[str, Any]:
         )
         if home.is_admin and home.config_lines:
             blocks.append(section("*Configuration*\n" + "\n".join(home.config_lines)))
+        blocks += _verified(home)
         blocks += _sources(home)
-        return {"type": "home", "blocks": blocks}
+        return {"type": "home", "blocks": blocks[:HOME_BLOCKS_MAX]}
     today = home.today
     blocks.append(
         context(
@@ -135,6 +144,7 @@ def home_view(home: HomeContent) -> dict[str, Any]:
         last = (home.waiting_total - 1) // HOME_PAGE_SIZE + 1
         blocks.append(context(f"Page {home.page + 1} of {last}"))
         blocks.append({"type": "actions", "block_id": "home_pages", "elements": pages})
+    blocks += _verified(home)
     if home.is_admin and home.config_lines:
         blocks.append({"type": "divider"})
         blocks.append(section("*Configuration*\n" + "\n".join(home.config_lines)))
@@ -148,6 +158,45 @@ def _sources(home: HomeContent) -> list[Block]:
         return []
     lines = "\n".join(f"• {line}" for line in home.source_lines)
     return [section("*Knowledge sources*\n" + lines)]
+
+
+def _verified(home: HomeContent) -> list[Block]:
+    """For admins: the proposed verified answers, each with Approve and Discard."""
+    if not home.is_admin or not home.verified_total:
+        return []
+    blocks: list[Block] = [
+        {"type": "divider"},
+        section(
+            f"*Verified answers to check ({home.verified_total})*\nReplies the team sent,"
+            " without the customer's particulars. Approved ones answer every customer."
+        ),
+    ]
+    for proposal in home.verified[:VERIFIED_HOME_MAX]:
+        title = truncate_escaped(" ".join(proposal.title.split()), 200)
+        excerpt = truncate_escaped(" ".join(proposal.body.split()), VERIFIED_EXCERPT)
+        blocks.append(section(f"*{title}*\n{excerpt}"))
+        value = str(proposal.id)
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"verified_{value}",
+                "elements": [
+                    button(
+                        ids.home_action(ids.ACTION_VERIFIED_APPROVE, proposal.id),
+                        "Approve",
+                        value,
+                        "primary",
+                    ),
+                    button(
+                        ids.home_action(ids.ACTION_VERIFIED_DISCARD, proposal.id), "Discard", value
+                    ),
+                ],
+            }
+        )
+    more = home.verified_total - min(len(home.verified), VERIFIED_HOME_MAX)
+    if more > 0:
+        blocks.append(context(f"and {more} more"))
+    return blocks
 
 
 def _home_button(escalation_id: int, action_id: str, label: str, style: str | None = None) -> Block:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.kb.provenance import Source, customer_citable, provenance, reviewed_source
+from bot.kb.provenance import (
+    Source,
+    customer_citable,
+    provenance,
+    reviewed_source,
+    verified_source,
+)
 from bot.slack.blocks.answers import answer_message
 
 
@@ -16,6 +22,9 @@ from bot.slack.blocks.answers import answer_message
         ("https://help.example.com/refunds", "imported"),
         ("slack:UADMIN:0123456789abcdef", "written"),
         (reviewed_source(12), "reviewed"),
+        (verified_source(7), "verified"),
+        ("slack:verified:", "unreviewed"),
+        ("slack:verified:7x", "unreviewed"),
         ("slack:escalation:12", "unreviewed"),
         ("slack:reviewed:escalation:", "unreviewed"),
         ("slack:something-else", "unreviewed"),
@@ -59,3 +68,27 @@ def test_an_answer_names_only_articles_customers_may_be_shown() -> None:
     # Nothing to name: the answer still goes out, without a Sources line.
     alone = answer_message("Press Refund duplicate.", sources[1:2], ticket_id=1)
     assert alone.text == "Press Refund duplicate." and "Sources" not in str(alone.blocks)
+
+
+def test_a_verified_answer_is_named_as_such_once() -> None:
+    def verified(article_id: int) -> Source:
+        return Source(
+            article_id=article_id,
+            title="What to do when an invoice was charged twice",
+            heading="Refund a duplicate charge",
+            source=verified_source(article_id),
+            origin=verified_source(article_id),
+        )
+
+    imported = Source(
+        article_id=9,
+        title="Invoices",
+        heading="Invoices",
+        source="https://help.example.com/invoices",
+        origin="https://help.example.com/invoices",
+    )
+    message = answer_message(
+        "Press Refund duplicate.", [verified(4), imported, verified(5)], ticket_id=1
+    )
+    assert message.text.endswith("Sources: Verified answer; Invoices")
+    assert "charged twice" not in message.text and "charged twice" not in str(message.blocks)

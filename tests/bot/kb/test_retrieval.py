@@ -10,10 +10,18 @@ from pydantic import SecretStr
 
 from bot.kb.base import KnowledgeBase
 from bot.kb.embeddings import EndpointEmbedder
-from bot.kb.retrieval import DEFAULT_FIT_THRESHOLDS, Retriever, query_terms
+from bot.kb.provenance import verified_source
+from bot.kb.retrieval import (
+    DEFAULT_FIT_THRESHOLDS,
+    VERIFIED_BOOST,
+    Retriever,
+    boost_verified,
+    query_terms,
+)
 from bot.settings.environment import Settings
 from persistence.connect import database_from_url
 from persistence.knowledge import KnowledgeRepository, fts5_match
+from persistence.records import KnowledgeHit
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import database_url
 from tests.utils.harness import KB_DIR, LLM_KEY
@@ -124,3 +132,47 @@ async def test_prune_removes_articles_whose_file_is_gone(tmp_path: Path) -> None
         assert not (await kb.lookup("beta")).hits
     finally:
         await db.close()
+
+
+def _hit(chunk_id: int, score: float, origin: str) -> KnowledgeHit:
+    return KnowledgeHit(
+        chunk_id=chunk_id,
+        article_id=chunk_id,
+        title=f"A{chunk_id}",
+        source=origin,
+        heading="",
+        text="",
+        score=score,
+        origin=origin,
+    )
+
+
+def test_verified_answers_rank_with_a_small_boost_and_nothing_else_moves() -> None:
+    plain = [_hit(1, 10.0, "/kb/a.md"), _hit(2, 9.5, "slack:UADMIN:0123456789abcdef")]
+    # Without a verified answer: the same list, untouched.
+    assert boost_verified(plain) is plain
+    hits = [*plain, _hit(3, 9.2, verified_source(1)), _hit(4, 8.0, verified_source(2))]
+    ranked = boost_verified(hits)
+    assert [h.chunk_id for h in ranked] == [3, 1, 2, 4]  # 9.2 × 1.1 = 10.12; 8.0 × 1.1 = 8.8
+    assert ranked[0].score == pytest.approx(9.2 * VERIFIED_BOOST)
+    assert [h.score for h in ranked[1:3]] == [10.0, 9.5]  # the others' scores as they were
+    far = [_hit(1, 10.0, "/kb/a.md"), _hit(2, 5.0, verified_source(3))]
+    assert [h.chunk_id for h in boost_verified(far)] == [1, 2]  # small: no jump over a far better
+
+
+async def test_a_verified_answer_outranks_its_equal(repo: KnowledgeRepository) -> None:
+    kb = KnowledgeBase(repo)
+    text = "To move a workspace to another region, open Admin > Data residency and press Move."
+    written = await kb.add_article(
+        title="Workspace residency", body=text, url=None, author="UADMIN"
+    )
+    verified = await kb.add_article(
+        title="Workspace residency",
+        body=text,
+        url=None,
+        author="UADMIN",
+        source=verified_source(1),
+    )
+    lookup = await Retriever(repo).lookup("move workspace to another region data residency")
+    assert [h.article_id for h in lookup.hits[:2]] == [verified, written]
+    assert lookup.hits[0].score == pytest.approx(lookup.hits[1].score * VERIFIED_BOOST)

@@ -1,0 +1,121 @@
+"""Verified answers: one proposal per escalation, decided once, counted by state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from persistence.db import Database
+from persistence.stats import StatsRepository
+from persistence.trail import TrailRepository
+from persistence.verified import VerifiedRepository
+
+
+async def _escalation(db: Database, n: int) -> tuple[int, int]:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO tickets(channel_id, thread_ts, customer_user_id, state, created_at,"
+            " updated_at) VALUES ('C1', ?, 'U1', 'replied', 0, 0)",
+            (f"1700000000.{n:06d}",),
+        )
+        ticket = await tx.fetchone("SELECT MAX(id) AS id FROM tickets")
+        assert ticket is not None
+        await tx.execute(
+            "INSERT INTO escalations(ticket_id, round, state, reason, created_at)"
+            " VALUES (?, 1, 'approved', 'r', 0)",
+            (ticket["id"],),
+        )
+        row = await tx.fetchone("SELECT MAX(id) AS id FROM escalations")
+        assert row is not None
+    return int(row["id"]), int(ticket["id"])
+
+
+async def test_a_proposal_is_made_once_per_escalation(db: Database) -> None:
+    repo = VerifiedRepository(db)
+    escalation, ticket = await _escalation(db, 1)
+    first, created = await repo.propose(
+        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+    )
+    assert created and first.state == "proposed" and first.title == "Refunds"
+    again, created = await repo.propose(
+        escalation_id=escalation, ticket_id=ticket, title="Other", body="Other."
+    )
+    assert not created and again == first
+    assert await repo.get(first.id) == first
+    assert await repo.for_escalation(escalation) == first
+    assert await repo.get(first.id + 100) is None
+
+
+async def test_pending_lists_the_oldest_first_with_the_total(db: Database) -> None:
+    repo = VerifiedRepository(db)
+    made = []
+    for n in range(4):
+        escalation, ticket = await _escalation(db, n)
+        made.append(
+            (
+                await repo.propose(
+                    escalation_id=escalation, ticket_id=ticket, title=f"T{n}", body="B"
+                )
+            )[0]
+        )
+    shown, total = await repo.pending(limit=2)
+    assert [p.title for p in shown] == ["T0", "T1"] and total == 4
+    assert await repo.decide(made[0].id, state="discarded", decided_by="UADMIN")
+    shown, total = await repo.pending(limit=10)
+    assert [p.title for p in shown] == ["T1", "T2", "T3"] and total == 3
+
+
+async def test_a_proposal_is_decided_once(db: Database) -> None:
+    repo = VerifiedRepository(db)
+    escalation, ticket = await _escalation(db, 1)
+    proposal, _ = await repo.propose(
+        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+    )
+    won = await asyncio.gather(
+        repo.decide(proposal.id, state="approved", decided_by="UADMIN", article_id=7),
+        repo.decide(proposal.id, state="discarded", decided_by="UOTHER"),
+    )
+    assert sorted(won) == [False, True]
+    decided = await repo.get(proposal.id)
+    assert decided is not None and decided.state != "proposed" and decided.decided_at
+    if decided.state == "approved":
+        assert decided.decided_by == "UADMIN" and decided.article_id == 7
+    else:
+        assert decided.decided_by == "UOTHER" and decided.article_id is None
+    assert not await repo.decide(proposal.id, state="approved", decided_by="UADMIN")
+    assert not await repo.decide(proposal.id + 1, state="approved", decided_by="UADMIN")
+    assert await repo.counts() == {decided.state: 1}
+
+
+async def test_stats_count_answers_sent_as_drafted_that_cited_a_verified_answer(
+    db: Database,
+) -> None:
+    repo = VerifiedRepository(db)
+    trail = TrailRepository(db)
+    escalation, ticket = await _escalation(db, 1)
+    proposal, _ = await repo.propose(
+        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+    )
+    stats = StatsRepository(db)
+    assert await stats.verified_served(0, time.time() + 60) == 0
+    await repo.decide(proposal.id, state="approved", decided_by="UADMIN", article_id=41)
+    served = []
+    cases: list[tuple[list[int], tuple[str, dict[str, Any]]]] = [
+        ([41, 3], ("decided", {"action": "answer"})),  # answered by the bot: served
+        ([3], ("decided", {"action": "answer"})),  # another article: not served
+        ([41], ("decided", {"action": "escalate"})),  # escalated...
+        ([41], ("approved", {"escalation_id": 9})),  # ...then approved as written: served
+        ([41], ("edited", {"escalation_id": 9})),  # the reviewer's own text: not counted
+    ]
+    for n, (cites, decision) in enumerate(cases):
+        _, other = await _escalation(db, 10 + n)
+        async with db.transaction() as tx:
+            await trail.record(
+                tx, ticket_id=other, step="drafted", actor="bot", detail={"sources": cites}
+            )
+            step, detail = decision
+            await trail.record(tx, ticket_id=other, step=step, actor="bot", detail=detail)
+        served.append(await stats.verified_served(0, time.time() + 60))
+    assert served == [1, 1, 1, 2, 2]
+    assert await stats.verified_served(time.time() + 60, time.time() + 120) == 0
