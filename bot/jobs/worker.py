@@ -73,7 +73,9 @@ def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _owner_is_gone(owner: str, me: str) -> bool:
+def owner_is_gone(owner: str, me: str) -> bool:
+    """Whether ``owner`` (``HOST:PID:...``, as ``new_owner_id`` makes) was a process of this
+    machine that has ended; never ``me``, never another machine's."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if owner == me or host != socket.gethostname() or not pid_text.isdigit():
@@ -155,7 +157,7 @@ class JobWorker:
         """Make the jobs of workers known to be gone claimable now: a process of this host
         that no longer runs, or a worker anywhere whose heartbeat fell silent."""
         owners = [o for o in await self.jobs.running_owners() if o != self.owner]
-        gone = {o for o in owners if _owner_is_gone(o, self.owner)}
+        gone = {o for o in owners if owner_is_gone(o, self.owner)}
         gone.update(await self.jobs.silent_owners(owners, since=time.time() - SILENT_SECONDS))
         count = await self.jobs.expire_leases_of(sorted(gone))
         if count:

@@ -4,12 +4,13 @@ the base of the Slack stand-in here and of the tests' fakes (the model, help cen
 from __future__ import annotations
 
 import ssl
+from abc import ABC, abstractmethod
 from typing import Self
 
 from aiohttp import web
 
 
-class LocalServer:
+class LocalServer(ABC):
     """Subclasses build the application (``application``) and may wake parked handlers before
     the server stops (``wake_waiting``); ``async with`` starts and stops it."""
 
@@ -20,8 +21,9 @@ class LocalServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
+    @abstractmethod
     def application(self) -> web.Application:
-        raise NotImplementedError
+        """The routes this server answers."""
 
     async def start(self) -> None:
         # A short shutdown timeout: stop() must not wait a minute on a parked handler.
@@ -32,7 +34,9 @@ class LocalServer:
         self._port = int(self._runner.addresses[0][1])
 
     async def wake_waiting(self) -> None:
-        """Wake handlers that wait (delayed or held answers), so stopping does not wait on them."""
+        """Wake handlers that wait (delayed or held answers), so stopping does not wait on them.
+        Nothing waits by default."""
+        return None
 
     async def stop(self) -> None:
         await self.wake_waiting()

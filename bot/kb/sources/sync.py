@@ -23,6 +23,7 @@ from typing import Any
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
+from bot.jobs.worker import owner_is_gone
 from bot.kb.base import KnowledgeBase
 from bot.kb.formats.markdown import chunk_markdown
 from bot.kb.sources.base import Connector, Failed, Known, Page, Unchanged, describe_result
@@ -65,25 +66,9 @@ class SyncResult:
 
 
 def cli_owner() -> str:
-    """Who holds a source's lease for a sync run from the command line."""
-    return f"cli:{socket.gethostname()}:{os.getpid()}"
-
-
-def process_gone(owner: str) -> bool:
-    """Whether ``owner`` was a command-line sync on this machine whose process has ended."""
-    kind, _, rest = owner.partition(":")
-    host, _, pid = rest.partition(":")
-    if kind != "cli" or host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    """Who holds a source's lease for a sync run from the command line (``HOST:PID:cli``, the
+    form the job worker's owners take, so a dead one is recognised the same way)."""
+    return f"{socket.gethostname()}:{os.getpid()}:cli"
 
 
 def article_source(source: KbSource, key: str) -> str:
@@ -173,7 +158,7 @@ class SourceSync:
             return True
         # A command-line sync on this machine that was killed need not be waited out.
         holder = (await self.sources.get(source.id) or source).sync_owner
-        if holder is None or not process_gone(holder):
+        if holder is None or not owner_is_gone(holder, owner):
             return False
         log.info("taking over source %s from %s, which is no longer running", source.name, holder)
         return await claim(

@@ -5,7 +5,6 @@ skipping unchanged pages, pages that are gone, retries, credentials and the prox
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -15,9 +14,9 @@ import aiohttp
 import pytest
 
 from bot.kb.formats.markdown import chunk_markdown
-from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.base import Failed, Unchanged
 from bot.kb.sources.confluence import ConfluenceSource, storage_to_markdown
-from bot.settings.network import aiohttp_session, tls_context
+from tests.bot.kb.sources.found import failures, of_kind, pages, remembered, run
 from tests.fakes.confluence_api import (
     ARTICLES,
     EMAIL,
@@ -29,24 +28,10 @@ from tests.fakes.confluence_api import (
 from tests.fakes.proxy import ForwardProxy
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    return monkeypatch
-
-
 @pytest.fixture
 async def api() -> AsyncIterator[ConfluenceAPI]:
     async with ConfluenceAPI() as server:
         yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp_session(tls_context(), timeout=10) as client:
-        yield client
 
 
 class Sleeps:
@@ -63,32 +48,6 @@ def source(api: ConfluenceAPI, session: aiohttp.ClientSession, **options: Any) -
     options.setdefault("email", EMAIL)
     options.setdefault("sleep", Sleeps())
     return ConfluenceSource(api.origin, options.pop("space_key", "DOCS"), TOKEN, session, **options)
-
-
-async def run(connector: ConfluenceSource, known: dict[str, Known] | None = None) -> list[Found]:
-    return [found async for found in connector.pages(known or {})]
-
-
-def pages(found: list[Found]) -> dict[str, Page]:
-    return {f.key: f for f in found if isinstance(f, Page)}
-
-
-def of_kind(found: list[Found], kind: type) -> set[str]:
-    return {f.key for f in found if isinstance(f, kind)}
-
-
-def failures(found: list[Found]) -> dict[str, str]:
-    return {f.key: f.reason for f in found if isinstance(f, Failed)}
-
-
-def remembered(found: list[Found]) -> dict[str, Known]:
-    """What the sync engine would store of a run: each page's validators and text hash."""
-    return {
-        page.key: Known(
-            page.etag, page.last_modified, hashlib.sha256(page.text.encode()).hexdigest()
-        )
-        for page in pages(found).values()
-    }
 
 
 def body_reads(api: ConfluenceAPI) -> list[str]:
@@ -559,16 +518,6 @@ def test_settings_are_checked(session: aiohttp.ClientSession) -> None:
 
 
 # ---------------------------------------------------------------------- through a proxy
-
-
-@pytest.fixture
-async def proxy(no_proxy_env: pytest.MonkeyPatch) -> AsyncIterator[ForwardProxy]:
-    server = ForwardProxy()
-    await server.start()
-    no_proxy_env.setenv("HTTP_PROXY", server.url)
-    no_proxy_env.setenv("HTTPS_PROXY", server.url)
-    yield server
-    await server.stop()
 
 
 async def test_every_request_goes_through_the_proxy(

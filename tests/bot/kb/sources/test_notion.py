@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from bot.kb.formats.markdown import chunk_markdown
-from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.base import Failed, Unchanged
 from bot.kb.sources.notion import NotionSource
+from tests.bot.kb.sources.found import failures, of_kind, pages, remembered, run
 from tests.fakes.notion_api import (
     TOKEN,
     FakeNotion,
@@ -198,14 +199,6 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    return monkeypatch
-
-
 @pytest.fixture
 async def notion() -> AsyncIterator[FakeNotion]:
     # Two items an answer: six pages take three searches, a long page many block lists.
@@ -227,30 +220,6 @@ def source(notion: FakeNotion, sleeps: Sleeps, **options: Any) -> NotionSource:
     options.setdefault("request_interval", 0)
     options.setdefault("base_url", notion.origin)
     return NotionSource(options.pop("token", TOKEN), sleep=sleeps, **options)
-
-
-async def run(connector: NotionSource, known: dict[str, Known] | None = None) -> list[Found]:
-    return [found async for found in connector.pages(known or {})]
-
-
-def pages(found: list[Found]) -> dict[str, Page]:
-    return {f.key: f for f in found if isinstance(f, Page)}
-
-
-def of_kind(found: list[Found], kind: type) -> set[str]:
-    return {f.key for f in found if isinstance(f, kind)}
-
-
-def failures(found: list[Found]) -> dict[str, str]:
-    return {f.key: f.reason for f in found if isinstance(f, Failed)}
-
-
-def remembered(found: list[Found]) -> dict[str, Known]:
-    """What the sync engine stores of a run: each page's validators (and a content hash)."""
-    return {
-        page.key: Known(page.etag, page.last_modified, str(hash(page.text)))
-        for page in pages(found).values()
-    }
 
 
 def everything(ws: Workspace) -> set[str]:
@@ -662,16 +631,6 @@ async def test_the_secret_is_never_logged_nor_given_as_a_reason(
 
 
 # ---------------------------------------------------------------------- the proxy
-
-
-@pytest.fixture
-async def proxy(no_proxy_env: pytest.MonkeyPatch) -> AsyncIterator[ForwardProxy]:
-    server = ForwardProxy()
-    await server.start()
-    no_proxy_env.setenv("HTTP_PROXY", server.url)
-    no_proxy_env.setenv("HTTPS_PROXY", server.url)
-    yield server
-    await server.stop()
 
 
 async def test_every_request_goes_through_the_proxy(

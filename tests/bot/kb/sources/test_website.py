@@ -4,7 +4,6 @@ limits, politeness and the proxy."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,9 +12,10 @@ import aiohttp
 import pytest
 
 from bot.kb.formats.markdown import chunk_markdown
-from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.base import Failed, Unchanged
 from bot.kb.sources.website import WebsiteSource
 from bot.settings.network import aiohttp_session, tls_context
+from tests.bot.kb.sources.found import of_kind, pages, remembered, run
 from tests.fakes.help_centre import (
     COOKIE_TEXT,
     FEEDBACK_TEXT,
@@ -39,14 +39,6 @@ NEVER = {"/docs/internal/runbook", "/blog/launch", "/status/", "/legal/cookies"}
 PDF = "/docs/guides/acme-guide.pdf"
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    return monkeypatch
-
-
 @pytest.fixture
 async def site() -> AsyncIterator[HelpCentre]:
     async with HelpCentre() as server:
@@ -60,39 +52,11 @@ async def bare_site() -> AsyncIterator[HelpCentre]:
         yield server
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp_session(tls_context(), timeout=10) as client:
-        yield client
-
-
 def source(
     site: HelpCentre, session: aiohttp.ClientSession, start: str = "/docs/", **options: Any
 ) -> WebsiteSource:
     options.setdefault("crawl_delay", 0)
     return WebsiteSource(site.url(start), session, **options)
-
-
-async def run(connector: WebsiteSource, known: dict[str, Known] | None = None) -> list[Found]:
-    return [found async for found in connector.pages(known or {})]
-
-
-def pages(found: list[Found]) -> dict[str, Page]:
-    return {f.key: f for f in found if isinstance(f, Page)}
-
-
-def of_kind(found: list[Found], kind: type) -> set[str]:
-    return {f.key for f in found if isinstance(f, kind)}
-
-
-def remembered(found: list[Found]) -> dict[str, Known]:
-    """What the sync engine would store of a run: each page's validators and text hash."""
-    return {
-        page.key: Known(
-            page.etag, page.last_modified, hashlib.sha256(page.text.encode()).hexdigest()
-        )
-        for page in pages(found).values()
-    }
 
 
 def urls(site: HelpCentre, paths: list[str] | set[str]) -> set[str]:
@@ -479,16 +443,6 @@ async def test_a_sitemap_with_entities_is_refused_and_the_listing_incomplete(
 
 
 # ---------------------------------------------------------------------- through a proxy
-
-
-@pytest.fixture
-async def proxy(no_proxy_env: pytest.MonkeyPatch) -> AsyncIterator[ForwardProxy]:
-    server = ForwardProxy()
-    await server.start()
-    no_proxy_env.setenv("HTTP_PROXY", server.url)
-    no_proxy_env.setenv("HTTPS_PROXY", server.url)
-    yield server
-    await server.stop()
 
 
 async def test_every_request_goes_through_the_proxy(

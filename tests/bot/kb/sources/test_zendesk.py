@@ -5,7 +5,6 @@ not change, what customers may not see, rate limits and errors, locales and the 
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -15,9 +14,10 @@ import aiohttp
 import pytest
 
 from bot.kb.formats.markdown import chunk_markdown
-from bot.kb.sources.base import Failed, Found, Known, Page, Unchanged
+from bot.kb.sources.base import Failed, Unchanged
 from bot.kb.sources.zendesk import ZendeskSource, article_markdown
 from bot.settings.network import aiohttp_session, tls_context
+from tests.bot.kb.sources.found import of_kind, pages, remembered, run
 from tests.fakes.proxy import ForwardProxy
 from tests.fakes.zendesk_api import EXPORT_PATHS, FakeArticle, ZendeskAPI
 
@@ -73,14 +73,6 @@ REFUNDS = """
 """
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    return monkeypatch
-
-
 class HelpCentre:
     """The fake API with a help centre's articles, named for the tests."""
 
@@ -124,12 +116,6 @@ def centre(api: ZendeskAPI) -> HelpCentre:
     return HelpCentre(api)
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp_session(tls_context(), timeout=10) as client:
-        yield client
-
-
 class Waits(list[float]):
     """A sleep that records how long it was asked to wait, and returns at once."""
 
@@ -146,30 +132,8 @@ def source(api: ZendeskAPI, session: aiohttp.ClientSession, **options: Any) -> Z
     return ZendeskSource("acme", token, session, **options)
 
 
-async def run(connector: ZendeskSource, known: dict[str, Known] | None = None) -> list[Found]:
-    return [found async for found in connector.pages(known or {})]
-
-
-def pages(found: list[Found]) -> dict[str, Page]:
-    return {f.key: f for f in found if isinstance(f, Page)}
-
-
-def of_kind(found: list[Found], kind: type) -> set[str]:
-    return {f.key for f in found if isinstance(f, kind)}
-
-
 def keys(articles: list[FakeArticle]) -> set[str]:
     return {str(a.id) for a in articles}
-
-
-def remembered(found: list[Found]) -> dict[str, Known]:
-    """What the sync engine would store of a run: each page's marker and text hash."""
-    return {
-        page.key: Known(
-            page.etag, page.last_modified, hashlib.sha256(page.text.encode()).hexdigest()
-        )
-        for page in pages(found).values()
-    }
 
 
 def basic(api: ZendeskAPI) -> str:
