@@ -326,4 +326,33 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX verified_answers_state ON verified_answers(state, id)",
         ],
     ),
+    (
+        "0012_verified_answers_from_threads",
+        [
+            # A verified answer also comes from a thread a teammate resolved with their own
+            # reply, which has no escalation: proposals are keyed by where they came from
+            # (``origin``: ``card:ESCALATION`` or ``thread:TICKET``), one per origin.
+            """CREATE TABLE verified_answers_0012 (
+                id INTEGER PRIMARY KEY,
+                origin TEXT NOT NULL UNIQUE,
+                escalation_id INTEGER UNIQUE REFERENCES escalations(id),
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'proposed'
+                    CHECK (state IN ('proposed', 'approved', 'discarded')),
+                created_at REAL NOT NULL,
+                decided_by TEXT,
+                decided_at REAL,
+                article_id INTEGER
+            )""",
+            """INSERT INTO verified_answers_0012(id, origin, escalation_id, ticket_id, title,
+                body, state, created_at, decided_by, decided_at, article_id)
+            SELECT id, 'card:' || escalation_id, escalation_id, ticket_id, title, body, state,
+                created_at, decided_by, decided_at, article_id FROM verified_answers""",
+            "DROP TABLE verified_answers",
+            "ALTER TABLE verified_answers_0012 RENAME TO verified_answers",
+            "CREATE INDEX verified_answers_state ON verified_answers(state, id)",
+        ],
+    ),
 ]

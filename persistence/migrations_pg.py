@@ -333,4 +333,18 @@ PG_MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX verified_answers_state ON verified_answers(state, id)",
         ],
     ),
+    (
+        "0012_verified_answers_from_threads",
+        [
+            # A verified answer also comes from a thread a teammate resolved with their own
+            # reply, which has no escalation: proposals are keyed by where they came from
+            # (``origin``: ``card:ESCALATION`` or ``thread:TICKET``), one per origin.
+            "ALTER TABLE verified_answers ADD COLUMN origin TEXT",
+            "UPDATE verified_answers SET origin = 'card:' || escalation_id",
+            "ALTER TABLE verified_answers ALTER COLUMN origin SET NOT NULL",
+            "ALTER TABLE verified_answers ADD CONSTRAINT verified_answers_origin_key"
+            " UNIQUE (origin)",
+            "ALTER TABLE verified_answers ALTER COLUMN escalation_id DROP NOT NULL",
+        ],
+    ),
 ]

@@ -1,6 +1,6 @@
-"""Verified answers: a reviewed reply, generalised into a question and answer for everyone,
-proposed once per escalation and approved (it then names its knowledge-base article) or
-discarded once."""
+"""Verified answers: a reply the team sent (a reviewed card's, or a teammate's own reply that
+resolved a thread), generalised into a question and answer for everyone, proposed once per
+origin and approved (it then names its knowledge-base article) or discarded once."""
 
 from __future__ import annotations
 
@@ -12,10 +12,21 @@ from persistence.db import Database, now
 VerifiedState = Literal["proposed", "approved", "discarded"]
 
 
+def card_origin(escalation_id: int) -> str:
+    """A proposal from a review card's sent reply (approved, or edited)."""
+    return f"card:{escalation_id}"
+
+
+def thread_origin(ticket_id: int) -> str:
+    """A proposal from a thread a teammate resolved with their own reply (one per thread)."""
+    return f"thread:{ticket_id}"
+
+
 @dataclass(frozen=True)
 class VerifiedAnswer:
     id: int
-    escalation_id: int
+    origin: str
+    escalation_id: int | None
     ticket_id: int
     title: str
     body: str
@@ -29,7 +40,8 @@ class VerifiedAnswer:
 def _verified(row: Any) -> VerifiedAnswer:
     return VerifiedAnswer(
         id=int(row["id"]),
-        escalation_id=int(row["escalation_id"]),
+        origin=row["origin"],
+        escalation_id=int(row["escalation_id"]) if row["escalation_id"] is not None else None,
         ticket_id=int(row["ticket_id"]),
         title=row["title"],
         body=row["body"],
@@ -46,20 +58,24 @@ class VerifiedRepository:
         self.db = db
 
     async def propose(
-        self, *, escalation_id: int, ticket_id: int, title: str, body: str
+        self,
+        *,
+        origin: str,
+        escalation_id: int | None,
+        ticket_id: int,
+        title: str,
+        body: str,
     ) -> tuple[VerifiedAnswer, bool]:
-        """The escalation's proposal, and whether it is new: one per escalation, whatever the
-        retries (an existing one is returned as it stands)."""
+        """The origin's proposal, and whether it is new: one per origin (``card_origin``,
+        ``thread_origin``), whatever the retries (an existing one is returned as it stands)."""
         async with self.db.transaction() as tx:
             written = await tx.execute(
-                "INSERT INTO verified_answers(escalation_id, ticket_id, title, body, state,"
-                " created_at) VALUES (?, ?, ?, ?, 'proposed', ?)"
-                " ON CONFLICT(escalation_id) DO NOTHING",
-                (escalation_id, ticket_id, title, body, now()),
+                "INSERT INTO verified_answers(origin, escalation_id, ticket_id, title, body,"
+                " state, created_at) VALUES (?, ?, ?, ?, ?, 'proposed', ?)"
+                " ON CONFLICT(origin) DO NOTHING",
+                (origin, escalation_id, ticket_id, title, body, now()),
             )
-            row = await tx.fetchone(
-                "SELECT * FROM verified_answers WHERE escalation_id = ?", (escalation_id,)
-            )
+            row = await tx.fetchone("SELECT * FROM verified_answers WHERE origin = ?", (origin,))
         assert row is not None
         return _verified(row), written.rowcount == 1
 
@@ -67,10 +83,8 @@ class VerifiedRepository:
         row = await self.db.fetchone("SELECT * FROM verified_answers WHERE id = ?", (verified_id,))
         return _verified(row) if row is not None else None
 
-    async def for_escalation(self, escalation_id: int) -> VerifiedAnswer | None:
-        row = await self.db.fetchone(
-            "SELECT * FROM verified_answers WHERE escalation_id = ?", (escalation_id,)
-        )
+    async def for_origin(self, origin: str) -> VerifiedAnswer | None:
+        row = await self.db.fetchone("SELECT * FROM verified_answers WHERE origin = ?", (origin,))
         return _verified(row) if row is not None else None
 
     async def pending(self, *, limit: int) -> tuple[list[VerifiedAnswer], int]:

@@ -98,6 +98,11 @@ def verified_key(escalation_id: int) -> str:
     return f"escalation:{escalation_id}:verified"
 
 
+def thread_verified_key(ticket_id: int) -> str:
+    """One proposal per thread a teammate resolved with their own reply."""
+    return f"ticket:{ticket_id}:verified"
+
+
 def kb_sync_key(source_id: int, occasion: str) -> str:
     """One per scheduled slot (the time the previous sync started) or per request."""
     return f"kb-source:{source_id}:sync:{occasion}"

@@ -15,7 +15,9 @@ which stops an answer from the nearest irrelevant article:
 
 A verified answer (``bot/kb/provenance.py``: a reply the team sent, generalised and approved by
 an admin) ranks with a small boost: its score times ``VERIFIED_BOOST`` in the final ranking of
-each lookup. Nothing changes for other articles, nor for a lookup that finds no verified answer.
+each lookup, over twice as many candidates as the lookup returns (so one just below the cut can
+rise into it). Nothing changes for other articles, nor for a lookup that finds no verified
+answer.
 
 The confidence is evidence, not a verdict on the answer: the model judges whether passages
 answer the question, and code checks its facts (``bot/tickets/answering.py``). The floor below only
@@ -280,9 +282,12 @@ class Retriever:
         known: dict[int, KnowledgeHit] = {}
         index: LexicalIndex | None = None
         phrases: list[str] | None = None
+        # Twice the passages asked for, so that a verified answer just below the cut can rise
+        # into it by its boost, and so that ``only`` still leaves ``limit`` to return.
+        reach = 2 * limit
         if mode != "dense" and terms:
             # Fusion needs a deep candidate list; plain BM25 needs only what it returns.
-            depth = limit if mode == "bm25" else max(limit, CANDIDATES)
+            depth = reach if mode == "bm25" else max(reach, CANDIDATES)
             index = self._index_for(version)
             phrases = await self._phrases(terms) if index is not None else None
             if index is not None and phrases is not None:
@@ -297,16 +302,16 @@ class Retriever:
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
             vector = await self._query_vector(query, version)
-            dense = self._dense.nearest(vector, max(limit, CANDIDATES))
+            dense = self._dense.nearest(vector, max(reach, CANDIDATES))
         if mode == "bm25":
-            hits = await self._hits(lexical[:limit], known)
+            hits = await self._hits(lexical[:reach], known)
         elif mode == "dense":
-            hits = await self._hits(dense[:limit], {})
+            hits = await self._hits(dense[:reach], {})
         else:
-            hits = await self._hits(_fuse(lexical, dense, limit), known)
+            hits = await self._hits(_fuse(lexical, dense, reach), known)
         if only is not None:
             hits = [hit for hit in hits if only(hit)]
-        hits = boost_verified(hits)
+        hits = boost_verified(hits)[:limit]
         confidence = 0.0
         for hit in hits[: max(1, judged)]:
             if mode == "dense":

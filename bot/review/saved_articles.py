@@ -213,12 +213,20 @@ class ArticleDesk:
     # -- generalising --------------------------------------------------------------------------
 
     async def generalise(self, ticket: Ticket, escalation: Escalation) -> Generalised:
-        """The question and the sent reply without the customer's particulars: the model's
-        version checked by the rules, or the rules' alone (offline, or when the model fails)."""
+        """The question and the card's sent reply without the customer's particulars."""
+        return await self.generalise_reply(
+            ticket, escalation.final_text or "", escalation_id=escalation.id
+        )
+
+    async def generalise_reply(
+        self, ticket: Ticket, answer: str, *, escalation_id: int | None = None
+    ) -> Generalised:
+        """The ticket's question and a reply the team sent, without the customer's
+        particulars: the model's version checked by the rules, or the rules' alone (offline, or
+        when the model fails)."""
         turns = await self.repos.tickets.turns(ticket.id)
         asked = [t.text.strip() for t in turns if t.role == "customer" and t.text.strip()]
         question = "\n".join(asked)[-QUESTION_CHARS:]
-        answer = escalation.final_text or ""
         users = [ticket.customer_user_id] + [
             t.user_id for t in turns if t.role == "customer" and t.user_id
         ]
@@ -258,10 +266,12 @@ class ArticleDesk:
                 how="model",
                 usage=result.usage,
             )
-        await self._record(ticket, escalation, article)
+        await self._record(ticket, escalation_id, article)
         return article
 
-    async def _record(self, ticket: Ticket, escalation: Escalation, article: Generalised) -> None:
+    async def _record(
+        self, ticket: Ticket, escalation_id: int | None, article: Generalised
+    ) -> None:
         usage = article.usage
         extra: dict[str, Any] = {}
         if usage is not None:
@@ -279,7 +289,7 @@ class ArticleDesk:
                 ticket_id=ticket.id,
                 step="article_generalised",
                 actor="bot",
-                detail={"escalation_id": escalation.id, "how": article.how, "error": article.error},
+                detail={"escalation_id": escalation_id, "how": article.how, "error": article.error},
                 **extra,
             )
 

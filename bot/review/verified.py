@@ -1,11 +1,16 @@
-"""Verified answers: a reply a reviewer approved or edited, proposed to the admins as a general
-question and answer for every customer.
+"""Verified answers: a reply the team sent, proposed to the admins as a general question and
+answer for every customer.
 
-- When a decision sends a reply (approved, or edited, with its text), the same transaction
-  queues ``PROPOSE_VERIFIED`` (``ReviewDesk``). Its job generalises the question and the reply
-  exactly as "Save as article" does (``ArticleDesk.generalise``: the model's version checked by
-  the rules of ``bot/tickets/redact.py``, or the rules alone offline), and stores the proposal,
-  one per card. A generalisation that leaves nothing (only placeholders) is skipped and logged.
+- Two kinds of reply are proposed, each by ``PROPOSE_VERIFIED`` queued in the transaction that
+  settles it:
+  - a review card's decision that sends a reply (approved, or edited, with its text;
+    ``ReviewDesk``), one proposal per card;
+  - a thread resolved (by a teammate, or auto-closed) when its last word is a teammate's own
+    reply (``Handoffs``; ``closing_teammate_reply``), one proposal per thread.
+- The job generalises the question and the reply exactly as "Save as article" does
+  (``ArticleDesk.generalise_reply``: the model's version checked by the rules of
+  ``bot/tickets/redact.py``, or the rules alone offline), and stores the proposal. A
+  generalisation that leaves nothing (only placeholders) is skipped and logged.
 - The proposals wait in the admins' App Home. Approve (bot admins only, the rule of "Save as
   article": ``may_write_articles``) adds the article with the source ``slack:verified:ID``
   (``bot/kb/provenance.py``: citable, ranked with a small boost, shown as "Verified answer");
@@ -27,10 +32,11 @@ from bot.settings.logs import current_ticket
 from bot.slack.interactions import ReviewOutcome
 from bot.slack.people import People
 from bot.slack.text import slack_date
-from persistence.records import Job
+from bot.tickets.status import closing_teammate_reply
+from persistence.records import Job, Ticket
 from persistence.repos import Repositories
 from persistence.retention import PURGED, RETENTION_ACTOR
-from persistence.verified import VerifiedAnswer
+from persistence.verified import VerifiedAnswer, card_origin, thread_origin
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +75,19 @@ class VerifiedAnswers:
 
     def jobs(self) -> list[JobKind]:
         async def propose(job: Job) -> None:
-            await self.propose(int(job.payload["escalation_id"]))
+            if "escalation_id" in job.payload:
+                await self.propose(int(job.payload["escalation_id"]))
+            else:
+                await self.propose_from_thread(int(job.payload["ticket_id"]))
 
         return [JobKind(jobkinds.PROPOSE_VERIFIED, propose)]
 
     # -- proposing -------------------------------------------------------------------------
 
     async def propose(self, escalation_id: int) -> VerifiedAnswer | None:
-        """The job: the card's sent reply, generalised, stored as a proposal (once)."""
+        """The job for a card: its sent reply, generalised, stored as a proposal (once)."""
         repos = self.repos
-        existing = await repos.verified.for_escalation(escalation_id)
+        existing = await repos.verified.for_origin(card_origin(escalation_id))
         if existing is not None:
             return existing
         escalation = await repos.escalations.get(escalation_id)
@@ -95,27 +104,55 @@ class VerifiedAnswers:
                 escalation.state,
             )
             return None
-        general = await self.articles.generalise(ticket, escalation)
+        return await self._propose(
+            ticket, text, origin=card_origin(escalation_id), escalation_id=escalation_id
+        )
+
+    async def propose_from_thread(self, ticket_id: int) -> VerifiedAnswer | None:
+        """The job for a resolved thread: the teammate's reply that closed it, generalised,
+        stored as a proposal (once)."""
+        repos = self.repos
+        existing = await repos.verified.for_origin(thread_origin(ticket_id))
+        if existing is not None:
+            return existing
+        ticket = await repos.tickets.get(ticket_id)
+        if ticket is None:
+            log.info("no verified answer for ticket %s: it is not known", ticket_id)
+            return None
+        current_ticket.set(ticket.id)
+        reply = closing_teammate_reply(await repos.tickets.turns(ticket.id))
+        if reply is None or reply == PURGED:
+            log.info("no verified answer for ticket %s: no teammate's reply closed it", ticket_id)
+            return None
+        return await self._propose(ticket, reply, origin=thread_origin(ticket_id))
+
+    async def _propose(
+        self, ticket: Ticket, reply: str, *, origin: str, escalation_id: int | None = None
+    ) -> VerifiedAnswer | None:
+        general = await self.articles.generalise_reply(ticket, reply, escalation_id=escalation_id)
         title, body = general.title.strip(), general.body.strip()
         if not (leaves_something(title) and leaves_something(body)):
             log.info(
-                "no verified answer for escalation %s: generalising (%s) left nothing",
-                escalation_id,
-                general.how,
+                "no verified answer from %s: generalising (%s) left nothing", origin, general.how
             )
             return None
-        proposal, created = await repos.verified.propose(
-            escalation_id=escalation_id, ticket_id=ticket.id, title=title, body=body
+        proposal, created = await self.repos.verified.propose(
+            origin=origin,
+            escalation_id=escalation_id,
+            ticket_id=ticket.id,
+            title=title,
+            body=body,
         )
         if created:
-            async with repos.db.transaction() as tx:
-                await repos.trail.record(
+            async with self.repos.db.transaction() as tx:
+                await self.repos.trail.record(
                     tx,
                     ticket_id=ticket.id,
                     step="verified_proposed",
                     actor="bot",
                     detail={
                         "escalation_id": escalation_id,
+                        "origin": origin,
                         "verified_id": proposal.id,
                         "how": general.how,
                     },
@@ -190,6 +227,7 @@ class VerifiedAnswers:
                 actor=user_id,
                 detail={
                     "escalation_id": proposal.escalation_id,
+                    "origin": proposal.origin,
                     "verified_id": proposal.id,
                     **extra,
                 },

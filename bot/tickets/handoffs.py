@@ -23,7 +23,7 @@ from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.tickets.escalate import open_escalation
 from bot.tickets.rounds import start_next_round
-from bot.tickets.status import last_word
+from bot.tickets.status import closing_teammate_reply, last_word
 from persistence.db import Tx
 from persistence.records import HUMAN_STATES, IN_PROGRESS_STATES, Job, Ticket, TicketState, Turn
 from persistence.repos import Repositories
@@ -221,6 +221,15 @@ class Handoffs:
             actor=by,
             detail={"from_state": ticket.state},
         )
+        if closing_teammate_reply(await repos.tickets.turns(ticket.id, tx)) is not None:
+            # Resolved with a teammate's own reply: propose it, generalised, as a verified
+            # answer for everyone (``bot/review/verified.py``).
+            await repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.PROPOSE_VERIFIED,
+                dedupe_key=jobkinds.thread_verified_key(ticket.id),
+                payload={"ticket_id": ticket.id},
+            )
         await self._sync_latest_card(tx, ticket.id, f"resolved:{ticket.round}")
 
     async def _sync_latest_card(self, tx: Tx, ticket_id: int, reason: str) -> None:

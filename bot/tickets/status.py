@@ -31,6 +31,24 @@ def last_word(turns: list[Turn]) -> Turn | None:
     return None
 
 
+def closing_teammate_reply(turns: list[Turn]) -> str | None:
+    """The reply a teammate resolved the thread with: when the last word is a teammate's, their
+    messages since the conversation's previous word (the customer's question, or an answer of
+    ours), joined; otherwise None."""
+    last = last_word(turns)
+    if last is None or last.role != "staff":
+        return None
+    upto = turns.index(last)
+    block: list[str] = []
+    for turn in reversed(turns[: upto + 1]):
+        if turn.role == "staff":
+            if turn.text.strip():
+                block.append(turn.text.strip())
+        elif last_word([turn]) is not None:
+            break
+    return "\n\n".join(reversed(block)) or None
+
+
 def ticket_status(ticket: Ticket, last_turn: Turn | None, *, undelivered: bool = False) -> str:
     """The status people see: open, waiting on team, waiting on customer, resolved, or
     delivery failed while a message for the customer is given up on (``undelivered``)."""

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
-from persistence.db import Database
+from persistence.connect import database_from_url
+from persistence.db import Database, apply_migrations
+from persistence.migrations import MIGRATIONS
+from persistence.migrations_pg import PG_MIGRATIONS
+from persistence.postgres import PostgresDatabase
 from persistence.stats import StatsRepository
 from persistence.trail import TrailRepository
-from persistence.verified import VerifiedRepository
+from persistence.verified import VerifiedRepository, card_origin, thread_origin
+from tests.utils.databases import empty_database_url
 
 
 async def _escalation(db: Database, n: int) -> tuple[int, int]:
@@ -35,15 +41,23 @@ async def test_a_proposal_is_made_once_per_escalation(db: Database) -> None:
     repo = VerifiedRepository(db)
     escalation, ticket = await _escalation(db, 1)
     first, created = await repo.propose(
-        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+        origin=card_origin(escalation),
+        escalation_id=escalation,
+        ticket_id=ticket,
+        title="Refunds",
+        body="Press Refund.",
     )
     assert created and first.state == "proposed" and first.title == "Refunds"
     again, created = await repo.propose(
-        escalation_id=escalation, ticket_id=ticket, title="Other", body="Other."
+        origin=card_origin(escalation),
+        escalation_id=escalation,
+        ticket_id=ticket,
+        title="Other",
+        body="Other.",
     )
     assert not created and again == first
     assert await repo.get(first.id) == first
-    assert await repo.for_escalation(escalation) == first
+    assert await repo.for_origin(card_origin(escalation)) == first
     assert await repo.get(first.id + 100) is None
 
 
@@ -55,7 +69,11 @@ async def test_pending_lists_the_oldest_first_with_the_total(db: Database) -> No
         made.append(
             (
                 await repo.propose(
-                    escalation_id=escalation, ticket_id=ticket, title=f"T{n}", body="B"
+                    origin=card_origin(escalation),
+                    escalation_id=escalation,
+                    ticket_id=ticket,
+                    title=f"T{n}",
+                    body="B",
                 )
             )[0]
         )
@@ -70,7 +88,11 @@ async def test_a_proposal_is_decided_once(db: Database) -> None:
     repo = VerifiedRepository(db)
     escalation, ticket = await _escalation(db, 1)
     proposal, _ = await repo.propose(
-        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+        origin=card_origin(escalation),
+        escalation_id=escalation,
+        ticket_id=ticket,
+        title="Refunds",
+        body="Press Refund.",
     )
     won = await asyncio.gather(
         repo.decide(proposal.id, state="approved", decided_by="UADMIN", article_id=7),
@@ -95,7 +117,11 @@ async def test_stats_count_answers_sent_as_drafted_that_cited_a_verified_answer(
     trail = TrailRepository(db)
     escalation, ticket = await _escalation(db, 1)
     proposal, _ = await repo.propose(
-        escalation_id=escalation, ticket_id=ticket, title="Refunds", body="Press Refund."
+        origin=card_origin(escalation),
+        escalation_id=escalation,
+        ticket_id=ticket,
+        title="Refunds",
+        body="Press Refund.",
     )
     stats = StatsRepository(db)
     assert await stats.verified_served(0, time.time() + 60) == 0
@@ -119,3 +145,63 @@ async def test_stats_count_answers_sent_as_drafted_that_cited_a_verified_answer(
         served.append(await stats.verified_served(0, time.time() + 60))
     assert served == [1, 1, 1, 2, 2]
     assert await stats.verified_served(time.time() + 60, time.time() + 120) == 0
+
+
+async def test_a_thread_proposal_has_no_escalation_and_is_made_once_per_thread(
+    db: Database,
+) -> None:
+    repo = VerifiedRepository(db)
+    escalation, ticket = await _escalation(db, 9)
+    card, _ = await repo.propose(
+        origin=card_origin(escalation),
+        escalation_id=escalation,
+        ticket_id=ticket,
+        title="Card",
+        body="From the card.",
+    )
+    thread, created = await repo.propose(
+        origin=thread_origin(ticket), escalation_id=None, ticket_id=ticket, title="T", body="B"
+    )
+    assert created and thread.id != card.id
+    assert (thread.origin, thread.escalation_id) == (f"thread:{ticket}", None)
+    again, created = await repo.propose(
+        origin=thread_origin(ticket), escalation_id=None, ticket_id=ticket, title="X", body="Y"
+    )
+    assert not created and again == thread
+    assert await repo.for_origin(thread_origin(ticket)) == thread
+
+
+async def test_upgrading_keeps_the_proposals_made_before_threads_could_propose(
+    tmp_path: Path,
+) -> None:
+    """0012 rebuilds the table (SQLite) or alters it (PostgreSQL): a card's proposal made under
+    0011 keeps its id and state and gains its origin."""
+    db = database_from_url(empty_database_url(tmp_path, "upgrade.db"))
+    await db.open(migrate=False)
+    try:
+        steps, time_type = (
+            (PG_MIGRATIONS, "DOUBLE PRECISION")
+            if isinstance(db, PostgresDatabase)
+            else (MIGRATIONS, "REAL")
+        )
+        upto = [name for name, _ in steps].index("0011_verified_answers") + 1
+        async with db.transaction() as tx:
+            await apply_migrations(tx, steps[:upto], time_type=time_type)
+        escalation, ticket = await _escalation(db, 1)
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO verified_answers(escalation_id, ticket_id, title, body, state,"
+                " created_at, decided_by) VALUES (?, ?, 'Refunds', 'Press Refund.', 'approved',"
+                " 1, 'UADMIN')",
+                (escalation, ticket),
+            )
+        assert await db.migrate() == [name for name, _ in steps[upto:]]
+        repo = VerifiedRepository(db)
+        [old] = [p for p in [await repo.for_origin(card_origin(escalation))] if p is not None]
+        assert (old.escalation_id, old.state, old.decided_by) == (escalation, "approved", "UADMIN")
+        thread, created = await repo.propose(
+            origin=thread_origin(ticket), escalation_id=None, ticket_id=ticket, title="T", body="B"
+        )
+        assert created and thread.id > old.id
+    finally:
+        await db.close()

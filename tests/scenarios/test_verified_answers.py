@@ -17,6 +17,7 @@ from tests.fakes.openai_api import FakeOpenAI
 from tests.scenarios.test_app_home import home_buttons, home_text, open_home
 from tests.scenarios.test_saved_articles import (
     GENERAL,
+    GENERALISE_MARKER,
     QUESTION,
     REPLY,
     articles,
@@ -32,7 +33,7 @@ SECTION = "Verified answers to check"
 
 async def proposals(bot: RunningBot) -> list[dict[str, Any]]:
     rows = await bot.db.fetchall(
-        "SELECT id, escalation_id, title, body, state, decided_by, article_id"
+        "SELECT id, origin, escalation_id, title, body, state, decided_by, article_id"
         " FROM verified_answers ORDER BY id"
     )
     return [dict(r) for r in rows]
@@ -192,6 +193,92 @@ async def test_a_rejected_card_proposes_nothing(
     await bot.drained()
     await click(bot, ids.ACTION_REJECT)
     await bot.drained()
+    assert await proposals(bot) == []
+
+
+# -- a thread a teammate resolved with their own reply -----------------------------------------
+
+
+async def teammate_resolved(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, *, offline: bool = False
+) -> tuple[RunningBot, str]:
+    """A card for the customer's question; a teammate answers in the thread instead (a
+    takeover), the customer says thanks, and the teammate resolves the ticket."""
+    known_customer(slack)
+    if not offline:
+        llm.set_responder(responder())
+    bot = await make_bot(offline=offline, support_admins=[ADMIN])
+    ts = await bot.ask(QUESTION)
+    await bot.drained()
+    await bot.ask(REPLY, user=REVIEWER, team=HOME_TEAM, thread_ts=ts)
+    await bot.drained()
+    assert await bot.ticket_states() == ["human"]
+    await bot.ask("thanks!", thread_ts=ts)
+    await bot.drained()
+    status, body = await bot.send.slash_command(REVIEWER, "resolve 1")
+    assert status == 200 and "Ticket #1 is resolved" in json.loads(body)["text"]
+    await bot.drained()
+    return bot, ts
+
+
+async def test_a_thread_a_teammate_resolved_with_their_reply_is_proposed_and_citable(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, ts = await teammate_resolved(make_bot, slack, llm)
+    [proposal] = await proposals(bot)
+    assert proposal["origin"] == "thread:1" and proposal["escalation_id"] is None
+    assert (proposal["title"], proposal["body"]) == (GENERAL["title"], GENERAL["body"])
+    # The model generalised the teammate's reply, with the customer's question.
+    [asked] = [
+        r["messages"][1]["content"]
+        for r in llm.requests
+        if GENERALISE_MARKER in r["messages"][0]["content"]
+    ]
+    assert "press *Refund duplicate*" in asked and "charged twice" in asked
+    assert "thanks!" not in asked.split("press *Refund duplicate*")[-1]
+    steps = [r["step"] for r in await bot.db.fetchall("SELECT step FROM ticket_events ORDER BY id")]
+    assert "verified_proposed" in steps
+
+    await open_home(bot, ADMIN)
+    [value] = verified_buttons(slack.home_views[ADMIN], ids.ACTION_VERIFIED_APPROVE)
+    await home_click(bot, ADMIN, ids.ACTION_VERIFIED_APPROVE, value)
+    [approved] = await proposals(bot)
+    assert approved["state"] == "approved" and approved["article_id"] is not None
+    assert [a["source"] for a in await articles(bot) if a["id"] == approved["article_id"]] == [
+        f"slack:verified:{approved['id']}"
+    ]
+    # Reopened, answered by the teammate and resolved once more: still one proposal per thread.
+    await bot.ask("It happened again on the next invoice.", thread_ts=ts)
+    await bot.drained()
+    await bot.ask("Refunded that one too.", user=REVIEWER, team=HOME_TEAM, thread_ts=ts)
+    await bot.drained()
+    status, _ = await bot.send.slash_command(REVIEWER, "resolve 1")
+    assert status == 200
+    await bot.drained()
+    assert await bot.ticket_states() == ["resolved"]
+    assert [p["id"] for p in await proposals(bot)] == [approved["id"]]
+
+
+async def test_offline_a_teammates_thread_reply_is_proposed_without_the_customers_data(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, _ = await teammate_resolved(make_bot, slack, llm, offline=True)
+    [proposal] = await proposals(bot)
+    text = proposal["title"] + "\n" + proposal["body"]
+    assert leaked(text) == [], text
+    assert "Refund duplicate" in proposal["body"]
+
+
+async def test_a_thread_resolved_without_a_teammates_reply_proposes_nothing(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    known_customer(slack)
+    bot = await make_bot(offline=True, support_admins=[ADMIN])
+    await bot.ask(QUESTION)
+    await bot.drained()
+    await click(bot, ids.ACTION_RESOLVE)
+    await bot.drained()
+    assert await bot.ticket_states() == ["resolved"]
     assert await proposals(bot) == []
 
 

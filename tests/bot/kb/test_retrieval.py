@@ -176,3 +176,34 @@ async def test_a_verified_answer_outranks_its_equal(repo: KnowledgeRepository) -
     lookup = await Retriever(repo).lookup("move workspace to another region data residency")
     assert [h.article_id for h in lookup.hits[:2]] == [verified, written]
     assert lookup.hits[0].score == pytest.approx(lookup.hits[1].score * VERIFIED_BOOST)
+
+
+async def test_a_verified_answer_just_below_the_cut_rises_into_it(
+    repo: KnowledgeRepository,
+) -> None:
+    """Three equal written articles fill ``limit=3`` (ties go to the older chunk); the verified
+    copy, fourth before its boost, is first after it, ranked by the database and by the
+    in-memory index alike."""
+    kb = KnowledgeBase(repo)
+    text = "To move a workspace to another region, open Admin > Data residency and press Move."
+    for n in range(3):
+        await kb.add_article(
+            title="Workspace residency", body=text, url=None, author="UADMIN", source=f"w{n}"
+        )
+    verified = await kb.add_article(
+        title="Workspace residency",
+        body=text,
+        url=None,
+        author="UADMIN",
+        source=verified_source(7),
+    )
+    retriever = Retriever(repo)
+    question = "move workspace to another region data residency"
+    by_database = await retriever.lookup(question, limit=3)
+    in_memory = await retriever.ready()
+    by_index = await retriever.lookup(question, limit=3)
+    for lookup in (by_database, by_index):
+        assert len(lookup.hits) == 3
+        assert lookup.hits[0].article_id == verified
+    assert in_memory or not repo.holds_postings
+    await retriever.close()
