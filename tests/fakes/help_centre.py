@@ -16,7 +16,8 @@ change a page (:meth:`HelpCentre.change`: new text, new ETag, a later date), rem
 (:meth:`HelpCentre.delay`), add their own (:meth:`HelpCentre.add_page`), switch the sitemap
 off (``sitemap=False``: no ``Sitemap:`` line and ``/sitemap.xml`` is 404) and make
 ``robots.txt`` fail (:attr:`HelpCentre.robots_status`). Every request is kept, in order, in
-:attr:`HelpCentre.requests` (path with query, headers with lower-case names, arrival time).
+:attr:`HelpCentre.requests` (path with query, headers with lower-case names, arrival time), and
+each answer in :attr:`HelpCentre.answered` (status and body size).
 
 Absolute URLs in ``robots.txt``, the sitemaps and redirects are built from the URL each request
 came to, so the site works under whatever name it is reached by (``help.proxied.test`` through
@@ -40,7 +41,7 @@ from aiohttp import web
 
 from bot.sandbox.local_server import LocalServer
 
-__all__ = ["ARTICLES", "HelpCentre", "Seen", "help_page"]
+__all__ = ["ARTICLES", "Answered", "HelpCentre", "Seen", "help_page"]
 
 FIRST_PUBLISHED = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -60,6 +61,15 @@ class Seen:
     path: str  # with the query string, if any
     headers: dict[str, str]  # lower-case names
     at: float  # time.monotonic()
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One request as it was answered (streamed bodies count 0 bytes)."""
+
+    path: str
+    status: int
+    size: int
 
 
 @dataclass
@@ -307,6 +317,7 @@ class HelpCentre(LocalServer):
         self.robots_status = 200  # anything else: robots.txt answers with that status
         self.robots_extra = robots_extra  # more lines for the "User-agent: *" group
         self.requests: list[Seen] = []
+        self.answered: list[Answered] = []
         self.streamed: dict[str, Streamed] = {}
         self.resources: dict[str, Resource] = {}
         self.resources["/docs/"] = FakePage(_html(help_page("Acme Help Centre", CATEGORY)))
@@ -388,7 +399,11 @@ class HelpCentre(LocalServer):
         ) -> web.StreamResponse:
             headers = {name.lower(): value for name, value in request.headers.items()}
             self.requests.append(Seen(request.method, request.path_qs, headers, time.monotonic()))
-            return await handler(request)
+            response = await handler(request)
+            body = response.body if isinstance(response, web.Response) else None
+            size = len(body) if isinstance(body, bytes) else 0
+            self.answered.append(Answered(request.path_qs, response.status, size))
+            return response
 
         app = web.Application(middlewares=[record])
         app.router.add_get("/robots.txt", self._robots)
