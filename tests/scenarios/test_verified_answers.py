@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
 from tests.conftest import BotFactory
@@ -184,15 +186,20 @@ async def test_only_admins_approve_and_a_double_click_is_told_who_did(
     assert len(await proposals(bot)) == 1
 
 
-async def test_a_rejected_card_proposes_nothing(
-    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+@pytest.mark.parametrize(
+    ("action", "state"), [(ids.ACTION_REJECT, "rejected"), (ids.ACTION_RESOLVE, "resolved")]
+)
+async def test_a_card_closed_without_a_sent_reply_proposes_nothing(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, action: str, state: str
 ) -> None:
+    """Rejected, or resolved with no teammate's reply in the thread: nothing to propose."""
     known_customer(slack)
     bot = await make_bot(offline=True, support_admins=[ADMIN])
     await bot.ask(QUESTION)
     await bot.drained()
-    await click(bot, ids.ACTION_REJECT)
+    await click(bot, action)
     await bot.drained()
+    assert await bot.ticket_states() == [state]
     assert await proposals(bot) == []
 
 
@@ -267,19 +274,6 @@ async def test_offline_a_teammates_thread_reply_is_proposed_without_the_customer
     text = proposal["title"] + "\n" + proposal["body"]
     assert leaked(text) == [], text
     assert "Refund duplicate" in proposal["body"]
-
-
-async def test_a_thread_resolved_without_a_teammates_reply_proposes_nothing(
-    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
-) -> None:
-    known_customer(slack)
-    bot = await make_bot(offline=True, support_admins=[ADMIN])
-    await bot.ask(QUESTION)
-    await bot.drained()
-    await click(bot, ids.ACTION_RESOLVE)
-    await bot.drained()
-    assert await bot.ticket_states() == ["resolved"]
-    assert await proposals(bot) == []
 
 
 async def test_the_home_tab_caps_the_list_within_slacks_blocks(
