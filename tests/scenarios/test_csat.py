@@ -154,15 +154,15 @@ async def test_resolved_by_a_reviewer_the_customer_is_asked_once_and_rates_with_
     assert ids.ACTION_CSAT_COMMENT in card_buttons(shown)
 
     # The comment: empty and too long are refused on the form, nothing recorded.
-    body = await comment(bot, slack, shown, "   ")
-    assert "Write a comment" in body["errors"][ids.BLOCK_CSAT_COMMENT]
-    body = await comment(bot, slack, shown, "x" * (CSAT_COMMENT_MAX + 1))
-    assert "keep it to" in body["errors"][ids.BLOCK_CSAT_COMMENT]
+    reply = await comment(bot, slack, shown, "   ")
+    assert "Write a comment" in reply["errors"][ids.BLOCK_CSAT_COMMENT]
+    reply = await comment(bot, slack, shown, "x" * (CSAT_COMMENT_MAX + 1))
+    assert "keep it to" in reply["errors"][ids.BLOCK_CSAT_COMMENT]
     row = await rating_row(bot)
     assert row is not None and row["comment"] is None
     words = "quick n helpful, thx!! 🙌 export works now"
-    body = await comment(bot, slack, shown, words)
-    assert body["response_action"] == "update" and "Thanks" in json.dumps(body["view"])
+    reply = await comment(bot, slack, shown, words)
+    assert reply["response_action"] == "update" and "Thanks" in json.dumps(reply["view"])
     row = await rating_row(bot)
     assert row is not None and row["comment"] == words
 
@@ -196,7 +196,7 @@ async def test_resolved_by_a_reviewer_the_customer_is_asked_once_and_rates_with_
     # Reopened and resolved again: not asked a second time.
     await bot.ask("one more thing, where is the file saved?", thread_ts=ts)
     await bot.drained()
-    status, body = await bot.send.slash_command(REVIEWER, "resolve 1")
+    _, body = await bot.send.slash_command(REVIEWER, "resolve 1")
     assert "resolved" in json.loads(body)["text"]
     await bot.drained()
     assert await bot.ticket_states() == ["resolved"]
