@@ -111,12 +111,14 @@ class Csat:
     # -- who may rate -------------------------------------------------------------------------
 
     def may_rate(self, ticket: Ticket, *, user_id: str, user_team: str | None) -> bool:
-        """The ticket's customer, or a colleague of theirs from their own organisation (never
-        this workspace's people, who are the support side, and never listed staff)."""
-        if self.people.is_listed_staff(user_id):
-            return False
+        """The ticket's customer (whoever opened it: a workspace guest too, as
+        ``People.author_role`` counts guests as customers), or a colleague of theirs from their
+        own organisation: never this workspace's people, who are the support side, nor anyone
+        on the staff lists."""
         if user_id == ticket.customer_user_id:
             return True
+        if self.people.is_listed_staff(user_id):
+            return False
         team = ticket.customer_team_id
         return bool(team and user_team == team and team != self.people.workspace.team_id)
 
