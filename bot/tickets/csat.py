@@ -4,7 +4,8 @@ optional comment.
 Asking: in a channel that opted in (``/support csat on #channel``), the first time a ticket is
 resolved (by a reviewer, a teammate, the customer's "Helpful", or auto-close) the survey is
 queued through the outbox in the resolution's own transaction, so it is posted exactly once.
-A reopened and re-resolved ticket is not asked again, nor one whose text was purged.
+A reopened and re-resolved ticket is not asked again, nor one whose text was purged, nor a
+customer whose Slack account is deactivated (looked up before the resolution's transaction).
 
 Rating: only the ticket's customer, or someone from the customer's own organisation (a Slack
 Connect channel: the click's ``user.team_id`` is the ticket's ``customer_team_id``, not this
@@ -80,12 +81,31 @@ class Csat:
 
     # -- asking (inside the resolution's transaction) ---------------------------------------
 
-    async def ask(self, tx: Tx, ticket: Ticket) -> bool:
-        """Queue "How did we do?" in the ticket's thread, when its channel opted in and it was
-        never asked; True when queued."""
+    async def customer_gone(self, ticket_id: int) -> bool:
+        """Before a resolution's transaction (a Slack look-up must not hold the database): True
+        when the ticket's channel asks and Slack says the customer's account is deactivated
+        (``users.info``; when Slack will not say, they are asked as usual)."""
+        ticket = await self.repos.tickets.get(ticket_id)
+        if ticket is None or ticket.channel_id not in self.config.current.csat_channels:
+            return False
+        profile = await self.people.profile(ticket.customer_user_id)
+        return profile is not None and profile.inactive
+
+    async def ask(self, tx: Tx, ticket: Ticket, *, customer_gone: bool = False) -> bool:
+        """Queue "How did we do?" in the ticket's thread, when its channel opted in, it was
+        never asked and the customer is still there; True when queued."""
         if ticket.channel_id not in self.config.current.csat_channels:
             return False
         repos = self.repos
+        if customer_gone:
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="csat_skipped",
+                actor="bot",
+                detail={"reason": "the customer's Slack account is deactivated"},
+            )
+            return False
         source = answered_by(await repos.tickets.turns(ticket.id, tx))
         if not await repos.csat.ask(
             tx, ticket_id=ticket.id, channel_id=ticket.channel_id, answered_by=source

@@ -194,6 +194,8 @@ class Handoffs:
         refusal = await self._refuse(user_id)
         if refusal:
             return refusal
+        assert self.csat is not None
+        gone = await self.csat.customer_gone(ticket_id)
         async with self.repos.db.transaction() as tx:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None:
@@ -203,10 +205,18 @@ class Handoffs:
                 return ReviewOutcome(
                     done=False, notice=f"Ticket #{ticket_id} was already resolved by {who}."
                 )
-            await self._resolve(tx, ticket, by=user_id)
+            await self._resolve(tx, ticket, by=user_id, customer_gone=gone)
         return ReviewOutcome(done=True)
 
-    async def _resolve(self, tx: Tx, ticket: Ticket, *, by: str, by_customer: bool = False) -> None:
+    async def _resolve(
+        self,
+        tx: Tx,
+        ticket: Ticket,
+        *,
+        by: str,
+        by_customer: bool = False,
+        customer_gone: bool = False,
+    ) -> None:
         repos = self.repos
         pending = await repos.escalations.pending_for_ticket(tx, ticket.id)
         if pending is not None:
@@ -235,7 +245,7 @@ class Handoffs:
             detail={"from_state": ticket.state, **({"via": "helpful"} if by_customer else {})},
         )
         assert self.csat is not None
-        await self.csat.ask(tx, ticket)
+        await self.csat.ask(tx, ticket, customer_gone=customer_gone)
         if closing_teammate_reply(await repos.tickets.turns(ticket.id, tx)) is not None:
             # Resolved with a teammate's own reply: propose it, generalised, as a verified
             # answer for everyone (``bot/review/verified.py``).
@@ -258,6 +268,8 @@ class Handoffs:
     async def auto_close(self, ticket_id: int, turn_id: int) -> None:
         """Fires once per reply from our side; closes the ticket only if that reply is still the
         last word and nobody is working on it."""
+        assert self.csat is not None
+        gone = await self.csat.customer_gone(ticket_id)
         async with self.repos.db.transaction() as tx:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None or ticket.state not in WAITING_ON_CUSTOMER:
@@ -265,7 +277,7 @@ class Handoffs:
             last = last_word(await self.repos.tickets.turns(ticket_id, tx))
             if last is None or last.id != turn_id or last.role == "customer":
                 return
-            await self._resolve(tx, ticket, by="bot")
+            await self._resolve(tx, ticket, by="bot", customer_gone=gone)
 
     # -- buttons under AI answers -------------------------------------------------------------
 

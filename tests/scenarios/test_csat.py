@@ -282,6 +282,19 @@ async def test_a_channel_that_did_not_opt_in_is_never_asked(
     assert surveys(bot, ts2) == [] and await rating_row(bot) is None
 
 
+async def test_a_customer_whose_account_is_deactivated_is_not_asked(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, ts = await escalate(make_bot, llm, support_admins=[ADMIN])
+    await opt_in(bot)
+    slack.users[CUSTOMER] = {"deleted": True}
+    await click(bot, ids.ACTION_RESOLVE)
+    await bot.drained()
+    assert await bot.ticket_states() == ["resolved"]
+    assert surveys(bot, ts) == [] and await rating_row(bot) is None
+    assert "csat_skipped" in await steps(bot)
+
+
 # -- who may rate ----------------------------------------------------------------------------
 
 
@@ -441,3 +454,36 @@ async def test_the_csat_command_checks_who_and_what(
     # Removing the channel drops its survey too.
     await say(ADMIN, f"channel remove <#{SUPPORT}>")
     assert "No channel asks" in await say(ADMIN, "csat list")
+
+
+async def test_in_our_own_workspace_only_the_guest_who_asked_can_rate(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    """A customer let in as a workspace guest shares our team id: their fellow guests are not
+    "their organisation", so only they rate."""
+    guest, other_guest = "UGUEST", "UGUEST2"
+    slack.mark_guest(guest)
+    slack.mark_guest(other_guest)
+    llm.set_responder(
+        llm_script(category="simple_faq", drafts=[draft("Click *Export*.", [EXPORT_ARTICLE])])
+    )
+    bot = await make_bot(support_admins=[ADMIN])
+    await opt_in(bot)
+    ts = await bot.ask("how do i export to csv", user=guest, team=HOME_TEAM)
+    await bot.drained()
+    answer = bot.thread(ts)[0]
+    await bot.send.block_action(
+        guest,
+        ids.ACTION_HELPFUL,
+        card_buttons(answer)[ids.ACTION_HELPFUL],
+        team_id=HOME_TEAM,
+        channel=SUPPORT,
+        message=answer,
+    )
+    await bot.drained()
+    survey = surveys(bot, ts)[0]
+    await rate(bot, survey, 5, user=other_guest, team=HOME_TEAM)
+    assert "Only the person who asked" in slack.ephemerals[-1]["text"]
+    await rate(bot, survey, 5, user=guest, team=HOME_TEAM)
+    row = await rating_row(bot)
+    assert row is not None and (row["score"], row["rated_by"]) == (5, guest)
