@@ -504,6 +504,9 @@ class AdminCommands:
                         for ch, chosen in c.auto_categories.items()
                         if ch != DEFAULT
                     },
+                    csat_channels=tuple(
+                        sorted(ch for ch in c.csat_channels if c.mode(ch) in ("auto", "review"))
+                    ),
                 ),
             )
         )
@@ -567,6 +570,15 @@ class AdminCommands:
                 default = _selected_categories(entry(ids.BLOCK_CFG_CATEGORIES))
             except ArgError as exc:
                 errors[ids.BLOCK_CFG_CATEGORIES] = str(exc)
+        csat: frozenset[str] | None = None  # None: a form from before the field was on it
+        if ids.BLOCK_CFG_CSAT in values:
+            csat = frozenset(listed(ids.BLOCK_CFG_CSAT, "selected_conversations"))
+            outside = sorted(csat - set(auto) - set(review))
+            if outside:
+                errors[ids.BLOCK_CFG_CSAT] = (
+                    f"<#{outside[0]}> is not a support channel: add it to one of the channel"
+                    " lists above, or leave it out here."
+                )
         if errors:
             return FormResult(errors=errors)
         current = await self.config.refresh()
@@ -576,6 +588,13 @@ class AdminCommands:
         # A channel no longer listed loses its own choice, as with `/support channel remove`.
         overrides = {c: v for c, v in current.auto_categories.items() if c in channels}
         overrides[DEFAULT] = current.default_categories if default is None else default
+        # Channels switched off keep their survey choice (the form lists only the others).
+        off = {c for c, m in channels.items() if m == "off"}
+        csat_channels = (
+            current.csat_channels & set(channels)
+            if csat is None
+            else csat | (current.csat_channels & off)
+        )
         paused_options = entry(ids.BLOCK_CFG_PAUSED).get("selected_options") or []
         paused = any(isinstance(o, dict) and o.get("value") == "paused" for o in paused_options)
         try:
@@ -593,6 +612,7 @@ class AdminCommands:
                 hours=hours,
                 paused=paused,
                 auto_categories=overrides,
+                csat_channels=frozenset(csat_channels),
             )
         except ConfigConflict:
             return FormResult(

@@ -88,6 +88,7 @@ BLOCK_CFG_REMINDER = "cfg_reminder"
 BLOCK_CFG_TIMEOUT = "cfg_timeout"
 BLOCK_CFG_HOURS = "cfg_hours"
 BLOCK_CFG_PAUSED = "cfg_paused"
+BLOCK_CFG_CSAT = "cfg_csat"
 
 
 def cfg_action(block_id: str) -> str:

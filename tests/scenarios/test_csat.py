@@ -14,6 +14,7 @@ from bot.slack import ids
 from bot.slack.blocks.csat import CSAT_COMMENT_MAX, SURVEY_BLOCK
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
+from tests.scenarios.test_admin_config import NEW, admin_bot, form_values, snapshot
 from tests.scenarios.test_app_home import home_text, open_home
 from tests.scenarios.test_humans_in_the_loop import card_now, escalate, llm_script
 from tests.utils.harness import (
@@ -487,3 +488,40 @@ async def test_in_our_own_workspace_only_the_guest_who_asked_can_rate(
     await rate(bot, survey, 5, user=guest, team=HOME_TEAM)
     row = await rating_row(bot)
     assert row is not None and (row["score"], row["rated_by"]) == (5, guest)
+
+
+async def test_the_settings_form_shows_and_sets_where_customers_are_asked(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await admin_bot(make_bot, llm)
+    await opt_in(bot)
+    await bot.send.slash_command(ADMIN, "config")
+    view = slack.calls_to("views.open")[-1]["view"]
+    field = next(b for b in view["blocks"] if b.get("block_id") == ids.BLOCK_CFG_CSAT)
+    assert field["element"]["initial_conversations"] == [SUPPORT] and field["optional"]
+
+    def picked(*channels: str) -> dict[str, Any]:
+        return {
+            ids.BLOCK_CFG_CSAT: {
+                "type": "multi_conversations_select",
+                "selected_conversations": list(channels),
+            }
+        }
+
+    # Only support channels (the form's auto and review lists: SUPPORT and NEW).
+    status, body = await bot.send.view_submission(
+        ADMIN, ids.VIEW_CONFIG, form_values(**picked(NEW, "C0RANDOM"))
+    )
+    assert "<#C0RANDOM> is not a support channel" in json.loads(body)["errors"][ids.BLOCK_CFG_CSAT]
+    assert (await snapshot(bot)).csat_channels == {SUPPORT}
+    status, body = await bot.send.view_submission(
+        ADMIN, ids.VIEW_CONFIG, form_values(**picked(NEW))
+    )
+    assert status == 200 and body.strip() in ("", "null"), body
+    assert (await snapshot(bot)).csat_channels == {NEW}
+    # A form opened before the field existed keeps the choice.
+    await bot.send.view_submission(ADMIN, ids.VIEW_CONFIG, form_values())
+    assert (await snapshot(bot)).csat_channels == {NEW}
+    # Nothing picked: nobody is asked.
+    await bot.send.view_submission(ADMIN, ids.VIEW_CONFIG, form_values(**picked()))
+    assert (await snapshot(bot)).csat_channels == frozenset()
