@@ -174,6 +174,10 @@ async def test_resolved_by_a_reviewer_the_customer_is_asked_once_and_rates_with_
     commented = [json.loads(e["detail"]) for e in events if e["step"] == "csat_commented"]
     assert commented[0]["comment_length"] == len(words)
     assert all("helpful, thx" not in (e["detail"] or "") for e in events)
+    await bot.send.slash_command(REVIEWER, "trace 1")
+    trail = json.dumps(slack.calls_to("views.open")[-1]["view"])
+    assert "csat_rated" in trail and "score=4" in trail and "answered_by=ai" in trail
+    assert f"comment_length={len(words)}" in trail and "helpful, thx" not in trail
 
     # Stats: overall, by kind of answer, by channel.
     _, body = await bot.send.slash_command(REVIEWER, "stats 1d")
