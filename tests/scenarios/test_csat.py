@@ -425,6 +425,13 @@ async def test_the_survey_is_posted_exactly_once_across_a_restart(
     await bot.drained()
     assert len(surveys(bot, ts)) == 1
     assert len([m for m in bot.thread(ts) if "marked this conversation resolved" in m["text"]]) == 1
+    # The survey really was retried and found by its outbox key rather than posted again.
+    key = "ticket:1:csat-survey"
+    posts = [c for c in slack.calls if c.method == "chat.postMessage" and key in json.dumps(c.args)]
+    assert [c.status for c in posts] == [500]  # stored by Slack, never posted again
+    assert slack.calls_to("conversations.replies") != []
+    job = await bot.db.fetchone("SELECT attempts, state FROM jobs WHERE dedupe_key = ?", (key,))
+    assert job is not None and job["state"] == "done" and job["attempts"] >= 2
     await rate(bot, surveys(bot, ts)[0], 5)
     row = await rating_row(bot)
     assert row is not None and row["score"] == 5
