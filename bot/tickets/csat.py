@@ -64,14 +64,6 @@ def answered_by(turns: list[Turn]) -> AnsweredBy:
     return "none"
 
 
-@dataclass(frozen=True)
-class Rated:
-    """What to tell the person who clicked a score (ephemerally)."""
-
-    notice: str
-    recorded: bool
-
-
 @dataclass(eq=False)
 class Csat:
     config: LiveConfig
@@ -151,25 +143,25 @@ class Csat:
         *,
         user_id: str,
         user_team: str | None,
-    ) -> Rated:
+    ) -> str:
+        """Record a score; what to tell the person who clicked (privately)."""
         repos = self.repos
         async with repos.db.transaction() as tx:
             ticket = await repos.tickets.get(ticket_id, tx)
             rating = await repos.csat.get(ticket_id, tx)
             if ticket is None or rating is None:
                 log.info("csat: a click on an unknown survey (ticket %s)", ticket_id)
-                return Rated(UNKNOWN_SURVEY, recorded=False)
+                return UNKNOWN_SURVEY
             if not self.may_rate(ticket, user_id=user_id, user_team=user_team):
                 log.info("csat: %s may not rate ticket %s; nothing recorded", user_id, ticket_id)
-                return Rated(NOT_YOURS, recorded=False)
+                return NOT_YOURS
             if rating.rated_by is not None and rating.rated_by != user_id:
-                return Rated(
+                return (
                     "Someone from your team already rated this conversation; thanks! Nothing"
-                    " was changed.",
-                    recorded=False,
+                    " was changed."
                 )
             if rating.score == score:
-                return Rated(f"You already rated this conversation {score}/5; thanks!", False)
+                return f"You already rated this conversation {score}/5; thanks!"
             await repos.csat.rate(tx, ticket_id=ticket_id, score=score, user_id=user_id)
             await repos.trail.record(
                 tx,
@@ -192,12 +184,11 @@ class Csat:
                 )
         log.info("csat: ticket %s rated %s by %s", ticket_id, score, user_id)
         if rating.score is None:
-            return Rated(
+            return (
                 f"Thanks! You rated this conversation {score}/5. Press *Add a comment* under"
-                " the survey if you'd like to tell us more.",
-                recorded=True,
+                " the survey if you'd like to tell us more."
             )
-        return Rated(f"Changed: you now rate this conversation {score}/5. Thanks!", True)
+        return f"Changed: you now rate this conversation {score}/5. Thanks!"
 
     # -- the comment ----------------------------------------------------------------------------
 

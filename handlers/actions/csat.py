@@ -28,10 +28,9 @@ async def handle_csat_rate(
         return
     assert click.score is not None
     try:
-        rated = await services.csat.rate(
+        notice = await services.csat.rate(
             click.ticket_id, click.score, user_id=click.user_id, user_team=click.user_team
         )
-        notice = rated.notice
     except Exception:
         log.exception("recording a rating failed")
         notice = FAILED
