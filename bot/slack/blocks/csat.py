@@ -13,6 +13,7 @@ from typing import Any
 from bot.slack import ids
 from bot.slack.blocks.common import Block, OutgoingMessage, button, context, plain, section
 from bot.slack.limits import INPUT_LABEL_MAX, MODAL_BUTTON_MAX, MODAL_TITLE_MAX, PLACEHOLDER_MAX
+from bot.slack.text import truncate_escaped
 
 # What a customer may write in the comment (the form's max_length; longer is refused).
 CSAT_COMMENT_MAX = 1000
@@ -91,3 +92,11 @@ def comment_thanks_view() -> dict[str, Any]:
         "close": plain("Close", MODAL_BUTTON_MAX),
         "blocks": [section("Thanks! Your comment was recorded; the support team will read it.")],
     }
+
+
+def rating_line(*, score: int, rated_by: str | None, comment: str | None) -> str:
+    """A ticket's rating for the team (``/support trace``, the card's Why?): the score, who gave
+    it, and their comment, escaped."""
+    who = f" from <@{rated_by}>" if rated_by else ""
+    words = f": “{truncate_escaped(comment, 500)}”" if comment else ""
+    return f"⭐ Satisfaction: {score}/5{who}{words}"

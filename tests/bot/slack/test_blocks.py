@@ -18,6 +18,7 @@ from bot.slack.blocks.csat import (
     CSAT_COMMENT_MAX,
     comment_modal,
     comment_thanks_view,
+    rating_line,
     survey_message,
 )
 from bot.slack.blocks.modals import edit_modal
@@ -517,3 +518,9 @@ def test_the_comment_form_caps_what_is_typed_and_carries_its_ticket() -> None:
     element = next(b for b in view["blocks"] if b["type"] == "input")["element"]
     assert element["max_length"] == CSAT_COMMENT_MAX
     assert validate_view(comment_thanks_view(), expect_type="modal") == []
+
+
+def test_a_rating_line_escapes_the_comment() -> None:
+    line = rating_line(score=2, rated_by="U1", comment="<!channel> slow & rude")
+    assert line == "⭐ Satisfaction: 2/5 from <@U1>: “&lt;!channel&gt; slow &amp; rude”"
+    assert rating_line(score=5, rated_by=None, comment=None) == "⭐ Satisfaction: 5/5"
