@@ -211,13 +211,13 @@ class Csat:
         return rating, None
 
     async def comment_form(
-        self, ticket_id: int, *, user_id: str, user_team: str | None, channel_id: str | None
+        self, ticket_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, str | None]:
         """The comment's form, or why not."""
         rating, refusal = await self._rater_check(ticket_id, user_id=user_id, user_team=user_team)
         if rating is None or rating.score is None:
             return None, refusal
-        return comment_modal(ticket_id=ticket_id, score=rating.score, channel_id=channel_id), None
+        return comment_modal(ticket_id=ticket_id, score=rating.score), None
 
     async def comment(
         self, ticket_id: int, *, user_id: str, user_team: str | None, text: str

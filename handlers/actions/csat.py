@@ -50,7 +50,6 @@ async def handle_csat_comment(
             click.ticket_id,
             user_id=click.user_id,
             user_team=click.user_team,
-            channel_id=click.channel_id,
         )
     except Exception:
         log.exception("preparing the comment form failed")

@@ -57,12 +57,12 @@ def survey_message(ticket_id: int, *, rated: bool = False) -> OutgoingMessage:
     return OutgoingMessage(text=text, blocks=blocks)
 
 
-def comment_modal(*, ticket_id: int, score: int, channel_id: str | None) -> dict[str, Any]:
-    """The optional comment on a rating (``channel_id``: where to answer privately)."""
+def comment_modal(*, ticket_id: int, score: int) -> dict[str, Any]:
+    """The optional comment on a rating; submitted, it becomes ``comment_thanks_view``."""
     return {
         "type": "modal",
         "callback_id": ids.VIEW_CSAT_COMMENT,
-        "private_metadata": json.dumps({"ticket_id": ticket_id, "channel_id": channel_id}),
+        "private_metadata": json.dumps({"ticket_id": ticket_id}),
         "title": plain("Your feedback", MODAL_TITLE_MAX),
         "submit": plain("Send", MODAL_BUTTON_MAX),
         "close": plain("Cancel", MODAL_BUTTON_MAX),

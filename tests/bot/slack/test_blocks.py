@@ -512,7 +512,7 @@ def test_the_survey_has_five_score_buttons_and_once_rated_a_comment_button() -> 
 
 
 def test_the_comment_form_caps_what_is_typed_and_carries_its_ticket() -> None:
-    view = comment_modal(ticket_id=7, score=4, channel_id="C1")
+    view = comment_modal(ticket_id=7, score=4)
     assert validate_view(view, expect_type="modal") == []
     assert json.loads(view["private_metadata"])["ticket_id"] == 7
     element = next(b for b in view["blocks"] if b["type"] == "input")["element"]
