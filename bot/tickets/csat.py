@@ -89,6 +89,8 @@ class Csat:
         if ticket.channel_id not in self.config.current.csat_channels:
             return False
         repos = self.repos
+        if await repos.csat.get(ticket.id, tx) is not None:
+            return False  # asked when first resolved: once per ticket
         if customer_gone:
             await repos.trail.record(
                 tx,
