@@ -25,6 +25,7 @@ TABLES: list[tuple[str, str]] = [
     ("verified_answers", "id"),
     ("ticket_notes", "id"),
     ("answer_feedback", "id"),
+    ("csat_ratings", "ticket_id"),
     ("jobs", "id"),
     ("ticket_events", "id"),
     ("ignored_messages", "id"),

@@ -347,4 +347,25 @@ PG_MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE verified_answers ALTER COLUMN escalation_id DROP NOT NULL",
         ],
     ),
+    (
+        "0016_csat",
+        [
+            # Customer satisfaction: one survey per ticket (asked when it is first resolved in
+            # a channel that opted in; a reopened and re-resolved ticket is not asked again),
+            # and its one rating: the score (1-5), an optional comment, who rated. answered_by
+            # says whose answer the customer got: the bot's own ('ai': sent automatically or
+            # approved as drafted), a person's ('human') or none.
+            """CREATE TABLE csat_ratings (
+                ticket_id BIGINT PRIMARY KEY REFERENCES tickets(id),
+                channel_id TEXT NOT NULL,
+                answered_by TEXT NOT NULL CHECK (answered_by IN ('ai', 'human', 'none')),
+                asked_at DOUBLE PRECISION NOT NULL,
+                score INTEGER CHECK (score BETWEEN 1 AND 5),
+                comment TEXT,
+                rated_by TEXT,
+                rated_at DOUBLE PRECISION
+            )""",
+            "CREATE INDEX csat_ratings_rated ON csat_ratings(rated_at)",
+        ],
+    ),
 ]

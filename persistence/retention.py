@@ -138,6 +138,11 @@ class RetentionRepository:
             " WHERE ticket_id = ?",
             (PURGED, PURGED, RETENTION_ACTOR, now(), ticket_id),
         )
+        # A customer's satisfaction comment is their words too (the score stays).
+        await tx.execute(
+            "UPDATE csat_ratings SET comment = ? WHERE ticket_id = ? AND comment IS NOT NULL",
+            (PURGED, ticket_id),
+        )
         # Feedback a reviewer typed, and the search queries (made of the customer's words).
         await tx.execute(
             "UPDATE ticket_events"

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from persistence.csat import CsatGroup, CsatRepository
 from persistence.db import Database
 
 
@@ -105,6 +106,10 @@ class StatsRepository:
             (since, until),
         )
         return {r["verdict"]: int(r["n"]) for r in rows}
+
+    async def csat_groups(self, since: float, until: float) -> list[CsatGroup]:
+        """Satisfaction ratings given in the period, by channel and kind of answer."""
+        return await CsatRepository(self.db).groups(since, until)
 
     async def knowledge_gaps(self, since: float, until: float, *, limit: int) -> list[GapTicket]:
         """Tickets in the period whose search found nothing that fits, newest first (the caller

@@ -60,6 +60,7 @@ USAGE = {
     "reminders": "`/support reminders 30m 24h`: first reminder on a waiting card, then when the"
     " customer hears the team is still on it",
     "audit": "`/support audit [N]`",
+    "csat": "`/support csat on #channel`, `/support csat off #channel`, `/support csat list`",
     "auto": "`/support auto [list]`, `/support auto #channel faq billing`, `/support auto"
     " #channel default` (follow the default), `/support auto #channel none`, `/support auto"
     " default faq`",
@@ -78,6 +79,7 @@ ADMIN_COMMANDS = frozenset(
         "audit",
         "config",
         "auto",
+        "csat",
     }
 )
 
@@ -114,6 +116,7 @@ class AdminCommands:
             "audit": self.audit,
             "config": self.form,
             "auto": self.auto,
+            "csat": self.csat,
         }[sub]
         try:
             return await handler(words, user_id)
@@ -168,6 +171,7 @@ class AdminCommands:
                 expected_version=current.version,
                 channels=remaining,
                 auto_categories=_without(current.auto_categories, channel),
+                csat_channels=current.csat_channels - {channel},
             )
             return CommandReply(f"<#{channel}> is no longer a support channel.")
         raise ArgError("That is not a channel command.")
@@ -315,6 +319,59 @@ class AdminCommands:
         sentence = _auto_sentence(f"In <#{channel}>", snapshot.answers_automatically(channel))
         return CommandReply(f"<#{channel}> {lead}. {sentence}{note}")
 
+    # -- customer satisfaction ------------------------------------------------------------
+
+    async def csat(self, words: list[str], user_id: str) -> CommandReply:
+        """``/support csat on|off #channel``: ask that channel's customers "How did we do?" when
+        a ticket is resolved, or stop; ``/support csat [list]``: where it is on."""
+        current = await self.config.refresh()
+        action = words[0].lower() if words else "list"
+        if action == "list" and len(words) <= 1:
+            return CommandReply(_csat_list(current))
+        if action not in ("on", "off"):
+            raise ArgError("Say on or off, then the channel.")
+        if len(words) != 2:
+            raise ArgError(f"Name one channel after {action}.")
+        channel = parse_channel(words[1])
+        if channel not in current.channels:
+            return CommandReply(
+                f"<#{channel}> is not a support channel, so nothing was changed. Add it first:"
+                f" {USAGE['channel']}"
+            )
+        chosen = (
+            current.csat_channels | {channel}
+            if action == "on"
+            else current.csat_channels - {channel}
+        )
+        if chosen == current.csat_channels:
+            state = "already asked" if action == "on" else "not asked"
+            return CommandReply(
+                f"Customers in <#{channel}> are {state} “How did we do?”; nothing changed."
+            )
+        snapshot = await self.config.change(
+            user_id=user_id,
+            action=f"csat {action}",
+            expected_version=current.version,
+            csat_channels=frozenset(chosen),
+        )
+        if action == "off":
+            return CommandReply(
+                f"Customers in <#{channel}> are no longer asked “How did we do?”. Ratings"
+                " already given stay in `/support stats`."
+            )
+        mode = snapshot.mode(channel)
+        note = (
+            f" Note: <#{channel}> is `off` ({MODE_MEANINGS['off']}), so nothing is resolved"
+            " there until it is switched on."
+            if mode == "off"
+            else ""
+        )
+        return CommandReply(
+            f"From now on, when a ticket in <#{channel}> is resolved, the customer is asked once"
+            " “How did we do?” (1 to 5, and an optional comment). Ratings show in"
+            f" `/support stats`, the daily digest and App Home.{note}"
+        )
+
     # -- numbers, times, pause -----------------------------------------------------------
 
     async def threshold(self, words: list[str], user_id: str) -> CommandReply:
@@ -447,6 +504,9 @@ class AdminCommands:
                         for ch, chosen in c.auto_categories.items()
                         if ch != DEFAULT
                     },
+                    csat_channels=tuple(
+                        sorted(ch for ch in c.csat_channels if c.mode(ch) in ("auto", "review"))
+                    ),
                 ),
             )
         )
@@ -510,6 +570,15 @@ class AdminCommands:
                 default = _selected_categories(entry(ids.BLOCK_CFG_CATEGORIES))
             except ArgError as exc:
                 errors[ids.BLOCK_CFG_CATEGORIES] = str(exc)
+        csat: frozenset[str] | None = None  # None: a form from before the field was on it
+        if ids.BLOCK_CFG_CSAT in values:
+            csat = frozenset(listed(ids.BLOCK_CFG_CSAT, "selected_conversations"))
+            outside = sorted(csat - set(auto) - set(review))
+            if outside:
+                errors[ids.BLOCK_CFG_CSAT] = (
+                    f"<#{outside[0]}> is not a support channel: add it to one of the channel"
+                    " lists above, or leave it out here."
+                )
         if errors:
             return FormResult(errors=errors)
         current = await self.config.refresh()
@@ -519,6 +588,13 @@ class AdminCommands:
         # A channel no longer listed loses its own choice, as with `/support channel remove`.
         overrides = {c: v for c, v in current.auto_categories.items() if c in channels}
         overrides[DEFAULT] = current.default_categories if default is None else default
+        # Channels switched off keep their survey choice (the form lists only the others).
+        off = {c for c, m in channels.items() if m == "off"}
+        csat_channels = (
+            current.csat_channels & set(channels)
+            if csat is None
+            else csat | (current.csat_channels & off)
+        )
         paused_options = entry(ids.BLOCK_CFG_PAUSED).get("selected_options") or []
         paused = any(isinstance(o, dict) and o.get("value") == "paused" for o in paused_options)
         try:
@@ -536,6 +612,7 @@ class AdminCommands:
                 hours=hours,
                 paused=paused,
                 auto_categories=overrides,
+                csat_channels=frozenset(csat_channels),
             )
         except ConfigConflict:
             return FormResult(
@@ -586,6 +663,17 @@ def _auto_list(c: ConfigSnapshot) -> str:
     if any("unknown" in chosen for chosen in c.auto_categories.values()):
         lines.append(UNKNOWN_RISK.strip())
     return "\n".join([*lines, f"Change: {USAGE['auto']}; categories: {CATEGORIES_FORM}"])
+
+
+def _csat_list(c: ConfigSnapshot) -> str:
+    chosen = sorted(ch for ch in c.csat_channels if ch in c.channels)
+    if not chosen:
+        return (
+            "No channel asks customers “How did we do?” yet. Turn it on: "
+            + USAGE["csat"].split(", ")[0]
+        )
+    listed = ", ".join(f"<#{ch}>" for ch in chosen)
+    return f"*Satisfaction survey* (“How did we do?” when a ticket is resolved): {listed}"
 
 
 def _selected_categories(entry: dict[str, Any]) -> frozenset[str]:

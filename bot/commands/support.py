@@ -18,6 +18,7 @@ from bot.settings.durations import DurationError, format_duration, parse_duratio
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.blocks.command_replies import help_text, kb_search_text, sources_text
+from bot.slack.blocks.csat import rating_line
 from bot.slack.blocks.modals import kb_add_modal, kb_added_view
 from bot.slack.blocks.trace import trace_modal
 from bot.slack.interactions import FormResult, ReviewOutcome, id_number, unknown_card
@@ -176,7 +177,14 @@ class SupportCommands:
         ticket = await self.repos.tickets.get(ticket_id)
         assert ticket is not None
         events = await self.repos.trail.for_ticket(ticket_id)
-        return trace_modal(ticket_id=ticket_id, lines=trace_lines(ticket, events, slack=True))
+        lines = trace_lines(ticket, events, slack=True)
+        rating = await self.repos.csat.get(ticket_id)
+        if rating is not None and rating.score is not None:
+            # The comment is for the team to read here; the trail and the logs keep its length.
+            lines.append(
+                rating_line(score=rating.score, rated_by=rating.rated_by, comment=rating.comment)
+            )
+        return trace_modal(ticket_id=ticket_id, lines=lines)
 
     async def why_form(
         self, escalation_id: int, *, user_id: str, user_team: str | None

@@ -5,7 +5,8 @@ Each kind is declared beside the code that runs it, by a ``jobs()`` method retur
 ``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
 (auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
-(propose_verified) and ``SourceSync`` (kb_sync). The runtime hands them all to the worker.
+(propose_verified), ``SourceSync`` (kb_sync) and ``Csat`` (csat_update). The runtime hands
+them all to the worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's an
 PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
 KB_SYNC = "kb_sync"  # a knowledge source read into the knowledge base
 PROPOSE_VERIFIED = "propose_verified"  # a sent reply, generalised, proposed as a verified answer
+CSAT_UPDATE = "csat_update"  # the satisfaction survey in a thread shows a rating was recorded
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync
@@ -81,6 +83,16 @@ def auto_close_key(ticket_id: int, turn_id: int) -> str:
 
 def resolved_note_key(ticket_id: int, round: int) -> str:
     return f"ticket:{ticket_id}:round:{round}:resolved-note"
+
+
+def csat_survey_key(ticket_id: int) -> str:
+    """One "How did we do?" per ticket, however often it is resolved."""
+    return f"ticket:{ticket_id}:csat-survey"
+
+
+def csat_update_key(ticket_id: int) -> str:
+    """The survey message shows a rating was recorded: once (a changed score looks the same)."""
+    return f"ticket:{ticket_id}:csat-survey:rated"
 
 
 def redraft_key(escalation_id: int, request: str) -> str:

@@ -64,7 +64,12 @@ class DigestJob:
             return None
         since, until = yesterday.timestamp(), today.timestamp()
         numbers = await compute(self.stats, self.settings, since=since, until=until)
-        quiet = numbers.questions == 0 and numbers.rounds == 0 and numbers.approved == 0
+        quiet = (
+            numbers.questions == 0
+            and numbers.rounds == 0
+            and numbers.approved == 0
+            and numbers.csat.count == 0
+        )
         message = None
         if not quiet:
             gaps = await self.knowledge_gaps(since, until)

@@ -1,5 +1,6 @@
 """Statistics over a period: deflection, escalations, how good the drafts are, response times,
-feedback, tokens and cost. One computation behind the CLI, ``/support stats`` and App Home."""
+feedback, customer satisfaction (CSAT), tokens and cost. One computation behind the CLI,
+``/support stats`` and App Home."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
+from persistence.csat import CsatGroup
 from persistence.stats import StatsRepository
 
 
@@ -23,6 +25,35 @@ def percentile(values: list[float], p: float) -> float | None:
 
 def share(part: int, whole: int) -> float | None:
     return None if whole == 0 else part / whole
+
+
+@dataclass(frozen=True)
+class CsatSummary:
+    """Satisfaction ratings (1-5) given in a period: how many, their average, and the share
+    satisfied (4 or 5)."""
+
+    count: int = 0
+    average: float | None = None
+    satisfied_share: float | None = None
+
+    @classmethod
+    def of(cls, groups: list[CsatGroup]) -> CsatSummary:
+        count = sum(g.count for g in groups)
+        if not count:
+            return cls()
+        total = sum(g.total for g in groups)
+        satisfied = sum(g.satisfied for g in groups)
+        return cls(count=count, average=total / count, satisfied_share=satisfied / count)
+
+    def describe(self) -> str:
+        if not self.count:
+            return "no ratings"
+        assert self.average is not None
+        return f"{self.average:.1f}/5 from {self.count} ({_pct(self.satisfied_share)} satisfied)"
+
+
+# How the kinds of answer are named (``persistence/csat.py``'s ``answered_by``).
+ANSWER_KINDS = {"ai": "AI answer", "human": "human answer", "none": "no answer"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +90,10 @@ class Stats:
     not_delivered_by_purpose: dict[str, int] = field(default_factory=dict)
     # Answers sent as drafted (by the bot, or approved as written) citing a verified answer.
     verified_served: int = 0
+    # Customer satisfaction: overall, by channel, and by whose answer (ai, human, none).
+    csat: CsatSummary = field(default_factory=CsatSummary)
+    csat_by_channel: dict[str, CsatSummary] = field(default_factory=dict)
+    csat_by_answer: dict[str, CsatSummary] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -74,6 +109,7 @@ async def compute(
     feedback = await repo.feedback(since, until)
     tokens = await repo.tokens(since, until)
     failures = await repo.delivery_failures(since, until)
+    groups = await repo.csat_groups(since, until)
     decided = {
         k: sum(1 for s, _ in reviews if s == k)
         for k in ("approved", "edited", "rejected", "answered_in_thread")
@@ -121,7 +157,27 @@ async def compute(
         not_delivered=sum(failures.values()),
         not_delivered_by_purpose=failures,
         verified_served=await repo.verified_served(since, until),
+        csat=CsatSummary.of(groups),
+        csat_by_channel={
+            c: CsatSummary.of([g for g in groups if g.channel_id == c])
+            for c in sorted({g.channel_id for g in groups})
+        },
+        csat_by_answer={
+            a: CsatSummary.of([g for g in groups if g.answered_by == a])
+            for a in sorted({g.answered_by for g in groups})
+        },
     )
+
+
+def csat_line(s: Stats) -> str:
+    """``Satisfaction: 4.3/5 from 12 (83% satisfied); AI answer …; human answer …; by channel:
+    <#C…> …``."""
+    line = f"Satisfaction: {s.csat.describe()}"
+    if not s.csat.count:
+        return line
+    kinds = [f"{ANSWER_KINDS.get(k, k)} {v.describe()}" for k, v in s.csat_by_answer.items()]
+    channels = [f"<#{c}> {v.describe()}" for c, v in s.csat_by_channel.items()]
+    return "; ".join([line, *kinds]) + "; by channel: " + ", ".join(channels)
 
 
 def _pct(value: float | None) -> str:
@@ -152,6 +208,7 @@ def stats_lines(s: Stats, *, period: str) -> list[str]:
         f" {_dur(s.approval_p90)}",
         f"Feedback: {s.helpful} helpful, {s.wants_person} asked for a person",
         f"Verified answers served: {s.verified_served}",
+        csat_line(s),
         f"Not delivered: {s.not_delivered}"
         + (
             " ("

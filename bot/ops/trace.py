@@ -31,6 +31,11 @@ _DETAIL_KEYS = (
     "verdict",
     "article_id",
     "unsupported_facts",
+    # Customer satisfaction: the score and the comment's length (never its words).
+    "score",
+    "previous_score",
+    "comment_length",
+    "answered_by",
 )
 
 

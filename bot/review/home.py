@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ops.stats import Stats, compute
+from bot.ops.stats import CsatSummary, Stats, compute
 from bot.review.deliveries import describe, undelivered
 from bot.review.verified import VerifiedAnswers
 from bot.settings.durations import format_duration
@@ -51,6 +51,8 @@ def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
         f"• Auto-answer threshold: {c.threshold:.2f}",
         f"• Answered automatically (default): {category_list(c.default_categories)}",
         *own,
+        "• Satisfaction survey (“How did we do?”): "
+        + (", ".join(f"<#{ch}>" for ch in sorted(c.csat_channels)) or "no channel"),
         f"• Support hours: {c.hours.describe() if c.hours else 'always'}",
         f"• Reminders after {format_duration(c.review_reminder)} (at most"
         f" {settings.review_reminders_max}); the customer hears “still on it” after"
@@ -121,6 +123,8 @@ class HomeDesk:
                 not_delivered[item.escalation_id] = [f"{describe(f)}: {f.reason}" for f in failed]
         midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         config = config_lines(self.settings, await self.config.refresh())
+        stats = StatsRepository(self.repos.db)
+        csat = CsatSummary.of(await stats.csat_groups(midnight.timestamp(), now + 1))
         return HomeContent(
             user_id=user_id,
             is_reviewer=True,
@@ -131,9 +135,8 @@ class HomeDesk:
             not_delivered=not_delivered,
             mine=await self.repos.tickets.owned_by(user_id, limit=10),
             today=await self.repos.trail.counts_since(midnight.timestamp()),
-            week_line=week_line(
-                await compute(StatsRepository(self.repos.db), self.settings, since=now - 7 * 86400)
-            ),
+            today_csat=csat.describe() if csat.count else "",
+            week_line=week_line(await compute(stats, self.settings, since=now - 7 * 86400)),
             config_lines=config,
             source_lines=await self._source_lines() if is_admin else [],
             now=now,

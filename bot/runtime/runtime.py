@@ -51,6 +51,7 @@ from bot.slack.guard import slack_guard
 from bot.slack.outbox import SlackOutbox
 from bot.slack.people import People, Workspace
 from bot.slack.text import slack_error
+from bot.tickets.csat import Csat
 from bot.tickets.handoffs import Handoffs, resume_paused
 from bot.tickets.intake import Intake
 from bot.tickets.workflow import Workflow
@@ -152,7 +153,8 @@ class BotRuntime:
         await people.refresh_groups(force=True)
         self.model = SupportModel(settings) if settings.llm_enabled else None
         knowledge = knowledge_base(settings, repos.knowledge)
-        handoffs = Handoffs(settings, config, repos, people)
+        csat = Csat(config, repos, people)
+        handoffs = Handoffs(settings, config, repos, people, csat)
         failures = DeliveryFailures(repos, workspace, settings.escalation_channel)
         outbox = SlackOutbox(
             client,
@@ -161,6 +163,7 @@ class BotRuntime:
             after_reply=handoffs.schedule_auto_close,
             on_failed=failures.failed,
         )
+        csat.outbox = outbox  # it updates the survey message once a rating is recorded
         cards = CardSync(
             outbox,
             repos,
@@ -193,6 +196,7 @@ class BotRuntime:
             articles,
             verified,
             source_sync,
+            csat,
         )
         worker = JobWorker(
             repos.jobs,
@@ -230,6 +234,7 @@ class BotRuntime:
             home=HomeDesk(settings, config, repos, people, client, verified),
             verified=verified,
             config=config,
+            csat=csat,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()

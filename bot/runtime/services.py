@@ -16,6 +16,7 @@ from bot.review.verified import VerifiedAnswers
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.slack.people import People, Workspace
+from bot.tickets.csat import Csat
 from bot.tickets.handoffs import Handoffs
 from bot.tickets.intake import Intake
 from persistence.repos import Repositories
@@ -38,6 +39,7 @@ class Services:
     home: HomeDesk
     config: LiveConfig
     verified: VerifiedAnswers
+    csat: Csat
 
     @property
     def watched_channels(self) -> frozenset[str]:

@@ -43,6 +43,7 @@ KEYS = (
     "review_timeout",
     "paused",
     "auto_categories",
+    "csat_channels",
 )
 
 
@@ -60,6 +61,8 @@ class ConfigSnapshot:
     # Categories answered without review: DEFAULT for every channel, a channel id for its own.
     auto_categories: dict[str, frozenset[str]]
     paused: bool = False
+    # Channels whose customers are asked "How did we do?" when a ticket is resolved (opt-in).
+    csat_channels: frozenset[str] = frozenset()
     version: int = 0
     changed: frozenset[str] = field(default_factory=frozenset)  # keys set in Slack
 
@@ -96,6 +99,7 @@ class ConfigSnapshot:
             "review_timeout": self.review_timeout,
             "paused": self.paused,
             "auto_categories": {k: sorted(v) for k, v in sorted(self.auto_categories.items())},
+            "csat_channels": sorted(self.csat_channels),
         }
 
 
@@ -133,7 +137,7 @@ def _decode(key: str, value: Any) -> Any:
         if bad:
             raise ValueError(f"unknown channel mode {bad[0]!r}")
         return channels
-    if key in ("reviewers", "reviewer_groups", "admins"):
+    if key in ("reviewers", "reviewer_groups", "admins", "csat_channels"):
         return frozenset(str(v) for v in value)
     if key == "hours":
         return None if value is None else Hours.from_json(value)

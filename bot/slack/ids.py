@@ -88,6 +88,7 @@ BLOCK_CFG_REMINDER = "cfg_reminder"
 BLOCK_CFG_TIMEOUT = "cfg_timeout"
 BLOCK_CFG_HOURS = "cfg_hours"
 BLOCK_CFG_PAUSED = "cfg_paused"
+BLOCK_CFG_CSAT = "cfg_csat"
 
 
 def cfg_action(block_id: str) -> str:
@@ -97,3 +98,11 @@ def cfg_action(block_id: str) -> str:
 
 # Observability: "Why?" on a card opens the ticket's trail.
 ACTION_WHY = "escalation_why"
+
+# Customer satisfaction: "How did we do?" in the customer's thread once a ticket is resolved
+# (score buttons ``csat_rate.1`` to ``csat_rate.5``), and the optional comment's form.
+ACTION_CSAT_RATE = "csat_rate"
+ACTION_CSAT_COMMENT = "csat_comment"
+VIEW_CSAT_COMMENT = "csat_comment_submit"
+BLOCK_CSAT_COMMENT = "csat_comment"
+ACTION_CSAT_COMMENT_TEXT = "csat_comment_input"

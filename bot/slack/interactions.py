@@ -213,3 +213,50 @@ class FormSubmission:
         option = dict_at(self.values, block_id, action_id).get("selected_option")
         value = option.get("value") if isinstance(option, dict) else None
         return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class CsatClick:
+    """A click on the satisfaction survey in a customer's thread: a score button (value
+    ``ticket_id:score``, score 1-5) or "Add a comment" (value ``ticket_id``, score None)."""
+
+    ticket_id: int
+    score: int | None
+    user_id: str
+    user_team: str | None
+    channel_id: str | None
+    trigger_id: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], *, with_score: bool) -> CsatClick:
+        user, action = _clicker(body)
+        value = action.get("value")
+        parts = [id_number(p) for p in value.split(":")] if isinstance(value, str) else []
+        expected = 2 if with_score else 1
+        if len(parts) != expected or any(p is None for p in parts):
+            raise BadInteraction("the button carries no ticket")
+        ticket_id = parts[0]
+        score = parts[1] if with_score else None
+        assert ticket_id is not None
+        if with_score and (score is None or not 1 <= score <= 5):
+            raise BadInteraction(f"a score of {score} is not 1 to 5")
+        channel = body.get("channel") or {}
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        trigger = body.get("trigger_id")
+        return cls(
+            ticket_id=ticket_id,
+            score=score,
+            user_id=user["id"],
+            user_team=team_of(body, user),
+            channel_id=channel_id if isinstance(channel_id, str) else None,
+            trigger_id=trigger if isinstance(trigger, str) else None,
+        )
+
+    def as_review_click(self) -> ReviewClick:
+        return ReviewClick(
+            escalation_id=0,
+            user_id=self.user_id,
+            user_team=self.user_team,
+            channel_id=self.channel_id,
+            trigger_id=self.trigger_id,
+        )

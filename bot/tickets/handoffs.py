@@ -3,6 +3,11 @@
 Takeover (a teammate writes in the customer's thread), hand back, claim, resolve, auto-close,
 and the buttons under AI answers ("Talk to a person", "Helpful"). Each is one transaction of
 conditional updates, so two people acting at once settle on one outcome.
+
+The customer resolves a ticket by pressing "Helpful" under the latest answer while the ticket
+waits on them (the ticket's customer, or someone from their organisation: ``Csat.may_rate``);
+anyone else's "Helpful" is only counted as feedback. Every resolution asks "How did we do?" in a
+channel that opted in (``bot/tickets/csat.py``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from bot.slack.blocks.answers import resolved_note
 from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
+from bot.tickets.csat import Csat
 from bot.tickets.escalate import open_escalation
 from bot.tickets.rounds import start_next_round
 from bot.tickets.status import closing_teammate_reply, last_word
@@ -32,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # States where the customer is waiting on nobody but themselves (auto-close applies).
 WAITING_ON_CUSTOMER: tuple[TicketState, ...] = ("answered", "replied", "human", "rejected")
+# States where the customer's "Helpful" on the latest answer resolves the ticket.
+CUSTOMER_RESOLVES: tuple[TicketState, ...] = ("answered", "replied")
 TALK_TO_PERSON_REASON = "The customer pressed “Talk to a person” under the bot's answer."
 
 
@@ -43,6 +51,11 @@ class Handoffs:
     config: LiveConfig
     repos: Repositories
     people: People
+    csat: Csat | None = None
+
+    def __post_init__(self) -> None:
+        if self.csat is None:
+            self.csat = Csat(self.config, self.repos, self.people)
 
     # -- inside other transactions --------------------------------------------------------
 
@@ -181,6 +194,8 @@ class Handoffs:
         refusal = await self._refuse(user_id)
         if refusal:
             return refusal
+        assert self.csat is not None
+        gone = await self.csat.customer_gone(ticket_id)
         async with self.repos.db.transaction() as tx:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None:
@@ -190,10 +205,18 @@ class Handoffs:
                 return ReviewOutcome(
                     done=False, notice=f"Ticket #{ticket_id} was already resolved by {who}."
                 )
-            await self._resolve(tx, ticket, by=user_id)
+            await self._resolve(tx, ticket, by=user_id, customer_gone=gone)
         return ReviewOutcome(done=True)
 
-    async def _resolve(self, tx: Tx, ticket: Ticket, *, by: str) -> None:
+    async def _resolve(
+        self,
+        tx: Tx,
+        ticket: Ticket,
+        *,
+        by: str,
+        by_customer: bool = False,
+        customer_gone: bool = False,
+    ) -> None:
         repos = self.repos
         pending = await repos.escalations.pending_for_ticket(tx, ticket.id)
         if pending is not None:
@@ -211,7 +234,7 @@ class Handoffs:
             tx,
             key=jobkinds.resolved_note_key(ticket.id, ticket.round),
             ticket=ticket,
-            message=resolved_note(by_bot=by == "bot"),
+            message=resolved_note(by_bot=by == "bot", by_customer=by_customer),
             purpose="resolved_note",
         )
         await repos.trail.record(
@@ -219,8 +242,10 @@ class Handoffs:
             ticket_id=ticket.id,
             step="auto_closed" if by == "bot" else "resolved",
             actor=by,
-            detail={"from_state": ticket.state},
+            detail={"from_state": ticket.state, **({"via": "helpful"} if by_customer else {})},
         )
+        assert self.csat is not None
+        await self.csat.ask(tx, ticket, customer_gone=customer_gone)
         if closing_teammate_reply(await repos.tickets.turns(ticket.id, tx)) is not None:
             # Resolved with a teammate's own reply: propose it, generalised, as a verified
             # answer for everyone (``bot/review/verified.py``).
@@ -243,6 +268,8 @@ class Handoffs:
     async def auto_close(self, ticket_id: int, turn_id: int) -> None:
         """Fires once per reply from our side; closes the ticket only if that reply is still the
         last word and nobody is working on it."""
+        assert self.csat is not None
+        gone = await self.csat.customer_gone(ticket_id)
         async with self.repos.db.transaction() as tx:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None or ticket.state not in WAITING_ON_CUSTOMER:
@@ -250,7 +277,7 @@ class Handoffs:
             last = last_word(await self.repos.tickets.turns(ticket_id, tx))
             if last is None or last.id != turn_id or last.role == "customer":
                 return
-            await self._resolve(tx, ticket, by="bot")
+            await self._resolve(tx, ticket, by="bot", customer_gone=gone)
 
     # -- buttons under AI answers -------------------------------------------------------------
 
@@ -303,7 +330,11 @@ class Handoffs:
             )
         return "Done: I've asked a teammate to join. They will reply in this thread."
 
-    async def helpful(self, ticket_id: int, round: int, *, user_id: str) -> str:
+    async def helpful(
+        self, ticket_id: int, round: int, *, user_id: str, user_team: str | None = None
+    ) -> str:
+        """Feedback on an answer; from the customer's side, on the latest answer of a ticket
+        waiting on them, it also resolves the ticket (the customer resolves it)."""
         async with self.repos.db.transaction() as tx:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None:
@@ -319,6 +350,14 @@ class Handoffs:
                     actor=user_id,
                     detail={"verdict": "helpful", "round": round},
                 )
+            assert self.csat is not None
+            if (
+                round == ticket.round
+                and ticket.state in CUSTOMER_RESOLVES
+                and self.csat.may_rate(ticket, user_id=user_id, user_team=user_team)
+            ):
+                await self._resolve(tx, ticket, by=user_id, by_customer=True)
+                return "Thanks for letting us know! I've marked this conversation resolved."
         return "Thanks for letting us know!" if new else "You already told us; thanks!"
 
 

@@ -17,6 +17,7 @@ from bot.slack.interactions import id_number
 from handlers.actions import desk
 from handlers.actions.answer_feedback import handle_answer_button
 from handlers.actions.approve import handle_approve
+from handlers.actions.csat import handle_csat_comment, handle_csat_rate
 from handlers.actions.edit import handle_edit
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry_delivery
@@ -51,6 +52,8 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_TALK_TO_PERSON: _talk,
     ids.ACTION_VERIFIED_APPROVE: handle_verified_approve,
     ids.ACTION_VERIFIED_DISCARD: handle_verified_discard,
+    ids.ACTION_CSAT_RATE: handle_csat_rate,
+    ids.ACTION_CSAT_COMMENT: handle_csat_comment,
 }
 
 

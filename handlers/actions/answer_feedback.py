@@ -29,7 +29,7 @@ async def handle_answer_button(
             )
         else:
             notice = await services.handoffs.helpful(
-                click.ticket_id, click.round, user_id=click.user_id
+                click.ticket_id, click.round, user_id=click.user_id, user_team=click.user_team
             )
     except Exception:
         log.exception("recording a click under an answer failed")

@@ -20,11 +20,19 @@ from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
 from persistence.connect import database_from_url
 from persistence.copy import TABLES, CopyError, copy_database
+from persistence.csat import CsatRepository
 from persistence.knowledge import KnowledgeRepository
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.databases import database_url, postgres_server
-from tests.utils.harness import classification, click, draft, scripted_llm
+from tests.utils.harness import (
+    CUSTOMER,
+    SUPPORT,
+    classification,
+    click,
+    draft,
+    scripted_llm,
+)
 from tests.utils.process import SUPPORT_BOT, base_env
 
 pytestmark = pytest.mark.postgresql_only
@@ -71,6 +79,13 @@ async def test_a_sqlite_installation_moves_to_postgres_and_carries_on(
     ts = await bot.ask("The CSV export crashes every time for our big report!")
     await bot.drained()
     card = bot.cards()[-1]
+    # A satisfaction rating with its comment travels with the ticket (tests/scenarios/test_csat.py
+    # makes them through the app).
+    ratings = CsatRepository(bot.db)
+    async with bot.db.transaction() as tx:
+        await ratings.ask(tx, ticket_id=1, channel_id=SUPPORT, answered_by="ai")
+        await ratings.rate(tx, ticket_id=1, score=4, user_id=CUSTOMER)
+        await ratings.set_comment(tx, ticket_id=1, comment="gr8, ty!")
     await bot.stop()
 
     new = database_url(tmp_path)  # an empty, migrated PostgreSQL database
@@ -79,6 +94,7 @@ async def test_a_sqlite_installation_moves_to_postgres_and_carries_on(
     assert "tickets" in done.stdout and "copied" in done.stdout
     assert "postgres@" in done.stdout and ":***@" not in done.stdout  # no password to hide
     assert await counts(new) == await counts(old)
+    assert (await counts(new))["csat_ratings"] == 1
 
     moved = await make_bot(database_url=new, kb=False)
     status, _ = await click(moved, ids.ACTION_APPROVE, card=card)

@@ -564,13 +564,17 @@ async def test_helpful_records_feedback_once_per_person(
             channel=SUPPORT,
             message=answer,
         )
+    # The customer's "Helpful" on the latest answer also resolves the ticket (once).
     assert [e["text"] for e in slack.ephemerals] == [
-        "Thanks for letting us know!",
+        "Thanks for letting us know! I've marked this conversation resolved.",
         "You already told us; thanks!",
     ]
     rows = await bot.db.fetchall("SELECT user_id, verdict FROM answer_feedback")
     assert [tuple(r) for r in rows] == [(CUSTOMER, "helpful")]
     assert bot.cards() == []
+    await bot.drained()
+    assert await bot.ticket_states() == ["resolved"]
+    assert [m for m in bot.thread(ts) if "Glad that helped" in m["text"]] != []
     status, _ = await bot.send.block_action(
         CUSTOMER, ids.ACTION_HELPFUL, "not-a-ticket", team_id=CUSTOMER_TEAM, channel=SUPPORT
     )

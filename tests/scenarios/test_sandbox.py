@@ -398,3 +398,100 @@ async def test_each_run_starts_with_a_fresh_workspace(tmp_path: Path) -> None:
         assert articles is not None and articles["n"] == 6  # the example knowledge base
     finally:
         await again.stop()
+
+
+async def test_the_customer_rates_the_conversation_from_the_page(page: Page) -> None:
+    """An admin turns the survey on, a reviewer resolves, and Dana presses a score and writes a
+    comment in the page, as in Slack."""
+    await page.post(
+        "command",
+        {
+            "user": ADMIN.id,
+            "channel": ESCALATIONS.id,
+            "command": "/support",
+            "text": f"csat on <#{SUPPORT.id}|{SUPPORT.name}>",
+        },
+    )
+    await page.until(lambda s: [e for e in s["ephemerals"] if "From now on" in e["text"]])
+    sent = await page.post(
+        "message",
+        {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "hey, can i void a label i printed?"},
+    )
+    card = await page.until(lambda s: next(iter(messages(s, ESCALATIONS.id)), None))
+    resolve = buttons(card)["ticket_resolve"]
+    await page.post(
+        "action",
+        {
+            "user": REVIEWER.id,
+            "channel": ESCALATIONS.id,
+            "message_ts": card["ts"],
+            "action_id": resolve["action_id"],
+            "block_id": resolve["block_id"],
+            "value": resolve["value"],
+        },
+    )
+
+    def survey(state: Json) -> Json | None:
+        thread = [m for m in messages(state, SUPPORT.id) if m["thread_ts"] == sent["ts"]]
+        return next((m for m in thread if "How did we do?" in m["text"]), None)
+
+    asked = await page.until(survey)
+    four = buttons(asked)["csat_rate.4"]
+    await page.post(
+        "action",
+        {
+            "user": CUSTOMER.id,
+            "channel": SUPPORT.id,
+            "message_ts": asked["ts"],
+            "action_id": four["action_id"],
+            "block_id": four["block_id"],
+            "value": four["value"],
+        },
+    )
+    note = await page.until(
+        lambda s: [e for e in s["ephemerals"] if e["user"] == CUSTOMER.id and "4/5" in e["text"]]
+    )
+    assert note[0]["channel"] == SUPPORT.id
+    rated = await page.until(lambda s: (m := survey(s)) and "csat_comment" in buttons(m) and m)
+    add = buttons(rated)["csat_comment"]
+    await page.post(
+        "action",
+        {
+            "user": CUSTOMER.id,
+            "channel": SUPPORT.id,
+            "message_ts": rated["ts"],
+            "action_id": add["action_id"],
+            "block_id": add["block_id"],
+            "value": add["value"],
+        },
+    )
+    modal = await page.until(lambda s: s["modals"].get(CUSTOMER.id))
+    view = modal["view"]
+    field = next(b for b in view["blocks"] if b["type"] == "input")
+    await page.post(
+        "submit",
+        {
+            "user": CUSTOMER.id,
+            "view_id": view["id"],
+            "values": {
+                field["block_id"]: {
+                    field["element"]["action_id"]: {
+                        "type": "plain_text_input",
+                        "value": "super quick, thx 🙏",
+                    }
+                }
+            },
+        },
+    )
+    thanks = await page.until(
+        lambda s: (m := s["modals"].get(CUSTOMER.id)) and "comment was recorded" in str(m) and m
+    )
+    assert thanks
+    # The reviewer sees it in the numbers.
+    await page.post(
+        "command",
+        {"user": REVIEWER.id, "channel": ESCALATIONS.id, "command": "/support", "text": "stats 1d"},
+    )
+    assert await page.until(
+        lambda s: [e for e in s["ephemerals"] if "Satisfaction: 4.0/5 from 1" in e["text"]]
+    )

@@ -76,11 +76,16 @@ def still_on_it_message(text: str) -> OutgoingMessage:
     return OutgoingMessage(text=text)
 
 
-def resolved_note(*, by_bot: bool) -> OutgoingMessage:
+def resolved_note(*, by_bot: bool, by_customer: bool = False) -> OutgoingMessage:
     if by_bot:
         return OutgoingMessage(
             text="I've marked this conversation resolved since it has been quiet for a while."
             " Reply here any time if you still need help, and it will reopen."
+        )
+    if by_customer:
+        return OutgoingMessage(
+            text="Glad that helped! :tada: I've marked this conversation resolved. Reply here"
+            " any time if you need anything else, and it will reopen."
         )
     return OutgoingMessage(
         text="The team marked this conversation resolved. Reply here if you need anything else."

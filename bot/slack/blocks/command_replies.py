@@ -32,7 +32,8 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
         lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
         lines.append(
             "• `/support trace TICKET`: every step of a ticket and why;"
-            " `/support stats [7d]`: deflection, review quality, response times, cost"
+            " `/support stats [7d]`: deflection, review quality, response times, satisfaction,"
+            " cost"
         )
     if is_admin:
         lines += [
@@ -47,6 +48,8 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
             " `/support reminders 30m 24h`",
             "• `/support auto [list]`, `/support auto #channel faq billing|default|none`,"
             " `/support auto default faq`: which categories are answered automatically",
+            "• `/support csat on|off #channel`, `/support csat list`: ask that channel's"
+            " customers “How did we do?” (1 to 5) when a ticket is resolved",
             "• `/support pause`, `/support resume`, `/support audit`",
             "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
             "• `/support kb sources`: where the knowledge base comes from, and how fresh;"

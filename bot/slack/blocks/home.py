@@ -35,6 +35,8 @@ class HomeContent:
     page: int = 0
     mine: list[OwnedTicket] = field(default_factory=list)
     today: dict[str, int] = field(default_factory=dict)
+    # Today's satisfaction ratings, e.g. "4.5/5 from 2 (100% satisfied)"; "" when none.
+    today_csat: str = ""
     config_lines: list[str] = field(default_factory=list)
     # For admins: each knowledge source and how fresh it is (``command_replies.source_line``).
     source_lines: list[str] = field(default_factory=list)
@@ -78,6 +80,7 @@ def home_view(home: HomeContent) -> dict[str, Any]:
             f" answered by the bot · {today.get('escalated', 0)} escalated ·"
             f" {today.get('approved', 0) + today.get('edited', 0)} replies approved ·"
             f" {today.get('resolved', 0) + today.get('auto_closed', 0)} resolved"
+            + (f" · satisfaction {home.today_csat}" if home.today_csat else "")
         )
     )
     if home.week_line:

@@ -40,6 +40,8 @@ class ConfigForm:
     paused: bool
     auto_categories: list[str]  # the default for every channel without its own choice
     channel_categories: dict[str, list[str]]  # channels with their own choice
+    # Auto and review channels whose customers are asked "How did we do?" (``/support csat``).
+    csat_channels: tuple[str, ...] = ()
 
 
 # Channels with their own categories named on the form at most; the rest are counted.
@@ -162,6 +164,14 @@ def config_modal(form: ConfigForm, *, version: int = 0) -> dict[str, Any]:
                 "Channels where every draft waits for approval",
                 channels(form.review_channels),
                 optional=True,
+            ),
+            field(
+                ids.BLOCK_CFG_CSAT,
+                "Ask customers “How did we do?” in",
+                channels(list(form.csat_channels)),
+                optional=True,
+                hint="When a ticket is resolved there, its customer is asked once to rate it 1 to"
+                " 5. Support channels only.",
             ),
             field(
                 ids.BLOCK_CFG_ESCALATION,

@@ -14,6 +14,13 @@ from bot.slack import ids
 from bot.slack.blocks.answers import REACH_A_PERSON, answer_message
 from bot.slack.blocks.card import CardContent, escalation_card
 from bot.slack.blocks.common import category_list, sources_line
+from bot.slack.blocks.csat import (
+    CSAT_COMMENT_MAX,
+    comment_modal,
+    comment_thanks_view,
+    rating_line,
+    survey_message,
+)
 from bot.slack.blocks.modals import edit_modal
 from bot.slack.blocks.settings_form import ConfigForm, config_modal
 from bot.slack.text import escape, split_for_sections, truncate, truncate_escaped
@@ -483,3 +490,37 @@ def test_config_form_lists_channel_choices_within_slacks_limits() -> None:
     assert context.startswith("Channels with their own choice")
     assert "<#C000000000>: Simple FAQ, Billing and Unknown" in context
     assert "and 280 more" in context and len(context) <= 2000
+
+
+# -- the satisfaction survey ----------------------------------------------------------------
+
+
+def test_the_survey_has_five_score_buttons_and_once_rated_a_comment_button() -> None:
+    asked = survey_message(7)
+    assert validate_blocks(asked.blocks, surface="message") == []
+    values = [e["value"] for b in asked.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert values == ["7:1", "7:2", "7:3", "7:4", "7:5"]
+    action_ids = [
+        e["action_id"] for b in asked.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert all(re.match(ids.action_pattern(ids.ACTION_CSAT_RATE), a) for a in action_ids)
+    rated = survey_message(7, rated=True)
+    assert validate_blocks(rated.blocks, surface="message") == []
+    shown = json.dumps(rated.blocks)
+    assert "rating was recorded" in shown and ids.ACTION_CSAT_COMMENT in shown
+    assert ids.ACTION_CSAT_COMMENT not in json.dumps(asked.blocks)
+
+
+def test_the_comment_form_caps_what_is_typed_and_carries_its_ticket() -> None:
+    view = comment_modal(ticket_id=7, score=4)
+    assert validate_view(view, expect_type="modal") == []
+    assert json.loads(view["private_metadata"])["ticket_id"] == 7
+    element = next(b for b in view["blocks"] if b["type"] == "input")["element"]
+    assert element["max_length"] == CSAT_COMMENT_MAX
+    assert validate_view(comment_thanks_view(), expect_type="modal") == []
+
+
+def test_a_rating_line_escapes_the_comment() -> None:
+    line = rating_line(score=2, rated_by="U1", comment="<!channel> slow & rude")
+    assert line == "⭐ Satisfaction: 2/5 from <@U1>: “&lt;!channel&gt; slow &amp; rude”"
+    assert rating_line(score=5, rated_by=None, comment=None) == "⭐ Satisfaction: 5/5"
