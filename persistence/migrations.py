@@ -355,4 +355,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX verified_answers_state ON verified_answers(state, id)",
         ],
     ),
+    (
+        "0013_reactions",
+        [
+            # Who opened the ticket by hand, reacting on the customer's message (``:ticket:``):
+            # its drafts always wait for a reviewer, whatever the channel's mode. NULL: the
+            # customer's own message opened it.
+            "ALTER TABLE tickets ADD COLUMN opened_by TEXT",
+        ],
+    ),
 ]

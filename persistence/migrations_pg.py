@@ -347,4 +347,13 @@ PG_MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE verified_answers ALTER COLUMN escalation_id DROP NOT NULL",
         ],
     ),
+    (
+        "0013_reactions",
+        [
+            # Who opened the ticket by hand, reacting on the customer's message (``:ticket:``):
+            # its drafts always wait for a reviewer, whatever the channel's mode. NULL: the
+            # customer's own message opened it.
+            "ALTER TABLE tickets ADD COLUMN opened_by TEXT",
+        ],
+    ),
 ]

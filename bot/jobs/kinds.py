@@ -5,7 +5,8 @@ Each kind is declared beside the code that runs it, by a ``jobs()`` method retur
 ``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
 (auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
-(propose_verified) and ``SourceSync`` (kb_sync). The runtime hands them all to the worker.
+(propose_verified), ``SourceSync`` (kb_sync) and ``Reactions`` (reaction). The runtime hands
+them all to the worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's an
 PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
 KB_SYNC = "kb_sync"  # a knowledge source read into the knowledge base
 PROPOSE_VERIFIED = "propose_verified"  # a sent reply, generalised, proposed as a verified answer
+REACTION = "reaction"  # a teammate's emoji on a customer's message: open, claim or resolve
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync

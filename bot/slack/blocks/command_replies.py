@@ -31,6 +31,11 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
         )
         lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
         lines.append(
+            "• React on a customer's message in a support channel: :ticket: opens a ticket for"
+            " it, :eyes: claims it, :white_check_mark: resolves it (`/support reactions` shows"
+            " the emoji in force)"
+        )
+        lines.append(
             "• `/support trace TICKET`: every step of a ticket and why;"
             " `/support stats [7d]`: deflection, review quality, response times, cost"
         )
@@ -48,6 +53,8 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
             "• `/support auto [list]`, `/support auto #channel faq billing|default|none`,"
             " `/support auto default faq`: which categories are answered automatically",
             "• `/support pause`, `/support resume`, `/support audit`",
+            "• `/support reactions open=:ticket: claim=:eyes: resolve=:white_check_mark:`: which"
+            " emoji open, claim and resolve tickets; `/support reactions reset`",
             "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
             "• `/support kb sources`: where the knowledge base comes from, and how fresh;"
             " `/support kb sources sync NAME`: sync one now",
