@@ -70,7 +70,7 @@ async def start(
 
 
 async def escalated(bot: RunningBot) -> str:
-    ts = await bot.ask("the csv export crashes on our big report :( help??")
+    ts = str(await bot.ask("the csv export crashes on our big report :( help??"))
     await bot.drained()
     assert await bot.ticket_states() == ["awaiting_review"]
     return ts
