@@ -104,18 +104,19 @@ class Reactions:
     async def handle(self, reaction: InboundReaction) -> None:
         """Act on the reaction, or log why not; tell a refused teammate why."""
         found = await self._look(reaction)
-        if isinstance(found, Result):
-            result, thread_ts = found, None
-            async with self.repos.db.transaction() as tx:
-                await complete_running_job(self.repos.jobs, tx)
-                await self._log(tx, reaction, found.reason or "")
-        else:
-            message, thread_ts = found
-            async with self.repos.db.transaction() as tx:
-                await complete_running_job(self.repos.jobs, tx)
+        thread_ts: str | None = None
+        async with self.repos.db.transaction() as tx:
+            if isinstance(found, Result):
+                result = found
+            else:
+                message, thread_ts = found
                 result = await self._act(tx, reaction, message, thread_ts)
-                if result.reason is not None:
-                    await self._log(tx, reaction, result.reason)
+            if result.reason is not None:
+                await self._log(tx, reaction, result.reason)
+            if not result.notice:
+                # Done with what it changed. With a notice to send, the job ends once it is
+                # sent (a crash in between tells them twice; what it changed stays once).
+                await complete_running_job(self.repos.jobs, tx)
         if result.notice:
             await self._tell(reaction, result.notice, thread_ts)
 

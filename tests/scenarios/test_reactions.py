@@ -126,7 +126,7 @@ async def test_ticket_opens_a_ticket_in_a_channel_switched_off_and_it_waits_for_
     assert ticket["thread_ts"] == ts and ticket["customer_user_id"] == CUSTOMER
     assert ticket["opened_by"] == REVIEWER and ticket["state"] == "awaiting_review"
     turns = await bot.db.fetchall("SELECT role, text, slack_ts FROM ticket_turns ORDER BY id")
-    assert [(t["role"], t["slack_ts"]) for t in turns][0] == ("customer", ts)
+    assert (turns[0]["role"], turns[0]["slack_ts"]) == ("customer", ts)
     assert [t["role"] for t in turns] == ["customer", "bot"]  # and the holding reply
     assert turns[0]["text"] == "how do i export a report as csv?"
     # The card has its draft, says who opened it and why it waits, and nothing was answered.
@@ -411,3 +411,32 @@ async def test_the_reactions_command_refuses_bad_settings_and_non_admins(
     assert ":ticket:" in await say(ADMIN, "reactions reset")
     help_text = await say(ADMIN, "help")
     assert "/support reactions" in help_text and ":eyes: claims it" in help_text
+
+
+async def test_in_a_channel_switched_off_the_bot_reads_only_threads_opened_by_hand(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot = await start(make_bot, slack, llm, support_admins=[ADMIN])
+    await channel_off(bot)
+    opened = await bot.ask("our webhook stopped firing last night")
+    other = await bot.ask("lunch anyone?")
+    await react(bot, slack, REVIEWER, opened, "ticket")
+    assert await bot.ticket_states() == ["awaiting_review"]
+
+    # The customer's follow-up in the ticket's thread reaches the card...
+    await bot.ask("it's the order.created one btw", thread_ts=opened)
+    # ...and nothing else in the channel is read: not a new message, not another thread.
+    await bot.ask("and the refund one too", thread_ts=other)
+    await bot.ask("new question: where are invoices?")
+    await bot.drained()
+    text = card_text(card(bot, slack))
+    assert "it's the order.created one btw" in text
+    assert "refund one" not in text
+    turns = await bot.db.fetchall("SELECT text FROM ticket_turns WHERE role = 'customer'")
+    assert [t["text"] for t in turns] == [
+        "our webhook stopped firing last night",
+        "it's the order.created one btw",
+    ]
+    jobs = await bot.db.fetchall("SELECT payload FROM jobs WHERE kind = 'inbound_message'")
+    assert [json.loads(j["payload"])["thread_ts"] for j in jobs] == [opened]
+    assert len(await bot.ticket_states()) == 1
