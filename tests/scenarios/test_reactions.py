@@ -6,8 +6,11 @@ them and Slack's retries do nothing more than leave a reason."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
+
+import pytest
 
 from bot.sandbox.standin import SlackStandIn
 from bot.tickets.answering import OPENED_BY_HAND
@@ -346,8 +349,9 @@ async def test_slack_delivering_a_reaction_twice_acts_once(
 
 
 async def test_other_emoji_and_other_channels_are_not_commands(
-    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="handlers.events.reaction")
     bot = await start(make_bot, slack, llm)
     ts = await escalated(bot)
     await react(bot, slack, REVIEWER, ts, "tada")
@@ -359,6 +363,9 @@ async def test_other_emoji_and_other_channels_are_not_commands(
     await bot.drained()
     jobs = await bot.db.fetchall("SELECT kind FROM jobs WHERE kind = 'reaction'")
     assert jobs == [] and len(await bot.ticket_states()) == 1
+    logged = caplog.text
+    assert "by UREVIEWER: :tada: is not a support reaction" in logged
+    assert "by UREVIEWER: channel 'CRANDOM' is not a support channel" in logged
 
 
 # -- configured emoji -------------------------------------------------------------------------
@@ -375,6 +382,16 @@ async def test_admins_choose_the_emoji_and_the_old_ones_stop_working(
     status, body = await bot.send.slash_command(REVIEWER, "reactions")
     assert ":sos: `sos` opens a ticket" in json.loads(body)["text"]
     assert ":raising_hand: `raising_hand` claims" in json.loads(body)["text"]
+
+    # The admins' App Home lists the emoji in force with the rest of the configuration.
+    status, _, _ = await bot.send.event(
+        {"type": "app_home_opened", "user": ADMIN, "channel": "D0HOME", "tab": "home"}
+    )
+    assert status == 200
+    await bot.drained()
+    assert ":sos: opens a ticket, :raising_hand: claims it, :heavy_check_mark: resolves it" in (
+        json.dumps(slack.home_views[ADMIN]["blocks"])
+    )
 
     ts = await escalated(bot)
     await react(bot, slack, REVIEWER, ts, "eyes")  # no longer a command
