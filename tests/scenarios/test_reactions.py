@@ -360,12 +360,18 @@ async def test_other_emoji_and_other_channels_are_not_commands(
         REVIEWER, "ticket", channel="CRANDOM", ts="1700000000.000100"
     )
     assert status == 200
+    # A malformed one (no item, an item that is a file) is acknowledged and dropped, said why.
+    for item in (None, {"type": "file", "file": "F0123"}):
+        event = {"type": "reaction_added", "user": REVIEWER, "reaction": "ticket", "item": item}
+        status, _, _ = await bot.send.event({k: v for k, v in event.items() if v is not None})
+        assert status == 200
     await bot.drained()
     jobs = await bot.db.fetchall("SELECT kind FROM jobs WHERE kind = 'reaction'")
     assert jobs == [] and len(await bot.ticket_states()) == 1
     logged = caplog.text
     assert "by UREVIEWER: :tada: is not a support reaction" in logged
     assert "by UREVIEWER: channel 'CRANDOM' is not a support channel" in logged
+    assert logged.count("reaction on something other than a message (a file?)") == 2
 
 
 # -- configured emoji -------------------------------------------------------------------------
