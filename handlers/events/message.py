@@ -21,10 +21,11 @@ async def handle_message(services: Services, body: dict[str, Any]) -> None:
         bot_user_id=services.workspace.bot_user_id,
     )
     if not isinstance(parsed, Ignored) and parsed.channel_id not in services.watched_channels:
+        key = parsed.dedupe_key
         try:
             parsed = await services.intake.in_channel_switched_off(parsed)
         except DatabaseUnavailableError as exc:
-            log.error("could not look up the thread of %s: %s", parsed.dedupe_key, exc)
+            log.error("could not look up the thread of %s: %s", key, exc)
             raise  # not acknowledged: Slack delivers the message again later
     if isinstance(parsed, Ignored):
         event = body.get("event")
