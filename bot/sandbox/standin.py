@@ -200,7 +200,8 @@ class SlackStandIn(LocalServer):
         self.home_views: dict[str, Json] = {}
         # user group id -> member ids, for usergroups.users.list
         self.usergroups: dict[str, list[str]] = {}
-        # Every reaction on a message: channel, ts, name (no skin tone) and user, oldest first.
+        # Every reaction on a message: channel, ts, name (as given, a skin tone included) and
+        # user, oldest first (reactions.get groups them by name).
         self.reactions: list[Json] = []
         # Where events about changes made here (a reaction added) go: the app's signed
         # endpoint, set by a SlackSender built with ``mirror=`` this stand-in; None: nowhere.
