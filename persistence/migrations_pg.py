@@ -348,6 +348,15 @@ PG_MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
+        "0013_reactions",
+        [
+            # Who opened the ticket by hand, reacting on the customer's message (``:ticket:``):
+            # its drafts always wait for a reviewer, whatever the channel's mode. NULL: the
+            # customer's own message opened it.
+            "ALTER TABLE tickets ADD COLUMN opened_by TEXT",
+        ],
+    ),
+    (
         "0016_csat",
         [
             # Customer satisfaction: one survey per ticket (asked when it is first resolved in

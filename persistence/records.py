@@ -55,6 +55,9 @@ class Ticket:
     human_owner: str | None = None
     resolved_by: str | None = None
     resolved_at: float | None = None
+    opened_by: str | None = (
+        None  # a teammate who opened it by hand (a reaction); None: the customer
+    )
 
 
 @dataclass(frozen=True)

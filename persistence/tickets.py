@@ -39,6 +39,7 @@ def _ticket(row: Row) -> Ticket:
         human_owner=row["human_owner"],
         resolved_by=row["resolved_by"],
         resolved_at=row["resolved_at"],
+        opened_by=row["opened_by"],
     )
 
 
@@ -85,14 +86,17 @@ class TicketRepository:
         thread_ts: str,
         customer_user_id: str,
         customer_team_id: str | None,
+        opened_by: str | None = None,
     ) -> tuple[Ticket, bool]:
-        """Create the ticket for a thread, or return the existing one; True when created."""
+        """Create the ticket for a thread, or return the existing one; True when created.
+        ``opened_by``: the teammate who opened it by hand (None: the customer's message)."""
         t = now()
         cur = await tx.execute(
             "INSERT INTO tickets(channel_id, thread_ts, customer_user_id, customer_team_id,"
-            " state, created_at, updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?)"
+            " state, created_at, updated_at, opened_by)"
+            " VALUES (?, ?, ?, ?, 'received', ?, ?, ?)"
             " ON CONFLICT(channel_id, thread_ts) DO NOTHING",
-            (channel_id, thread_ts, customer_user_id, customer_team_id, t, t),
+            (channel_id, thread_ts, customer_user_id, customer_team_id, t, t, opened_by),
         )
         row = await tx.fetchone(
             "SELECT * FROM tickets WHERE channel_id = ? AND thread_ts = ?", (channel_id, thread_ts)

@@ -17,6 +17,7 @@ from bot.settings.live import ConfigSnapshot, LiveConfig, defaults
 from bot.settings.network import proxy_for, shown, tls_context
 from bot.slack.channel_safety import customer_channel_problem, shared_problem
 from bot.slack.people import Profile, Workspace
+from bot.slack.scopes import BOT_SCOPES, granted_scopes, missing_scopes
 from bot.slack.text import slack_error
 from persistence.config import ConfigRepository
 from persistence.connect import database_for
@@ -114,7 +115,8 @@ async def _slack(settings: Settings, snapshot: ConfigSnapshot) -> list[Check]:
     except StartupError as exc:
         return [Check("slack", False, str(exc))]
     checks = [
-        Check("slack", True, f"authenticated as <@{workspace.bot_user_id}> in {workspace.url}")
+        Check("slack", True, f"authenticated as <@{workspace.bot_user_id}> in {workspace.url}"),
+        await _scopes(client),
     ]
     for channel in wanted:
         try:
@@ -152,6 +154,27 @@ async def _slack(settings: Settings, snapshot: ConfigSnapshot) -> list[Check]:
     if snapshot.escalation_channel:
         checks.append(await _lookup(client, snapshot.escalation_channel, workspace))
     return checks + await _listed_guests(client, snapshot)
+
+
+async def _scopes(client: AsyncWebClient) -> Check:
+    """The token's scopes (Slack lists them in a response header) against what the bot uses."""
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        return Check("scopes", False, f"auth.test says {slack_error(exc)}")
+    granted = granted_scopes(response.headers or {})
+    if granted is None:
+        return Check("scopes", True, "could not tell: Slack did not list the token's scopes")
+    missing = missing_scopes(granted)
+    if missing:
+        needs = "; ".join(f"{scope} ({BOT_SCOPES[scope]})" for scope in missing)
+        return Check(
+            "scopes",
+            False,
+            f"the bot token lacks {needs}: add them from manifest.yml (OAuth & Permissions)"
+            " and reinstall the app",
+        )
+    return Check("scopes", True, f"the token has all {len(BOT_SCOPES)} scopes the bot uses")
 
 
 LOOKUP = "already-posted look-up"

@@ -22,7 +22,14 @@ from bot.settings.categories import CATEGORIES
 from bot.settings.durations import DurationError, format_duration, parse_duration
 from bot.settings.environment import Settings
 from bot.settings.hours import HoursError, parse_hours
-from bot.settings.live import DEFAULT, MODE_MEANINGS, ConfigSnapshot, LiveConfig, Mode
+from bot.settings.live import (
+    DEFAULT,
+    DEFAULT_REACTIONS,
+    MODE_MEANINGS,
+    ConfigSnapshot,
+    LiveConfig,
+    Mode,
+)
 from bot.slack import ids
 from bot.slack.args import (
     CATEGORIES_FORM,
@@ -31,6 +38,7 @@ from bot.slack.args import (
     parse_channel,
     parse_mode,
     parse_people,
+    parse_reactions,
     parse_threshold,
     parse_user,
 )
@@ -61,6 +69,9 @@ USAGE = {
     " customer hears the team is still on it",
     "audit": "`/support audit [N]`",
     "csat": "`/support csat on #channel`, `/support csat off #channel`, `/support csat list`",
+    "reactions": "`/support reactions` (what each emoji does), `/support reactions"
+    " open=:ticket: claim=:eyes: resolve=:white_check_mark:` (one or more), `/support reactions"
+    " reset`",
     "auto": "`/support auto [list]`, `/support auto #channel faq billing`, `/support auto"
     " #channel default` (follow the default), `/support auto #channel none`, `/support auto"
     " default faq`",
@@ -80,6 +91,7 @@ ADMIN_COMMANDS = frozenset(
         "config",
         "auto",
         "csat",
+        "reactions",
     }
 )
 
@@ -117,6 +129,7 @@ class AdminCommands:
             "config": self.form,
             "auto": self.auto,
             "csat": self.csat,
+            "reactions": self.reactions,
         }[sub]
         try:
             return await handler(words, user_id)
@@ -373,6 +386,24 @@ class AdminCommands:
         )
 
     # -- numbers, times, pause -----------------------------------------------------------
+
+    async def reactions(self, words: list[str], user_id: str) -> CommandReply:
+        """``/support reactions``: what each emoji does; with ``ACTION=:emoji:`` pairs or
+        ``reset``, change it."""
+        current = await self.config.refresh()
+        if not words or (len(words) == 1 and words[0].lower() == "list"):
+            return CommandReply(reactions_text(current))
+        if len(words) == 1 and words[0].lower() == "reset":
+            mapping = dict(DEFAULT_REACTIONS)
+        else:
+            mapping = parse_reactions(words, current.reactions)
+        snapshot = await self.config.change(
+            user_id=user_id,
+            action="reactions",
+            expected_version=current.version,
+            reactions=mapping,
+        )
+        return CommandReply("Done. " + reactions_text(snapshot))
 
     async def threshold(self, words: list[str], user_id: str) -> CommandReply:
         if len(words) != 1:
@@ -685,6 +716,28 @@ def _selected_categories(entry: dict[str, Any]) -> frozenset[str]:
     if any(value not in CATEGORIES for value in picked):
         raise ArgError("Pick the categories from the list.")
     return frozenset(str(value) for value in picked)
+
+
+REACTION_MEANINGS = {
+    "open": "opens a ticket for the message (it goes to review, whatever the channel's mode)",
+    "claim": "claims the message's ticket",
+    "resolve": "resolves the message's ticket",
+}
+
+
+def reactions_text(c: ConfigSnapshot) -> str:
+    """What each emoji does on a customer's message (``/support reactions``)."""
+    lines = [
+        f"• :{c.reactions[action]}: `{c.reactions[action]}` {meaning}"
+        for action, meaning in REACTION_MEANINGS.items()
+    ]
+    return (
+        "*Reactions on a customer's message in a support channel*\n"
+        + "\n".join(lines)
+        + "\nOnly the support team's reactions count (claim and resolve: reviewers only);"
+        " customers' never do. Admins change them with"
+        " `/support reactions open=:ticket: claim=:eyes: resolve=:white_check_mark:`."
+    )
 
 
 def _short(value: Any) -> str:

@@ -7,7 +7,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from bot.commands.admin import ADMIN_COMMANDS, AdminCommands
+from bot.commands.admin import ADMIN_COMMANDS, AdminCommands, reactions_text
 from bot.commands.reply import CommandReply
 from bot.kb.base import KnowledgeBase
 from bot.kb.sources.sync import SourceSync
@@ -77,6 +77,11 @@ class SupportCommands:
             if not is_reviewer:
                 return CommandReply("Only the support team can see tickets and statistics.")
             return await (self.trace(words[1:]) if sub == "trace" else self.stats(words[1:]))
+        if sub == "reactions" and len(words) == 1:
+            # What the emoji do is for the whole team to see; changing them is for admins.
+            if not is_reviewer:
+                return CommandReply("Only the support team can see what reactions do.")
+            return CommandReply(reactions_text(self.config.current))
         if sub in ADMIN_COMMANDS:
             reply = await self.admin.run(sub, words[1:], user_id=user_id)
             return reply

@@ -5,8 +5,8 @@ Each kind is declared beside the code that runs it, by a ``jobs()`` method retur
 ``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
 (auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
-(propose_verified), ``SourceSync`` (kb_sync) and ``Csat`` (csat_update). The runtime hands
-them all to the worker.
+(propose_verified), ``SourceSync`` (kb_sync), ``Csat`` (csat_update) and ``Reactions``
+(reaction). The runtime hands them all to the worker.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save 
 KB_SYNC = "kb_sync"  # a knowledge source read into the knowledge base
 PROPOSE_VERIFIED = "propose_verified"  # a sent reply, generalised, proposed as a verified answer
 CSAT_UPDATE = "csat_update"  # the satisfaction survey in a thread shows a rating was recorded
+REACTION = "reaction"  # a teammate's emoji on a customer's message: open, claim or resolve
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync

@@ -43,7 +43,10 @@ _ACTIVITY = {
     "auto_closed": "☑️ Resolved automatically after the customer went quiet",
     "saved_as_article": "📚 {who} saved the reply as article #{article_id}",
     "wants_person": "🙋 The customer asked for a person",
+    "opened_by_reaction": "🎫 Opened by {who} with :{emoji}:",
 }
+# Steps a card shows even from before it was opened (how its ticket came to be).
+_ALWAYS_SHOWN = frozenset({"opened_by_reaction"})
 
 
 def activity_line(step: str, actor: str, detail: dict[str, Any], at: float) -> str | None:
@@ -52,7 +55,12 @@ def activity_line(step: str, actor: str, detail: dict[str, Any], at: float) -> s
     if template is None:
         return None
     who = "the bot" if actor == "bot" else f"<@{actor}>"
-    fields = {"who": who, "n": detail.get("n", ""), "article_id": detail.get("article_id", "?")}
+    fields = {
+        "who": who,
+        "n": detail.get("n", ""),
+        "article_id": detail.get("article_id", "?"),
+        "emoji": str(detail.get("emoji") or "ticket").split("::", 1)[0],
+    }
     return f"{template.format(**fields)} {slack_date(at)}"
 
 
@@ -179,7 +187,7 @@ class CardSync:
         activity = [
             line
             for e in events
-            if e.created_at >= escalation.created_at
+            if (e.created_at >= escalation.created_at or e.step in _ALWAYS_SHOWN)
             and (line := activity_line(e.step, e.actor, e.detail, e.created_at)) is not None
         ]
         failures = undelivered(events, since=escalation.created_at)

@@ -59,6 +59,8 @@ def config_lines(settings: Settings, c: ConfigSnapshot) -> list[str]:
         f" {format_duration(c.review_timeout)}; quiet tickets close after"
         f" {format_duration(settings.auto_close_after)}",
         f"• Redrafts per card: {settings.review_max_redrafts}",
+        f"• Reactions on a customer's message: :{c.reactions['open']}: opens a ticket,"
+        f" :{c.reactions['claim']}: claims it, :{c.reactions['resolve']}: resolves it",
         "• ⏸ *Paused*: watching and logging, answering and escalating nothing"
         if c.paused
         else "• Running",

@@ -54,6 +54,7 @@ from bot.slack.text import slack_error
 from bot.tickets.csat import Csat
 from bot.tickets.handoffs import Handoffs, resume_paused
 from bot.tickets.intake import Intake
+from bot.tickets.reactions import Reactions
 from bot.tickets.workflow import Workflow
 from persistence.connect import database_for
 from persistence.db import Database
@@ -174,6 +175,7 @@ class BotRuntime:
             on_failed=failures.failed,
         )
         intake = Intake(repos, people, handoffs)
+        reactions = Reactions(repos, people, handoffs, config, client, workspace)
         workflow = Workflow(settings, config, repos, knowledge, self.model)
         review = ReviewDesk(repos, people)
         redrafter = Redrafter(settings, repos, people, workflow, review)
@@ -187,6 +189,7 @@ class BotRuntime:
         # Every kind of job, declared by the code that runs it (``jobs()``).
         runs_jobs = (
             intake,
+            reactions,
             workflow,
             outbox,
             cards,
@@ -215,6 +218,7 @@ class BotRuntime:
             repos=repos,
             knowledge=knowledge,
             intake=intake,
+            reactions=reactions,
             review=review,
             handoffs=handoffs,
             redrafter=redrafter,

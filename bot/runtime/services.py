@@ -19,6 +19,7 @@ from bot.slack.people import People, Workspace
 from bot.tickets.csat import Csat
 from bot.tickets.handoffs import Handoffs
 from bot.tickets.intake import Intake
+from bot.tickets.reactions import Reactions
 from persistence.repos import Repositories
 
 
@@ -30,6 +31,7 @@ class Services:
     repos: Repositories
     knowledge: KnowledgeBase
     intake: Intake
+    reactions: Reactions
     review: ReviewDesk
     handoffs: Handoffs
     redrafter: Redrafter
@@ -44,3 +46,8 @@ class Services:
     @property
     def watched_channels(self) -> frozenset[str]:
         return self.config.current.watched
+
+    @property
+    def support_channels(self) -> frozenset[str]:
+        """Every configured support channel, the ones switched off included."""
+        return frozenset(self.config.current.channels)

@@ -240,8 +240,11 @@ class Sandbox:
                 modals[person] = {"view": view, "errors": stack[-1].errors}
         messages = [
             {
-                key: m.get(key)
-                for key in ("channel", "ts", "thread_ts", "user", "text", "blocks", "bot_id")
+                **{
+                    key: m.get(key)
+                    for key in ("channel", "ts", "thread_ts", "user", "text", "blocks", "bot_id")
+                },
+                "reactions": self.slack.message_reactions(m["channel"], m["ts"]),
             }
             for m in self.slack.messages
             if m.get("subtype") not in ("message_deleted",)
@@ -328,6 +331,27 @@ class Sandbox:
         )
         self._changed()
         return {"ok": status == 200, "ts": ts, "status": status}
+
+    async def react(self, body: Json) -> Json:
+        """A person adds an emoji to a message (or takes theirs off, ``remove``): the stand-in
+        stores it and, for an added one, sends the bot the ``reaction_added`` event Slack
+        would."""
+        person = self._person(body.get("user"))
+        channel = self._channel(body.get("channel"), person)
+        ts = str(body.get("ts") or "")
+        if self.slack.find_message(channel.id, ts) is None:
+            raise SandboxError("that message is gone")
+        name = str(body.get("name") or "").strip().strip(":").lower()
+        if not name:
+            raise SandboxError("pick an emoji first")
+        if body.get("remove"):
+            answer = self.slack.remove_reaction(person.id, channel.id, ts, name)
+        else:
+            answer = await self.slack.react(person.id, channel.id, ts, name)
+        if not answer.get("ok"):
+            raise SandboxError(f"Slack says {answer.get('error')}")
+        self._changed()
+        return {"ok": True}
 
     async def command(self, body: Json) -> Json:
         person = self._person(body.get("user"))
@@ -556,6 +580,7 @@ def web_app(sandbox: Sandbox) -> web.Application:
     app.router.add_get("/api/state", state)
     app.router.add_post("/api/message", post(sandbox.say))
     app.router.add_post("/api/command", post(sandbox.command))
+    app.router.add_post("/api/react", post(sandbox.react))
     app.router.add_post("/api/action", post(sandbox.action))
     app.router.add_post("/api/submit", post(sandbox.submit))
     app.router.add_post("/api/close", post(sandbox.close))

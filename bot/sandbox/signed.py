@@ -84,6 +84,10 @@ class SlackSender:
         self.response_url = response_url
         self.timeout = timeout
         self.mirror = mirror
+        if mirror is not None:
+            # What happens in the stand-in that Slack reports to apps (a reaction added) is sent
+            # to this bot, signed.
+            mirror.events = self
         # How long the last request took to be acknowledged (Slack gives up after 3 s).
         self.last_elapsed: float = 0.0
         self._event_ids = itertools.count(1)
@@ -252,6 +256,33 @@ class SlackSender:
             event, event_id=event_id, retry_num=retry_num, shared=shared
         )
         return status, body, event_id, ts
+
+    async def reaction_event(
+        self,
+        user: str,
+        reaction: str,
+        *,
+        channel: str,
+        ts: str,
+        item_user: str | None = None,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        event_ts: str | None = None,
+        shared: bool | None = None,
+    ) -> tuple[int, str, str]:
+        """Send a ``reaction_added`` event (``user`` added ``:reaction:`` to the message
+        ``channel``/``ts``, written by ``item_user``) without touching the stand-in: a reaction
+        Slack reported and that may be gone by now. Returns (status, body text, event_id)."""
+        event: Json = {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": reaction,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": event_ts or self.new_ts(),
+        }
+        if item_user is not None:
+            event["item_user"] = item_user
+        return await self.event(event, event_id=event_id, retry_num=retry_num, shared=shared)
 
     async def url_verification(self, challenge: str = "fake-challenge") -> tuple[int, str]:
         body = json.dumps(

@@ -29,23 +29,31 @@ import copy
 import itertools
 import json
 import random
+import re
 import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aiohttp import web
 
 from bot.sandbox.blockkit import Surface, validate_blocks, validate_view
 from bot.sandbox.local_server import LocalServer
 from bot.slack.limits import MESSAGE_TEXT_MAX
+from bot.slack.scopes import BOT_SCOPES
 
 __all__ = ["SlackCall", "SlackStandIn", "Surface", "validate_blocks", "validate_view"]
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Json]
+
+# An emoji name as reactions.add takes it, a skin tone optional ("thumbsup::skin-tone-2").
+_EMOJI_NAME = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
+# Different emoji one message may carry.
+MAX_REACTIONS = 50
+
 
 # Fields the SDK (or a hand-rolled form post) may send as JSON-encoded strings.
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -138,6 +146,19 @@ def _invalid(error: str, reasons: list[str]) -> Json:
     )
 
 
+class EventSink(Protocol):
+    """Where the stand-in sends the events Slack would send the app (``SlackSender``)."""
+
+    async def event(
+        self,
+        event_dict: Json,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        *,
+        shared: bool | None = None,
+    ) -> tuple[int, str, str]: ...
+
+
 class SlackStandIn(LocalServer):
     """A fake Slack workspace and Web API; see the module docstring.
 
@@ -179,7 +200,17 @@ class SlackStandIn(LocalServer):
         self.home_views: dict[str, Json] = {}
         # user group id -> member ids, for usergroups.users.list
         self.usergroups: dict[str, list[str]] = {}
+        # Every reaction on a message: channel, ts, name (as given, a skin tone included) and
+        # user, oldest first (reactions.get groups them by name).
         self.reactions: list[Json] = []
+        # Where events about changes made here (a reaction added) go: the app's signed
+        # endpoint, set by a SlackSender built with ``mirror=`` this stand-in; None: nowhere.
+        self.events: EventSink | None = None
+        self.delivered_events: list[Json] = []
+        # The bot token's scopes (the X-OAuth-Scopes header): all the bot uses, unless a test
+        # takes one away.
+        self.scopes: list[str] = list(BOT_SCOPES)
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.responses: list[Json] = []
         # The path each response_url body was posted to (same order as ``responses``).
         self.response_paths: list[str] = []
@@ -229,6 +260,7 @@ class SlackStandIn(LocalServer):
             "users.info": self._users_info,
             "team.info": self._team_info,
             "usergroups.users.list": self._usergroups_users_list,
+            "reactions.get": self._reactions_get,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
         }
@@ -654,7 +686,8 @@ class SlackStandIn(LocalServer):
                 await held.event.wait()
             finally:
                 held.waiting -= 1
-        return web.json_response(body)
+        # Like Slack, every answer to a token names the scopes it was granted.
+        return web.json_response(body, headers={"X-OAuth-Scopes": ",".join(self.scopes)})
 
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=True)
@@ -730,6 +763,9 @@ class SlackStandIn(LocalServer):
         }
         if include_metadata and message.get("metadata") is not None:
             out["metadata"] = copy.deepcopy(message["metadata"])
+        reactions = self.message_reactions(message["channel"], message["ts"])
+        if reactions:
+            out["reactions"] = reactions
         if not message.get("thread_ts") or message["thread_ts"] == message["ts"]:
             replies = self._replies(message["channel"], message["ts"])
             if replies:
@@ -1104,23 +1140,115 @@ class SlackStandIn(LocalServer):
             return _error("no_such_subteam")
         return {"ok": True, "users": list(self.usergroups[group])}
 
+    def _reactions_get(self, args: Json) -> Json:
+        """The message and its reactions (``full``: every user; the stand-in always gives all)."""
+        channel, ts = args.get("channel"), args.get("timestamp")
+        if not channel or not ts:
+            return _error("no_item_specified")
+        message = self.find_message(str(channel), str(ts))
+        if message is None:
+            return _error("message_not_found")
+        public = self._public(message)
+        public["permalink"] = self._chat_get_permalink({"channel": channel, "message_ts": ts})[
+            "permalink"
+        ]
+        return {"ok": True, "type": "message", "channel": channel, "message": public}
+
     def _reactions_add(self, args: Json) -> Json:
-        channel, ts, name = args.get("channel"), args.get("timestamp"), args.get("name")
-        if not channel or not ts or not name:
-            return _error("invalid_arguments")
-        reaction = {"channel": channel, "ts": ts, "name": name}
-        if reaction in self.reactions:
-            return _error("already_reacted")
-        self.reactions.append(reaction)
-        return {"ok": True}
+        # The token's user reacts: with the bot token, the bot.
+        return self.add_reaction(
+            self.bot_user_id, args.get("channel"), args.get("timestamp"), args.get("name")
+        )
 
     def _reactions_remove(self, args: Json) -> Json:
-        reaction = {
-            "channel": args.get("channel"),
-            "ts": args.get("timestamp"),
-            "name": args.get("name"),
-        }
+        return self.remove_reaction(
+            self.bot_user_id, args.get("channel"), args.get("timestamp"), args.get("name")
+        )
+
+    # ------------------------------------------------------------------ reactions
+
+    def message_reactions(self, channel: str, ts: str) -> list[Json]:
+        """A message's reactions as Slack lists them: ``name``, ``users``, ``count``, in the
+        order each emoji was first added."""
+        grouped: dict[str, list[str]] = {}
+        for r in self.reactions:
+            if r["channel"] == channel and r["ts"] == ts:
+                grouped.setdefault(r["name"], []).append(r["user"])
+        return [{"name": n, "users": u, "count": len(u)} for n, u in grouped.items()]
+
+    def add_reaction(self, user: str, channel: object, ts: object, name: object) -> Json:
+        """``user`` adds ``:name:`` to a message, with reactions.add's answers; on success the
+        ``reaction_added`` event goes to the app (:attr:`events`) as Slack would send it."""
+        checked = self._reaction_target(channel, ts, name)
+        if "error" in checked:
+            return checked
+        reaction = {"channel": channel, "ts": ts, "name": str(name), "user": user}
+        if reaction in self.reactions:
+            return _error("already_reacted")
+        names = [r["name"] for r in self.message_reactions(str(channel), str(ts))]
+        if len(names) >= MAX_REACTIONS and reaction["name"] not in names:
+            return _error("too_many_reactions")
+        self.reactions.append(reaction)
+        message = self.find_message(str(channel), str(ts))
+        assert message is not None
+        self._deliver_event(
+            {
+                "type": "reaction_added",
+                "user": user,
+                "reaction": str(name),
+                "item_user": message.get("user"),
+                "item": {"type": "message", "channel": channel, "ts": ts},
+                "event_ts": self._new_ts(),
+            }
+        )
+        return {"ok": True}
+
+    def remove_reaction(self, user: str, channel: object, ts: object, name: object) -> Json:
+        """``user`` takes ``:name:`` off a message, with reactions.remove's answers."""
+        checked = self._reaction_target(channel, ts, name)
+        if "error" in checked:
+            return checked
+        reaction = {"channel": channel, "ts": ts, "name": str(name), "user": user}
         if reaction not in self.reactions:
             return _error("no_reaction")
         self.reactions.remove(reaction)
         return {"ok": True}
+
+    async def react(self, user: str, channel: str, ts: str, name: str) -> Json:
+        """A person reacts in the client: the reaction is stored and the app's
+        ``reaction_added`` event delivered (awaited) before this returns."""
+        answer = self.add_reaction(user, channel, ts, name)
+        await self.delivered()
+        return answer
+
+    async def delivered(self) -> None:
+        """Wait until every event the stand-in sent the app has been acknowledged."""
+        while self._deliveries:
+            await asyncio.gather(*list(self._deliveries), return_exceptions=True)
+
+    def _reaction_target(self, channel: object, ts: object, name: object) -> Json:
+        if not channel or not ts:
+            return _error("no_item_specified")
+        if not isinstance(name, str) or not _EMOJI_NAME.match(name):
+            return _error("invalid_name")
+        if self.find_message(str(channel), str(ts)) is None:
+            return _error("message_not_found")
+        return {"ok": True}
+
+    def _deliver_event(self, event: Json) -> None:
+        """Send ``event`` to the app, signed, as Slack does after the change (in the
+        background: Slack answers the API call without waiting for the app)."""
+        sender = self.events
+        if sender is None:
+            return
+
+        item = event.get("item") or {}
+        shared = bool(self.channels.get(str(item.get("channel")), {}).get("is_ext_shared"))
+
+        async def deliver() -> None:
+            status, _, event_id = await sender.event(event, shared=shared)
+            self.delivered_events.append({"event": event, "event_id": event_id, "status": status})
+
+        task = asyncio.get_running_loop().create_task(deliver())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)

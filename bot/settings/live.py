@@ -8,6 +8,7 @@ version (the newest audit row) and reloads only when another process changed som
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -30,6 +31,18 @@ MODE_MEANINGS: dict[Mode, str] = {
 # The key of ``auto_categories`` for every channel without its own choice.
 DEFAULT = "*"
 
+# What a teammate's reaction on a customer's message does, and the emoji that does it by default
+# (``/support reactions``; names as Slack sends them in ``reaction_added``, without colons).
+ReactionAction = Literal["open", "claim", "resolve"]
+REACTION_ACTIONS: tuple[ReactionAction, ...] = ("open", "claim", "resolve")
+DEFAULT_REACTIONS: dict[str, str] = {
+    "open": "ticket",
+    "claim": "eyes",
+    "resolve": "white_check_mark",
+}
+# An emoji name: lowercase letters, digits and ``_ + - '`` (standard and custom emoji alike).
+EMOJI_NAME = re.compile(r"^[a-z0-9_+'-]{1,100}$")
+
 # Keys admins can set, and how a stored value becomes a snapshot field.
 KEYS = (
     "channels",
@@ -44,6 +57,7 @@ KEYS = (
     "paused",
     "auto_categories",
     "csat_channels",
+    "reactions",
 )
 
 
@@ -63,6 +77,8 @@ class ConfigSnapshot:
     paused: bool = False
     # Channels whose customers are asked "How did we do?" when a ticket is resolved (opt-in).
     csat_channels: frozenset[str] = frozenset()
+    # action ("open", "claim", "resolve") -> emoji name
+    reactions: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REACTIONS))
     version: int = 0
     changed: frozenset[str] = field(default_factory=frozenset)  # keys set in Slack
 
@@ -100,7 +116,16 @@ class ConfigSnapshot:
             "paused": self.paused,
             "auto_categories": {k: sorted(v) for k, v in sorted(self.auto_categories.items())},
             "csat_channels": sorted(self.csat_channels),
+            "reactions": dict(self.reactions),
         }
+
+    def reaction_action(self, emoji: str) -> ReactionAction | None:
+        """What ``:emoji:`` does on a customer's message (a skin tone makes no difference)."""
+        base = emoji.split("::", 1)[0]
+        for action in REACTION_ACTIONS:
+            if self.reactions.get(action) == base:
+                return action
+        return None
 
 
 def defaults(settings: Settings) -> ConfigSnapshot:
@@ -154,6 +179,8 @@ def _decode(key: str, value: Any) -> Any:
         return None if value is None else str(value)
     if key == "auto_categories":
         return _decode_categories(value)
+    if key == "reactions":
+        return check_reactions(value)
     raise KeyError(f"unknown setting {key!r}")
 
 
@@ -171,6 +198,24 @@ def _decode_categories(value: Any) -> dict[str, frozenset[str]]:
             raise ValueError(f"{where}: unknown category {bad[0]!r}")
         decoded[str(where)] = frozenset(names)
     return decoded
+
+
+def check_reactions(value: Any) -> dict[str, str]:
+    """A complete action -> emoji mapping: every action, valid names, no emoji twice."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    unknown = sorted(set(value) - set(REACTION_ACTIONS))
+    if unknown:
+        raise ValueError(f"unknown reaction action {unknown[0]!r}")
+    mapping: dict[str, str] = {
+        a: str(value.get(a) or DEFAULT_REACTIONS[a]) for a in REACTION_ACTIONS
+    }
+    bad = [name for name in mapping.values() if not EMOJI_NAME.match(name)]
+    if bad:
+        raise ValueError(f"{bad[0][:40]!r} is not an emoji name")
+    if len(set(mapping.values())) != len(mapping):
+        raise ValueError("one emoji cannot do two things")
+    return mapping
 
 
 class LiveConfig:

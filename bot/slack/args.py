@@ -16,7 +16,7 @@ import math
 import re
 
 from bot.settings.categories import CATEGORIES
-from bot.settings.live import MODE_MEANINGS, MODES, Mode
+from bot.settings.live import EMOJI_NAME, MODE_MEANINGS, MODES, REACTION_ACTIONS, Mode
 
 CHANNEL_FORM = "<#C0123ABCD|support>"
 USER_FORM = "<@U0123ABCD|ana>"
@@ -169,6 +169,46 @@ def parse_categories(tokens: list[str]) -> frozenset[str]:
             raise ArgError(f"{shown} is not a category: use {CATEGORIES_FORM}")
         found.add(name)
     return frozenset(found)
+
+
+REACTIONS_FORM = "open=:ticket: claim=:eyes: resolve=:white_check_mark:"
+# Other words for the actions.
+REACTION_ALIASES = {"ticket": "open", "close": "resolve", "done": "resolve", "own": "claim"}
+
+
+def parse_reactions(words: list[str], current: dict[str, str]) -> dict[str, str]:
+    """``open=:ticket: claim=:eyes:``: the mapping with those emoji changed (one action or more),
+    every name valid and no emoji doing two things."""
+    if not words:
+        raise ArgError(f"Say which emoji does what: {REACTIONS_FORM}")
+    mapping = dict(current)
+    given: set[str] = set()
+    for word in words:
+        action, sep, emoji = word.partition("=")
+        action = REACTION_ALIASES.get(action.lower(), action.lower())
+        if not sep or action not in REACTION_ACTIONS:
+            raise ArgError(
+                f"{_show(word)} is not ACTION=:emoji: (actions: {', '.join(REACTION_ACTIONS)});"
+                f" for example {REACTIONS_FORM}"
+            )
+        if action in given:
+            raise ArgError(f"{action} is given twice")
+        name = emoji.strip()
+        if len(name) > 2 and name.startswith(":") and name.endswith(":"):
+            name = name[1:-1]
+        name = name.lower()
+        if not EMOJI_NAME.fullmatch(name):
+            raise ArgError(
+                f"{_show(emoji)} is not an emoji name: write it as Slack does, like :eyes:"
+                " (no skin tone)"
+            )
+        mapping[action] = name
+        given.add(action)
+    doubled = sorted(n for n in set(mapping.values()) if list(mapping.values()).count(n) > 1)
+    if doubled:
+        both = " and ".join(a for a in REACTION_ACTIONS if mapping[a] == doubled[0])
+        raise ArgError(f":{doubled[0]}: cannot both {both}: give each action its own emoji")
+    return mapping
 
 
 def _kind(text: str) -> str:

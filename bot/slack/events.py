@@ -7,6 +7,7 @@ that needs the database or Slack happens later, in the intake job.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,5 +109,103 @@ def parse_message_event(
         user_id=user,
         user_team=user_team if isinstance(user_team, str) else None,
         text=clean_text(text) if isinstance(text, str) else "",
+        shared_channel=bool(body.get("is_ext_shared_channel")),
+    )
+
+
+@dataclass(frozen=True)
+class InboundReaction:
+    """A ``reaction_added`` on a message in a support channel, with one of the command emoji."""
+
+    event_id: str | None
+    channel_id: str
+    ts: str  # the message reacted to
+    user_id: str  # who reacted
+    reaction: str  # as Slack named it (a skin tone included)
+    action: str  # "open", "claim" or "resolve", from the emoji in force when it arrived
+    item_user: str | None
+    event_ts: str
+    shared_channel: bool
+
+    @property
+    def dedupe_key(self) -> str:
+        # One job per reaction: Slack's retries carry the same event; taking the reaction off and
+        # putting it back is a new one (a new event_ts).
+        return (
+            f"reaction:{self.channel_id}:{self.ts}:{self.user_id}:{self.reaction}:{self.event_ts}"
+        )
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "channel_id": self.channel_id,
+            "ts": self.ts,
+            "user_id": self.user_id,
+            "reaction": self.reaction,
+            "action": self.action,
+            "item_user": self.item_user,
+            "event_ts": self.event_ts,
+            "shared_channel": self.shared_channel,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> InboundReaction:
+        return cls(
+            event_id=payload.get("event_id"),
+            channel_id=str(payload["channel_id"]),
+            ts=str(payload["ts"]),
+            user_id=str(payload["user_id"]),
+            reaction=str(payload["reaction"]),
+            action=str(payload["action"]),
+            item_user=payload.get("item_user"),
+            event_ts=str(payload.get("event_ts") or ""),
+            shared_channel=bool(payload.get("shared_channel")),
+        )
+
+
+def parse_reaction_event(
+    body: dict[str, Any],
+    *,
+    support_channels: frozenset[str],
+    bot_user_id: str,
+    action_of: Callable[[str], str | None],
+) -> InboundReaction | Ignored:
+    """A ``reaction_added`` the bot acts on, or why not. ``support_channels`` are every
+    configured support channel, switched off or not (``:ticket:`` works in an ``off`` one);
+    ``action_of`` names what an emoji does (None: nothing)."""
+    event = body.get("event")
+    if not isinstance(event, dict):
+        return Ignored("no event in the payload")
+    reaction = event.get("reaction")
+    if not isinstance(reaction, str) or not reaction:
+        return Ignored("reaction has no emoji")
+    action = action_of(reaction)
+    if action is None:
+        return Ignored(f":{reaction[:60]}: is not a support reaction")
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        return Ignored("reaction has no user")
+    if user == bot_user_id:
+        return Ignored("the bot's own reaction")
+    item = event.get("item")
+    if not isinstance(item, dict) or item.get("type") != "message":
+        return Ignored("reaction on something other than a message (a file?)")
+    channel = item.get("channel")
+    if not isinstance(channel, str) or channel not in support_channels:
+        return Ignored(f"channel {str(channel)[:40]!r} is not a support channel")
+    ts = item.get("ts")
+    if not isinstance(ts, str) or not _SLACK_TS.match(ts):
+        return Ignored(f"reaction on {str(ts)[:40]!r}, not a Slack message timestamp")
+    event_ts = event.get("event_ts")
+    item_user = event.get("item_user")
+    return InboundReaction(
+        event_id=body.get("event_id") if isinstance(body.get("event_id"), str) else None,
+        channel_id=channel,
+        ts=ts,
+        user_id=user,
+        reaction=reaction,
+        action=action,
+        item_user=item_user if isinstance(item_user, str) else None,
+        event_ts=event_ts if isinstance(event_ts, str) else str(body.get("event_id") or ""),
         shared_channel=bool(body.get("is_ext_shared_channel")),
     )

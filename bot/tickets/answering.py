@@ -44,6 +44,11 @@ from bot.tickets.schemas import Classification, Decision, Draft, DraftReply
 from persistence.records import KnowledgeHit, TicketNote
 
 QUESTION_CHARS_FOR_LLM = 4000
+# Why a ticket a teammate opened with a reaction waits for review whatever the channel's mode.
+OPENED_BY_HAND = (
+    "A teammate opened this ticket with a reaction: its replies wait for a reviewer, whatever"
+    " the channel's mode."
+)
 LEAK_WORDS = 7  # this many of our instructions' words in a row, in a draft, is a leak
 PASSAGE_CHARS = 1500
 # The passages the model is shown: the best ones, one per article first, while they fit a
@@ -430,6 +435,7 @@ class Answerer:
         threshold: float,
         mode: str = "auto",
         auto_categories: frozenset[str] = DEFAULT_AUTO_CATEGORIES,
+        opened_by_hand: bool = False,
     ) -> Decision:
         decision = decide(
             classification=classification,
@@ -438,6 +444,9 @@ class Answerer:
             threshold=threshold,
             auto_categories=auto_categories,
         )
+        if decision.action == "answer" and opened_by_hand:
+            # A teammate triaged it (a reaction on the customer's message): they review it.
+            return Decision(action="escalate", reason=OPENED_BY_HAND)
         # Asking a greeting what it needs is no answer: review mode does not hold it.
         if decision.action == "answer" and mode == "review" and not classification.get("greeting"):
             return Decision(

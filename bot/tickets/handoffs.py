@@ -128,17 +128,37 @@ class Handoffs:
                 return unknown_card()
             ticket = await repos.tickets.get(escalation.ticket_id, tx)
             assert ticket is not None
-            if ticket.owner_user_id == user_id:
-                return ReviewOutcome(done=False, notice="You already own this ticket.")
-            await repos.tickets.set_owner(tx, ticket_id=ticket.id, user_id=user_id)
+            return await self.claim_in(tx, ticket, user_id=user_id, escalation_id=escalation_id)
+
+    async def claim_in(
+        self,
+        tx: Tx,
+        ticket: Ticket,
+        *,
+        user_id: str,
+        escalation_id: int | None = None,
+        via: str | None = None,
+    ) -> ReviewOutcome:
+        """``user_id`` owns the ticket, inside the caller's transaction (its card, or its latest
+        card when ``escalation_id`` is None, shows it). The caller checked they may review."""
+        repos = self.repos
+        if ticket.owner_user_id == user_id:
+            return ReviewOutcome(done=False, notice="You already own this ticket.")
+        if escalation_id is None:
+            latest = await repos.escalations.latest_for_ticket(ticket.id, tx)
+            escalation_id = latest.id if latest is not None else None
+        await repos.tickets.set_owner(tx, ticket_id=ticket.id, user_id=user_id)
+        detail: dict[str, object] = {
+            "escalation_id": escalation_id,
+            "previous_owner": ticket.owner_user_id,
+        }
+        if via is not None:
+            detail["via"] = via
+        await repos.trail.record(
+            tx, ticket_id=ticket.id, step="claimed", actor=user_id, detail=detail
+        )
+        if escalation_id is not None:
             await repos.escalations.touch(tx, escalation_id)
-            await repos.trail.record(
-                tx,
-                ticket_id=ticket.id,
-                step="claimed",
-                actor=user_id,
-                detail={"escalation_id": escalation_id, "previous_owner": ticket.owner_user_id},
-            )
             await queue_card_sync(
                 repos.jobs, tx, escalation_id=escalation_id, reason=f"claim:{user_id}:{_stamp()}"
             )
@@ -200,12 +220,25 @@ class Handoffs:
             ticket = await self.repos.tickets.get(ticket_id, tx)
             if ticket is None:
                 return ReviewOutcome(done=False, notice=f"There is no ticket #{ticket_id}.")
-            if ticket.state == "resolved":
-                who = f"<@{ticket.resolved_by}>" if ticket.resolved_by != "bot" else "the bot"
-                return ReviewOutcome(
-                    done=False, notice=f"Ticket #{ticket_id} was already resolved by {who}."
-                )
-            await self._resolve(tx, ticket, by=user_id, customer_gone=gone)
+            return await self.resolve_in(tx, ticket, user_id=user_id, customer_gone=gone)
+
+    async def resolve_in(
+        self,
+        tx: Tx,
+        ticket: Ticket,
+        *,
+        user_id: str,
+        via: str | None = None,
+        customer_gone: bool = False,
+    ) -> ReviewOutcome:
+        """Resolve inside the caller's transaction; the caller checked they may review (and
+        asked ``Csat.customer_gone`` before the transaction)."""
+        if ticket.state == "resolved":
+            who = f"<@{ticket.resolved_by}>" if ticket.resolved_by != "bot" else "the bot"
+            return ReviewOutcome(
+                done=False, notice=f"Ticket #{ticket.id} was already resolved by {who}."
+            )
+        await self._resolve(tx, ticket, by=user_id, via=via, customer_gone=customer_gone)
         return ReviewOutcome(done=True)
 
     async def _resolve(
@@ -214,6 +247,7 @@ class Handoffs:
         ticket: Ticket,
         *,
         by: str,
+        via: str | None = None,
         by_customer: bool = False,
         customer_gone: bool = False,
     ) -> None:
@@ -242,7 +276,7 @@ class Handoffs:
             ticket_id=ticket.id,
             step="auto_closed" if by == "bot" else "resolved",
             actor=by,
-            detail={"from_state": ticket.state, **({"via": "helpful"} if by_customer else {})},
+            detail={"from_state": ticket.state, **({"via": via} if via else {})},
         )
         assert self.csat is not None
         await self.csat.ask(tx, ticket, customer_gone=customer_gone)
@@ -356,7 +390,7 @@ class Handoffs:
                 and ticket.state in CUSTOMER_RESOLVES
                 and self.csat.may_rate(ticket, user_id=user_id, user_team=user_team)
             ):
-                await self._resolve(tx, ticket, by=user_id, by_customer=True)
+                await self._resolve(tx, ticket, by=user_id, via="helpful", by_customer=True)
                 return "Thanks for letting us know! I've marked this conversation resolved."
         return "Thanks for letting us know!" if new else "You already told us; thanks!"
 

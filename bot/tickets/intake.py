@@ -14,7 +14,7 @@ from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_advance, queue_card_sync
 from bot.jobs.worker import complete_running_job
-from bot.slack.events import InboundMessage
+from bot.slack.events import Ignored, InboundMessage
 from bot.slack.people import People
 from bot.tickets.handoffs import Handoffs
 from bot.tickets.policy import has_words
@@ -57,6 +57,19 @@ class Intake:
         if not new:
             log.info("duplicate delivery of %s dropped", message.dedupe_key)
         return new
+
+    async def in_channel_switched_off(self, message: InboundMessage) -> InboundMessage | Ignored:
+        """In a channel switched off the bot reads only the threads of tickets a teammate opened
+        there by hand (``:ticket:``), so the customer's follow-ups reach the card. One indexed
+        read before the acknowledgement; everything else there is ignored without a job."""
+        if message.is_root or message.thread_ts is None:
+            return Ignored(f"channel {message.channel_id} is switched off")
+        ticket = await self.repos.tickets.find_by_thread(message.channel_id, message.thread_ts)
+        if ticket is None or ticket.opened_by is None:
+            return Ignored(
+                f"channel {message.channel_id} is switched off and the thread is not a ticket"
+            )
+        return message
 
     def jobs(self) -> list[JobKind]:
         async def run(job: Job) -> None:

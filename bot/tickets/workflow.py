@@ -269,6 +269,7 @@ class Workflow:
             threshold=config.threshold,
             mode=config.mode(ticket.channel_id),
             auto_categories=config.answers_automatically(ticket.channel_id),
+            opened_by_hand=ticket.opened_by is not None,
         )
         upto = int((classification.get("turn_range") or [0, ticket.processed_turn_id])[1])
         answer = decision.action == "answer"

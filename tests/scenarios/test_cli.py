@@ -266,3 +266,18 @@ async def test_doctor_says_reviewer_groups_need_a_paid_plan(
     assert code == 1
     assert "[FAIL] reviewer group S0TEAM: cannot read its members" in out
     assert "user groups need a paid Slack plan" in out
+
+
+async def test_doctor_names_a_scope_the_token_lacks(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 0 and "[ok] scopes: the token has all" in out, out
+    # An app installed before reactions were commands: its token has no reactions:read.
+    slack.scopes.remove("reactions:read")
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1
+    assert "[FAIL] scopes: the bot token lacks reactions:read (reactions as commands" in out
+    assert "reinstall the app" in out

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.signed import SlackSender, sign
 from bot.sandbox.standin import SlackStandIn, validate_blocks, validate_view
+from tests.conftest import BotFactory
 from tests.fakes.openai_api import EMBEDDING_DIM, FakeOpenAI, fake_embedding
 
 SECRET = "test-signing-secret"
@@ -312,3 +313,61 @@ async def test_sender_payloads_parse_in_bolt(slack: SlackStandIn) -> None:
         assert status == 401
     finally:
         await runner.cleanup()
+
+
+async def test_reactions_get_add_and_remove_answer_as_slack_does(slack: SlackStandIn) -> None:
+    client = web_client(slack)
+    root = slack.add_message("CSUP", None, "export is broken", "UCUST", team="TCUST")
+    reply = slack.add_message("CSUP", None, "still broken", "UCUST", thread_ts=root["ts"])
+    got = await client.reactions_get(channel="CSUP", timestamp=reply["ts"], full=True)
+    assert (got["type"], got["channel"]) == ("message", "CSUP")
+    assert got["message"]["thread_ts"] == root["ts"] and "reactions" not in got["message"]
+    assert got["message"]["permalink"].endswith(f"?thread_ts={root['ts']}&cid=CSUP")
+
+    # A person reacts (the app is told; here no app listens) and the bot reacts through the API.
+    assert await slack.react("UREV", "CSUP", reply["ts"], "eyes") == {"ok": True}
+    await client.reactions_add(channel="CSUP", timestamp=reply["ts"], name="eyes")
+    await client.reactions_add(channel="CSUP", timestamp=reply["ts"], name="+1::skin-tone-2")
+    got = await client.reactions_get(channel="CSUP", timestamp=reply["ts"])
+    assert got["message"]["reactions"] == [
+        {"name": "eyes", "users": ["UREV", "UBOT"], "count": 2},
+        {"name": "+1::skin-tone-2", "users": ["UBOT"], "count": 1},
+    ]
+    replies = await client.conversations_replies(channel="CSUP", ts=root["ts"])
+    assert replies["messages"][1]["reactions"][0]["count"] == 2
+
+    for call, args, error in [
+        (client.reactions_add, {"timestamp": reply["ts"], "name": "eyes"}, "already_reacted"),
+        (client.reactions_add, {"timestamp": "1.000001", "name": "eyes"}, "message_not_found"),
+        (client.reactions_add, {"timestamp": reply["ts"], "name": ":eyes:"}, "invalid_name"),
+        (client.reactions_remove, {"timestamp": reply["ts"], "name": "tada"}, "no_reaction"),
+        (client.reactions_get, {"timestamp": "1.000001"}, "message_not_found"),
+    ]:
+        with pytest.raises(SlackApiError) as refused:
+            await call(channel="CSUP", **args)
+        assert refused.value.response["error"] == error
+    with pytest.raises(SlackApiError) as nothing:
+        await client.reactions_get()
+    assert nothing.value.response["error"] == "no_item_specified"
+
+    await client.reactions_remove(channel="CSUP", timestamp=reply["ts"], name="eyes")
+    assert slack.remove_reaction("UREV", "CSUP", reply["ts"], "eyes") == {"ok": True}
+    got = await client.reactions_get(channel="CSUP", timestamp=reply["ts"])
+    assert [r["name"] for r in got["message"]["reactions"]] == ["+1::skin-tone-2"]
+    # Every answer names the token's scopes, as Slack's do.
+    assert "reactions:read" in got.headers["X-OAuth-Scopes"].split(",")
+
+
+async def test_a_reaction_reaches_the_app_as_a_signed_event(
+    make_bot: BotFactory, slack: SlackStandIn
+) -> None:
+    bot = await make_bot(offline=True)
+    ts = await bot.ask("where are my invoices")
+    await bot.drained()
+    await slack.react("UREVIEWER", "CSUPPORT", ts, "tada")
+    (delivered,) = slack.delivered_events
+    assert delivered["status"] == 200
+    event = delivered["event"]
+    assert event["type"] == "reaction_added" and event["reaction"] == "tada"
+    assert event["item"] == {"type": "message", "channel": "CSUPPORT", "ts": ts}
+    assert event["item_user"] == "UCUSTOMER" and event["user"] == "UREVIEWER"

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import yaml
 
+from bot.slack.scopes import BOT_SCOPES
 from handlers import register_handlers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +19,7 @@ MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 EVENT_SUBSCRIPTIONS = {
     "message": {"message.channels", "message.groups"},
     "app_home_opened": {"app_home_opened"},
+    "reaction_added": {"reaction_added"},
 }
 # Scopes each Web API method needs (api.slack.com/methods). A method missing here fails the
 # test on purpose: add it with its scopes, and the scopes to the manifest.
@@ -36,6 +38,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users_info": {"users:read"},
     "team_info": {"team:read"},
     "usergroups_users_list": {"usergroups:read"},
+    "reactions_get": {"reactions:read"},
 }
 
 
@@ -137,3 +140,19 @@ def test_every_web_api_method_called_is_covered_by_a_declared_scope() -> None:
         assert method in METHOD_SCOPES, f"unknown Web API method {method}: add its scopes"
         missing = METHOD_SCOPES[method] - declared
         assert not missing, f"{method} needs {missing}"
+
+
+def test_the_manifest_asks_for_exactly_the_scopes_doctor_checks() -> None:
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
+
+
+def test_reactions_are_subscribed_and_readable() -> None:
+    assert "reaction_added" in _registered()["event"]
+    assert "reaction_added" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    assert "reactions:read" in MANIFEST["oauth_config"]["scopes"]["bot"]
+
+
+def test_the_readme_names_every_scope() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for scope in BOT_SCOPES:
+        assert f"`{scope}`" in readme, scope

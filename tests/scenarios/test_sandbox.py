@@ -495,3 +495,43 @@ async def test_the_customer_rates_the_conversation_from_the_page(page: Page) -> 
     assert await page.until(
         lambda s: [e for e in s["ephemerals"] if "Satisfaction: 4.0/5 from 1" in e["text"]]
     )
+
+
+async def test_a_teammate_reacts_on_the_page_and_the_bot_acts_on_it(page: Page) -> None:
+    # Dana's thanks is nothing for the bot to answer; Riley opens a ticket for it anyway.
+    sent = await page.post(
+        "message", {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": "thanks so much!! 🙏"}
+    )
+    await page.post(
+        "react", {"user": REVIEWER.id, "channel": SUPPORT.id, "ts": sent["ts"], "name": ":ticket:"}
+    )
+    card = await page.until(lambda s: next(iter(messages(s, ESCALATIONS.id)), None))
+    assert f"Opened by <@{REVIEWER.id}> with :ticket:" in str(card["blocks"])
+    shown = next(m for m in messages(await page.state(), SUPPORT.id) if m["ts"] == sent["ts"])
+    assert shown["reactions"] == [{"name": "ticket", "users": [REVIEWER.id], "count": 1}]
+
+    # The same emoji twice, a message that is not there, no emoji: each says why.
+    twice = await page.post(
+        "react",
+        {"user": REVIEWER.id, "channel": SUPPORT.id, "ts": sent["ts"], "name": "ticket"},
+        status=400,
+    )
+    assert twice["error"] == "Slack says already_reacted"
+    gone = {"user": REVIEWER.id, "channel": SUPPORT.id, "ts": "1.000001", "name": "eyes"}
+    assert "gone" in (await page.post("react", gone, status=400))["error"]
+    empty = {"user": REVIEWER.id, "channel": SUPPORT.id, "ts": sent["ts"], "name": " "}
+    assert "pick an emoji" in (await page.post("react", empty, status=400))["error"]
+
+    # Taking it off again is the reactor's own toggle.
+    await page.post(
+        "react",
+        {
+            "user": REVIEWER.id,
+            "channel": SUPPORT.id,
+            "ts": sent["ts"],
+            "name": "ticket",
+            "remove": True,
+        },
+    )
+    shown = next(m for m in messages(await page.state(), SUPPORT.id) if m["ts"] == sent["ts"])
+    assert shown["reactions"] == []

@@ -201,3 +201,39 @@ async def test_every_block_kind_the_page_renders(sandbox: tuple[Sandbox, str]) -
             assert "the big picture" in await link.inner_text()
         finally:
             await browser.close()
+
+
+async def test_a_reaction_added_on_the_page_claims_the_ticket(
+    sandbox: tuple[Sandbox, str],
+) -> None:
+    box, sandbox_url = sandbox
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 760})
+            await page.goto(sandbox_url)
+            await page.wait_for_selector("#who")
+            await page.select_option("#who", CUSTOMER.id)
+            await page.click(f"[data-pane={SUPPORT.id}]")
+            composer = page.locator(".pane > .composer .composer-input")
+            await composer.fill("my tracking page is blank since this morning, can someone look")
+            await composer.press("Enter")
+            await page.wait_for_selector("text=passed it to the team", timeout=15_000)
+
+            # The reviewer reacts :eyes: on Dana's message from the page's emoji picker.
+            await page.select_option("#who", REVIEWER.id)
+            await page.click(f"[data-pane={SUPPORT.id}]")
+            root = page.locator(".thread > .message").first
+            await root.locator(".react-picker").select_option("eyes")
+            await root.locator("[data-reaction=eyes]").wait_for(timeout=15_000)
+            await page.click(f"[data-pane={ESCALATIONS.id}]")
+            await page.wait_for_selector("text=Claimed by", timeout=15_000)
+            assert box.runtime is not None and box.runtime.db is not None
+            rows = await box.runtime.db.fetchall("SELECT owner_user_id FROM tickets")
+            assert [r["owner_user_id"] for r in rows] == [REVIEWER.id]
+        finally:
+            await browser.close()

@@ -371,6 +371,48 @@ function renderModal(modal) {
 
 // -- panes -------------------------------------------------------------------------------------
 
+// The emoji the page offers; the support team's commands first (``/support reactions``).
+const EMOJI = { ticket: "🎫", eyes: "👀", white_check_mark: "✅", "+1": "👍", tada: "🎉", pray: "🙏" };
+
+function emoji(name) {
+  return EMOJI[name.split("::")[0]] || `:${name}:`;
+}
+
+function renderReactions(message, channel) {
+  const chips = (message.reactions || []).map((r) => {
+    const mine = r.users.includes(state.me);
+    return el(
+      "button",
+      {
+        class: `reaction ${mine ? "mine" : ""}`,
+        "data-reaction": r.name,
+        title: r.users.map(userName).join(", ") + ` reacted with :${r.name}:`,
+        onclick: () => react(channel, message.ts, r.name, mine),
+      },
+      `${emoji(r.name)} ${r.count}`,
+    );
+  });
+  const picker = el(
+    "select",
+    {
+      class: "react-picker",
+      "data-ts": message.ts,
+      title: "Add a reaction",
+      onchange: (event) => {
+        if (event.target.value) react(channel, message.ts, event.target.value, false);
+      },
+    },
+    el("option", { value: "" }, "☺︎+"),
+    Object.keys(EMOJI).map((name) => el("option", { value: name }, `${EMOJI[name]} :${name}:`)),
+  );
+  return el("div", { class: "reactions" }, chips, picker);
+}
+
+async function react(channel, ts, name, remove) {
+  await api("/api/react", { user: state.me, channel, ts, name, remove });
+  refresh(true);
+}
+
 function renderMessage(message, channel) {
   const author = message.bot_id ? "Support bot" : userName(message.user);
   const body = message.blocks && message.blocks.length ? renderBlocks(message.blocks, { kind: "message", channel, ts: message.ts }) : mrkdwn(message.text);
@@ -379,6 +421,7 @@ function renderMessage(message, channel) {
     { class: `message ${message.bot_id ? "bot" : ""}`, "data-ts": message.ts },
     el("div", { class: "author" }, author, el("span", { class: "when" }, new Date(parseFloat(message.ts) * 1000).toLocaleTimeString())),
     body,
+    renderReactions(message, channel),
   );
 }
 

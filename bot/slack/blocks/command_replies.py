@@ -31,6 +31,11 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
         )
         lines.append("• The *Home* tab of this app lists what waits for review, and your tickets")
         lines.append(
+            "• React on a customer's message in a support channel: :ticket: opens a ticket for"
+            " it, :eyes: claims it, :white_check_mark: resolves it (`/support reactions` shows"
+            " the emoji in force)"
+        )
+        lines.append(
             "• `/support trace TICKET`: every step of a ticket and why;"
             " `/support stats [7d]`: deflection, review quality, response times, satisfaction,"
             " cost"
@@ -51,6 +56,8 @@ def help_text(*, is_admin: bool, is_reviewer: bool) -> str:
             "• `/support csat on|off #channel`, `/support csat list`: ask that channel's"
             " customers “How did we do?” (1 to 5) when a ticket is resolved",
             "• `/support pause`, `/support resume`, `/support audit`",
+            "• `/support reactions open=:ticket: claim=:eyes: resolve=:white_check_mark:`: which"
+            " emoji open, claim and resolve tickets; `/support reactions reset`",
             "• `/support kb add`: write an article; `/support kb remove ID`: delete one",
             "• `/support kb sources`: where the knowledge base comes from, and how fresh;"
             " `/support kb sources sync NAME`: sync one now",

@@ -21,6 +21,7 @@ from bot.slack.args import (
     parse_channel,
     parse_mode,
     parse_people,
+    parse_reactions,
     parse_subteam,
     parse_threshold,
     parse_user,
@@ -442,3 +443,36 @@ def test_any_token_list_gives_known_categories_or_arg_error() -> None:
             accepted += 1
             assert chosen <= set(CATEGORIES)
     assert accepted > 0
+
+
+# -- /support reactions ------------------------------------------------------------------------
+
+DEFAULTS = {"open": "ticket", "claim": "eyes", "resolve": "white_check_mark"}
+
+
+def test_reactions_change_the_emoji_given_and_keep_the_rest() -> None:
+    assert parse_reactions(["open=:sos:", "Resolve=heavy_check_mark"], DEFAULTS) == {
+        "open": "sos",
+        "claim": "eyes",
+        "resolve": "heavy_check_mark",
+    }
+    assert parse_reactions(["done=:+1:", "own=:raising_hand:"], DEFAULTS)["resolve"] == "+1"
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ([], "Say which emoji does what"),
+        (["open"], "is not ACTION=:emoji:"),
+        (["explode=:boom:"], "is not ACTION=:emoji:"),
+        (["open=:sos:", "open=:fire:"], "open is given twice"),
+        (["open=:eyes:"], ":eyes: cannot both open and claim"),
+        (["open=:a b:"], "is not an emoji name"),
+        (["open=:eyes::skin-tone-2:"], "is not an emoji name"),
+        (["claim=<@U123>"], "is not an emoji name"),
+        (["claim="], "is not an emoji name"),
+    ],
+)
+def test_bad_reactions_say_what_is_wrong(words: list[str], message: str) -> None:
+    with pytest.raises(ArgError, match=re.escape(message)):
+        parse_reactions(words, DEFAULTS)

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from bot.slack.events import Ignored, InboundMessage, parse_message_event
+from bot.slack.events import (
+    Ignored,
+    InboundMessage,
+    InboundReaction,
+    parse_message_event,
+    parse_reaction_event,
+)
 
 SUPPORT = "CSUPPORT"
 BOT_USER = "UBOT"
@@ -227,3 +233,79 @@ def test_lone_surrogates_in_the_text_become_replacement_characters() -> None:
     message = _accepted(_body(_event(text="export \ud800 crash")))
     assert message.text.encode("utf-8")
     assert "export" in message.text and "crash" in message.text
+
+
+# -- reaction_added ----------------------------------------------------------------------------
+
+ACTIONS = {"ticket": "open", "eyes": "claim", "white_check_mark": "resolve"}
+
+
+def _reaction(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "type": "reaction_added",
+        "user": "UREVIEWER",
+        "reaction": "eyes",
+        "item_user": "UCUSTOMER",
+        "item": {"type": "message", "channel": SUPPORT, "ts": "1700000000.000100"},
+        "event_ts": "1700000050.000200",
+    }
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _parse_reaction(body: dict[str, Any]) -> InboundReaction | Ignored:
+    return parse_reaction_event(
+        body,
+        support_channels=WATCHED,
+        bot_user_id=BOT_USER,
+        action_of=lambda emoji: ACTIONS.get(emoji.split("::")[0]),
+    )
+
+
+def test_a_command_emoji_on_a_message_in_a_support_channel_is_a_reaction() -> None:
+    parsed = _parse_reaction(_body(_reaction(), is_ext_shared_channel=True))
+    assert isinstance(parsed, InboundReaction)
+    assert (parsed.channel_id, parsed.ts, parsed.user_id, parsed.action) == (
+        SUPPORT,
+        "1700000000.000100",
+        "UREVIEWER",
+        "claim",
+    )
+    assert parsed.shared_channel is True and parsed.event_id == "Ev1"
+    assert InboundReaction.from_payload(parsed.to_payload()) == parsed
+    # Retries of one event share a key; the same emoji put back later is a new reaction.
+    again = _parse_reaction(_body(_reaction(), event_id="Ev2"))
+    later = _parse_reaction(_body(_reaction(event_ts="1700000099.000000")))
+    assert isinstance(again, InboundReaction) and isinstance(later, InboundReaction)
+    assert again.dedupe_key == parsed.dedupe_key != later.dedupe_key
+
+
+def test_a_skin_tone_is_the_same_command() -> None:
+    parsed = _parse_reaction(_body(_reaction(reaction="eyes::skin-tone-4")))
+    assert isinstance(parsed, InboundReaction) and parsed.action == "claim"
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (_reaction(reaction="tada"), ":tada: is not a support reaction"),
+        (_reaction(reaction=None), "reaction has no emoji"),
+        (_reaction(user=None), "reaction has no user"),
+        (_reaction(user=BOT_USER), "the bot's own reaction"),
+        (
+            _reaction(item={"type": "file", "file": "F1"}),
+            "reaction on something other than a message (a file?)",
+        ),
+        (
+            _reaction(item={"type": "message", "channel": "COTHER", "ts": "1700000000.000100"}),
+            "channel 'COTHER' is not a support channel",
+        ),
+        (
+            _reaction(item={"type": "message", "channel": SUPPORT, "ts": "yesterday"}),
+            "reaction on 'yesterday', not a Slack message timestamp",
+        ),
+        ("not a dict", "no event in the payload"),
+    ],
+)
+def test_reactions_that_are_not_commands_say_why(event: Any, reason: str) -> None:
+    assert _parse_reaction(_body(event)) == Ignored(reason)
