@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -37,9 +38,11 @@ from bot.review.cards import CardSync
 from bot.review.deliveries import DeliveryFailures
 from bot.review.desk import ReviewDesk
 from bot.review.home import HomeDesk
+from bot.review.issues import IssueDesk
 from bot.review.redraft import Redrafter
 from bot.review.reminders import Reminders
 from bot.review.saved_articles import ArticleDesk
+from bot.review.trackers import tracker_from_settings
 from bot.review.verified import VerifiedAnswers
 from bot.runtime.app import build_app
 from bot.runtime.services import Services
@@ -66,9 +69,14 @@ from persistence.sources import SourceRepository
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+# Where the issue tracker's webhook is served: /trackers/linear, /trackers/jira, /trackers/github.
+TRACKER_WEBHOOK_PATH = "/trackers/{name}"
 # Where Socket Mode connects (apps.connections.open names the exact URL): its proxy is chosen
 # for this host.
 SOCKET_MODE_URL = "wss://wss-primary.slack.com/"
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class StartupError(Exception):
@@ -134,6 +142,7 @@ class BotRuntime:
         self.port: int | None = None
         self._http: aiohttp.ClientSession | None = None
         self._connectors: Connectors | None = None
+        self.issues: IssueDesk | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -161,6 +170,7 @@ class BotRuntime:
             after_reply=handoffs.schedule_auto_close,
             on_failed=failures.failed,
         )
+        tracker = tracker_from_settings(settings)
         cards = CardSync(
             outbox,
             repos,
@@ -169,6 +179,7 @@ class BotRuntime:
             can_redraft=settings.llm_enabled,
             max_redrafts=settings.review_max_redrafts,
             on_failed=failures.failed,
+            tracker=tracker.label if tracker is not None else None,
         )
         intake = Intake(repos, people, handoffs)
         workflow = Workflow(settings, config, repos, knowledge, self.model)
@@ -177,6 +188,7 @@ class BotRuntime:
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
         verified = VerifiedAnswers(repos, people, knowledge, articles)
+        issues = self.issues = IssueDesk(settings, repos, people, workspace, tracker, self.model)
         self._connectors = Connectors(ca_bundle=settings.support_bot_ca_bundle)
         source_sync = SourceSync(
             SourceRepository(self.db), knowledge, self._connectors.connector_for
@@ -193,6 +205,7 @@ class BotRuntime:
             articles,
             verified,
             source_sync,
+            issues,
         )
         worker = JobWorker(
             repos.jobs,
@@ -230,6 +243,7 @@ class BotRuntime:
             home=HomeDesk(settings, config, repos, people, client, verified),
             verified=verified,
             config=config,
+            issues=issues,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()
@@ -269,11 +283,25 @@ class BotRuntime:
         self._scheduler.add_job(
             source_sync.enqueue_due, args=[repos.jobs], id="kb-sources-at-start"
         )
+        if issues.polls:
+            # No verified webhook reaches the bot: it asks the tracker which issues closed, one
+            # poll per interval across replicas (the job's key names the interval).
+            self._scheduler.add_job(
+                issues.enqueue_poll,
+                "interval",
+                seconds=settings.tracker_poll_interval,
+                id="tracker-poll",
+            )
+            self._scheduler.add_job(issues.enqueue_poll, id="tracker-poll-at-start")
         self._scheduler.start()
         scheduler = self._scheduler
         self.readiness.scheduler_running = lambda: bool(scheduler.running)
         if settings.metrics_port is not None:
-            await self.observability.start(settings.metrics_host, settings.metrics_port)
+            await self.observability.start(
+                settings.metrics_host,
+                settings.metrics_port,
+                routes=self._tracker_routes(issues) if settings.socket_mode else (),
+            )
         if settings.socket_mode:
             assert settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
@@ -287,6 +315,8 @@ class BotRuntime:
         else:
             assert settings.slack_signing_secret is not None
             web_app = app.server(path=SLACK_PATH, port=settings.port).web_app
+            for path, handler in self._tracker_routes(issues):
+                web_app.router.add_post(path, handler)
             web_app.middlewares.append(
                 slack_guard(
                     settings.slack_signing_secret.get_secret_value(),
@@ -302,6 +332,24 @@ class BotRuntime:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1] if sockets else settings.port
             log.info("listening for Slack on http://%s:%s/slack/events", settings.host, self.port)
+
+    def _tracker_routes(self, issues: IssueDesk) -> list[tuple[str, Handler]]:
+        """The tracker's webhook route, where an HTTP port is served (none without a tracker)."""
+        if issues.tracker is None:
+            return []
+
+        async def webhook(request: web.Request) -> web.Response:
+            name = request.match_info.get("name", "")
+            body = await request.read()
+            try:
+                status, text = await issues.webhook(name, request.headers, body)
+            except Exception:
+                # The tracker sends it again after a failure: nothing is lost.
+                log.exception("handling a %s webhook failed; answering 503", name)
+                return web.json_response({"ok": False, "error": "unavailable"}, status=503)
+            return web.json_response({"ok": status == 200, "result": text}, status=status)
+
+        return [(TRACKER_WEBHOOK_PATH, webhook)]
 
     def _observe_job(self, kind: str, seconds: float) -> None:
         if self.observability is not None:
@@ -332,6 +380,8 @@ class BotRuntime:
             await self.services.worker.stop(grace_seconds=self.settings.shutdown_grace_seconds)
         if self.model is not None:
             await self.model.close()
+        if self.issues is not None:
+            await self.issues.close()
         if self._http is not None:
             await self._http.close()
             self._http = None
