@@ -210,16 +210,20 @@ class Tracker(ABC):
             await self._client.aclose()
             self._client = None
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One call, with a short rate limit waited out and a 5xx or lost connection tried once
-        more; any other failure is a TrackerError in plain words."""
+    async def request(
+        self, method: str, url: str, *, again: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """One call, with a short rate limit waited out and (``again``) a 5xx or lost connection
+        tried once more; any other failure is a TrackerError in plain words. A create passes
+        ``again=False``: its 5xx may hide an issue that was filed, which the next attempt looks
+        for before filing."""
         headers = {**self.headers(), **kwargs.pop("headers", {})}
         waited = False
         for attempt in range(3):
             try:
                 response = await self.client().request(method, url, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
-                if attempt == 0:
+                if attempt == 0 and again:
                     await asyncio.sleep(0.5)
                     continue
                 raise TrackerError(f"cannot reach {self.label} ({type(exc).__name__})") from None
@@ -233,7 +237,7 @@ class Tracker(ABC):
                 raise TrackerError(
                     f"{self.label} is rate limiting the bot", retry_after=wait if wait else 30.0
                 )
-            if status >= 500 and attempt == 0:
+            if status >= 500 and attempt == 0 and again:
                 await asyncio.sleep(0.5)
                 continue
             if status >= 400:
@@ -301,9 +305,11 @@ class LinearTracker(Tracker):
     def headers(self) -> dict[str, str]:
         return {"Authorization": self._key, "Content-Type": "application/json"}
 
-    async def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async def graphql(
+        self, query: str, variables: dict[str, Any], *, again: bool = True
+    ) -> dict[str, Any]:
         response = await self.request(
-            "POST", self.base_url, json={"query": query, "variables": variables}
+            "POST", self.base_url, again=again, json={"query": query, "variables": variables}
         )
         try:
             data = response.json()
@@ -350,6 +356,7 @@ class LinearTracker(Tracker):
                     "description": markdown_body(issue),
                 }
             },
+            again=False,
         )
         created = data.get("issueCreate") or {}
         if not isinstance(created, dict) or not created.get("success"):
@@ -486,6 +493,7 @@ class JiraTracker(Tracker):
         response = await self.request(
             "POST",
             f"{self.base_url}/rest/api/3/issue",
+            again=False,
             json={
                 "fields": {
                     "project": {"key": self.project_key},
@@ -589,6 +597,7 @@ class GitHubTracker(Tracker):
         response = await self.request(
             "POST",
             f"{self.base_url}/repos/{self.repo}/issues",
+            again=False,
             json={"title": issue.title, "body": f"{markdown_body(issue)}\n\n{mark}"},
         )
         return self._ref(response.json())
