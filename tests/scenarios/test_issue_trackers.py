@@ -23,6 +23,7 @@ from bot.slack import ids
 from tests.conftest import BotFactory
 from tests.fakes.issue_trackers import FakeTracker, GitHubAPI, JiraAPI, LinearAPI, hmac_hex
 from tests.fakes.openai_api import FakeOpenAI
+from tests.scenarios.test_cli import run
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -41,6 +42,7 @@ from tests.utils.harness import (
     import_kb,
     settings_for,
 )
+from tests.utils.process import bot_env, free_port
 
 QUESTION = "hey, the CSV export keeps timing out on big reports 😩 @octocat pls help"
 SUMMARY = "CSV export of large reports times out."
@@ -460,3 +462,40 @@ async def test_polling_closes_it_in_socket_mode(
             assert polled
         finally:
             await bot.stop()
+
+
+async def test_doctor_checks_the_trackers_token(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    async with JiraAPI() as fake:
+        env = bot_env(tmp_path, slack, llm, free_port()) | {
+            "SUPPORT_BOT_MODEL": llm.model,
+            "ISSUE_TRACKER": "jira",
+            "JIRA_URL": fake.origin,
+            "JIRA_EMAIL": fake.email,
+            "JIRA_API_TOKEN": fake.api_token,
+            "JIRA_PROJECT_KEY": fake.project,
+            # This checkout's code, whichever checkout the support-bot script was installed from.
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        }
+        await run(env, tmp_path, "migrate")
+        code, out, _ = await run(env, tmp_path, "doctor")
+        assert code == 0, out
+        assert "[ok] issue tracker: Jira: the API token is Support Bot's" in out
+        assert "TRACKER_WEBHOOK_SECRET is not set" in out
+        assert any(r.path == "/rest/api/3/myself" for r in fake.requests)
+
+        env["JIRA_API_TOKEN"] = "jira-wrong-token"
+        code, out, _ = await run(env, tmp_path, "doctor")
+        assert code == 1
+        assert (
+            "[FAIL] issue tracker: Jira: Jira refused the token (HTTP 401): check JIRA_EMAIL"
+            " and JIRA_API_TOKEN" in out
+        )
+        assert "jira-wrong-token" not in out
+
+        del env["JIRA_PROJECT_KEY"]
+        env["ISSUE_TRACKER"] = "jira,github"
+        code, out, _ = await run(env, tmp_path, "doctor")
+        assert code != 0
+        assert "name exactly one issue tracker" in out + _
