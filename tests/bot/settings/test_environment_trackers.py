@@ -21,7 +21,7 @@ BASE = {
 
 
 def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **{**BASE, **values})  # type: ignore[arg-type]
+    return Settings(_env_file=None, **{**BASE, **values})  # type: ignore[arg-type,call-arg]
 
 
 def test_no_tracker_by_default_and_nothing_asked_for() -> None:
