@@ -11,6 +11,7 @@ from bot.settings.environment import (
     problems_for_start,
     tracker_problems,
 )
+from bot.settings.logs import redact
 
 BASE = {
     "slack_bot_token": "xoxb-1",
@@ -66,3 +67,16 @@ def test_bad_urls_repos_and_intervals_are_refused() -> None:
         load_settings(_env_file=None, tracker_poll_interval="0.5")
     assert settings(tracker_poll_interval="10m").tracker_poll_interval == 600
     assert settings(jira_url="https://acme.atlassian.net/").jira_url == "https://acme.atlassian.net"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "lin_api_Xq8JrT0b3kZm9Lw2",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "github_pat_11ABCDEFG0aBcDeFgHiJkLmNoP",
+        "ATATT3xFfGF0T4ppm2WxYz",
+    ],
+)
+def test_tracker_tokens_never_reach_a_log_line(token: str) -> None:
+    assert token not in redact(f"calling the tracker with {token} failed", pii=False)
