@@ -31,6 +31,11 @@ _DETAIL_KEYS = (
     "verdict",
     "article_id",
     "unsupported_facts",
+    "tracker",
+    "key",
+    "url",
+    "resolution",
+    "via",
 )
 
 

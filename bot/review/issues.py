@@ -32,7 +32,7 @@ from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.jobs.queueing import queue_card_sync
 from bot.jobs.trail import JobTrail
 from bot.jobs.worker import complete_running_job
-from bot.llm.model import LlmFailure, SupportModel
+from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
 from bot.review.trackers import (
     LABELS,
@@ -411,7 +411,7 @@ class IssueDesk:
         if ticket is None:
             return
         current_ticket.set(ticket.id)
-        draft, how = await self._draft(ticket, row)
+        draft, how, usage = await self._draft(ticket, row)
         channel, thread_ts = await self._card_thread(row)
         groups: list[str] = []
         if ticket.owner_user_id:
@@ -450,7 +450,8 @@ class IssueDesk:
                 ticket_id=ticket.id,
                 step="issue_update_drafted",
                 actor="bot",
-                detail={"issue": row.issue_key, "how": how, "mentions": mentions},
+                detail={"key": row.issue_key, "how": how, "mentions": mentions},
+                **_usage(usage),
             )
             await complete_running_job(self.repos.jobs, tx)
 
@@ -464,12 +465,13 @@ class IssueDesk:
                 return escalation.card_channel, escalation.card_ts
         return self.escalation_channel, None
 
-    async def _draft(self, ticket: Ticket, row: TrackerIssue) -> tuple[str, str]:
-        """The message for the customer, and who wrote it (for the note and the trail)."""
+    async def _draft(self, ticket: Ticket, row: TrackerIssue) -> tuple[str, str, LlmUsage | None]:
+        """The message for the customer, who wrote it (for the note and the trail), and the
+        model's usage."""
         resolution = row.resolution or "closed"
         template = template_message(resolution)
         if self.model is None:
-            return template, "a template (no model is configured)"
+            return template, "a template (no model is configured)", None
         turns = await self.repos.tickets.turns(ticket.id)
         question = "\n".join(t.text for t in turns if t.role == "customer")[:QUESTION_CHARS]
         try:
@@ -483,8 +485,9 @@ class IssueDesk:
             )
         except LlmFailure as failure:
             log.warning("drafting the closed-issue message failed: %s", failure.reason)
-            return template, f"a template (the model failed: {failure.reason[:100]})"
-        return result.value.message, "the model"
+            how = f"a template (the model failed: {failure.reason[:100]})"
+            return template, how, failure.usage
+        return result.value.message, "the model", result.usage
 
     # -- the customer's message: send, edit, or not --------------------------------------------
 
@@ -552,7 +555,7 @@ class IssueDesk:
                 ticket_id=ticket.id,
                 step="issue_customer_told" if send else "issue_customer_not_told",
                 actor=user_id,
-                detail={"issue": row.issue_key, "edited": text is not None},
+                detail={"key": row.issue_key, "edited": text is not None},
             )
             if row.escalation_id:
                 await self._sync_cards(
@@ -564,6 +567,19 @@ class IssueDesk:
         if send:
             return ReviewOutcome(done=True, notice="Sent to the customer's thread. ✅")
         return ReviewOutcome(done=True, notice="OK, the customer is not told.")
+
+
+def _usage(usage: LlmUsage | None) -> dict[str, Any]:
+    if usage is None:
+        return {}
+    return {
+        "duration_ms": usage.duration_ms,
+        "model": usage.model,
+        "prompt_name": usage.prompt_name,
+        "prompt_version": usage.prompt_version,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+    }
 
 
 def _already_filed(row: TrackerIssue) -> str:

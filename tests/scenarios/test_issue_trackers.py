@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.ops.trace import trace_lines
 from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
@@ -317,6 +318,17 @@ async def test_a_closed_issue_tells_the_owner_and_the_customer_once(
         assert [m["text"] for m in told] == [MODEL_MESSAGE]
         assert any("Already sent" in e for e in ephemerals(slack))
         assert "issue_customer_told" in await trail(bot)
+
+        # The ticket's trail (Why?, `report trace`) links the issue and says how it closed.
+        repos = bot.runtime.services.repos  # type: ignore[union-attr]
+        ticket = await repos.tickets.get(1)
+        assert ticket is not None
+        timeline = "\n".join(trace_lines(ticket, await repos.trail.for_ticket(1)))
+        created = next(line for line in timeline.splitlines() if "issue_created" in line)
+        assert REVIEWER in created and f"tracker={name} key={issue.key} url={issue.url}" in created
+        closed = next(line for line in timeline.splitlines() if "issue_closed  " in line)
+        assert "via=webhook" in closed
+        assert "issue_closed@v1" in timeline  # the model's draft, with its prompt and tokens
 
 
 def fake_mac(body: bytes) -> str:
