@@ -340,7 +340,11 @@ class BotRuntime:
 
         async def webhook(request: web.Request) -> web.Response:
             name = request.match_info.get("name", "")
-            body = await request.read()
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                log.warning("rejected a %s webhook: the body is over aiohttp's 1 MB", name)
+                return web.json_response({"ok": False, "error": "too large"}, status=413)
             try:
                 status, text = await issues.webhook(name, request.headers, body)
             except Exception:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from persistence.db import Database
+from persistence.retention import PURGED, RetentionRepository
 from persistence.trackers import TrackerIssueRepository
 
 
@@ -85,3 +88,19 @@ async def test_the_customers_message_is_proposed_and_decided_once(db: Database) 
     assert decided is not None
     assert decided.proposal_state == "sent" and decided.proposal_by == "UREV"
     assert decided.proposal_text == "edited"
+
+
+async def test_retention_blanks_the_message_and_dismisses_one_still_waiting(db: Database) -> None:
+    repo = TrackerIssueRepository(db)
+    ticket, escalation = await _ticket(db, 1)
+    row, _ = await _record(repo, ticket, escalation, "SUP-1")
+    async with db.transaction() as tx:
+        await repo.propose(tx, row.id, text="your export is fixed, Dana")
+        await tx.execute(
+            "UPDATE tickets SET state = 'resolved', resolved_at = 1 WHERE id = ?", (ticket,)
+        )
+    assert await RetentionRepository(db).purge_resolved_before(time.time()) == 1
+    purged = await repo.get(row.id)
+    assert purged is not None
+    assert purged.proposal_text == PURGED and purged.proposal_state == "dismissed"
+    assert purged.issue_key == "SUP-1" and purged.url.endswith("/SUP-1")  # the team's, kept

@@ -511,3 +511,32 @@ async def test_doctor_checks_the_trackers_token(
         code, out, _ = await run(env, tmp_path, "doctor")
         assert code != 0
         assert "name exactly one issue tracker" in out + _
+
+
+async def test_webhooks_for_another_tracker_or_too_large_are_refused_with_a_log_line(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with GitHubAPI() as fake:
+        bot, _ts = await card_with_tracker(make_bot, llm, "github", fake)
+        with caplog.at_level(logging.WARNING):
+            status, _ = await post_webhook(bot, "linear", {}, b"{}")
+            assert status == 404 and "that tracker is not configured" in caplog.text
+            status, _ = await post_webhook(bot, "github", {}, b"x" * (2 * 1024 * 1024))
+            assert status == 413 and "github webhook" in caplog.text
+        # A signed event the bot does not act on (a ping, a reopened issue, another repo's).
+        for headers, body in (
+            ({"X-GitHub-Event": "ping"}, b'{"zen": "hi"}'),
+            ({"X-GitHub-Event": "issues"}, b'{"action": "reopened", "issue": {"number": 1}}'),
+        ):
+            signed = {**headers, "X-Hub-Signature-256": "sha256=" + hmac_hex(SECRET, body)}
+            status, answer = await post_webhook(bot, "github", signed, body)
+            assert status == 200 and answer["result"] == "ignored"
+        await click(bot, ids.ACTION_CREATE_ISSUE)
+        await bot.drained()
+        fake.close(fake.issues[0])
+        status, answer = await post_webhook(
+            bot, "github", *fake.webhook(fake.issues[0], SECRET, repo="someone/else")
+        )
+        assert status == 200 and answer["result"] == "ignored"
+        await bot.drained()
+        assert card_thread(bot) == []
