@@ -69,8 +69,11 @@ WEBHOOK_MAX_BYTES = 1024 * 1024
 POLL_BATCH = 500  # open issues asked about per poll, oldest first
 QUESTION_CHARS = 6000
 MAX_RETRY_DELAY = 600.0
-# Resolutions that do not mean "fixed": the customer is not told it is.
-_NOT_FIXED = ("cancel", "not_planned", "not planned", "duplicate", "won't", "wont")
+# Only these resolutions mean "fixed" (Linear's Done, GitHub's completed, Jira's Done, Fixed or
+# Resolved), and never with one of the others ("Won't fix", "Not done"): any other close, or
+# one that does not say, is offered neutrally.
+_FIXED = ("done", "complete", "fixed", "resolved")
+_NOT_FIXED = ("cancel", "not_planned", "not planned", "duplicate", "won't", "wont", "not ")
 FIXED_TEMPLATE = (
     "Quick update on your question here: the issue our team was tracking for it is now closed"
     " as fixed. Could you give it another try? If anything still isn't right, just reply in"
@@ -97,7 +100,8 @@ class CustomerUpdate(BaseModel):
 
 def template_message(resolution: str) -> str:
     lowered = resolution.lower()
-    return CLOSED_TEMPLATE if any(w in lowered for w in _NOT_FIXED) else FIXED_TEMPLATE
+    fixed = any(w in lowered for w in _FIXED) and not any(w in lowered for w in _NOT_FIXED)
+    return FIXED_TEMPLATE if fixed else CLOSED_TEMPLATE
 
 
 class IssueDesk:
