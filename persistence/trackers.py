@@ -67,9 +67,10 @@ class TrackerIssueRepository:
         issue_key: str,
         url: str,
         created_by: str,
-    ) -> tuple[TrackerIssue, bool]:
+    ) -> tuple[TrackerIssue | None, bool]:
         """The ticket's issue, and whether this call recorded it: one per ticket (a second is
-        not recorded; the first is returned as it stands)."""
+        not recorded; the first is returned as it stands). None when this tracker's issue is
+        another ticket's already."""
         written = await tx.execute(
             "INSERT INTO tracker_issues(ticket_id, escalation_id, tracker, issue_id, issue_key,"
             " url, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -77,8 +78,7 @@ class TrackerIssueRepository:
             (ticket_id, escalation_id, tracker, issue_id, issue_key, url, created_by, now()),
         )
         row = await tx.fetchone("SELECT * FROM tracker_issues WHERE ticket_id = ?", (ticket_id,))
-        assert row is not None
-        return _issue(row), written.rowcount == 1
+        return (_issue(row) if row is not None else None), written.rowcount == 1
 
     async def get(self, issue_row_id: int, tx: Tx | None = None) -> TrackerIssue | None:
         sql = "SELECT * FROM tracker_issues WHERE id = ?"

@@ -242,6 +242,10 @@ class IssueDesk:
                 url=ref.url,
                 created_by=str(p["by"]),
             )
+            if row is None:
+                raise PermanentFailure(
+                    f"{tracker.label} answered with {ref.key}, which another ticket's issue is"
+                )
             await complete_running_job(self.repos.jobs, tx, {"issue": ref.key})
             if new:
                 await self.repos.trail.record(

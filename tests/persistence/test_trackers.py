@@ -52,7 +52,10 @@ async def test_a_ticket_has_one_issue(db: Database) -> None:
     assert await repo.for_ticket(ticket) == first
     assert await repo.find("jira", "id-SUP-1") == first
     assert await repo.find("github", "id-SUP-1") is None
-    other, _ = await _ticket(db, 2)
+    other, other_escalation = await _ticket(db, 2)
+    assert await repo.for_ticket(other) is None
+    # The tracker's issue is the first ticket's: not recorded for another.
+    assert await _record(repo, other, other_escalation, "SUP-1") == (None, False)
     assert await repo.for_ticket(other) is None
 
 
