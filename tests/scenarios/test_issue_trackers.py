@@ -385,20 +385,38 @@ async def test_without_a_secret_webhooks_are_refused_and_the_bot_polls(
         bot, _ts = await card_with_tracker(
             make_bot, llm, "linear", fake, tracker_webhook_secret=None, tracker_poll_interval=1
         )
-        await click(bot, ids.ACTION_CREATE_ISSUE)
+        for text in ("export still broken??", "csv is empty now", "reports page is blank"):
+            await bot.ask(text)
         await bot.drained()
-        issue = fake.issues[0]
-        fake.close(issue)
+        cards = bot.cards()
+        assert len(cards) == 4
+        for card in cards:
+            await click(bot, ids.ACTION_CREATE_ISSUE, card=card)
+        await bot.drained()
+        assert len(fake.issues) == 4
+        for issue in fake.issues[:3]:
+            fake.close(issue)
         with caplog.at_level(logging.WARNING):
-            status, _ = await post_webhook(bot, "linear", *fake.webhook(issue, SECRET))
+            status, _ = await post_webhook(bot, "linear", *fake.webhook(fake.issues[0], SECRET))
         assert status == 401 and "TRACKER_WEBHOOK_SECRET is not set" in caplog.text
-        for _ in range(100):
-            if card_thread(bot):
+
+        def notes() -> list[dict[str, Any]]:
+            return [n for c in cards for n in slack.posts(channel=ESCALATION, thread_ts=c["ts"])]
+
+        for _ in range(200):
+            if len(notes()) >= 3:
                 break
             await asyncio.sleep(0.05)
         await bot.drained()
-        assert len(card_thread(bot)) == 1
-        assert "issue_closed" in await trail(bot)
+        assert sorted(n["text"].split(" issue ")[1].split()[0] for n in notes()) == [
+            "ENG-1",
+            "ENG-2",
+            "ENG-3",
+        ]
+        rows = await bot.db.fetchall("SELECT issue_key, state FROM tracker_issues ORDER BY id")
+        assert [r["state"] for r in rows] == ["closed", "closed", "closed", "open"]
+        polls = [r.body for r in fake.requests if r.body and "issues(" in str(r.body["query"])]
+        assert any(p["variables"].get("after") for p in polls), "the poll read a second page"
 
 
 async def test_polling_closes_it_in_socket_mode(
