@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +230,20 @@ async def test_an_issue_filed_but_answered_502_is_not_filed_twice(
         await bot.drained()
         assert len(fake.issues) == 1
         assert "answered HTTP 502" in card_text(bot.cards()[-1])
+        lost = fake.issues[0]
+        if isinstance(fake, GitHubAPI):
+            # Others filed issues since: the lost one is on the listing's second page.
+            for n in (2, 3, 4):
+                fake.issues.append(
+                    replace(lost, issue_id=str(n), key=f"#{n}", number=n, description="other")
+                )
         await click(bot, ids.ACTION_CREATE_ISSUE)
         await bot.drained()
-        assert len(fake.issues) == 1, "the second attempt found the first issue"
-        assert fake.issues[0].key in card_text(bot.cards()[-1])
+        assert len(fake.creates()) == 1, "the second attempt found the first issue"
+        assert lost.key in card_text(bot.cards()[-1])
+        if isinstance(fake, GitHubAPI):
+            pages = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/issues")]
+            assert [r.query.get("page") for r in pages] == [None, "2"]
 
 
 async def test_a_rate_limit_is_waited_out(
