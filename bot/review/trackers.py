@@ -65,10 +65,13 @@ class TrackerError(Exception):
     """A request the tracker did not carry out. ``reason`` is plain words for a card line;
     ``retry_after``: a rate limit, worth trying again after that many seconds."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.status = status  # the HTTP status the tracker answered, when it answered
 
 
 class BadWebhook(ValueError):
@@ -241,7 +244,7 @@ class Tracker(ABC):
                 await asyncio.sleep(0.5)
                 continue
             if status >= 400:
-                raise TrackerError(self._refusal(response))
+                raise TrackerError(self._refusal(response), status=status)
             return response
         raise TrackerError(f"{self.label} did not answer")
 
@@ -509,11 +512,17 @@ class JiraTracker(Tracker):
     async def closed(self, issues: list[IssueRef]) -> list[Closed]:
         found: list[Closed] = []
         for issue in issues:
-            response = await self.request(
-                "GET",
-                f"{self.base_url}/rest/api/3/issue/{issue.key}",
-                params={"fields": "status,resolution"},
-            )
+            try:
+                response = await self.request(
+                    "GET",
+                    f"{self.base_url}/rest/api/3/issue/{issue.key}",
+                    params={"fields": "status,resolution"},
+                )
+            except TrackerError as exc:
+                if exc.status != 404:
+                    raise
+                log.info("Jira issue %s is gone (deleted, or moved out of reach)", issue.key)
+                continue
             fields = response.json().get("fields") or {}
             closed = _jira_closed(fields)
             if closed is not None:
@@ -621,9 +630,15 @@ class GitHubTracker(Tracker):
     async def closed(self, issues: list[IssueRef]) -> list[Closed]:
         found: list[Closed] = []
         for issue in issues:
-            response = await self.request(
-                "GET", f"{self.base_url}/repos/{self.repo}/issues/{issue.issue_id}"
-            )
+            try:
+                response = await self.request(
+                    "GET", f"{self.base_url}/repos/{self.repo}/issues/{issue.issue_id}"
+                )
+            except TrackerError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                log.info("GitHub issue %s is gone (deleted or transferred)", issue.key)
+                continue
             data = response.json()
             if isinstance(data, dict) and data.get("state") == "closed":
                 found.append(Closed(issue.issue_id, str(data.get("state_reason") or "completed")))

@@ -569,3 +569,33 @@ async def test_webhooks_for_another_tracker_or_too_large_are_refused_with_a_log_
         assert status == 200 and answer["result"] == "ignored"
         await bot.drained()
         assert card_thread(bot) == []
+
+
+async def test_a_deleted_issue_does_not_stop_the_poll(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    async with JiraAPI() as fake:
+        bot, _ts = await card_with_tracker(
+            make_bot, llm, "jira", fake, tracker_webhook_secret=None, tracker_poll_interval=1
+        )
+        await bot.ask("and the pdf export too pls")
+        await bot.drained()
+        for card in bot.cards():
+            await click(bot, ids.ACTION_CREATE_ISSUE, card=card)
+        await bot.drained()
+        gone, kept = fake.issues
+        fake.issues.remove(gone)  # someone deleted it in Jira: 404 from now on
+        fake.close(kept)
+        for _ in range(200):
+            row = await bot.db.fetchone(
+                "SELECT state FROM tracker_issues WHERE issue_key = ?", (kept.key,)
+            )
+            if row is not None and row["state"] == "closed":
+                break
+            await asyncio.sleep(0.05)
+        await bot.drained()
+        rows = await bot.db.fetchall("SELECT issue_key, state FROM tracker_issues ORDER BY id")
+        assert [(r["issue_key"], r["state"]) for r in rows] == [
+            (gone.key, "open"),
+            (kept.key, "closed"),
+        ]
