@@ -23,6 +23,7 @@ TABLES: list[tuple[str, str]] = [
     ("escalations", "id"),
     ("escalation_drafts", "id"),
     ("verified_answers", "id"),
+    ("tracker_issues", "id"),
     ("ticket_notes", "id"),
     ("answer_feedback", "id"),
     ("csat_ratings", "ticket_id"),

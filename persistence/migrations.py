@@ -385,4 +385,37 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX csat_ratings_rated ON csat_ratings(rated_at)",
         ],
     ),
+    (
+        "0017_tracker_issues",
+        [
+            # An issue filed in the configured tracker (Linear, Jira or GitHub) from a review
+            # card's "Create issue": one per ticket. ``issue_id`` is how the tracker's webhooks
+            # and look-ups name it (Linear's UUID, Jira's numeric id, GitHub's issue number),
+            # ``issue_key`` how people do (ENG-12, SUP-7, #42). Closed once: the close is
+            # recorded by a conditional update, so a replayed webhook or a second poll does
+            # nothing. The proposal is the message offered to the customer when it closed,
+            # sent (through the outbox) or dismissed once, by a reviewer.
+            """CREATE TABLE tracker_issues (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+                escalation_id INTEGER REFERENCES escalations(id),
+                tracker TEXT NOT NULL,
+                issue_id TEXT NOT NULL,
+                issue_key TEXT NOT NULL,
+                url TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
+                resolution TEXT,
+                created_by TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                closed_at REAL,
+                proposal_state TEXT NOT NULL DEFAULT 'none'
+                    CHECK (proposal_state IN ('none', 'proposed', 'sent', 'dismissed')),
+                proposal_text TEXT,
+                proposal_by TEXT,
+                proposal_at REAL,
+                UNIQUE (tracker, issue_id)
+            )""",
+            "CREATE INDEX tracker_issues_open ON tracker_issues(tracker, state, id)",
+        ],
+    ),
 ]

@@ -11,6 +11,7 @@ from persistence.escalations import EscalationRepository
 from persistence.jobs import JobRepository
 from persistence.knowledge import KnowledgeRepository
 from persistence.tickets import TicketRepository
+from persistence.trackers import TrackerIssueRepository
 from persistence.trail import TrailRepository
 from persistence.verified import VerifiedRepository
 
@@ -26,6 +27,7 @@ class Repositories:
     config: ConfigRepository
     verified: VerifiedRepository
     csat: CsatRepository
+    issues: TrackerIssueRepository
 
     @classmethod
     def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
@@ -41,4 +43,5 @@ class Repositories:
             config=ConfigRepository(db),
             verified=VerifiedRepository(db),
             csat=CsatRepository(db),
+            issues=TrackerIssueRepository(db),
         )

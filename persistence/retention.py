@@ -143,6 +143,17 @@ class RetentionRepository:
             "UPDATE csat_ratings SET comment = ? WHERE ticket_id = ? AND comment IS NOT NULL",
             (PURGED, ticket_id),
         )
+        # The message offered to the customer when their issue closed: one still waiting is
+        # dismissed (the issue's link and state stay: they are the team's, not the customer's).
+        await tx.execute(
+            "UPDATE tracker_issues SET proposal_text = CASE WHEN proposal_text IS NULL THEN NULL"
+            " ELSE ? END,"
+            " proposal_by = CASE WHEN proposal_state = 'proposed' THEN ? ELSE proposal_by END,"
+            " proposal_at = CASE WHEN proposal_state = 'proposed' THEN ? ELSE proposal_at END,"
+            " proposal_state = CASE WHEN proposal_state = 'proposed' THEN 'dismissed'"
+            " ELSE proposal_state END WHERE ticket_id = ?",
+            (PURGED, RETENTION_ACTOR, now(), ticket_id),
+        )
         # Feedback a reviewer typed, and the search queries (made of the customer's words).
         await tx.execute(
             "UPDATE ticket_events"

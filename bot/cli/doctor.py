@@ -11,8 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.llm.model import model_url
 from bot.ops.health import Check, llm_health
+from bot.review.trackers import TrackerError, tracker_from_settings
 from bot.runtime.runtime import SOCKET_MODE_URL, StartupError, identify, slack_client
-from bot.settings.environment import Settings, problems_for_start
+from bot.settings.durations import format_duration
+from bot.settings.environment import Settings, problems_for_start, tracker_problems
 from bot.settings.live import ConfigSnapshot, LiveConfig, defaults
 from bot.settings.network import proxy_for, shown, tls_context
 from bot.slack.channel_safety import customer_channel_problem, shared_problem
@@ -38,7 +40,33 @@ async def run_checks(settings: Settings) -> list[Check]:
     else:
         checks.append(Check("slack", False, "skipped: SLACK_BOT_TOKEN is not set"))
     checks.append(await llm_health(settings))
+    if settings.issue_tracker is not None:
+        checks.append(await _tracker(settings))
     return checks
+
+
+async def _tracker(settings: Settings) -> Check:
+    """The issue tracker's token works (a cheap authenticated call), and how closes arrive."""
+    problems = tracker_problems(settings)
+    if problems:
+        return Check("issue tracker", False, "; ".join(problems))
+    tracker = tracker_from_settings(settings)
+    assert tracker is not None
+    try:
+        works = await tracker.check()
+    except TrackerError as exc:
+        return Check("issue tracker", False, f"{tracker.label}: {exc.reason}")
+    finally:
+        await tracker.close()
+    if settings.socket_mode or settings.tracker_webhook_secret is None:
+        why = "Socket Mode" if settings.socket_mode else "TRACKER_WEBHOOK_SECRET is not set"
+        closes = (
+            f"closed issues are found by asking {tracker.label} every"
+            f" {format_duration(settings.tracker_poll_interval)} ({why})"
+        )
+    else:
+        closes = f"closed issues arrive by webhook at /trackers/{tracker.name} on PORT"
+    return Check("issue tracker", True, f"{tracker.label}: {works}; {closes}")
 
 
 def _network(settings: Settings) -> Check:
@@ -47,6 +75,7 @@ def _network(settings: Settings) -> Check:
         ("Slack API", settings.slack_api_url),
         ("Socket Mode" if settings.socket_mode else None, SOCKET_MODE_URL),
         ("model" if settings.openai_api_key is not None else None, model_url(settings)),
+        ("issue tracker" if settings.issue_tracker else None, _tracker_url(settings)),
     ]
     parts = [f"{name} {shown(proxy_for(url))}" for name, url in routes if name is not None]
     bundle = settings.support_bot_ca_bundle
@@ -58,6 +87,14 @@ def _network(settings: Settings) -> Check:
         f"certificates: the system's and {bundle}" if bundle else "certificates: the system's"
     )
     return Check("network", True, "; ".join(parts))
+
+
+def _tracker_url(settings: Settings) -> str:
+    return {
+        "linear": settings.linear_api_url,
+        "jira": settings.jira_url or "",
+        "github": settings.github_api_url,
+    }.get(settings.issue_tracker or "", "")
 
 
 async def _config_in_force(settings: Settings) -> ConfigSnapshot:

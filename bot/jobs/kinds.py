@@ -5,8 +5,9 @@ Each kind is declared beside the code that runs it, by a ``jobs()`` method retur
 ``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
 (auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
-(propose_verified), ``SourceSync`` (kb_sync), ``Csat`` (csat_update) and ``Reactions``
-(reaction). The runtime hands them all to the worker.
+(propose_verified), ``SourceSync`` (kb_sync), ``Csat`` (csat_update), ``Reactions``
+(reaction) and ``IssueDesk`` (create_issue, issue_closed, poll_issues). The runtime hands them
+all to the worker.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ KB_SYNC = "kb_sync"  # a knowledge source read into the knowledge base
 PROPOSE_VERIFIED = "propose_verified"  # a sent reply, generalised, proposed as a verified answer
 CSAT_UPDATE = "csat_update"  # the satisfaction survey in a thread shows a rating was recorded
 REACTION = "reaction"  # a teammate's emoji on a customer's message: open, claim or resolve
+CREATE_ISSUE = "create_issue"  # a ticket filed in the issue tracker ("Create issue")
+ISSUE_CLOSED = (
+    "issue_closed"  # its issue closed: the owner told, a message for the customer offered
+)
+POLL_ISSUES = "poll_issues"  # the tracker asked which open issues closed (no webhook)
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync
@@ -119,6 +125,22 @@ def thread_verified_key(ticket_id: int) -> str:
 def kb_sync_key(source_id: int, occasion: str) -> str:
     """One per scheduled slot (the time the previous sync started) or per request."""
     return f"kb-source:{source_id}:sync:{occasion}"
+
+
+def create_issue_key(ticket_id: int, attempt: int) -> str:
+    """One per attempt: a double click or a retried request joins the attempt in flight; "Try
+    again" after a failure is the next attempt."""
+    return f"ticket:{ticket_id}:issue:{attempt}"
+
+
+def issue_closed_key(issue_row_id: int) -> str:
+    """An issue closes once, whether a webhook, its replay or a poll says so."""
+    return f"issue:{issue_row_id}:closed"
+
+
+def issue_poll_key(slot: int) -> str:
+    """One poll per interval across replicas."""
+    return f"trackers:poll:{slot}"
 
 
 def card_key(escalation_id: int, reason: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -176,10 +176,20 @@ class Observability:
             body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE}
         )
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(
+        self,
+        host: str,
+        port: int,
+        *,
+        routes: Iterable[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = (),
+    ) -> None:
+        """Serve /healthz and /metrics, and ``routes`` (POST) beside them: in Socket Mode, the
+        issue tracker's webhook, this being the one HTTP port there."""
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for path, handler in routes:
+            app.router.add_post(path, handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

@@ -36,6 +36,11 @@ _DETAIL_KEYS = (
     "previous_score",
     "comment_length",
     "answered_by",
+    "tracker",
+    "key",
+    "url",
+    "resolution",
+    "via",
 )
 
 

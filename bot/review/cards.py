@@ -16,14 +16,21 @@ from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.kb.provenance import Source
 from bot.review.deliveries import describe, undelivered
+from bot.review.trackers import LABELS
 from bot.settings.logs import current_ticket
-from bot.slack.blocks.card import CardContent, EarlierDraft, NotDelivered, escalation_card
+from bot.slack.blocks.card import (
+    CardContent,
+    EarlierDraft,
+    IssueLine,
+    NotDelivered,
+    escalation_card,
+)
 from bot.slack.outbox import SlackOutbox, outbox_metadata
 from bot.slack.people import Workspace
 from bot.slack.text import message_link, slack_date
 from bot.tickets.rounds import split_round
 from bot.tickets.status import last_word, ticket_status
-from persistence.records import Job
+from persistence.records import Job, TrailEvent
 from persistence.repos import Repositories
 
 # How many times a card update renders again for changes made while it was sent.
@@ -44,6 +51,9 @@ _ACTIVITY = {
     "saved_as_article": "📚 {who} saved the reply as article #{article_id}",
     "wants_person": "🙋 The customer asked for a person",
     "opened_by_reaction": "🎫 Opened by {who} with :{emoji}:",
+    "issue_created": "🎫 {who} filed an issue",
+    "issue_customer_told": "📣 {who} told the customer their issue was closed",
+    "issue_customer_not_told": "🤐 {who} chose not to tell the customer their issue closed",
 }
 # Steps a card shows even from before it was opened (how its ticket came to be).
 _ALWAYS_SHOWN = frozenset({"opened_by_reaction"})
@@ -75,7 +85,9 @@ class CardSync:
         can_redraft: bool = False,
         max_redrafts: int = 0,
         on_failed: Callable[[Job, str], Awaitable[None]] | None = None,
+        tracker: str | None = None,
     ) -> None:
+        self.tracker = tracker  # the issue tracker's name ("Linear"), when one is configured
         self.outbox = outbox
         self.repos = repos
         self.workspace = workspace
@@ -199,7 +211,10 @@ class CardSync:
             ),
             None,
         )
+        issue = await self._issue_line(ticket.id, events)
         return CardContent(
+            tracker=self.tracker,
+            issue=issue,
             escalation_id=escalation.id,
             ticket_id=ticket.id,
             state=escalation.state,
@@ -253,6 +268,28 @@ class CardSync:
                 NotDelivered(job_id=f.job_id, what=describe(f), reason=f.reason) for f in failures
             ],
         )
+
+    async def _issue_line(self, ticket_id: int, events: list[TrailEvent]) -> IssueLine | None:
+        """The ticket's issue (filed, being filed, or why the last attempt failed)."""
+        filed = await self.repos.issues.for_ticket(ticket_id)
+        if filed is not None:
+            return IssueLine(
+                tracker=LABELS.get(filed.tracker, filed.tracker),
+                key=filed.issue_key,
+                url=filed.url,
+                closed=filed.state == "closed",
+                resolution=filed.resolution,
+            )
+        if self.tracker is None:
+            return None
+        last = next(
+            (e for e in reversed(events) if e.step in ("issue_requested", "issue_failed")), None
+        )
+        if last is None:
+            return None
+        if last.step == "issue_requested":
+            return IssueLine(tracker=self.tracker, creating=True)
+        return IssueLine(tracker=self.tracker, failed=str(last.detail.get("reason") or "error"))
 
 
 def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -37,9 +38,11 @@ from bot.review.cards import CardSync
 from bot.review.deliveries import DeliveryFailures
 from bot.review.desk import ReviewDesk
 from bot.review.home import HomeDesk
+from bot.review.issues import IssueDesk
 from bot.review.redraft import Redrafter
 from bot.review.reminders import Reminders
 from bot.review.saved_articles import ArticleDesk
+from bot.review.trackers import tracker_from_settings
 from bot.review.verified import VerifiedAnswers
 from bot.runtime.app import build_app
 from bot.runtime.services import Services
@@ -68,9 +71,14 @@ from persistence.sources import SourceRepository
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+# Where the issue tracker's webhook is served: /trackers/linear, /trackers/jira, /trackers/github.
+TRACKER_WEBHOOK_PATH = "/trackers/{name}"
 # Where Socket Mode connects (apps.connections.open names the exact URL): its proxy is chosen
 # for this host.
 SOCKET_MODE_URL = "wss://wss-primary.slack.com/"
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class StartupError(Exception):
@@ -136,6 +144,7 @@ class BotRuntime:
         self.port: int | None = None
         self._http: aiohttp.ClientSession | None = None
         self._connectors: Connectors | None = None
+        self.issues: IssueDesk | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -165,6 +174,7 @@ class BotRuntime:
             on_failed=failures.failed,
         )
         csat.outbox = outbox  # it updates the survey message once a rating is recorded
+        tracker = tracker_from_settings(settings)
         cards = CardSync(
             outbox,
             repos,
@@ -173,6 +183,7 @@ class BotRuntime:
             can_redraft=settings.llm_enabled,
             max_redrafts=settings.review_max_redrafts,
             on_failed=failures.failed,
+            tracker=tracker.label if tracker is not None else None,
         )
         intake = Intake(repos, people, handoffs)
         reactions = Reactions(repos, people, handoffs, config, client, workspace)
@@ -182,6 +193,7 @@ class BotRuntime:
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
         verified = VerifiedAnswers(repos, people, knowledge, articles)
+        issues = self.issues = IssueDesk(settings, repos, people, workspace, tracker, self.model)
         self._connectors = Connectors(ca_bundle=settings.support_bot_ca_bundle)
         source_sync = SourceSync(
             SourceRepository(self.db), knowledge, self._connectors.connector_for
@@ -200,6 +212,7 @@ class BotRuntime:
             verified,
             source_sync,
             csat,
+            issues,
         )
         worker = JobWorker(
             repos.jobs,
@@ -239,6 +252,7 @@ class BotRuntime:
             verified=verified,
             config=config,
             csat=csat,
+            issues=issues,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()
@@ -278,11 +292,25 @@ class BotRuntime:
         self._scheduler.add_job(
             source_sync.enqueue_due, args=[repos.jobs], id="kb-sources-at-start"
         )
+        if issues.polls:
+            # No verified webhook reaches the bot: it asks the tracker which issues closed, one
+            # poll per interval across replicas (the job's key names the interval).
+            self._scheduler.add_job(
+                issues.enqueue_poll,
+                "interval",
+                seconds=settings.tracker_poll_interval,
+                id="tracker-poll",
+            )
+            self._scheduler.add_job(issues.enqueue_poll, id="tracker-poll-at-start")
         self._scheduler.start()
         scheduler = self._scheduler
         self.readiness.scheduler_running = lambda: bool(scheduler.running)
         if settings.metrics_port is not None:
-            await self.observability.start(settings.metrics_host, settings.metrics_port)
+            await self.observability.start(
+                settings.metrics_host,
+                settings.metrics_port,
+                routes=self._tracker_routes(issues) if settings.socket_mode else (),
+            )
         if settings.socket_mode:
             assert settings.slack_app_token is not None
             self._socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
@@ -296,6 +324,8 @@ class BotRuntime:
         else:
             assert settings.slack_signing_secret is not None
             web_app = app.server(path=SLACK_PATH, port=settings.port).web_app
+            for path, handler in self._tracker_routes(issues):
+                web_app.router.add_post(path, handler)
             web_app.middlewares.append(
                 slack_guard(
                     settings.slack_signing_secret.get_secret_value(),
@@ -311,6 +341,28 @@ class BotRuntime:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1] if sockets else settings.port
             log.info("listening for Slack on http://%s:%s/slack/events", settings.host, self.port)
+
+    def _tracker_routes(self, issues: IssueDesk) -> list[tuple[str, Handler]]:
+        """The tracker's webhook route, where an HTTP port is served (none without a tracker)."""
+        if issues.tracker is None:
+            return []
+
+        async def webhook(request: web.Request) -> web.Response:
+            name = request.match_info.get("name", "")
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                log.warning("rejected a %s webhook: the body is over aiohttp's 1 MB", name)
+                return web.json_response({"ok": False, "error": "too large"}, status=413)
+            try:
+                status, text = await issues.webhook(name, request.headers, body)
+            except Exception:
+                # The tracker sends it again after a failure: nothing is lost.
+                log.exception("handling a %s webhook failed; answering 503", name)
+                return web.json_response({"ok": False, "error": "unavailable"}, status=503)
+            return web.json_response({"ok": status == 200, "result": text}, status=status)
+
+        return [(TRACKER_WEBHOOK_PATH, webhook)]
 
     def _observe_job(self, kind: str, seconds: float) -> None:
         if self.observability is not None:
@@ -341,6 +393,8 @@ class BotRuntime:
             await self.services.worker.stop(grace_seconds=self.settings.shutdown_grace_seconds)
         if self.model is not None:
             await self.model.close()
+        if self.issues is not None:
+            await self.issues.close()
         if self._http is not None:
             await self._http.close()
             self._http = None

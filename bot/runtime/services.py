@@ -11,6 +11,7 @@ from bot.jobs.worker import JobWorker
 from bot.kb.base import KnowledgeBase
 from bot.review.desk import ReviewDesk
 from bot.review.home import HomeDesk
+from bot.review.issues import IssueDesk
 from bot.review.redraft import Redrafter
 from bot.review.verified import VerifiedAnswers
 from bot.settings.environment import Settings
@@ -42,6 +43,7 @@ class Services:
     config: LiveConfig
     verified: VerifiedAnswers
     csat: Csat
+    issues: IssueDesk
 
     @property
     def watched_channels(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -26,6 +27,7 @@ from bot.kb.base import KnowledgeBase
 from bot.runtime.runtime import BotRuntime
 from bot.sandbox.signed import SlackSender, new_trigger_id
 from bot.sandbox.standin import SlackStandIn
+from bot.sandbox.tracker import SandboxTracker
 from bot.settings.environment import Settings
 from persistence.connect import database_for
 from persistence.knowledge import KnowledgeRepository
@@ -102,6 +104,8 @@ class Sandbox:
         )
         self.runtime: BotRuntime | None = None
         self.sender: SlackSender | None = None
+        # "Create issue" on cards files issues here; the page closes them (a signed webhook).
+        self.tracker = SandboxTracker()
         self.modals: dict[str, list[Modal]] = {p.id: [] for p in PEOPLE}
         self.notes: list[Json] = []  # replies to commands and clicks, shown to one person
         self._triggers: dict[str, str] = {}  # trigger id -> person
@@ -127,6 +131,11 @@ class Sandbox:
             "digest_hour": None,
             "metrics_port": None,
             "openai_api_key": SecretStr(self.llm_key) if self.llm_key else None,
+            "issue_tracker": "github",
+            "github_token": SecretStr(self.tracker.token),
+            "github_repo": self.tracker.repo,
+            "github_api_url": self.tracker.origin,
+            "tracker_webhook_secret": SecretStr(self.tracker.secret),
         }
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -144,6 +153,7 @@ class Sandbox:
                 "is_ext_shared": channel.shared,
             }
         await self.slack.start()
+        await self.tracker.start()
         settings = self.settings()
         # A fresh workspace every run: the stand-in keeps its messages in memory, so tickets
         # left in an old database would point at cards and threads that no longer exist.
@@ -172,6 +182,7 @@ class Sandbox:
             await self.runtime.stop()
             self.runtime = None
         await self.slack.stop()
+        await self.tracker.stop()
 
     # -- what the page shows -----------------------------------------------------------------
 
@@ -293,6 +304,7 @@ class Sandbox:
             "ephemerals": ephemerals + self.notes,
             "modals": modals,
             "home": {user: view for user, view in self.slack.home_views.items()},
+            "issues": self.tracker.listing(),
         }
 
     # -- what people do ----------------------------------------------------------------------
@@ -412,6 +424,26 @@ class Sandbox:
                 response_url=self._response_url(person, channel_obj.id),
                 **common,
             )
+        self._changed()
+        return {"ok": status == 200, "status": status}
+
+    async def close_issue(self, body: Json) -> Json:
+        """Close an issue in the sandbox's tracker: the bot hears by the signed webhook."""
+        number = body.get("number")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise SandboxError("which issue? (a number)")
+        webhook = self.tracker.close(number)
+        if webhook is None:
+            raise SandboxError(f"there is no open issue #{number}")
+        if self.runtime is None or self.runtime.port is None:
+            raise SandboxError("the sandbox is still starting")
+        headers, raw = webhook
+        url = f"http://127.0.0.1:{self.runtime.port}/trackers/github"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=raw, headers=headers) as response,
+        ):
+            status = response.status
         self._changed()
         return {"ok": status == 200, "status": status}
 
@@ -585,6 +617,7 @@ def web_app(sandbox: Sandbox) -> web.Application:
     app.router.add_post("/api/submit", post(sandbox.submit))
     app.router.add_post("/api/close", post(sandbox.close))
     app.router.add_post("/api/home", post(sandbox.open_home))
+    app.router.add_post("/api/close-issue", post(sandbox.close_issue))
     app.router.add_static("/static/", STATIC)
     return app
 

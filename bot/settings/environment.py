@@ -21,6 +21,8 @@ from bot.settings.hours import Hours, parse_hours
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 SLACK_API_DEFAULT = "https://slack.com/api/"
+LINEAR_API_DEFAULT = "https://api.linear.app/graphql"
+GITHUB_API_DEFAULT = "https://api.github.com"
 # Azure OpenAI: an OPENAI_BASE_URL on these hosts (or OPENAI_API_VERSION set) means Azure's
 # client, api-key and ?api-version=; this version unless OPENAI_API_VERSION says otherwise.
 AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
@@ -121,6 +123,25 @@ class Settings(BaseSettings):
     # proxy's CA); applies to every outbound connection (bot/settings/network.py).
     support_bot_ca_bundle: str | None = None
 
+    # Issue trackers: "Create issue" on review cards files the ticket in exactly one of them
+    # (ISSUE_TRACKER names it; unset: no button). Tokens are read from these variables only.
+    issue_tracker: Literal["linear", "jira", "github"] | None = None
+    linear_api_key: SecretStr | None = None
+    linear_team_id: str | None = None
+    linear_api_url: str = LINEAR_API_DEFAULT
+    jira_url: str | None = None  # the site, https://acme.atlassian.net
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_project_key: str | None = None
+    jira_issue_type: str = "Task"
+    github_token: SecretStr | None = None
+    github_repo: str | None = None  # owner/name
+    github_api_url: str = GITHUB_API_DEFAULT
+    # The signing secret of the tracker's webhook (/trackers/NAME on PORT, in HTTP mode); unset,
+    # or in Socket Mode: the bot asks the tracker every TRACKER_POLL_INTERVAL instead.
+    tracker_webhook_secret: SecretStr | None = None
+    tracker_poll_interval: float = 5 * 60
+
     @field_validator(
         "slack_bot_token",
         "slack_app_token",
@@ -128,6 +149,15 @@ class Settings(BaseSettings):
         "openai_api_key",
         "openai_api_version",
         "support_bot_ca_bundle",
+        "linear_api_key",
+        "linear_team_id",
+        "jira_url",
+        "jira_email",
+        "jira_api_token",
+        "jira_project_key",
+        "github_token",
+        "github_repo",
+        "tracker_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -136,6 +166,45 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("issue_tracker", mode="before")
+    @classmethod
+    def _one_tracker(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        names = [n.lower() for n in re.split(r"[,\s]+", value) if n]
+        if not names:
+            return None
+        if len(names) > 1:
+            raise ValueError(
+                f"name exactly one issue tracker (linear, jira or github), not {value.strip()!r}:"
+                " the bot files each ticket's issue in one place"
+            )
+        return names[0]
+
+    @field_validator("linear_api_url", "jira_url", "github_api_url")
+    @classmethod
+    def _tracker_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"an http(s) URL, such as https://acme.atlassian.net (got {value!r})")
+        return value.rstrip("/") if value else value
+
+    @field_validator("github_repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
+            raise ValueError(f"a repository is owner/name, such as acme/support (got {value!r})")
+        return value
+
+    @field_validator("tracker_poll_interval", mode="before")
+    @classmethod
+    def _poll_interval(cls, value: object) -> float:
+        if not isinstance(value, str | int | float):
+            raise ValueError(f"a duration is {FORMS}")
+        seconds = parse_duration(value)
+        if seconds < 1:
+            raise ValueError("poll at most once a second (e.g. 5m)")
+        return seconds
 
     @field_validator("review_reminder", "review_timeout", "auto_close_after", mode="before")
     @classmethod
@@ -292,6 +361,7 @@ def problems_for_start(settings: Settings) -> list[str]:
             "OPENAI_API_VERSION is set (Azure OpenAI) but OPENAI_BASE_URL is not: set it to"
             " your resource's endpoint, https://RESOURCE.openai.azure.com"
         )
+    problems += tracker_problems(settings)
     bundle = settings.support_bot_ca_bundle
     if bundle and not Path(bundle).is_file():
         problems.append(f"SUPPORT_BOT_CA_BUNDLE names {bundle}, which is not a readable file")
@@ -310,3 +380,35 @@ def secret_named(name: str) -> str | None:
     if value is None and Path(".env").is_file():
         value = dotenv_values(".env").get(name)
     return value or None
+
+
+# What each tracker needs besides ISSUE_TRACKER, and where a user finds it.
+TRACKER_NEEDS = {
+    "linear": {
+        "LINEAR_API_KEY": "Linear → Settings → Security & access → Personal API keys",
+        "LINEAR_TEAM_ID": "the team's id (Linear → Settings → Teams → the team; or the API's"
+        " `teams` query)",
+    },
+    "jira": {
+        "JIRA_URL": "your site, https://YOURSITE.atlassian.net",
+        "JIRA_EMAIL": "the Atlassian account's e-mail the API token belongs to",
+        "JIRA_API_TOKEN": "id.atlassian.com → Security → API tokens",
+        "JIRA_PROJECT_KEY": "the project's key, the letters before an issue's number (SUP-12)",
+    },
+    "github": {
+        "GITHUB_TOKEN": "a fine-grained token with Issues: read and write on the repository",
+        "GITHUB_REPO": "the repository issues go to, owner/name",
+    },
+}
+
+
+def tracker_problems(settings: Settings) -> list[str]:
+    """What the configured issue tracker still lacks, each with where to find it."""
+    tracker = settings.issue_tracker
+    if tracker is None:
+        return []
+    problems: list[str] = []
+    for name, where in TRACKER_NEEDS[tracker].items():
+        if getattr(settings, name.lower()) is None:
+            problems.append(f"ISSUE_TRACKER is {tracker} but {name} is not set: {where}")
+    return problems

@@ -1,8 +1,9 @@
 """Logging set-up: plain lines on stderr, with secrets and personal data scrubbed from every
 line, tracebacks included.
 
-Tokens (Slack ``xox…``/``xapp-…``, OpenAI ``sk-…``) and credentials in URLs (``user:pass@`` and
-secret-looking query values such as ``?api-key=…``) are always redacted. E-mail addresses, card
+Tokens (Slack ``xox…``/``xapp-…``, OpenAI ``sk-…``, the issue trackers') and credentials in
+URLs (``user:pass@`` and secret-looking query values such as ``?api-key=…``) are always
+redacted. E-mail addresses, card
 numbers (13-19 digits passing the Luhn check) and phone numbers are redacted unless
 ``LOG_REDACT_PII=false``. Phone numbers are international (``+49 30 1234567``), North American
 (``555-123-4567``) or national with a trunk 0 (``030 1234567``); bare digit runs, dates and
@@ -18,7 +19,11 @@ import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-_TOKEN = re.compile(r"\b(xox[abposr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
+# Slack, OpenAI, and the issue trackers' (Linear ``lin_api_``, GitHub ``ghp_``/``github_pat_``
+# and the like, Atlassian API tokens ``ATATT``).
+_TOKEN = re.compile(
+    r"\b(xox[abposr]-|xapp-|sk-|lin_api_|gh[pousr]_|github_pat_|ATATT)[A-Za-z0-9-_]{6,}"
+)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # Not part of a longer number, nor of a decimal such as a Slack ts (1795334284.134934).
 _CARD = re.compile(r"(?<!\d)(?<!\d\.)(?:\d[ -]?){12,18}\d(?!\d|\.\d)")

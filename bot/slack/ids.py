@@ -31,7 +31,9 @@ ACTION_HANDBACK = "ticket_handback"
 ACTION_RESOLVE = "ticket_resolve"
 ACTION_HELPFUL = "answer_helpful"
 ACTION_TALK_TO_PERSON = "answer_talk_to_person"
+ACTION_CREATE_ISSUE = "escalation_create_issue"  # file the ticket in the issue tracker
 CARD_ACTIONS = (
+    ACTION_CREATE_ISSUE,
     ACTION_CLAIM,
     ACTION_REDRAFT,
     ACTION_ANSWER_QUESTION,
@@ -106,3 +108,11 @@ ACTION_CSAT_COMMENT = "csat_comment"
 VIEW_CSAT_COMMENT = "csat_comment_submit"
 BLOCK_CSAT_COMMENT = "csat_comment"
 ACTION_CSAT_COMMENT_TEXT = "csat_comment_input"
+# An issue filed from a card closed: tell the customer (the drafted message), edit it, or not.
+ACTION_ISSUE_TELL = "issue_tell_customer"
+ACTION_ISSUE_EDIT = "issue_edit_message"
+ACTION_ISSUE_DISMISS = "issue_dismiss"
+ISSUE_ACTIONS = (ACTION_ISSUE_TELL, ACTION_ISSUE_EDIT, ACTION_ISSUE_DISMISS)
+VIEW_ISSUE_MESSAGE = "issue_message_submit"
+BLOCK_ISSUE_MESSAGE = "issue_message"
+ACTION_ISSUE_MESSAGE = "issue_message_input"

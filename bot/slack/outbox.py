@@ -144,15 +144,28 @@ async def queue_thread_post(
 
 
 async def queue_card_thread_post(
-    jobs: JobRepository, tx: Tx, *, key: str, channel: str, thread_ts: str, text: str
+    jobs: JobRepository,
+    tx: Tx,
+    *,
+    key: str,
+    channel: str,
+    thread_ts: str | None,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    purpose: str = "reminder",
 ) -> None:
-    """A message in a review card's thread (reminders): for the team, not part of the ticket."""
-    await jobs.enqueue(
-        tx,
-        kind=jobkinds.SLACK_POST,
-        dedupe_key=key,
-        payload={"channel": channel, "thread_ts": thread_ts, "text": text, "purpose": "reminder"},
-    )
+    """A message in a review card's thread (reminders, a closed issue's note), or in the
+    escalation channel when there is no card (``thread_ts`` None): for the team, not part of
+    the ticket."""
+    payload: dict[str, Any] = {
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "text": text,
+        "purpose": purpose,
+    }
+    if blocks:
+        payload["blocks"] = blocks
+    await jobs.enqueue(tx, kind=jobkinds.SLACK_POST, dedupe_key=key, payload=payload)
 
 
 class SlackOutbox:

@@ -19,6 +19,12 @@ from handlers.actions.answer_feedback import handle_answer_button
 from handlers.actions.approve import handle_approve
 from handlers.actions.csat import handle_csat_comment, handle_csat_rate
 from handlers.actions.edit import handle_edit
+from handlers.actions.issues import (
+    handle_create_issue,
+    handle_issue_dismiss,
+    handle_issue_edit,
+    handle_issue_tell,
+)
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry_delivery
 from handlers.actions.verified import handle_verified_approve, handle_verified_discard
@@ -54,6 +60,10 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_VERIFIED_DISCARD: handle_verified_discard,
     ids.ACTION_CSAT_RATE: handle_csat_rate,
     ids.ACTION_CSAT_COMMENT: handle_csat_comment,
+    ids.ACTION_CREATE_ISSUE: handle_create_issue,
+    ids.ACTION_ISSUE_TELL: handle_issue_tell,
+    ids.ACTION_ISSUE_EDIT: handle_issue_edit,
+    ids.ACTION_ISSUE_DISMISS: handle_issue_dismiss,
 }
 
 

@@ -13,6 +13,7 @@ from handlers.views import card_forms
 from handlers.views.config_submission import handle_config_submission
 from handlers.views.csat_comment import handle_csat_comment_submission
 from handlers.views.edit_submission import handle_edit_submission
+from handlers.views.issue_message import handle_issue_message_submission
 from handlers.views.kb_add_submission import handle_kb_add_submission
 
 
@@ -38,8 +39,12 @@ def register(app: AsyncApp, services: Services) -> None:
     async def csat_comment_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         await handle_csat_comment_submission(services, body, ack)
 
+    async def issue_message_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await handle_issue_message_submission(services, body, ack)
+
     app.view(ids.VIEW_CONFIG)(config_submission)
     app.view(ids.VIEW_CSAT_COMMENT)(csat_comment_submission)
+    app.view(ids.VIEW_ISSUE_MESSAGE)(issue_message_submission)
     app.view(ids.VIEW_EDIT)(edit_submission)
     app.view(ids.VIEW_KB_ADD)(kb_add_submission)
     app.view(ids.VIEW_REDRAFT)(redraft_submission)

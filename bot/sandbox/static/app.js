@@ -511,6 +511,20 @@ function render() {
     ),
     el("div", { class: "nav-title" }, "Apps"),
     el("button", { class: `nav-item ${state.pane === "home" ? "active" : ""}`, "data-pane": "home", onclick: openHome }, "Support bot · Home"),
+    el("div", { class: "nav-title" }, "Issue tracker"),
+    (data.issues || []).length
+      ? data.issues.map((issue) =>
+          el(
+            "div",
+            { class: "nav-issue", "data-issue": issue.number },
+            el("a", { href: issue.url, target: "_blank", rel: "noopener" }, `#${issue.number}`),
+            " " + issue.title + " ",
+            issue.state === "open"
+              ? el("button", { class: "link nav-close", onclick: async () => { await api("/api/close-issue", { number: issue.number }); refresh(true); } }, "Close")
+              : el("span", { class: "nav-closed" }, "closed"),
+          ),
+        )
+      : el("div", { class: "nav-issue empty-issues" }, "No issues yet: use Create issue on a card."),
   );
   const main = state.pane === "home" ? renderHome() : renderChannel(data.channels.find((c) => c.id === state.pane));
   const roles = el(

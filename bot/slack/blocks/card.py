@@ -23,6 +23,7 @@ from bot.slack.blocks.common import (
     section,
     sources_line,
 )
+from bot.slack.blocks.issues import issue_link
 from bot.slack.limits import HEADER_TEXT_MAX, MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
 from bot.slack.text import escape, slack_date, truncate, truncate_escaped
 
@@ -43,6 +44,19 @@ class NotDelivered:
     job_id: int  # the "Try again" button's value
     what: str  # "The approved reply"
     reason: str  # Slack's error in plain words
+
+
+@dataclass(frozen=True)
+class IssueLine:
+    """The ticket's issue in the tracker: filed (``key``/``url``), being filed, or failed."""
+
+    tracker: str  # "Linear", "Jira", "GitHub"
+    key: str | None = None
+    url: str | None = None
+    closed: bool = False
+    resolution: str | None = None
+    creating: bool = False
+    failed: str | None = None  # why the last attempt failed
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,8 @@ class CardContent:
     status: str = ""
     shown_turn_id: int = 0  # the newest customer message on the card
     not_delivered: list[NotDelivered] = field(default_factory=list)
+    tracker: str | None = None  # the issue tracker's name when one is configured
+    issue: IssueLine | None = None
 
 
 _DECIDED_HEADERS = {
@@ -169,7 +185,10 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
         blocks.extend(_not_delivered_blocks(card.not_delivered))
     if card.activity:
         blocks.append(context("\n".join(card.activity[-8:])))
+    if card.issue is not None:
+        blocks.append(context(_issue_line(card.issue)))
     value = str(card.escalation_id)
+    create = _create_issue_button(card, value)
     if pending and card.ticket_state != "resolved":
         if card.work:
             blocks.append(
@@ -194,6 +213,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
             if card.can_redraft and card.draft:
                 more.append(button(ids.ACTION_REDRAFT, "Redraft with feedback", value))
             more.append(button(ids.ACTION_RESOLVE, "Mark resolved", value))
+            if create is not None:
+                more.append(create)
             more.append(button(ids.ACTION_WHY, "Why?", value))
             blocks.append({"type": "actions", "block_id": "more", "elements": more})
     else:
@@ -205,12 +226,38 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
             after.append(button(ids.ACTION_RESOLVE, "Mark resolved", value))
         if card.state in ("approved", "edited") and card.saved_article_id is None:
             after.append(button(ids.ACTION_SAVE_ARTICLE, "Save as article", value))
+        if create is not None:
+            after.append(create)
         after.append(button(ids.ACTION_WHY, "Why?", value))
         if after:
             blocks.append({"type": "actions", "block_id": "after", "elements": after})
     blocks = blocks[:MESSAGE_BLOCKS_MAX]
     text = f"Question needs review (ticket #{card.ticket_id})" if pending else header
     return OutgoingMessage(text=text, blocks=blocks)
+
+
+def _issue_line(issue: IssueLine) -> str:
+    if issue.key is not None and issue.url is not None:
+        state = "closed" if issue.closed else "open"
+        if issue.closed and issue.resolution:
+            state += f" ({truncate_escaped(issue.resolution, 60)})"
+        return f"🎫 {escape(issue.tracker)} issue {issue_link(issue.key, issue.url)} · {state}"
+    if issue.creating:
+        return f"⏳ Creating a {escape(issue.tracker)} issue…"
+    reason = truncate_escaped(issue.failed or "unknown error", 400)
+    return f"⚠️ The {escape(issue.tracker)} issue was not created: {reason}."
+
+
+def _create_issue_button(card: CardContent, value: str) -> Block | None:
+    """ "Create issue" while a tracker is configured and the ticket has no issue (nor one being
+    created); "Try again" after a failed attempt."""
+    if card.tracker is None:
+        return None
+    issue = card.issue
+    if issue is not None and (issue.key is not None or issue.creating):
+        return None
+    label = "Try again: create issue" if issue is not None and issue.failed else "Create issue"
+    return button(ids.ACTION_CREATE_ISSUE, label, value)
 
 
 def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:
