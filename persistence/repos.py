@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from persistence.attachments import AttachmentRepository
 from persistence.config import ConfigRepository
 from persistence.db import Database
 from persistence.escalations import EscalationRepository
@@ -24,6 +25,7 @@ class Repositories:
     knowledge: KnowledgeRepository
     config: ConfigRepository
     verified: VerifiedRepository
+    attachments: AttachmentRepository
 
     @classmethod
     def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
@@ -38,4 +40,5 @@ class Repositories:
             knowledge=KnowledgeRepository(db),
             config=ConfigRepository(db),
             verified=VerifiedRepository(db),
+            attachments=AttachmentRepository(db),
         )

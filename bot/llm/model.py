@@ -19,7 +19,7 @@ import collections
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
@@ -216,6 +216,22 @@ class LlmSlots:
         self.free += 1
 
 
+def with_images(messages: list[dict[str, str]], images: Sequence[str]) -> list[dict[str, Any]]:
+    """The rendered prompt with ``images`` (data URLs) as image parts of its user message, in
+    OpenAI's content-part form; unchanged without images."""
+    if not images:
+        return list(messages)
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message["role"] == "user":
+            parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}]
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in images]
+            out.append({"role": "user", "content": parts})
+        else:
+            out.append(dict(message))
+    return out
+
+
 class SupportModel:
     """The one place that talks to the LLM."""
 
@@ -230,7 +246,7 @@ class SupportModel:
     async def close(self) -> None:
         await self._client.close()
 
-    async def complete(self, messages: list[dict[str, str]], *, first: bool = False) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], *, first: bool = False) -> Completion:
         """One chat completion in JSON mode: ``openai.APIError`` or ``Unreadable`` if it fails."""
         async with self._slots.held(first=first):
             raw = await self._client.chat.completions.with_raw_response.create(
@@ -240,21 +256,32 @@ class SupportModel:
             )
         return read_completion(raw)
 
-    async def structured(self, prompt: Prompt, output: type[T], **variables: str) -> LlmResult[T]:
-        """The prompt's reply as ``output``; a classification waits behind other calls."""
-        return await self._structured(prompt, output, variables, ahead=prompt.name != FIRST_STEP)
+    async def structured(
+        self, prompt: Prompt, output: type[T], *, images: Sequence[str] = (), **variables: str
+    ) -> LlmResult[T]:
+        """The prompt's reply as ``output``; a classification waits behind other calls.
+        ``images``: data URLs shown to the model after the prompt's user text."""
+        return await self._structured(
+            prompt, output, variables, images, ahead=prompt.name != FIRST_STEP
+        )
 
     async def structured_first_step(
-        self, prompt: Prompt, output: type[T], **variables: str
+        self, prompt: Prompt, output: type[T], *, images: Sequence[str] = (), **variables: str
     ) -> LlmResult[T]:
         """As ``structured``, for a call made beside a ticket's classification (its first
         draft): it waits where the classification does."""
-        return await self._structured(prompt, output, variables, ahead=False)
+        return await self._structured(prompt, output, variables, images, ahead=False)
 
     async def _structured(
-        self, prompt: Prompt, output: type[T], variables: dict[str, str], *, ahead: bool
+        self,
+        prompt: Prompt,
+        output: type[T],
+        variables: dict[str, str],
+        images: Sequence[str],
+        *,
+        ahead: bool,
     ) -> LlmResult[T]:
-        messages: list[dict[str, str]] = list(prompt.render(**variables))
+        messages: list[dict[str, Any]] = with_images(prompt.render(**variables), images)
         tokens_in = tokens_out = 0
         started = time.monotonic()
         attempts = 0

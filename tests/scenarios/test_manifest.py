@@ -36,6 +36,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users_info": {"users:read"},
     "team_info": {"team:read"},
     "usergroups_users_list": {"usergroups:read"},
+    "files_info": {"files:read"},
 }
 
 
@@ -137,3 +138,16 @@ def test_every_web_api_method_called_is_covered_by_a_declared_scope() -> None:
         assert method in METHOD_SCOPES, f"unknown Web API method {method}: add its scopes"
         missing = METHOD_SCOPES[method] - declared
         assert not missing, f"{method} needs {missing}"
+
+
+def test_attached_files_are_read_with_files_read() -> None:
+    # Customers' screenshots and logs: files.info, and the download with the bot token
+    # (bot/slack/files.py), which no method-name scan sees. A file_share message is a
+    # ``message`` event like any other: no new subscription.
+    assert "files:read" in MANIFEST["oauth_config"]["scopes"]["bot"]
+    source = (ROOT / "bot" / "slack" / "files.py").read_text()
+    assert "files_info(" in source and "Bearer" in source
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) >= {
+        "message.channels",
+        "message.groups",
+    }

@@ -9,6 +9,7 @@ containing ``<!channel>`` or ``<@U123>`` cannot ping anyone from a card.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bot.kb.provenance import Source
@@ -46,6 +47,16 @@ class NotDelivered:
 
 
 @dataclass(frozen=True)
+class AttachmentLine:
+    """A file the customer attached, as the card lists it."""
+
+    name: str  # as the customer named it (escaped when shown)
+    link: str | None  # its Slack permalink, when it is a plain https link
+    size: str | None  # "12 MB"
+    outcome: str  # "read", "not read: zip files are not read"
+
+
+@dataclass(frozen=True)
 class CardContent:
     escalation_id: int
     ticket_id: int
@@ -80,6 +91,11 @@ class CardContent:
     status: str = ""
     shown_turn_id: int = 0  # the newest customer message on the card
     not_delivered: list[NotDelivered] = field(default_factory=list)
+    # Files the customer attached to the question and follow-ups on the card, what the model
+    # made of them, and how many nobody has read ("1 screenshot not read").
+    attachments: list[AttachmentLine] = field(default_factory=list)
+    attachment_notes: str = ""
+    unread_files: str = ""
 
 
 _DECIDED_HEADERS = {
@@ -123,6 +139,7 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     blocks.append(context("Why it needs you: " + truncate_escaped(card.reason, 1500)))
     for i, follow_up in enumerate(card.follow_ups[-5:], start=1):
         blocks.append(section(f"*Follow-up {i}*\n" + truncate_escaped(follow_up, 1500)))
+    blocks.extend(_attachment_blocks(card))
     blocks.append({"type": "divider"})
     for earlier in card.earlier_drafts[-3:]:
         line = f"Draft {earlier.n}: " + truncate_escaped(
@@ -211,6 +228,39 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     blocks = blocks[:MESSAGE_BLOCKS_MAX]
     text = f"Question needs review (ticket #{card.ticket_id})" if pending else header
     return OutgoingMessage(text=text, blocks=blocks)
+
+
+FILES_SHOWN = 10
+_SAFE_LINK = re.compile(r"^https://[^\s<>|]{1,500}$")
+
+
+def _attachment_blocks(card: CardContent) -> list[Block]:
+    """The files as links with what became of each, what the model made of them, and how
+    many nobody has read yet."""
+    if not card.attachments:
+        return []
+    lines = []
+    for item in card.attachments[:FILES_SHOWN]:
+        name = truncate_escaped(item.name, 120)
+        shown = f"<{item.link}|{name}>" if item.link and _SAFE_LINK.match(item.link) else name
+        size = f" ({item.size})" if item.size else ""
+        lines.append(f"📎 {shown}{size}: {truncate_escaped(item.outcome, 200)}")
+    if len(card.attachments) > FILES_SHOWN:
+        lines.append(f"…and {len(card.attachments) - FILES_SHOWN} more")
+    blocks: list[Block] = [section("*Files*\n" + "\n".join(lines))]
+    if card.attachment_notes:
+        blocks.append(
+            context("What the bot made of them: " + truncate_escaped(card.attachment_notes, 1500))
+        )
+    if card.unread_files:
+        many = not card.unread_files.startswith("1 ") or " and " in card.unread_files
+        blocks.append(
+            context(
+                f"⚠️ {escape(card.unread_files)}: open {'them' if many else 'it'} to see what"
+                " the customer sent."
+            )
+        )
+    return blocks
 
 
 def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:
