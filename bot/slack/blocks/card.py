@@ -231,6 +231,7 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
 
 
 FILES_SHOWN = 10
+FILES_TEXT_MAX = SECTION_TEXT_MAX - 100  # room for the "…and N more" line
 _SAFE_LINK = re.compile(r"^https://[^\s<>|]{1,500}$")
 
 
@@ -239,15 +240,19 @@ def _attachment_blocks(card: CardContent) -> list[Block]:
     many nobody has read yet."""
     if not card.attachments:
         return []
-    lines = []
-    for item in card.attachments[:FILES_SHOWN]:
+    lines = ["*Files*"]
+    used = len(lines[0])
+    for shown_count, item in enumerate(card.attachments):
         name = truncate_escaped(item.name, 120)
         shown = f"<{item.link}|{name}>" if item.link and _SAFE_LINK.match(item.link) else name
         size = f" ({item.size})" if item.size else ""
-        lines.append(f"📎 {shown}{size}: {truncate_escaped(item.outcome, 200)}")
-    if len(card.attachments) > FILES_SHOWN:
-        lines.append(f"…and {len(card.attachments) - FILES_SHOWN} more")
-    blocks: list[Block] = [section("*Files*\n" + "\n".join(lines))]
+        line = f"📎 {shown}{size}: {truncate_escaped(item.outcome, 200)}"
+        if shown_count == FILES_SHOWN or used + len(line) + 1 > FILES_TEXT_MAX:
+            lines.append(f"…and {len(card.attachments) - shown_count} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    blocks: list[Block] = [section("\n".join(lines))]
     if card.attachment_notes:
         blocks.append(
             context("What the bot made of them: " + truncate_escaped(card.attachment_notes, 1500))
