@@ -205,7 +205,7 @@ async def test_every_block_kind_the_page_renders(sandbox: tuple[Sandbox, str]) -
 
 async def test_a_customer_attaches_a_file_in_the_browser(sandbox: tuple[Sandbox, str]) -> None:
     _box, sandbox_url = sandbox
-    from playwright.async_api import async_playwright
+    from playwright.async_api import FilePayload, async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -220,11 +220,11 @@ async def test_a_customer_attaches_a_file_in_the_browser(sandbox: tuple[Sandbox,
             await page.set_input_files(
                 f"[data-attach='channel-{SUPPORT.id}']",
                 files=[
-                    {
-                        "name": "label-error.log",
-                        "mimeType": "text/plain",
-                        "buffer": b"ERROR void failed for order 55123\n",
-                    }
+                    FilePayload(
+                        name="label-error.log",
+                        mimeType="text/plain",
+                        buffer=b"ERROR void failed for order 55123\n",
+                    )
                 ],
             )
             await page.wait_for_selector(".attached >> text=label-error.log", timeout=15_000)
