@@ -257,6 +257,10 @@ class Workflow:
             raise LlmFailure("the new draft repeated the bot's instructions; it was withheld", None)
         if feedback is None and notes:
             draft = draft.model_copy(update={"origin": "team"})
+        earlier = str((ticket.draft or {}).get("attachment_notes") or "")
+        if files.attachments and not draft.attachment_notes and earlier:
+            # A new draft need not describe the files again (it no longer sees the images).
+            draft = draft.model_copy(update={"attachment_notes": earlier})
         return draft, reply.usage
 
     async def _card_question(self, ticket: Ticket) -> tuple[str, str, RoundFiles]:

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from bot.ops.trace import trace_lines
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
 from tests.conftest import BotFactory
@@ -341,6 +342,14 @@ async def test_a_huge_file_and_an_unknown_type_are_refused_and_the_question_goes
     assert slack.downloads == []
     prompt = user_prompts(llm, "You triage")[0]
     assert "[file 2] crash.zip (other, 68 B): not read (zip files are not read)" in prompt
+    # The trail says what became of each file (support-bot trace, the Why? button).
+    assert bot.runtime is not None and bot.runtime.services is not None
+    repos = bot.runtime.services.repos
+    (ticket,) = await repos.tickets.all()
+    lines = "\n".join(trace_lines(ticket, await repos.trail.for_ticket(ticket.id)))
+    assert "received" in lines and "files=3" in lines
+    assert "other=refused (zip files are not read)" in lines
+    assert "text=refused (larger than the 2.0 MB limit for text files)" in lines
 
 
 async def test_a_download_larger_than_its_size_said_stops_at_the_limit(
@@ -508,3 +517,39 @@ async def test_nothing_read_from_a_file_reaches_a_saved_article_or_a_verified_an
     assert all(secret not in r["text"] for r in chunks)
     turns = await bot.db.fetchall("SELECT text FROM ticket_turns")
     assert all(secret not in r["text"] for r in turns)
+
+
+async def test_a_redraft_reads_the_files_again_but_not_the_images(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    log = slack.add_file("export.log", b"ERROR E42 export failed\n", mimetype="text/plain")
+    shot = slack.add_file("dialog.png", png(), mimetype="image/png")
+    first = responder()
+
+    def respond(request: Json) -> str:
+        if "You revise a draft reply" in content_text(request["messages"][0]):
+            return json.dumps(draft("Update to 2.4.1, then export again.", [EXPORT_ARTICLE]))
+        return first(request)
+
+    llm.set_responder(respond)
+    bot = await make_bot()
+    await ask_with(bot, "export fails, files attached", [log, shot])
+    await click(bot, ids.ACTION_REDRAFT)
+    view = slack.calls_to("views.open")[-1]["view"]
+    status, _ = await bot.send.view_submission(
+        REVIEWER,
+        ids.VIEW_REDRAFT,
+        {ids.BLOCK_FEEDBACK: {ids.ACTION_FEEDBACK: "tell them to update to 2.4.1"}},
+        view["private_metadata"],
+    )
+    assert status == 200
+    await bot.drained()
+    (redraft,) = [r for r in llm.requests if "You revise" in content_text(r["messages"][0])]
+    prompt = content_text(redraft["messages"][1])
+    assert "[file 1] export.log (text, 24 B), its text:\n    ERROR E42 export failed" in prompt
+    assert "[file 2] dialog.png (image, " in prompt
+    assert "an image you were shown before (not shown again)" in prompt
+    assert image_urls(redraft) == []
+    text = card_text(bot.cards()[0])
+    assert "Update to 2.4.1" in text, text
+    assert f"What the bot made of them: {SEEN}" in text, text
