@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from bot.settings.environment import AZURE_HOST_SUFFIXES, DEFAULT_AZURE_API_VERS
 from bot.settings.network import httpx_client, tls_context
 
 T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 # Plain JSON mode rather than json_schema: vLLM, Ollama and llama.cpp servers all accept it.
@@ -242,6 +244,9 @@ class SupportModel:
         self.parse_retries = settings.llm_parse_retries
         self._client = openai_client(settings)
         self._slots = LlmSlots(settings.llm_concurrency)
+        # False once the model refused a request with images (a text-only model behind
+        # LLM_VISION=true): no image is sent to it again while the bot runs.
+        self.sees_images = True
 
     async def close(self) -> None:
         await self._client.close()
@@ -281,6 +286,7 @@ class SupportModel:
         *,
         ahead: bool,
     ) -> LlmResult[T]:
+        images = images if self.sees_images else ()
         messages: list[dict[str, Any]] = with_images(prompt.render(**variables), images)
         tokens_in = tokens_out = 0
         started = time.monotonic()
@@ -301,7 +307,23 @@ class SupportModel:
         for _ in range(self.parse_retries + 1):
             attempts += 1
             try:
-                response = await self.complete(messages, first=ahead)
+                try:
+                    response = await self.complete(messages, first=ahead)
+                except openai.BadRequestError:
+                    if not images:
+                        raise
+                    # A model that takes no image input refuses the whole call: ask again
+                    # without the images, and send it none from now on (the workflow then says
+                    # the screenshots were not read).
+                    if self.sees_images:
+                        self.sees_images = False
+                        log.warning(
+                            "the model refused a request with images: sending it none from now"
+                            " on (set LLM_VISION=false for a model that does not read images)"
+                        )
+                    images = ()
+                    messages = with_images(prompt.render(**variables), ())
+                    response = await self.complete(messages, first=ahead)
             except openai.APIError as exc:
                 raise LlmFailure(transport_failure(exc), usage()) from None
             except Unreadable as exc:

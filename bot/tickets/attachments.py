@@ -30,7 +30,7 @@ import base64
 import io
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.settings.environment import Settings
@@ -49,6 +49,7 @@ PDF_SECONDS = 20.0  # extracting a PDF's text gives up after this long
 NAME_CHARS = 120
 NO_MODEL = "no model is configured (OPENAI_API_KEY is not set)"
 NO_VISION = "the model does not read images (LLM_VISION=false)"
+REFUSED_IMAGES = "the model refused image input (set LLM_VISION=false for it)"
 
 _IMAGE_TYPES = {
     "image/png": "png",
@@ -298,12 +299,14 @@ class AttachmentReader:
         *,
         model_reads: bool,
         vision: bool,
+        sees_images: Callable[[], bool] = lambda: True,
     ) -> None:
         self.repos = repos
         self.files = files
         self.limits = limits
         self.model_reads = model_reads
         self.vision = vision
+        self.sees_images = sees_images  # False once the model refused an image
 
     async def read_round(self, ticket_id: int, turn_ids: Sequence[int]) -> RoundFiles:
         """The files of ``turn_ids``, each read (or refused) once; an image the model read
@@ -393,6 +396,8 @@ class AttachmentReader:
             return attachment, Outcome(kind, "not_read", NO_MODEL)
         if kind == IMAGE and not self.vision:
             return attachment, Outcome(kind, "not_read", NO_VISION)
+        if kind == IMAGE and not self.sees_images():
+            return attachment, Outcome(kind, "not_read", REFUSED_IMAGES)
         if not attachment.url or self.files is None:
             return attachment, Outcome(kind, "not_read", "Slack gave no link to download it")
         try:
@@ -434,6 +439,27 @@ class AttachmentReader:
         if not text.replace("[page", "").strip(" \n]0123456789"):
             return attachment, Outcome(kind, "not_read", "the PDF has no text (a scan?)")
         return attachment, Outcome(kind, "read", text=cut_middle(text, self.limits.text_chars))
+
+    async def images_refused(self, files: RoundFiles) -> RoundFiles:
+        """The round's images were sent to a model that refused them (and was asked again
+        without them): they were not read after all."""
+        shown = [a for a in files.attachments if a.kind == IMAGE and a.status == "read"]
+        if not shown:
+            return files
+        async with self.repos.db.transaction(durable=False) as tx:
+            for attachment in shown:
+                await self.repos.attachments.set_outcome(
+                    tx, attachment.id, kind=IMAGE, status="not_read", reason=REFUSED_IMAGES
+                )
+        ids = {a.id for a in shown}
+        return replace(
+            files,
+            attachments=tuple(
+                replace(a, status="not_read", reason=REFUSED_IMAGES) if a.id in ids else a
+                for a in files.attachments
+            ),
+            images=(),
+        )
 
 
 def _described(attachment: Attachment, info: dict[str, object]) -> Attachment:

@@ -103,6 +103,7 @@ class Workflow:
             Limits.from_settings(settings),
             model_reads=model is not None,
             vision=settings.llm_vision,
+            sees_images=lambda: model is None or model.sees_images,
         )
 
     def jobs(self) -> list[JobKind]:
@@ -173,6 +174,8 @@ class Workflow:
             files=run.files,
         )
         steps = worked_steps(worked, [ticket.processed_turn_id, upto])
+        if run.files.images and self.model is not None and not self.model.sees_images:
+            run.files = await self.reader.images_refused(run.files)
         if run.files.attachments:
             steps.insert(0, _files_step(run.files))
         return await self._decide_new(ticket, run, steps)

@@ -229,6 +229,8 @@ class FakeOpenAI(LocalServer):
         self.requests: list[Json] = []
         self.embedding_requests: list[Json] = []
         self.received: list[Received] = []
+        # True: play a text-only model, answering any request with an image part with a 400.
+        self.refuse_images = False
         self._script: deque[str] = deque()
         self._failures: deque[_Failure | _RawAnswer] = deque()
         self._delays: deque[float] = deque()
@@ -422,6 +424,12 @@ class FakeOpenAI(LocalServer):
         bad = _bad_content(body)
         if bad is not None:
             return web.json_response(_error_body(400, bad), status=400)
+        if self.refuse_images and image_urls(body):
+            # As a text-only model behind an OpenAI-compatible server answers.
+            self.injected["images_refused"] += 1
+            return web.json_response(
+                _error_body(400, "this model does not support image input"), status=400
+            )
 
         await self._wait(self._delays.popleft() if self._delays else None)
         if self._gone(request):

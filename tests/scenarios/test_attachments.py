@@ -553,3 +553,38 @@ async def test_a_redraft_reads_the_files_again_but_not_the_images(
     text = card_text(bot.cards()[0])
     assert "Update to 2.4.1" in text, text
     assert f"What the bot made of them: {SEEN}" in text, text
+
+
+async def test_a_model_that_refuses_images_is_asked_again_without_them_and_the_card_says_so(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    llm.refuse_images = True  # a text-only model, though LLM_VISION is on
+    llm.set_responder(responder("simple_faq", 0.95, notes="", grounded=True))
+    bot = await make_bot()
+    await ask_with(
+        bot,
+        "how do I export a report as csv?",
+        [slack.add_file("a.png", png(), mimetype="image/png")],
+    )
+    # Refused once per call that carried the image, each asked again without it.
+    assert llm.injected["images_refused"] >= 1
+    answered = [r for r in llm.requests if not image_urls(r)]
+    assert len(answered) == 2  # the classification and the draft
+    assert await bot.ticket_states() == ["awaiting_review"]
+    text = only_card(bot)
+    assert "a.png" in text and "not read: the model refused image input" in text
+    assert "⚠️ 1 screenshot not read" in text
+    # The next screenshot is not even sent (nor fetched).
+    before = len(slack.downloads)
+    status, _b, _e, _ts = await bot.send.message_event(
+        SUPPORT,
+        CUSTOMER,
+        "another one",
+        user_team="TCUSTOMER",
+        team="TCUSTOMER",
+        files=[slack.add_file("b.png", png(), mimetype="image/png")],
+    )
+    assert status == 200
+    await bot.drained()
+    assert len(slack.downloads) == before
+    assert all(not image_urls(r) for r in llm.requests[-2:])
