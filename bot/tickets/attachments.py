@@ -364,7 +364,11 @@ class AttachmentReader:
             return attachment, Outcome(
                 kind,
                 "refused",
-                f"only the first {n} file{'s' if n != 1 else ''} of a message are read",
+                "files are not read (FILES_PER_MESSAGE=0)"
+                if n == 0
+                else "only the first file of a message is read"
+                if n == 1
+                else f"only the first {n} files of a message are read",
             )
         if attachment.file_access == "check_file_info" and self.files is not None:
             try:

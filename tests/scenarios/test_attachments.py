@@ -18,6 +18,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from bot.ops.trace import trace_lines
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
@@ -401,6 +403,21 @@ async def test_a_message_of_files_only_is_a_question(
     assert "*Question*\n(only files)" in text and "image.png" in text
 
 
+async def test_thanks_with_a_file_is_a_question_and_files_past_the_limit_get_a_line(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    first = slack.add_file("first.log", b"ERROR E42\n", mimetype="text/plain")
+    second = slack.add_file("second.log", b"ERROR E43\n", mimetype="text/plain")
+    llm.set_responder(responder())
+    bot = await make_bot(files_per_message=1)
+    await ask_with(bot, "thanks!", [first, second])
+    assert await bot.ignored_reasons() == []
+    text = only_card(bot)
+    assert "first.log> (10 B): read" in text
+    assert "second.log> (10 B): not read: only the first file of a message is read" in text
+    assert [d.file_id for d in slack.downloads] == [first["id"]]
+
+
 async def test_files_in_a_follow_up_join_the_next_round(
     make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
@@ -450,7 +467,7 @@ async def test_a_deleted_slack_connect_file_ends_in_a_card_line(
 
 
 async def test_the_bot_token_is_never_sent_to_another_host(
-    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     elsewhere = SlackStandIn(token="xoxb-test")  # same token: it would accept it if sent
     await elsewhere.start()
@@ -464,6 +481,9 @@ async def test_the_bot_token_is_never_sent_to_another_host(
         assert "not read: its link is not on Slack's file host, so it was not fetched" in (
             only_card(bot)
         )
+        refusal = f"refused to fetch a file from http://127.0.0.1:{elsewhere.port}"
+        assert any(refusal in r.getMessage() for r in caplog.records)
+        assert all("xoxb-test" not in r.getMessage() for r in caplog.records)
     finally:
         await elsewhere.stop()
 
