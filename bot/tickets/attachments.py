@@ -33,6 +33,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from pypdf import PdfReader
+
 from bot.settings.environment import Settings
 from bot.slack.files import FileUnavailable, SlackFiles, TooLarge, size_text
 from persistence.records import Attachment, AttachmentStatus
@@ -187,7 +189,7 @@ def display_name(attachment: Attachment) -> str:
 
 
 def _kind_words(kind: str, label: str) -> str:
-    return {IMAGE: "image", TEXT: "text files", PDF: "PDFs"}.get(kind, f"{label} files")
+    return {IMAGE: "images", TEXT: "text files", PDF: "PDFs"}.get(kind, f"{label} files")
 
 
 def image_type(data: bytes) -> str | None:
@@ -238,9 +240,6 @@ class PdfRefused(Exception):
 
 def pdf_text(data: bytes, *, max_pages: int) -> str:
     """The text of a PDF's first ``max_pages`` pages (blocking: run it in a thread)."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -251,7 +250,7 @@ def pdf_text(data: bytes, *, max_pages: int) -> str:
             parts.append(f"[page {number}]\n{page.extract_text() or ''}".strip())
     except PdfRefused:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # a broken or hostile file fails in many ways inside pypdf
         raise PdfRefused(
             f"the PDF could not be read ({type(exc).__name__})", refused=False
         ) from None
@@ -279,10 +278,6 @@ class RoundFiles:
     attachments: tuple[Attachment, ...] = ()
     images: tuple[str, ...] = ()
     prompt: str = ""
-
-    @property
-    def unread(self) -> list[Attachment]:
-        return [a for a in self.attachments if a.status != "read"]
 
 
 NO_FILES = RoundFiles()

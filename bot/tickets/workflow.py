@@ -47,6 +47,7 @@ from bot.tickets.attachments import (
     AttachmentReader,
     Limits,
     RoundFiles,
+    display_name,
     prompt_section,
     unread_summary,
 )
@@ -148,8 +149,10 @@ class Workflow:
         turns = await self.repos.tickets.turns(ticket.id)
         history_turns, new = split_round(turns, ticket.processed_turn_id)
         question = "\n".join(quoted(t.text) for t in new).strip()
+        attached = await self.repos.attachments.for_ticket(ticket.id)
         history = "\n".join(
             f"{_role_label(t)}: {quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
+            + _attached_names(attached, t.id)
             for t in history_turns[-HISTORY_TURNS:]
         )
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
@@ -452,6 +455,13 @@ class _Step:
     usage: LlmUsage | None = None
     duration_ms: int | None = None
     detail: dict[str, Any] | None = None  # None: summarised from ``fields``
+
+
+def _attached_names(attached: list[Attachment], turn_id: int) -> str:
+    """An earlier message's files, named after its text in the history (what they said was
+    read in their own round)."""
+    names = [display_name(a) for a in attached if a.turn_id == turn_id]
+    return f" [attached: {', '.join(names)}]" if names else ""
 
 
 def _files_step(files: RoundFiles) -> _Step:

@@ -608,3 +608,18 @@ async def test_a_model_that_refuses_images_is_asked_again_without_them_and_the_c
     await bot.drained()
     assert len(slack.downloads) == before
     assert all(not image_urls(r) for r in llm.requests[-2:])
+
+
+async def test_an_earlier_messages_files_are_named_in_the_history(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    llm.set_responder(responder("simple_faq", 0.95, notes="", grounded=True))
+    bot = await make_bot()
+    log = slack.add_file("first.log", b"ERROR E42\n", mimetype="text/plain")
+    ts = await ask_with(bot, "how do I export a report as csv?", [log])
+    await ask_with(bot, "and did you look at my log?", [], thread_ts=ts)
+    prompt = user_prompts(llm, "You triage")[-1]
+    history = prompt.split("Customer's latest message:", 1)[0]
+    assert "Customer: how do I export a report as csv? [attached: first.log]" in history
+    # Only the round's own files are read into the prompt.
+    assert FILES_HEADER not in prompt
