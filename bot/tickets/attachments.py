@@ -378,6 +378,10 @@ class AttachmentReader:
             return attachment, Outcome(kind, "not_read", "Slack did not let the bot open it")
         if attachment.mode == "tombstone":
             return attachment, Outcome(kind, "not_read", "the file was deleted")
+        if attachment.mode == "external":
+            return attachment, Outcome(
+                kind, "not_read", "a file stored outside Slack (a link), not downloaded"
+            )
         if attachment.mode == "hidden_by_limit":
             return attachment, Outcome(
                 kind, "not_read", "hidden by the workspace's file history limit"

@@ -452,6 +452,26 @@ async def test_a_slack_connect_file_is_described_by_files_info_then_read(
     assert [(r["name"], r["status"]) for r in rows] == [("partner.log", "read")]
 
 
+async def test_files_slack_cannot_give_end_in_a_card_line_without_a_download(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    deleted = {**slack.add_file("old.log", b"x", mimetype="text/plain"), "mode": "tombstone"}
+    drive = {
+        **slack.add_file("plan.pdf", b"%PDF", mimetype="application/pdf"),
+        "mode": "external",
+        "url_private_download": "https://docs.google.com/document/d/1",
+    }
+    denied = {"id": "F99", "file_access": "access_denied", "name": "secret.log"}
+    llm.set_responder(responder())
+    bot = await make_bot()
+    await ask_with(bot, "export fails", [deleted, drive, denied])
+    text = only_card(bot)
+    assert "old.log> (1 B): not read: the file was deleted" in text
+    assert "plan.pdf> (4 B): not read: a file stored outside Slack (a link), not downloaded" in text
+    assert "secret.log: not read: Slack did not let the bot open it" in text
+    assert slack.downloads == []
+
+
 async def test_a_deleted_slack_connect_file_ends_in_a_card_line(
     make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
 ) -> None:
