@@ -401,6 +401,14 @@ async def test_a_message_of_files_only_is_a_question(
     assert len(image_urls(llm.requests[0])) == 1
     text = only_card(bot)
     assert "*Question*\n(only files)" in text and "image.png" in text
+    # The reviewer's App Home lists it too, with something to read.
+    status, _, _ = await bot.send.event(
+        {"type": "app_home_opened", "user": REVIEWER, "channel": "D0HOME", "tab": "home"}
+    )
+    assert status == 200
+    await bot.drained()
+    home = json.dumps(slack.calls_to("views.publish")[-1]["view"])
+    assert "*#1* from <@UCUSTOMER>: (only files)" in home
 
 
 async def test_thanks_with_a_file_is_a_question_and_files_past_the_limit_get_a_line(
