@@ -322,10 +322,12 @@ class Workflow:
             unread = unread_summary(await self._round_files(ticket.id, turn_range))
             if unread:
                 # The customer sent something nobody has looked at: a person should, first.
+                what = unread.removesuffix(" not read")
+                them = "it" if what.startswith("1 ") and " and " not in what else "them"
                 decision = Decision(
                     action="escalate",
-                    reason=f"The customer attached {unread.removesuffix(' not read')} the bot"
-                    " could not read: open them before you approve.",
+                    reason=f"The customer attached {what} the bot could not read: open {them}"
+                    " before you approve.",
                 )
         answer = decision.action == "answer"
         decided = _Step(

@@ -220,7 +220,7 @@ async def test_a_model_that_cannot_see_images_is_not_sent_them_and_nothing_is_an
     assert await bot.ticket_states() == ["awaiting_review"]
     text = only_card(bot)
     assert "⚠️ 2 screenshots not read: open them to see what the customer sent." in text
-    assert "The customer attached 2 screenshots the bot could not read" in text
+    assert "The customer attached 2 screenshots the bot could not read: open them" in text
     assert bot.thread(bot.cards()[0]["ts"]) == []
 
 
@@ -622,6 +622,7 @@ async def test_a_model_that_refuses_images_is_asked_again_without_them_and_the_c
     text = only_card(bot)
     assert "a.png" in text and "not read: the model refused image input" in text
     assert "⚠️ 1 screenshot not read" in text
+    assert "The customer attached 1 screenshot the bot could not read: open it before" in text
     # The next screenshot is not even sent (nor fetched).
     before = len(slack.downloads)
     status, _b, _e, _ts = await bot.send.message_event(
