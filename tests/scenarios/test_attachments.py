@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.ops.trace import trace_lines
@@ -652,3 +653,37 @@ async def test_an_earlier_messages_files_are_named_in_the_history(
     assert "Customer: how do I export a report as csv? [attached: first.log]" in history
     # Only the round's own files are read into the prompt.
     assert FILES_HEADER not in prompt
+
+
+async def test_the_stand_ins_file_host_and_files_info_want_the_bot_token(
+    slack: SlackStandIn,
+) -> None:
+    shared = slack.add_file("a.log", b"hello\n", mimetype="text/plain")
+    url = shared["url_private_download"]
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"Authorization": "Bearer xoxb-wrong"}):
+            async with http.get(url, headers=headers, allow_redirects=False) as response:
+                assert response.status == 302  # Slack's sign-in page, not the file
+        good = {"Authorization": f"Bearer {slack.token}"}
+        async with http.get(url, headers=good, allow_redirects=False) as response:
+            assert response.status == 200 and await response.read() == b"hello\n"
+            assert response.headers["Content-Type"].startswith("text/plain")
+        for token, expected in (("xoxb-wrong", "invalid_auth"), (slack.token, None)):
+            async with http.post(
+                f"{slack.url}files.info",
+                data={"file": shared["id"]},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                body = await response.json()
+            assert body.get("error") == expected
+            if expected is None:
+                assert body["file"]["url_private_download"] == url
+        async with http.post(
+            f"{slack.url}files.info", data={"file": "F404"}, headers=good
+        ) as response:
+            assert (await response.json())["error"] == "file_not_found"
+    assert [(d.authorized, d.status) for d in slack.downloads] == [
+        (False, 302),
+        (False, 302),
+        (True, 200),
+    ]
