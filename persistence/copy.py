@@ -20,6 +20,7 @@ from persistence.migrations import MIGRATIONS
 TABLES: list[tuple[str, str]] = [
     ("tickets", "id"),
     ("ticket_turns", "id"),
+    ("ticket_attachments", "id"),
     ("escalations", "id"),
     ("escalation_drafts", "id"),
     ("verified_answers", "id"),

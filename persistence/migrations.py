@@ -365,6 +365,41 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
+        "0014_attachments",
+        [
+            # The files a customer attached to a message, one row each, tied to the turn: what
+            # Slack said of it, and what became of it (``pending`` until a round reads it;
+            # ``read``: shown to the model; ``refused``: a type or size the bot does not read;
+            # ``not_read``: it could not be, or no model reads it), with the reason in words.
+            # ``text``: what a text file or PDF gave, fenced into prompts and never into the
+            # knowledge base; retention blanks it with the turns.
+            """CREATE TABLE ticket_attachments (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                turn_id INTEGER NOT NULL REFERENCES ticket_turns(id),
+                position INTEGER NOT NULL,
+                file_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                mimetype TEXT,
+                filetype TEXT,
+                size INTEGER,
+                permalink TEXT,
+                url TEXT,
+                file_access TEXT,
+                mode TEXT,
+                kind TEXT,
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'read', 'refused', 'not_read')),
+                reason TEXT,
+                text TEXT,
+                created_at REAL NOT NULL,
+                read_at REAL,
+                UNIQUE (turn_id, position)
+            )""",
+            "CREATE INDEX ticket_attachments_ticket ON ticket_attachments(ticket_id, turn_id)",
+        ],
+    ),
+    (
         "0016_csat",
         [
             # Customer satisfaction: one survey per ticket (asked when it is first resolved in

@@ -120,6 +120,34 @@ class TicketNote:
     created_at: float
 
 
+AttachmentStatus = Literal["pending", "read", "refused", "not_read"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a customer attached to a message of a ticket (``ticket_attachments``)."""
+
+    id: int
+    ticket_id: int
+    turn_id: int
+    position: int  # its place among the message's files, from 0
+    file_id: str
+    name: str
+    mimetype: str | None
+    filetype: str | None
+    size: int | None
+    permalink: str | None
+    url: str | None  # url_private_download: reached only with the bot token, only on Slack
+    file_access: str | None
+    mode: str | None
+    kind: str | None  # "image", "text", "pdf", "other"; None until looked at
+    status: AttachmentStatus
+    reason: str | None
+    text: str | None
+    created_at: float
+    read_at: float | None
+
+
 @dataclass(frozen=True)
 class Job:
     id: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from persistence.attachments import AttachmentRepository
 from persistence.config import ConfigRepository
 from persistence.csat import CsatRepository
 from persistence.db import Database
@@ -28,6 +29,7 @@ class Repositories:
     verified: VerifiedRepository
     csat: CsatRepository
     issues: TrackerIssueRepository
+    attachments: AttachmentRepository
 
     @classmethod
     def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
@@ -44,4 +46,5 @@ class Repositories:
             verified=VerifiedRepository(db),
             csat=CsatRepository(db),
             issues=TrackerIssueRepository(db),
+            attachments=AttachmentRepository(db),
         )

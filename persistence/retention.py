@@ -128,6 +128,13 @@ class RetentionRepository:
             "UPDATE ticket_notes SET question = ?, answer = ? WHERE ticket_id = ?",
             (PURGED, PURGED, ticket_id),
         )
+        # Attached files: their names, links and what was read from them are the customer's;
+        # their kind, size and outcome stay for statistics.
+        await tx.execute(
+            "UPDATE ticket_attachments SET name = ?, text = NULL, permalink = NULL, url = NULL"
+            " WHERE ticket_id = ?",
+            (PURGED, ticket_id),
+        )
         # A verified answer proposed from it: generalised, but made of the customer's words;
         # one still waiting is discarded (an approved one's article stays, checked by an admin).
         await tx.execute(

@@ -190,6 +190,7 @@ async def _slack(settings: Settings, snapshot: ConfigSnapshot) -> list[Check]:
             checks.append(Check(f"channel {channel}", True, f"#{data.get('name', channel)}"))
     if snapshot.escalation_channel:
         checks.append(await _lookup(client, snapshot.escalation_channel, workspace))
+    checks.append(await _files(client, settings))
     return checks + await _listed_guests(client, snapshot)
 
 
@@ -212,6 +213,35 @@ async def _scopes(client: AsyncWebClient) -> Check:
             " and reinstall the app",
         )
     return Check("scopes", True, f"the token has all {len(BOT_SCOPES)} scopes the bot uses")
+
+
+# No file has this id: files.info answers file_not_found with the scope, missing_scope without.
+NO_SUCH_FILE = "F00000000000"
+
+
+async def _files(client: AsyncWebClient, settings: Settings) -> Check:
+    """Whether the bot may read the files customers attach (files:read), and what it does
+    with them as configured."""
+    try:
+        await client.files_info(file=NO_SUCH_FILE)
+    except SlackApiError as exc:
+        error = slack_error(exc)
+        if error == "missing_scope":
+            return Check(
+                "files",
+                False,
+                "the bot lacks the files:read scope: screenshots, logs and PDFs customers attach"
+                " are listed on cards but not read. Add it (manifest.yml) and reinstall the app",
+            )
+        if error not in ("file_not_found", "file_deleted"):
+            return Check("files", False, f"files.info says {error}")
+    if not settings.llm_enabled:
+        use = "no model is configured, so cards list attached files unread"
+    elif settings.llm_vision:
+        use = "screenshots go to the model as images (LLM_VISION), logs and PDFs as text"
+    else:
+        use = "logs and PDFs go to the model as text; screenshots are not (LLM_VISION=false)"
+    return Check("files", True, f"files:read granted; {use}")
 
 
 LOOKUP = "already-posted look-up"

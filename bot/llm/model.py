@@ -18,8 +18,9 @@ import asyncio
 import collections
 import contextlib
 import json
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from bot.settings.environment import AZURE_HOST_SUFFIXES, DEFAULT_AZURE_API_VERS
 from bot.settings.network import httpx_client, tls_context
 
 T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 # Plain JSON mode rather than json_schema: vLLM, Ollama and llama.cpp servers all accept it.
@@ -216,6 +218,22 @@ class LlmSlots:
         self.free += 1
 
 
+def with_images(messages: list[dict[str, str]], images: Sequence[str]) -> list[dict[str, Any]]:
+    """The rendered prompt with ``images`` (data URLs) as image parts of its user message, in
+    OpenAI's content-part form; unchanged without images."""
+    if not images:
+        return list(messages)
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message["role"] == "user":
+            parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}]
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in images]
+            out.append({"role": "user", "content": parts})
+        else:
+            out.append(dict(message))
+    return out
+
+
 class SupportModel:
     """The one place that talks to the LLM."""
 
@@ -226,11 +244,14 @@ class SupportModel:
         self.parse_retries = settings.llm_parse_retries
         self._client = openai_client(settings)
         self._slots = LlmSlots(settings.llm_concurrency)
+        # False once the model refused a request with images (a text-only model behind
+        # LLM_VISION=true): no image is sent to it again while the bot runs.
+        self.sees_images = True
 
     async def close(self) -> None:
         await self._client.close()
 
-    async def complete(self, messages: list[dict[str, str]], *, first: bool = False) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], *, first: bool = False) -> Completion:
         """One chat completion in JSON mode: ``openai.APIError`` or ``Unreadable`` if it fails."""
         async with self._slots.held(first=first):
             raw = await self._client.chat.completions.with_raw_response.create(
@@ -240,21 +261,33 @@ class SupportModel:
             )
         return read_completion(raw)
 
-    async def structured(self, prompt: Prompt, output: type[T], **variables: str) -> LlmResult[T]:
-        """The prompt's reply as ``output``; a classification waits behind other calls."""
-        return await self._structured(prompt, output, variables, ahead=prompt.name != FIRST_STEP)
+    async def structured(
+        self, prompt: Prompt, output: type[T], *, images: Sequence[str] = (), **variables: str
+    ) -> LlmResult[T]:
+        """The prompt's reply as ``output``; a classification waits behind other calls.
+        ``images``: data URLs shown to the model after the prompt's user text."""
+        return await self._structured(
+            prompt, output, variables, images, ahead=prompt.name != FIRST_STEP
+        )
 
     async def structured_first_step(
-        self, prompt: Prompt, output: type[T], **variables: str
+        self, prompt: Prompt, output: type[T], *, images: Sequence[str] = (), **variables: str
     ) -> LlmResult[T]:
         """As ``structured``, for a call made beside a ticket's classification (its first
         draft): it waits where the classification does."""
-        return await self._structured(prompt, output, variables, ahead=False)
+        return await self._structured(prompt, output, variables, images, ahead=False)
 
     async def _structured(
-        self, prompt: Prompt, output: type[T], variables: dict[str, str], *, ahead: bool
+        self,
+        prompt: Prompt,
+        output: type[T],
+        variables: dict[str, str],
+        images: Sequence[str],
+        *,
+        ahead: bool,
     ) -> LlmResult[T]:
-        messages: list[dict[str, str]] = list(prompt.render(**variables))
+        images = images if self.sees_images else ()
+        messages: list[dict[str, Any]] = with_images(prompt.render(**variables), images)
         tokens_in = tokens_out = 0
         started = time.monotonic()
         attempts = 0
@@ -274,7 +307,23 @@ class SupportModel:
         for _ in range(self.parse_retries + 1):
             attempts += 1
             try:
-                response = await self.complete(messages, first=ahead)
+                try:
+                    response = await self.complete(messages, first=ahead)
+                except openai.BadRequestError:
+                    if not images:
+                        raise
+                    # A model that takes no image input refuses the whole call: ask again
+                    # without the images, and send it none from now on (the workflow then says
+                    # the screenshots were not read).
+                    if self.sees_images:
+                        self.sees_images = False
+                        log.warning(
+                            "the model refused a request with images: sending it none from now"
+                            " on (set LLM_VISION=false for a model that does not read images)"
+                        )
+                    images = ()
+                    messages = with_images(prompt.render(**variables), ())
+                    response = await self.complete(messages, first=ahead)
             except openai.APIError as exc:
                 raise LlmFailure(transport_failure(exc), usage()) from None
             except Unreadable as exc:

@@ -51,6 +51,15 @@ def _detail(detail: dict[str, Any]) -> str:
         if isinstance(entry, list) and len(entry) == 3:
             purpose, query, confidence = entry
             parts.append(f'{purpose}="{str(query)[:120]}" ({float(confidence or 0):.2f})')
+    files = detail.get("files")
+    if isinstance(files, int):
+        parts.append(f"files={files}")  # a message's files, as received
+    elif isinstance(files, list):
+        # What became of each file of a round (its reason when it was not read).
+        for f in files:
+            if isinstance(f, dict):
+                why = f" ({f['reason']})" if f.get("reason") else ""
+                parts.append(f"{f.get('kind') or 'file'}={f.get('status')}{why}")
     for key in _DETAIL_KEYS:
         if key in detail and detail[key] not in (None, "", [], {}):
             value = detail[key]

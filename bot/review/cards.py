@@ -19,18 +19,21 @@ from bot.review.deliveries import describe, undelivered
 from bot.review.trackers import LABELS
 from bot.settings.logs import current_ticket
 from bot.slack.blocks.card import (
+    AttachmentLine,
     CardContent,
     EarlierDraft,
     IssueLine,
     NotDelivered,
     escalation_card,
 )
+from bot.slack.files import size_text
 from bot.slack.outbox import SlackOutbox, outbox_metadata
 from bot.slack.people import Workspace
 from bot.slack.text import message_link, slack_date
+from bot.tickets.attachments import display_name, unread_summary
 from bot.tickets.rounds import split_round
 from bot.tickets.status import last_word, ticket_status
-from persistence.records import Job, TrailEvent
+from persistence.records import Attachment, Job, TrailEvent
 from persistence.repos import Repositories
 
 # How many times a card update renders again for changes made while it was sent.
@@ -188,6 +191,10 @@ class CardSync:
         follow_ups = [t.text for t in later]
         shown = max([t.id for t in question_turns] + [t.id for t in later], default=0)
         question_ts = question_turns[0].slack_ts if question_turns else ticket.thread_ts
+        on_card = {t.id for t in question_turns} | {t.id for t in later if t.role == "customer"}
+        attached = [
+            a for a in await repos.attachments.for_ticket(ticket.id) if a.turn_id in on_card
+        ]
         draft = ticket.draft or {}
         missing = draft.get("missing_information") or ""
         drafts = await repos.escalations.drafts(escalation.id)
@@ -219,7 +226,8 @@ class CardSync:
             ticket_id=ticket.id,
             state=escalation.state,
             customer_user_id=ticket.customer_user_id,
-            question="\n".join(t.text for t in question_turns) or "(no text)",
+            question="\n".join(t.text for t in question_turns).strip()
+            or ("(only files)" if attached else "(no text)"),
             message_link=message_link(
                 self.workspace.url, ticket.channel_id, question_ts or ticket.thread_ts
             ),
@@ -267,6 +275,9 @@ class CardSync:
             not_delivered=[
                 NotDelivered(job_id=f.job_id, what=describe(f), reason=f.reason) for f in failures
             ],
+            attachments=[_attachment_line(a) for a in attached],
+            attachment_notes=str(draft.get("attachment_notes") or ""),
+            unread_files=unread_summary([a for a in attached if a.status != "pending"]),
         )
 
     async def _issue_line(self, ticket_id: int, events: list[TrailEvent]) -> IssueLine | None:
@@ -290,6 +301,21 @@ class CardSync:
         if last.step == "issue_requested":
             return IssueLine(tracker=self.tracker, creating=True)
         return IssueLine(tracker=self.tracker, failed=str(last.detail.get("reason") or "error"))
+
+
+def _attachment_line(attachment: Attachment) -> AttachmentLine:
+    if attachment.status == "read":
+        outcome = "read"
+    elif attachment.status == "pending":
+        outcome = "not read yet"
+    else:
+        outcome = f"not read: {attachment.reason or 'no reason given'}"
+    return AttachmentLine(
+        name=display_name(attachment),
+        link=attachment.permalink,
+        size=size_text(attachment.size) if attachment.size is not None else None,
+        outcome=outcome,
+    )
 
 
 def _also_found(retrieval: dict[str, Any], cited: list[Any]) -> list[str]:

@@ -114,7 +114,7 @@ class Redrafter:
         question = str((ticket.draft or {}).get("missing_information") or "")
         if not question:
             return None, ReviewOutcome(done=False, notice="The bot has no open question here.")
-        customer, _ = await self.workflow._card_question(ticket)
+        customer, _, _ = await self.workflow._card_question(ticket)
         view = answer_question_modal(
             escalation_id=escalation_id, question=question, customer_question=customer
         )

@@ -50,6 +50,7 @@ from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
 from bot.settings.network import proxy_for, tls_context
 from bot.slack.api import slack_session, web_client
+from bot.slack.files import SlackFiles
 from bot.slack.guard import slack_guard
 from bot.slack.outbox import SlackOutbox
 from bot.slack.people import People, Workspace
@@ -188,6 +189,13 @@ class BotRuntime:
         intake = Intake(repos, people, handoffs)
         reactions = Reactions(repos, people, handoffs, config, client, workspace)
         workflow = Workflow(settings, config, repos, knowledge, self.model)
+        files = SlackFiles(
+            client,
+            token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "",
+            api_url=settings.slack_api_url,
+            tls=tls_context(settings.support_bot_ca_bundle),
+        )
+        workflow = Workflow(settings, config, repos, knowledge, self.model, files)
         review = ReviewDesk(repos, people)
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)

@@ -10,6 +10,8 @@ the bot sends Slack is what the page shows.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import json
 import logging
@@ -39,6 +41,10 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 EXAMPLE_KB = HERE / "kb"
 HOME_TEAM = "TPARCELO"
+# What the page may attach to one message: as many files as Slack allows, and a request body
+# big enough for a file over the bot's limits (so the refusal can be tried).
+ATTACH_MAX_FILES = 10
+REQUEST_MAX_BYTES = 40 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,12 @@ class Sandbox:
                 },
                 "reactions": self.slack.message_reactions(m["channel"], m["ts"]),
             }
+            | {
+                "files": [
+                    {k: f.get(k) for k in ("name", "mimetype", "size", "permalink")}
+                    for f in m.get("files") or []
+                ]
+            }
             for m in self.slack.messages
             if m.get("subtype") not in ("message_deleted",)
         ]
@@ -329,8 +341,9 @@ class Sandbox:
         person = self._person(body.get("user"))
         channel = self._channel(body.get("channel"), person)
         text = str(body.get("text") or "").strip()
-        if not text:
-            raise SandboxError("type a message first")
+        files = self._attach(body.get("files"), person)
+        if not text and not files:
+            raise SandboxError("type a message or attach a file first")
         thread_ts = body.get("thread_ts") or None
         status, _, _, ts = await self._send.message_event(
             channel.id,
@@ -340,6 +353,7 @@ class Sandbox:
             team=person.team,
             user_team=person.team,
             shared=channel.shared,
+            files=files or None,
         )
         self._changed()
         return {"ok": status == 200, "ts": ts, "status": status}
@@ -364,6 +378,28 @@ class Sandbox:
             raise SandboxError(f"Slack says {answer.get('error')}")
         self._changed()
         return {"ok": True}
+
+    def _attach(self, raw: object, person: Person) -> list[Json]:
+        """Files the page attached ({name, mimetype, data: base64}), shared in the stand-in
+        as Slack shares an upload; the message event then carries them."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or len(raw) > ATTACH_MAX_FILES:
+            raise SandboxError(f"attach at most {ATTACH_MAX_FILES} files to a message")
+        files: list[Json] = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise SandboxError("each file needs a name, a type and its data")
+            name = str(item.get("name") or "").strip()[:200] or "file"
+            mimetype = str(item.get("mimetype") or "").strip()[:100] or "application/octet-stream"
+            try:
+                data = base64.b64decode(str(item.get("data") or ""), validate=True)
+            except (binascii.Error, ValueError):
+                raise SandboxError(f"{name}: its data is not base64") from None
+            files.append(
+                self.slack.add_file(name, data, mimetype=mimetype, user=person.id, team=person.team)
+            )
+        return files
 
     async def command(self, body: Json) -> Json:
         person = self._person(body.get("user"))
@@ -606,7 +642,7 @@ def web_app(sandbox: Sandbox) -> web.Application:
     async def no_icon(_: web.Request) -> web.StreamResponse:
         return web.Response(status=204)
 
-    app = web.Application(middlewares=[same_origin_only])
+    app = web.Application(middlewares=[same_origin_only], client_max_size=REQUEST_MAX_BYTES)
     app.router.add_get("/", index)
     app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/api/state", state)

@@ -204,12 +204,15 @@ class SlackSender:
         extra: Json | None = None,
         *,
         shared: bool | None = None,
+        files: list[Json] | None = None,
     ) -> tuple[int, str, str, str]:
         """Send a ``message`` event; returns (status, body text, event_id, ts).
 
         ``team`` is the team the message belongs to and ``user_team`` the author's team; any
         team other than the sender's home team marks the channel as externally shared, as
-        with Slack Connect (override with ``shared``). ``extra`` is merged into the event last.
+        with Slack Connect (override with ``shared``). ``files`` (file objects, as
+        ``SlackStandIn.add_file`` returns them) make it a ``file_share`` message, as Slack
+        sends one with attachments. ``extra`` is merged into the event last.
         """
         ts = ts or self.new_ts()
         message_team = team or self.team_id
@@ -240,6 +243,8 @@ class SlackSender:
             event["subtype"] = subtype
         if bot_id is not None:
             event["bot_id"] = bot_id
+        if files:
+            event.update(subtype="file_share", files=files, upload=False, display_as_bot=False)
         event.update(extra or {})
         if self.mirror is not None and event.get("subtype") in _MIRRORED_SUBTYPES:
             # Before sending: Slack stores a message before it delivers the event.
@@ -250,7 +255,7 @@ class SlackSender:
                 user,
                 thread_ts=thread_ts,
                 team=user_team or message_team,
-                **{k: event[k] for k in ("subtype", "bot_id") if k in event},
+                **{k: event[k] for k in ("subtype", "bot_id", "files") if k in event},
             )
         status, body, event_id = await self.event(
             event, event_id=event_id, retry_num=retry_num, shared=shared

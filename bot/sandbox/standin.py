@@ -32,6 +32,7 @@ import random
 import re
 import ssl
 import time
+import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +45,14 @@ from bot.sandbox.local_server import LocalServer
 from bot.slack.limits import MESSAGE_TEXT_MAX
 from bot.slack.scopes import BOT_SCOPES
 
-__all__ = ["SlackCall", "SlackStandIn", "Surface", "validate_blocks", "validate_view"]
+__all__ = [
+    "FileDownload",
+    "SlackCall",
+    "SlackStandIn",
+    "Surface",
+    "validate_blocks",
+    "validate_view",
+]
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Json]
@@ -74,6 +82,15 @@ class SlackCall:
     ok: bool | None = None
     error: str | None = None
     http_method: str = "POST"
+
+
+@dataclass(frozen=True)
+class FileDownload:
+    """One request for a file's bytes, as it arrived (``authorized``: it carried the token)."""
+
+    file_id: str
+    authorized: bool
+    status: int
 
 
 @dataclass
@@ -263,7 +280,15 @@ class SlackStandIn(LocalServer):
             "reactions.get": self._reactions_get,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
+            "files.info": self._files_info,
         }
+        # Files people shared (add_file): the objects files.info returns, their bytes, the
+        # download faults queued per file, and every download request as it arrived.
+        self.files: dict[str, Json] = {}
+        self.file_bodies: dict[str, bytes] = {}
+        self._download_faults: dict[str, deque[int]] = {}
+        self.downloads: list[FileDownload] = []
+        self._file_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -272,6 +297,8 @@ class SlackStandIn(LocalServer):
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/response_url/{key:.*}", self._handle_response_url)
+        # Slack's file host (files.slack.com): url_private_download, with the bot token.
+        app.router.add_get("/files-pri/{team_file}/download/{name}", self._handle_download)
         return app
 
     async def start(self) -> None:
@@ -425,6 +452,112 @@ class SlackStandIn(LocalServer):
         """How many answers of ``method`` are currently parked by hold()."""
         held = self._held.get(method)
         return held.waiting if held is not None else 0
+
+    # ------------------------------------------------------------------ files
+
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        mimetype: str,
+        filetype: str | None = None,
+        user: str = "UCUSTOMER",
+        team: str | None = None,
+        size: int | None = None,
+        connect: bool = False,
+    ) -> Json:
+        """Share a file (its bytes are served at its ``url_private_download`` to the bot token)
+        and return the file object a ``file_share`` message event carries: Slack's full one,
+        or, ``connect``, the Slack Connect stub with ``file_access: check_file_info`` whose
+        details only files.info gives. ``size`` overrides the size Slack reports."""
+        file_id = f"F{next(self._file_ids):08d}"
+        team_id = team or self.team_id
+        ext = filetype or name.rpartition(".")[2].lower() or "binary"
+        created = int(time.time())
+        # Slack's links carry the name with its spaces and the like made safe.
+        slug = urllib.parse.quote(name.replace(" ", "_"), safe="")
+        download = f"{self.origin}/files-pri/{team_id}-{file_id}/download/{slug}"
+        file: Json = {
+            "id": file_id,
+            "created": created,
+            "timestamp": created,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": ext,
+            "pretty_type": ext.upper(),
+            "user": user,
+            "user_team": team_id,
+            "editable": False,
+            "size": len(content) if size is None else size,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": True,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": download.replace("/download/", "/"),
+            "url_private_download": download,
+            "permalink": f"{self.team_url.rstrip('/')}/files/{user}/{file_id}/{slug}",
+            "permalink_public": f"https://slack-files.com/{team_id}-{file_id}-0000",
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+        self.files[file_id] = file
+        self.file_bodies[file_id] = content
+        if connect:
+            return {
+                "id": file_id,
+                "mode": "file_access",
+                "file_access": "check_file_info",
+                "created": 0,
+                "timestamp": 0,
+                "user": "",
+            }
+        return copy.deepcopy(file)
+
+    def fail_download(self, file_id: str, status: int = 500, times: int = 1) -> None:
+        """Answer the next ``times`` downloads of the file with HTTP ``status``."""
+        self._download_faults.setdefault(file_id, deque()).extend([status] * times)
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        _, _, file_id = request.match_info["team_file"].partition("-")
+        authorized = request.headers.get("Authorization", "") == f"Bearer {self.token}"
+
+        def answer(status: int) -> None:
+            self.downloads.append(FileDownload(file_id, authorized, status))
+
+        faults = self._download_faults.get(file_id)
+        if faults:
+            status = faults.popleft()
+            answer(status)
+            headers = {"Retry-After": "0"} if status == 429 else None
+            return web.Response(
+                status=status, text=f"fake file host error {status}", headers=headers
+            )
+        if not authorized:
+            # Slack sends a request without a valid token to its sign-in page.
+            answer(302)
+            raise web.HTTPFound(f"{self.team_url.rstrip('/')}/?redir=%2Ffiles-pri")
+        file = self.files.get(file_id)
+        if file is None or file_id not in self.file_bodies:
+            answer(404)
+            return web.Response(status=404, text="file not found")
+        answer(200)
+        return web.Response(body=self.file_bodies[file_id], content_type=file["mimetype"])
+
+    def _files_info(self, args: Json) -> Json:
+        file = self.files.get(str(args.get("file") or ""))
+        if file is None:
+            return _error("file_not_found")
+        return {
+            "ok": True,
+            "file": copy.deepcopy(file),
+            "comments": [],
+            "response_metadata": {"next_cursor": ""},
+        }
 
     # ------------------------------------------------------------------ test helpers
 

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=3, ge=0, le=10)
     llm_parse_retries: int = Field(default=2, ge=0, le=5)
     llm_concurrency: int = Field(default=16, ge=1, le=256)
+    # The model reads images (screenshots go to it as image input); false for a text-only model.
+    llm_vision: bool = True
     # USD per million tokens, for the cost estimates of `stats` (unset: no estimate).
     llm_price_input: float | None = Field(default=None, ge=0)
     llm_price_output: float | None = Field(default=None, ge=0)
@@ -98,6 +100,15 @@ class Settings(BaseSettings):
     # When the team answers, e.g. "Mon-Fri 09:00-17:00 Europe/Berlin"; unset: always.
     support_hours: Hours | None = None
     auto_close_after: float = 7 * 86400  # idle on the customer's side this long: resolved
+
+    # Files customers attach (bot/tickets/attachments.py): how many of a message are read, the
+    # largest of each kind downloaded, and how much of a text file or PDF the model is shown.
+    files_per_message: int = Field(default=5, ge=0, le=20)
+    files_image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    files_text_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    files_pdf_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    files_text_chars: int = Field(default=6000, ge=200, le=100_000)
+    files_pdf_pages: int = Field(default=20, ge=1, le=500)
 
     job_lease_seconds: float = Field(default=120.0, gt=0)
     # On SIGTERM, how long running jobs may finish; the rest are released for the next start.

@@ -16,6 +16,22 @@ from bot.slack.text import clean_text
 # Subtypes that are still a person writing a message; everything else (edits, deletions, joins,
 # bot messages, topic changes...) is not a customer asking something.
 _PERSON_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
+# What the bot keeps of each file of a message (``files`` of a ``file_share`` message): enough
+# to tell what it is, to fetch it later (``bot/slack/files.py``) and to link to it.
+FILE_FIELDS = (
+    "id",
+    "name",
+    "title",
+    "mimetype",
+    "filetype",
+    "size",
+    "url_private_download",
+    "url_private",
+    "permalink",
+    "file_access",  # Slack Connect: "check_file_info" (files.info has the rest), "access_denied"
+    "mode",  # "hosted", "snippet", "tombstone" (deleted), "hidden_by_limit"
+)
+MAX_FILES_KEPT = 20  # a message holds at most 10 files in Slack today
 # Slack message timestamps: seconds, a dot, six digits.
 _SLACK_TS = re.compile(r"^[0-9]{9,11}\.[0-9]{6}$")
 
@@ -30,6 +46,7 @@ class InboundMessage:
     user_team: str | None
     text: str
     shared_channel: bool
+    files: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_root(self) -> bool:
@@ -51,6 +68,7 @@ class InboundMessage:
             "user_team": self.user_team,
             "text": self.text,
             "shared_channel": self.shared_channel,
+            "files": [dict(f) for f in self.files],
         }
 
     @classmethod
@@ -64,6 +82,9 @@ class InboundMessage:
             user_team=payload.get("user_team"),
             text=str(payload.get("text") or ""),
             shared_channel=bool(payload.get("shared_channel")),
+            files=tuple(
+                f for f in payload.get("files") or [] if isinstance(f, dict) and f.get("id")
+            ),
         )
 
 
@@ -110,6 +131,7 @@ def parse_message_event(
         user_team=user_team if isinstance(user_team, str) else None,
         text=clean_text(text) if isinstance(text, str) else "",
         shared_channel=bool(body.get("is_ext_shared_channel")),
+        files=message_files(event.get("files")),
     )
 
 
@@ -209,3 +231,27 @@ def parse_reaction_event(
         event_ts=event_ts if isinstance(event_ts, str) else str(body.get("event_id") or ""),
         shared_channel=bool(body.get("is_ext_shared_channel")),
     )
+
+
+def message_files(raw: object) -> tuple[dict[str, Any], ...]:
+    """The files of a message event, each cut down to ``FILE_FIELDS`` of the expected types;
+    an entry without a file id is dropped."""
+    if not isinstance(raw, list):
+        return ()
+    files: list[dict[str, Any]] = []
+    for item in raw[:MAX_FILES_KEPT]:
+        if not isinstance(item, dict):
+            continue
+        file_id = item.get("id")
+        if not isinstance(file_id, str) or not file_id or len(file_id) > 64:
+            continue
+        kept: dict[str, Any] = {}
+        for key in FILE_FIELDS:
+            value = item.get(key)
+            if key == "size":
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    kept[key] = value
+            elif isinstance(value, str) and value:
+                kept[key] = value[:2000]
+        files.append(kept)
+    return tuple(files)

@@ -16,6 +16,7 @@ BOT_SCOPES: dict[str, str] = {
     "usergroups:read": "reviewer user groups",
     "team:read": "leaving a Slack Connect customer's workspace out of saved articles",
     "reactions:read": "reactions as commands (:ticket:, :eyes:, :white_check_mark:)",
+    "files:read": "reading the screenshots, logs and PDFs customers attach",
 }
 
 

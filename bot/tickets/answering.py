@@ -37,6 +37,7 @@ from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
 from bot.slack.blocks.answers import GREETING_REPLY
 from bot.slack.text import neutralize_mentions
+from bot.tickets.attachments import NO_FILES, RoundFiles
 from bot.tickets.grounding import unsupported_facts, unsupported_links
 from bot.tickets.policy import DEFAULT_AUTO_CATEGORIES, asks_for_a_person, decide
 from bot.tickets.query import greeting_only, substance
@@ -49,6 +50,7 @@ OPENED_BY_HAND = (
     "A teammate opened this ticket with a reaction: its replies wait for a reviewer, whatever"
     " the channel's mode."
 )
+FILES_ONLY = "(no text: only the files below)"  # the question, when a message is only files
 LEAK_WORDS = 7  # this many of our instructions' words in a row, in a draft, is a leak
 PASSAGE_CHARS = 1500
 # The passages the model is shown: the best ones, one per article first, while they fit a
@@ -157,13 +159,17 @@ class Answerer:
         history: str,
         earlier: str = "",
         notes: Sequence[TicketNote] = (),
+        files: RoundFiles = NO_FILES,
     ) -> Worked:
         """Classify, search and draft, waiting for one model call where the rules allow.
 
         ``earlier``: the customer's turns before this round's (a follow-up is also searched
-        with them while no standalone query is known)."""
-        draft = functools.partial(self.draft, question=question, history=history, notes=list(notes))
-        ruled = self.reading_by_rule(question)
+        with them while no standalone query is known). ``files``: the round's attached files
+        as read (``bot/tickets/attachments.py``), shown to the model, never searched."""
+        draft = functools.partial(
+            self.draft, question=question, history=history, notes=list(notes), files=files
+        )
+        ruled = self.reading_by_rule(question, files)
         if ruled is not None:
             # A greeting, a request for a person, or no model: no model call to wait for
             # before searching, so nothing is spent ahead.
@@ -172,7 +178,7 @@ class Answerer:
             return Worked(ruled, None, (only,), (drafted,))
         first = await self.searched(question, {}, earlier, QUESTION_STAGE)
         (classification, usage), guess = await _together(
-            self.classify(question, history),
+            self.classify(question, history, files),
             draft(classification={}, retrieval=first.retrieval, first_step=True),
         )
         final = first
@@ -200,10 +206,10 @@ class Answerer:
 
     # -- classify ------------------------------------------------------------------------
 
-    def reading_by_rule(self, question: str) -> dict[str, Any] | None:
-        """What the rules know without a model: a lone greeting, a request for a person, or no
-        model configured. None: the model is asked."""
-        if greeting_only(question):
+    def reading_by_rule(self, question: str, files: RoundFiles = NO_FILES) -> dict[str, Any] | None:
+        """What the rules know without a model: a lone greeting (without files), a request for
+        a person, or no model configured. None: the model is asked."""
+        if greeting_only(question) and not files.attachments:
             # Nothing to classify or search yet: the customer is asked what they need.
             return {"greeting": True, "category": None}
         if asks_for_a_person(question):
@@ -212,10 +218,12 @@ class Answerer:
             return {"skipped": NO_LLM_REASON}
         return None
 
-    async def classify(self, question: str, history: str) -> tuple[dict[str, Any], LlmUsage | None]:
+    async def classify(
+        self, question: str, history: str, files: RoundFiles = NO_FILES
+    ) -> tuple[dict[str, Any], LlmUsage | None]:
         """The model's reading of the question (category, confidence, standalone query), or why
         there is none: the customer asked for a person, no model, or the call failed."""
-        ruled = self.reading_by_rule(question)
+        ruled = self.reading_by_rule(question, files)
         if ruled is not None:
             return ruled, None
         assert self.model is not None
@@ -224,8 +232,10 @@ class Answerer:
             answer = await self.model.structured(
                 self.classify_prompt,
                 Classification,
-                question=question[:QUESTION_CHARS_FOR_LLM],
+                images=files.images,
+                question=asked(question, files),
                 history=history,
+                attachments=files.prompt,
             )
         except LlmFailure as failure:
             result.update(error=failure.reason)
@@ -337,6 +347,7 @@ class Answerer:
         retrieval: dict[str, Any],
         notes: list[TicketNote],
         first_step: bool = False,
+        files: RoundFiles = NO_FILES,
     ) -> Drafted:
         """The model's draft from the passages (checked), or offline the best passage for a
         reviewer; None when there is nothing to draft from. ``first_step``: drafted beside the
@@ -347,7 +358,8 @@ class Answerer:
             )
         hits = citable_hits(retrieval.get("hits", []))
         llm_usable = self.model is not None and not classification.get("error")
-        if not hits and not (notes and llm_usable):
+        if not hits and not ((notes or files.attachments) and llm_usable):
+            # With files, the model still says what they show (and what it would need).
             return Drafted(None, None)
         if not llm_usable and not retrieval.get("fits", True):
             # Offline, a passage that is not relevant would only mislead the reviewer.
@@ -360,10 +372,12 @@ class Answerer:
             reply = await ask(
                 self.draft_prompt,
                 DraftReply,
-                question=question[:QUESTION_CHARS_FOR_LLM],
+                images=files.images,
+                question=asked(question, files),
                 history=history,
                 articles=articles_text(hits),
                 team_notes=team_notes_text(notes),
+                attachments=files.prompt,
             )
             usage = reply.usage
             written = self.checked_draft(reply.value, hits, notes=notes, question=question)
@@ -410,6 +424,7 @@ class Answerer:
             grounded=reply.grounded and bool(cited),
             origin="llm",
             missing_information=reply.missing_information.strip(),
+            attachment_notes=reply.attachments,
             unsupported_facts=unsupported_facts(text, evidence, question) if reply.grounded else [],
             unknown_citations=[i for i in wanted if i not in by_article],
             unsupported_links=unsupported_links(text, evidence + addresses, self.link_hosts),
@@ -583,6 +598,12 @@ def _diverse(ranked: list[KnowledgeHit]) -> list[KnowledgeHit]:
             rounds.append([])
         rounds[n].append(hit)
     return [hit for level in rounds for hit in level]
+
+
+def asked(question: str, files: RoundFiles = NO_FILES) -> str:
+    """The question as a prompt shows it: capped, and said to be only files when it is."""
+    text = question[:QUESTION_CHARS_FOR_LLM]
+    return text if text.strip() or not files.attachments else FILES_ONLY
 
 
 def quoted(text: str) -> str:

@@ -112,10 +112,14 @@ class Intake:
                 if role == "staff":
                     await ignore("a staff member's own post, not a customer question")
                     return
-                if not has_words(message.text):
+                if not has_words(message.text) and not message.files:
                     await ignore("no words to answer (empty or emoji only)")
                     return
-                if is_pleasantry(message.text) and not greeting_only(message.text):
+                if (
+                    not message.files
+                    and is_pleasantry(message.text)
+                    and not greeting_only(message.text)
+                ):
                     # "thanks!" on its own: nothing to answer (a greeting is asked what it needs).
                     await ignore("thanks or an acknowledgement, not a question")
                     return
@@ -128,7 +132,7 @@ class Intake:
                 )
                 if not created:
                     return
-                await repos.tickets.add_turn(
+                first = await repos.tickets.add_turn(
                     tx,
                     ticket_id=ticket.id,
                     role="customer",
@@ -136,12 +140,19 @@ class Intake:
                     text=message.text,
                     slack_ts=message.ts,
                 )
+                detail: dict[str, object] = {"channel": message.channel_id, "ts": message.ts}
+                if first is not None and message.files:
+                    # Read (downloaded, within limits) by the round, not here: see attachments.py.
+                    await repos.attachments.add(
+                        tx, ticket_id=ticket.id, turn_id=first.id, files=message.files
+                    )
+                    detail["files"] = len(message.files)
                 await repos.trail.record(
                     tx,
                     ticket_id=ticket.id,
                     step="received",
                     actor=message.user_id,
-                    detail={"channel": message.channel_id, "ts": message.ts},
+                    detail=detail,
                 )
                 await queue_advance(repos.jobs, tx, ticket_id=ticket.id, round=ticket.round)
                 # Replies that arrived before their question join the ticket now.
@@ -186,7 +197,11 @@ class Intake:
                 await self.handoffs.take_over(tx, ticket, message.user_id)
                 await self.handoffs.schedule_auto_close(tx, ticket.id, turn)
                 return
-            unanswerable = _nothing_to_answer(message.text, ticket.state)
+            if message.files:
+                await repos.attachments.add(
+                    tx, ticket_id=ticket.id, turn_id=turn.id, files=message.files
+                )
+            unanswerable = _nothing_to_answer(message.text, ticket.state, bool(message.files))
             if unanswerable is not None:
                 await repos.trail.record(
                     tx,
@@ -197,7 +212,9 @@ class Intake:
                 )
                 return
             step = "follow_up"
-            detail: dict[str, object] = {"turn_id": turn.id, "state": ticket.state}
+            detail = {"turn_id": turn.id, "state": ticket.state}
+            if message.files:
+                detail["files"] = len(message.files)
             if ticket.state in IN_PROGRESS_STATES:
                 # The running round picks it up when it finishes (see Workflow._finish_round).
                 detail["handling"] = "queued behind the running round"
@@ -251,9 +268,12 @@ class Intake:
             )
 
 
-def _nothing_to_answer(text: str, state: str) -> str | None:
+def _nothing_to_answer(text: str, state: str, files: bool = False) -> str | None:
     """Why a follow-up needs no round, or None. "Thanks, that worked!" after an answer wakes no
-    reviewer, and a resolved ticket stays resolved."""
+    reviewer, and a resolved ticket stays resolved; a message with files always has something
+    to look at."""
+    if files:
+        return None
     if not has_words(text):
         return "no words to answer (empty or emoji only)"
     if state in ("answered", "replied", "resolved") and is_pleasantry(text):

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, field_validator
 from bot.kb.provenance import Source
 from bot.settings.categories import Category
 
+ATTACHMENT_NOTES_MAX = 1500
+
 
 class Classification(BaseModel):
     """The LLM's reading of a customer's message."""
@@ -51,6 +53,16 @@ class DraftReply(BaseModel):
     used_article_ids: list[int] = Field(default_factory=list)
     grounded: bool
     missing_information: str = Field(default="", max_length=1000)
+    # What the customer's attached files show, for the reviewer (the card); "" without files.
+    attachments: str = ""
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _short_notes(cls, value: object) -> object:
+        # A long description is cut, not re-asked: the reply itself is what matters.
+        if isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        return value.strip()[:ATTACHMENT_NOTES_MAX] if isinstance(value, str) else value
 
 
 class Draft(BaseModel):
@@ -61,6 +73,8 @@ class Draft(BaseModel):
     grounded: bool
     origin: Literal["llm", "knowledge_base", "team", "canned"]
     missing_information: str = ""
+    # The model's words on the customer's attached files, shown to the reviewer only.
+    attachment_notes: str = ""
     # Our own checks of an LLM draft: facts its cited passages do not state, and article ids it
     # cited without having been shown them. Either sends the draft to a reviewer.
     unsupported_facts: list[str] = Field(default_factory=list)

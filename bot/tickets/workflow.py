@@ -31,21 +31,31 @@ from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig
 from bot.slack.blocks.answers import answer_message, plain_reply
+from bot.slack.files import SlackFiles
 from bot.slack.outbox import queue_thread_post
 from bot.tickets.answering import (
-    QUESTION_CHARS_FOR_LLM,
     Answerer,
     Worked,
     articles_text,
+    asked,
     citable_hits,
     quoted,
     team_notes_text,
 )
+from bot.tickets.attachments import (
+    NO_FILES,
+    AttachmentReader,
+    Limits,
+    RoundFiles,
+    display_name,
+    prompt_section,
+    unread_summary,
+)
 from bot.tickets.escalate import open_escalation
 from bot.tickets.rounds import split_round, start_next_round
-from bot.tickets.schemas import Draft, DraftReply
+from bot.tickets.schemas import Decision, Draft, DraftReply
 from persistence.db import Tx
-from persistence.records import IN_PROGRESS_STATES, Job, Ticket, Turn
+from persistence.records import IN_PROGRESS_STATES, Attachment, Job, Ticket, Turn
 from persistence.repos import Repositories
 
 log = logging.getLogger(__name__)
@@ -80,6 +90,7 @@ class Workflow:
         repos: Repositories,
         knowledge: KnowledgeBase,
         model: SupportModel | None,
+        files: SlackFiles | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -87,6 +98,14 @@ class Workflow:
         self.knowledge = knowledge
         self.model = model
         self.answerer = Answerer(knowledge, model, link_hosts=settings.answer_link_hosts)
+        self.reader = AttachmentReader(
+            repos,
+            files,
+            Limits.from_settings(settings),
+            model_reads=model is not None,
+            vision=settings.llm_vision,
+            sees_images=lambda: model is None or model.sees_images,
+        )
 
     def jobs(self) -> list[JobKind]:
         async def run(job: Job) -> None:
@@ -130,12 +149,18 @@ class Workflow:
         turns = await self.repos.tickets.turns(ticket.id)
         history_turns, new = split_round(turns, ticket.processed_turn_id)
         question = "\n".join(quoted(t.text) for t in new).strip()
+        attached = await self.repos.attachments.for_ticket(ticket.id)
         history = "\n".join(
             f"{_role_label(t)}: {quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
+            + _attached_names(attached, t.id)
             for t in history_turns[-HISTORY_TURNS:]
         )
         upto = max((t.id for t in new), default=ticket.processed_turn_id)
         text = (question, history or "(none)", upto)
+        # The round's files, read (downloaded, within limits) once per run, here in the job.
+        run.files = await self.reader.read_round(
+            ticket.id, [t.id for t in new if t.role == "customer"]
+        )
         earlier = [t.text for t in history_turns if t.role == "customer"]
         run.earlier = "\n".join(earlier[-EARLIER_QUESTION_TURNS:])
         run.text = (ticket.processed_turn_id, text)
@@ -145,9 +170,17 @@ class Workflow:
         """A new round: worked out whole, then decided and stored in one transaction."""
         question, history, upto = await self._round_text(ticket, run)
         worked = await self.answerer.work_out(
-            question, history, run.earlier, await self.repos.tickets.notes(ticket.id)
+            question,
+            history,
+            run.earlier,
+            await self.repos.tickets.notes(ticket.id),
+            files=run.files,
         )
         steps = worked_steps(worked, [ticket.processed_turn_id, upto])
+        if run.files.images and self.model is not None and not self.model.sees_images:
+            run.files = await self.reader.images_refused(run.files)
+        if run.files.attachments:
+            steps.insert(0, _files_step(run.files))
         return await self._decide_new(ticket, run, steps)
 
     async def _retrieve(self, ticket: Ticket, run: _Run) -> Ticket | None:
@@ -173,6 +206,7 @@ class Workflow:
             classification=ticket.classification or {},
             retrieval=retrieval,
             notes=await self.repos.tickets.notes(ticket.id),
+            files=run.files,
         )
         drafted = _Step("drafted", {"draft": written.draft}, written.usage)
         return await self._decide_new(ticket, run, [*steps, drafted])
@@ -205,12 +239,13 @@ class Workflow:
                 # Offline, the teammate's answer is the reply; they approve or edit it.
                 return Draft(text=notes[-1].answer, grounded=True, origin="team"), None
             raise LlmFailure("No LLM is configured (OPENAI_API_KEY is not set).", None)
-        question, history = await self._card_question(ticket)
+        question, history, files = await self._card_question(ticket)
         values = {
-            "question": question[:QUESTION_CHARS_FOR_LLM],
+            "question": asked(question, files),
             "history": history,
             "articles": articles_text(hits),
             "team_notes": team_notes_text(notes),
+            "attachments": files.prompt,
         }
         answerer = self.answerer
         if feedback is None:
@@ -228,21 +263,32 @@ class Workflow:
             raise LlmFailure("the new draft repeated the bot's instructions; it was withheld", None)
         if feedback is None and notes:
             draft = draft.model_copy(update={"origin": "team"})
+        earlier = str((ticket.draft or {}).get("attachment_notes") or "")
+        if files.attachments and not draft.attachment_notes and earlier:
+            # A new draft need not describe the files again (it no longer sees the images).
+            draft = draft.model_copy(update={"attachment_notes": earlier})
         return draft, reply.usage
 
-    async def _card_question(self, ticket: Ticket) -> tuple[str, str]:
+    async def _card_question(self, ticket: Ticket) -> tuple[str, str, RoundFiles]:
         """The question a card is about (its round's customer turns and any follow-ups since),
-        and the thread before it."""
+        the thread before it, and the files attached to that question as read (images are
+        not shown again: the first draft said what they show)."""
         turns = await self.repos.tickets.turns(ticket.id)
         start = int(((ticket.classification or {}).get("turn_range") or [0])[0])
         history_turns = [t for t in turns if t.id <= start]
-        asked = [t for t in turns if t.id > start and t.role == "customer"]
+        asking = [t for t in turns if t.id > start and t.role == "customer"]
         later = [t for t in turns if t.id > start and t.role != "customer"]
         history = "\n".join(
             f"{_role_label(t)}: {quoted(t.text[:HISTORY_CHARS_PER_TURN])}"
             for t in (history_turns + later)[-HISTORY_TURNS:]
         )
-        return "\n".join(quoted(t.text) for t in asked).strip(), history or "(none)"
+        ids = {t.id for t in asking}
+        attached = [
+            a for a in await self.repos.attachments.for_ticket(ticket.id) if a.turn_id in ids
+        ]
+        files = RoundFiles(attachments=tuple(attached), prompt=prompt_section(attached))
+        question = "\n".join(quoted(t.text) for t in asking).strip()
+        return question, history or "(none)", files
 
     async def _decide_stored(self, ticket: Ticket, run: _Run) -> Ticket | None:
         """A round that stopped at its decision (a pause, a failed decision) decides now."""
@@ -271,7 +317,19 @@ class Workflow:
             auto_categories=config.answers_automatically(ticket.channel_id),
             opened_by_hand=ticket.opened_by is not None,
         )
-        upto = int((classification.get("turn_range") or [0, ticket.processed_turn_id])[1])
+        turn_range = classification.get("turn_range") or [0, ticket.processed_turn_id]
+        upto = int(turn_range[1])
+        if decision.action == "answer" and not classification.get("greeting"):
+            unread = unread_summary(await self._round_files(ticket.id, turn_range))
+            if unread:
+                # The customer sent something nobody has looked at: a person should, first.
+                what = unread.removesuffix(" not read")
+                them = "it" if what.startswith("1 ") and " and " not in what else "them"
+                decision = Decision(
+                    action="escalate",
+                    reason=f"The customer attached {what} the bot could not read: open {them}"
+                    " before you approve.",
+                )
         answer = decision.action == "answer"
         decided = _Step(
             "decided",
@@ -307,6 +365,14 @@ class Workflow:
             else:
                 await self._open_escalation(tx, moved, decision.reason)
         return None  # the round is decided; whatever comes next is read afresh
+
+    async def _round_files(self, ticket_id: int, turn_range: list[Any]) -> list[Attachment]:
+        start, end = int(turn_range[0]), int(turn_range[1])
+        return [
+            a
+            for a in await self.repos.attachments.for_ticket(ticket_id)
+            if start < a.turn_id <= end
+        ]
 
     async def _open_escalation(self, tx: Tx, ticket: Ticket, reason: str) -> None:
         await open_escalation(self.repos, self.settings, self.config.current, tx, ticket, reason)
@@ -379,6 +445,7 @@ class _Run:
 
     text: tuple[int, tuple[str, str, int]] | None = None
     earlier: str = ""  # the customer's turns before this round's, for offline follow-ups
+    files: RoundFiles = NO_FILES  # the round's attached files, as read
     held: bool = False  # paused at the decision: the round stops here until resumed
 
 
@@ -391,6 +458,28 @@ class _Step:
     usage: LlmUsage | None = None
     duration_ms: int | None = None
     detail: dict[str, Any] | None = None  # None: summarised from ``fields``
+
+
+def _attached_names(attached: list[Attachment], turn_id: int) -> str:
+    """An earlier message's files, named after its text in the history (what they said was
+    read in their own round)."""
+    names = [display_name(a) for a in attached if a.turn_id == turn_id]
+    return f" [attached: {', '.join(names)}]" if names else ""
+
+
+def _files_step(files: RoundFiles) -> _Step:
+    """The round's files on the trail: what each was, and what became of it."""
+    return _Step(
+        "files_read",
+        {},
+        detail={
+            "files": [
+                {"file_id": a.file_id, "kind": a.kind, "status": a.status, "reason": a.reason}
+                for a in files.attachments
+            ],
+            "images_shown": len(files.images),
+        },
+    )
 
 
 def _held() -> _Step:

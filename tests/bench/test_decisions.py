@@ -48,13 +48,21 @@ def draft_request(
 ) -> dict[str, Any]:
     prompt = load_prompt("draft")
     messages = prompt.render(
-        question=question, history=history, articles=articles, team_notes="(none)"
+        question=question,
+        history=history,
+        articles=articles,
+        team_notes="(none)",
+        attachments="",
     )
     return {"messages": messages}
 
 
 def classify_request(question: str, history: str = "(none)") -> dict[str, Any]:
-    return {"messages": load_prompt("classify").render(question=question, history=history)}
+    return {
+        "messages": load_prompt("classify").render(
+            question=question, history=history, attachments=""
+        )
+    }
 
 
 def found(model: ScriptedModel, latest: str, history: str) -> str:

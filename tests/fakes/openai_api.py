@@ -42,7 +42,7 @@ from aiohttp import web
 
 from bot.sandbox.local_server import LocalServer
 
-__all__ = ["FakeOpenAI", "Received", "count_tokens", "fake_embedding"]
+__all__ = ["FakeOpenAI", "Received", "content_text", "count_tokens", "fake_embedding", "image_urls"]
 
 Json = dict[str, Any]
 Responder = Callable[[Json], str]
@@ -87,13 +87,66 @@ def count_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+IMAGE_TOKENS = 85  # what a low-detail image costs on OpenAI's models
+
+
 def _content_text(content: object) -> str:
-    # Content is a string or a list of parts ({"type": "text", "text": ...}).
+    # Content is a string or a list of parts ({"type": "text", "text": ...}, {"type":
+    # "image_url", "image_url": {"url": ...}}): the text parts, joined.
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+        return "".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
     return ""
+
+
+def content_text(message: object) -> str:
+    """A chat message's text, whether its content is a string or a list of content parts."""
+    return _content_text(message.get("content")) if isinstance(message, dict) else ""
+
+
+def image_urls(body: Json) -> list[str]:
+    """The image URLs (``data:`` URLs, as the bot sends them) of a chat-completion request's
+    messages, in order."""
+    urls: list[str] = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                if isinstance(image, dict) and isinstance(image.get("url"), str):
+                    urls.append(image["url"])
+    return urls
+
+
+def _bad_content(body: Json) -> str | None:
+    """Why the messages are not what OpenAI's chat API accepts, or None: content is a string
+    or a list of text and image_url parts (images only in user messages)."""
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            return "each message must be an object"
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, list) or not content:
+            return "content must be a string or a non-empty array of content parts"
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            if kind == "image_url" and message.get("role") == "user":
+                url = (part.get("image_url") or {}).get("url")
+                if isinstance(url, str) and url.startswith(("data:image/", "https://")):
+                    continue
+                return "image_url.url must be a data:image/... or https URL"
+            return f"unsupported content part {kind!r} in a {message.get('role')} message"
+    return None
 
 
 def fake_embedding(text: str) -> list[float]:
@@ -176,6 +229,8 @@ class FakeOpenAI(LocalServer):
         self.requests: list[Json] = []
         self.embedding_requests: list[Json] = []
         self.received: list[Received] = []
+        # True: play a text-only model, answering any request with an image part with a 400.
+        self.refuse_images = False
         self._script: deque[str] = deque()
         self._failures: deque[_Failure | _RawAnswer] = deque()
         self._delays: deque[float] = deque()
@@ -366,6 +421,15 @@ class FakeOpenAI(LocalServer):
         self.requests.append(body)
         if not self._authorized(request):
             return web.json_response(_error_body(401, "Incorrect API key provided"), status=401)
+        bad = _bad_content(body)
+        if bad is not None:
+            return web.json_response(_error_body(400, bad), status=400)
+        if self.refuse_images and image_urls(body):
+            # As a text-only model behind an OpenAI-compatible server answers.
+            self.injected["images_refused"] += 1
+            return web.json_response(
+                _error_body(400, "this model does not support image input"), status=400
+            )
 
         await self._wait(self._delays.popleft() if self._delays else None)
         if self._gone(request):
@@ -421,7 +485,7 @@ class FakeOpenAI(LocalServer):
         messages = body.get("messages") or []
         prompt_tokens = sum(
             count_tokens(_content_text(m.get("content"))) for m in messages if isinstance(m, dict)
-        )
+        ) + IMAGE_TOKENS * len(image_urls(body))
         completion_tokens = count_tokens(content)
         completion: Json = {
             "id": f"chatcmpl-fake{next(self._ids):06d}",

@@ -76,6 +76,19 @@ async def test_doctor_passes_against_a_healthy_setup(
     assert "[ok] slack: authenticated as <@UBOT>" in out
     assert f"[ok] channel {SUPPORT}" in out and f"[ok] channel {ESCALATION}" in out
     assert "[ok] llm" in out
+    assert "[ok] files: files:read granted; screenshots go to the model as images" in out
+
+
+async def test_doctor_says_when_the_bot_cannot_read_attached_files(
+    tmp_path: Path, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    env = bot_env(tmp_path, slack, llm, free_port()) | {"SUPPORT_BOT_MODEL": llm.model}
+    await run(env, tmp_path, "migrate")
+    slack.error_next("files.info", "missing_scope")
+    code, out, _ = await run(env, tmp_path, "doctor")
+    assert code == 1, out
+    line = next(x for x in out.splitlines() if x.startswith("[FAIL] files"))
+    assert "files:read" in line and "reinstall" in line
 
 
 async def change_config(env: dict[str, str], *, action: str, **change: Any) -> None:

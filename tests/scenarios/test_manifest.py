@@ -39,6 +39,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "team_info": {"team:read"},
     "usergroups_users_list": {"usergroups:read"},
     "reactions_get": {"reactions:read"},
+    "files_info": {"files:read"},
 }
 
 
@@ -156,3 +157,16 @@ def test_the_readme_names_every_scope() -> None:
     readme = (ROOT / "README.md").read_text()
     for scope in BOT_SCOPES:
         assert f"`{scope}`" in readme, scope
+
+
+def test_attached_files_are_read_with_files_read() -> None:
+    # Customers' screenshots and logs: files.info, and the download with the bot token
+    # (bot/slack/files.py), which no method-name scan sees. A file_share message is a
+    # ``message`` event like any other: no new subscription.
+    assert "files:read" in MANIFEST["oauth_config"]["scopes"]["bot"]
+    source = (ROOT / "bot" / "slack" / "files.py").read_text()
+    assert "files_info(" in source and "Bearer" in source
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) >= {
+        "message.channels",
+        "message.groups",
+    }

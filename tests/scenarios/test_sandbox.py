@@ -4,6 +4,7 @@ real HTTP, as the page drives it (every role, offline mode, the example knowledg
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -535,3 +536,72 @@ async def test_a_teammate_reacts_on_the_page_and_the_bot_acts_on_it(page: Page) 
     )
     shown = next(m for m in messages(await page.state(), SUPPORT.id) if m["ts"] == sent["ts"])
     assert shown["reactions"] == []
+
+
+def card_text(card: Json) -> str:
+    return json.dumps(card["blocks"])
+
+
+async def test_the_page_attaches_files_to_a_customer_message(page: Page) -> None:
+    log = b"2024-05-01 ERROR label printer: void failed for order 55123\n"
+    sent = await page.post(
+        "message",
+        {
+            "user": CUSTOMER.id,
+            "channel": SUPPORT.id,
+            "text": "cant void my label, log + backup attached",
+            "files": [
+                {
+                    "name": "printer.log",
+                    "mimetype": "text/plain",
+                    "data": base64.b64encode(log).decode(),
+                },
+                {
+                    "name": "backup.zip",
+                    "mimetype": "application/zip",
+                    "data": base64.b64encode(b"PK\x03\x04").decode(),
+                },
+            ],
+        },
+    )
+    state = await page.state()
+    asked = next(m for m in messages(state, SUPPORT.id) if m["ts"] == sent["ts"])
+    assert [f["name"] for f in asked["files"]] == ["printer.log", "backup.zip"]
+    assert asked["files"][0]["size"] == len(log)
+    card = await page.until(lambda s: next(iter(messages(s, ESCALATIONS.id)), None))
+    text = card_text(card)
+    # Offline (no model): both are listed, neither read, and the card says so.
+    assert "printer.log" in text and "backup.zip" in text
+    assert "zip files are not read" in text
+    assert "2 files not read" in text
+
+
+async def test_a_message_of_only_a_file_is_sent_and_bad_file_data_is_refused(page: Page) -> None:
+    image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
+    sent = await page.post(
+        "message",
+        {
+            "user": CUSTOMER.id,
+            "channel": SUPPORT.id,
+            "text": "",
+            "files": [{"name": "screen.png", "mimetype": "image/png", "data": image}],
+        },
+    )
+    assert sent["ok"]
+    card = await page.until(lambda s: next(iter(messages(s, ESCALATIONS.id)), None))
+    assert "1 screenshot not read" in card_text(card)
+    refused = await page.post(
+        "message",
+        {
+            "user": CUSTOMER.id,
+            "channel": SUPPORT.id,
+            "text": "hi",
+            "files": [{"name": "x.txt", "mimetype": "text/plain", "data": "%%% not base64"}],
+        },
+        status=400,
+    )
+    assert refused == {"ok": False, "error": "x.txt: its data is not base64"}
+    nothing = await page.post(
+        "message", {"user": CUSTOMER.id, "channel": SUPPORT.id, "text": " "}, status=400
+    )
+    assert nothing["error"] == "type a message or attach a file first"

@@ -237,3 +237,41 @@ async def test_a_reaction_added_on_the_page_claims_the_ticket(
             assert [r["owner_user_id"] for r in rows] == [REVIEWER.id]
         finally:
             await browser.close()
+
+
+async def test_a_customer_attaches_a_file_in_the_browser(sandbox: tuple[Sandbox, str]) -> None:
+    _box, sandbox_url = sandbox
+    from playwright.async_api import FilePayload, async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 760})
+            await page.goto(sandbox_url)
+            await page.wait_for_selector("#who")
+            await page.select_option("#who", CUSTOMER.id)
+            await page.click(f"[data-pane={SUPPORT.id}]")
+            await page.set_input_files(
+                f"[data-attach='channel-{SUPPORT.id}']",
+                files=[
+                    FilePayload(
+                        name="label-error.log",
+                        mimeType="text/plain",
+                        buffer=b"ERROR void failed for order 55123\n",
+                    )
+                ],
+            )
+            await page.wait_for_selector(".attached >> text=label-error.log", timeout=15_000)
+            composer = page.locator(".pane > .composer .composer-input")
+            await composer.fill("cant void this label, log attached")
+            await composer.press("Enter")
+            # The message shows its file, and the card lists it for the reviewer.
+            await page.wait_for_selector(".message .file >> text=label-error.log", timeout=15_000)
+            await page.select_option("#who", REVIEWER.id)
+            await page.click(f"[data-pane={ESCALATIONS.id}]")
+            await page.wait_for_selector("text=1 file not read", timeout=15_000)
+            await page.wait_for_selector("text=label-error.log", timeout=15_000)
+        finally:
+            await browser.close()

@@ -35,11 +35,15 @@ def free_port() -> int:
 
 def base_env(tmp_path: Path) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell or .env leaks in."""
-    return {
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
     }
+    if os.environ.get("PYTHONPATH"):
+        # Which code runs (a worktree's, say), not configuration: the child runs the same.
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 def bot_env(

@@ -416,13 +416,33 @@ async function react(channel, ts, name, remove) {
 function renderMessage(message, channel) {
   const author = message.bot_id ? "Support bot" : userName(message.user);
   const body = message.blocks && message.blocks.length ? renderBlocks(message.blocks, { kind: "message", channel, ts: message.ts }) : mrkdwn(message.text);
+  const files = (message.files || []).map((f) => el("div", { class: "file" }, `📎 ${f.name} (${sizeText(f.size || 0)})`));
   return el(
     "div",
     { class: `message ${message.bot_id ? "bot" : ""}`, "data-ts": message.ts },
     el("div", { class: "author" }, author, el("span", { class: "when" }, new Date(parseFloat(message.ts) * 1000).toLocaleTimeString())),
     body,
+    files,
     renderReactions(message, channel),
   );
+}
+
+function sizeText(size) {
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${Math.round(size / 1024)} KB`;
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// Files picked in a composer, by its key, until the message is sent: {name, mimetype, data}.
+const attached = new Map();
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve({ name: file.name, mimetype: file.type || "application/octet-stream", data: String(reader.result).split(",", 2)[1] || "", size: file.size });
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 }
 
 function renderEphemeral(note) {
@@ -436,11 +456,25 @@ function renderEphemeral(note) {
 
 function composer(key, placeholder, onSend) {
   const input = el("textarea", { class: "composer-input", rows: 2, placeholder, "data-key": key });
+  const chips = el("div", { class: "attached" }, (attached.get(key) || []).map((f) => `📎 ${f.name} (${sizeText(f.size)})`));
+  const picker = el("input", {
+    type: "file",
+    multiple: true,
+    hidden: true,
+    "data-attach": key,
+    onchange: async (event) => {
+      const files = await Promise.all([...event.target.files].map(readFile));
+      attached.set(key, [...(attached.get(key) || []), ...files]);
+      render();
+    },
+  });
   const send = async () => {
     const text = input.value.trim();
-    if (!text) return;
+    const files = attached.get(key) || [];
+    if (!text && !files.length) return;
     input.value = "";
-    await onSend(text);
+    attached.delete(key);
+    await onSend(text, files.map(({ name, mimetype, data }) => ({ name, mimetype, data })));
     refresh(true);
   };
   input.addEventListener("keydown", (event) => {
@@ -449,7 +483,8 @@ function composer(key, placeholder, onSend) {
       send();
     }
   });
-  return el("div", { class: "composer" }, input, el("button", { class: "bk-button primary", onclick: send }, "Send"));
+  const attach = el("button", { class: "bk-button attach", title: "Attach a file", onclick: () => picker.click() }, "📎");
+  return el("div", { class: "composer" }, el("div", { class: "composer-box" }, input, chips), attach, picker, el("button", { class: "bk-button primary", onclick: send }, "Send"));
 }
 
 function renderChannel(channel) {
@@ -466,7 +501,7 @@ function renderChannel(channel) {
     if (open) {
       const box = el("div", { class: "replies" }, replies.map((r) => renderMessage(r, channel.id)));
       for (const note of mine.filter((e) => e.thread_ts === root.ts)) box.append(renderEphemeral(note));
-      box.append(composer(`thread-${root.ts}`, "Reply in thread…", (text) => say(channel.id, text, root.ts)));
+      box.append(composer(`thread-${root.ts}`, "Reply in thread…", (text, files) => say(channel.id, text, root.ts, files)));
       thread.append(box);
     } else {
       thread.append(el("button", { class: "link", onclick: () => { state.openThreads.add(root.ts); render(); } }, "Reply in thread"));
@@ -475,16 +510,16 @@ function renderChannel(channel) {
   }
   for (const note of mine.filter((e) => !e.thread_ts)) list.append(renderEphemeral(note));
   if (!roots.length) list.append(el("div", { class: "empty" }, channel.empty || "No messages yet."));
-  pane.append(list, composer(`channel-${channel.id}`, `Message #${channel.name} (or type /support …)`, (text) => say(channel.id, text)));
+  pane.append(list, composer(`channel-${channel.id}`, `Message #${channel.name} (or type /support …)`, (text, files) => say(channel.id, text, null, files)));
   return pane;
 }
 
-async function say(channel, text, threadTs) {
-  if (text.startsWith("/")) {
+async function say(channel, text, threadTs, files) {
+  if (text.startsWith("/") && !(files && files.length)) {
     const [command, ...rest] = text.split(" ");
     return api("/api/command", { user: state.me, channel, command, text: rest.join(" ") });
   }
-  return api("/api/message", { user: state.me, channel, text, thread_ts: threadTs || null });
+  return api("/api/message", { user: state.me, channel, text, thread_ts: threadTs || null, files: files && files.length ? files : undefined });
 }
 
 function renderHome() {

@@ -9,6 +9,7 @@ containing ``<!channel>`` or ``<@U123>`` cannot ping anyone from a card.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bot.kb.provenance import Source
@@ -60,6 +61,16 @@ class IssueLine:
 
 
 @dataclass(frozen=True)
+class AttachmentLine:
+    """A file the customer attached, as the card lists it."""
+
+    name: str  # as the customer named it (escaped when shown)
+    link: str | None  # its Slack permalink, when it is a plain https link
+    size: str | None  # "12 MB"
+    outcome: str  # "read", "not read: zip files are not read"
+
+
+@dataclass(frozen=True)
 class CardContent:
     escalation_id: int
     ticket_id: int
@@ -96,6 +107,11 @@ class CardContent:
     not_delivered: list[NotDelivered] = field(default_factory=list)
     tracker: str | None = None  # the issue tracker's name when one is configured
     issue: IssueLine | None = None
+    # Files the customer attached to the question and follow-ups on the card, what the model
+    # made of them, and how many nobody has read ("1 screenshot not read").
+    attachments: list[AttachmentLine] = field(default_factory=list)
+    attachment_notes: str = ""
+    unread_files: str = ""
 
 
 _DECIDED_HEADERS = {
@@ -139,6 +155,7 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     blocks.append(context("Why it needs you: " + truncate_escaped(card.reason, 1500)))
     for i, follow_up in enumerate(card.follow_ups[-5:], start=1):
         blocks.append(section(f"*Follow-up {i}*\n" + truncate_escaped(follow_up, 1500)))
+    blocks.extend(_attachment_blocks(card))
     blocks.append({"type": "divider"})
     for earlier in card.earlier_drafts[-3:]:
         line = f"Draft {earlier.n}: " + truncate_escaped(
@@ -258,6 +275,44 @@ def _create_issue_button(card: CardContent, value: str) -> Block | None:
         return None
     label = "Try again: create issue" if issue is not None and issue.failed else "Create issue"
     return button(ids.ACTION_CREATE_ISSUE, label, value)
+
+
+FILES_SHOWN = 10
+FILES_TEXT_MAX = SECTION_TEXT_MAX - 100  # room for the "…and N more" line
+_SAFE_LINK = re.compile(r"^https://[^\s<>|]{1,500}$")
+
+
+def _attachment_blocks(card: CardContent) -> list[Block]:
+    """The files as links with what became of each, what the model made of them, and how
+    many nobody has read yet."""
+    if not card.attachments:
+        return []
+    lines = ["*Files*"]
+    used = len(lines[0])
+    for shown_count, item in enumerate(card.attachments):
+        name = truncate_escaped(item.name, 120)
+        shown = f"<{item.link}|{name}>" if item.link and _SAFE_LINK.match(item.link) else name
+        size = f" ({item.size})" if item.size else ""
+        line = f"📎 {shown}{size}: {truncate_escaped(item.outcome, 200)}"
+        if shown_count == FILES_SHOWN or used + len(line) + 1 > FILES_TEXT_MAX:
+            lines.append(f"…and {len(card.attachments) - shown_count} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    blocks: list[Block] = [section("\n".join(lines))]
+    if card.attachment_notes:
+        blocks.append(
+            context("What the bot made of them: " + truncate_escaped(card.attachment_notes, 1500))
+        )
+    if card.unread_files:
+        many = not card.unread_files.startswith("1 ") or " and " in card.unread_files
+        blocks.append(
+            context(
+                f"⚠️ {escape(card.unread_files)}: open {'them' if many else 'it'} to see what"
+                " the customer sent."
+            )
+        )
+    return blocks
 
 
 def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:

@@ -88,7 +88,7 @@ def home_view(home: HomeContent) -> dict[str, Any]:
     if home.mine:
         blocks.append(section(f"*Your tickets ({len(home.mine)})*"))
         lines = [
-            f"• #{t.ticket_id} {truncate_escaped(' '.join(t.question.split()), 80)}"
+            f"• #{t.ticket_id} {truncate_escaped(_asked(t.question), 80)}"
             f" — {_STATE_WORDS.get(t.state, t.state)}"
             for t in home.mine[:10]
         ]
@@ -106,7 +106,7 @@ def home_view(home: HomeContent) -> dict[str, Any]:
         blocks.append(
             section(
                 f"*#{item.ticket_id}* from <@{item.customer_user_id}>:"
-                f" {truncate_escaped(' '.join(item.question.split()), 300)}"
+                f" {truncate_escaped(_asked(item.question), 300)}"
             )
         )
         line = f"Waiting {_age(home.now - item.created_at)} · Owner: {owner}"
@@ -217,3 +217,8 @@ _STATE_WORDS = {
     "human": "with you in the thread",
     "rejected": "left to a person",
 }
+
+
+def _asked(question: str) -> str:
+    """A question on one line; a message of files only has no text to show."""
+    return " ".join(question.split()) or "(only files)"

@@ -14,7 +14,14 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from pydantic import BaseModel, SecretStr
 
 from bot.kb.embeddings import EndpointEmbedder
-from bot.llm.model import LlmFailure, LlmResult, SupportModel, is_azure, openai_client
+from bot.llm.model import (
+    LlmFailure,
+    LlmResult,
+    SupportModel,
+    is_azure,
+    openai_client,
+    with_images,
+)
 from bot.llm.prompts import Prompt
 from bot.ops.health import llm_health
 from bot.settings.environment import DEFAULT_AZURE_API_VERSION, Settings, problems_for_start
@@ -307,3 +314,22 @@ async def test_a_draft_beside_a_classification_waits_behind_other_drafts_when_sa
             await model.close()
         asked = [r["messages"][-1]["content"] for r in fake.requests]
         assert asked == ["holder", "older ticket", "new ticket"]
+
+
+def test_images_become_image_parts_of_the_user_message_only() -> None:
+    rendered = [
+        {"role": "system", "content": "rules"},
+        {"role": "user", "content": "question"},
+    ]
+    assert with_images(rendered, ()) == rendered
+    url = "data:image/png;base64,AAAA"
+    system, user = with_images(rendered, [url, url])
+    assert system == {"role": "system", "content": "rules"}
+    assert user == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "question"},
+            {"type": "image_url", "image_url": {"url": url}},
+            {"type": "image_url", "image_url": {"url": url}},
+        ],
+    }

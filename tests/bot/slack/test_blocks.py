@@ -12,7 +12,7 @@ from bot.kb.provenance import Source
 from bot.sandbox.blockkit import validate_blocks, validate_view
 from bot.slack import ids
 from bot.slack.blocks.answers import REACH_A_PERSON, answer_message
-from bot.slack.blocks.card import CardContent, escalation_card
+from bot.slack.blocks.card import AttachmentLine, CardContent, escalation_card
 from bot.slack.blocks.common import category_list, sources_line
 from bot.slack.blocks.csat import (
     CSAT_COMMENT_MAX,
@@ -524,3 +524,68 @@ def test_a_rating_line_escapes_the_comment() -> None:
     line = rating_line(score=2, rated_by="U1", comment="<!channel> slow & rude")
     assert line == "⭐ Satisfaction: 2/5 from <@U1>: “&lt;!channel&gt; slow &amp; rude”"
     assert rating_line(score=5, rated_by=None, comment=None) == "⭐ Satisfaction: 5/5"
+
+
+# --- attached files on the card ------------------------------------------------------------
+
+
+def test_attached_files_are_links_with_their_outcome_and_names_cannot_ping() -> None:
+    message = escalation_card(
+        _card(
+            attachments=[
+                AttachmentLine(
+                    "error.png", "https://acme.slack.com/files/U1/F1/error.png", "12 KB", "read"
+                ),
+                AttachmentLine(
+                    HOSTILE, "https://acme.slack.com/files/U1/F2/x|y", "3 MB", "not read: nope"
+                ),
+                AttachmentLine("crash.zip", None, "12 MB", "not read: zip files are not read"),
+            ],
+            attachment_notes="The screenshot shows error E42. " + HOSTILE,
+            unread_files="1 screenshot and 2 files not read",
+        )
+    )
+    _assert_valid_message(message.blocks)
+    text = "\n".join(_texts(message.blocks))
+    assert "📎 <https://acme.slack.com/files/U1/F1/error.png|error.png> (12 KB): read" in text
+    # A link that would break out of Slack's <url|text> is not made a link; the name is escaped.
+    assert "x|y" not in text
+    assert "📎 crash.zip (12 MB): not read: zip files are not read" in text
+    assert "What the bot made of them: The screenshot shows error E42." in text
+    assert "⚠️ 1 screenshot and 2 files not read: open them to see what the customer sent." in text
+    hostile = [line for piece in _texts(message.blocks) for line in piece.splitlines()]
+    hostile = [line for line in hostile if "Hey" in line]
+    assert len(hostile) == 2  # the file's name, and the model's notes
+    for line in hostile:
+        assert not _MARKUP.search(line), line
+        assert "&lt;!channel&gt;" in line
+
+
+def test_one_unread_screenshot_is_it_and_no_files_add_no_blocks() -> None:
+    one = escalation_card(
+        _card(
+            attachments=[AttachmentLine("a.png", None, None, "not read: no model")],
+            unread_files="1 screenshot not read",
+        )
+    )
+    assert "⚠️ 1 screenshot not read: open it to see what the customer sent." in "\n".join(
+        _texts(one.blocks)
+    )
+    plain = escalation_card(_card())
+    assert "*Files*" not in "\n".join(_texts(plain.blocks))
+
+
+def test_many_files_stay_within_the_section_limit() -> None:
+    long = "n" * 500
+    lines = [
+        AttachmentLine(long, f"https://a.slack.com/f/{i}", "1 KB", "x" * 400) for i in range(30)
+    ]
+    message = escalation_card(_card(attachments=lines, attachment_notes="y" * 5000))
+    _assert_valid_message(message.blocks)
+    files = next(t for t in _texts(message.blocks) if t.startswith("*Files*"))
+    shown = files.count("📎")
+    assert 0 < shown <= 10 and files.endswith(f"…and {30 - shown} more")
+    few = escalation_card(
+        _card(attachments=[AttachmentLine(f"f{i}.log", None, "1 KB", "read") for i in range(12)])
+    )
+    assert "…and 2 more" in "\n".join(_texts(few.blocks))

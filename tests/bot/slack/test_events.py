@@ -309,3 +309,35 @@ def test_a_skin_tone_is_the_same_command() -> None:
 )
 def test_reactions_that_are_not_commands_say_why(event: Any, reason: str) -> None:
     assert _parse_reaction(_body(event)) == Ignored(reason)
+
+
+def test_a_file_share_message_keeps_its_files_and_a_file_only_message_is_a_message() -> None:
+    shot = {
+        "id": "F1",
+        "name": "error.png",
+        "mimetype": "image/png",
+        "filetype": "png",
+        "size": 1234,
+        "url_private_download": "https://files.slack.com/files-pri/T1-F1/download/error.png",
+        "permalink": "https://acme.slack.com/files/U1/F1/error.png",
+        "thumb_64": "https://files.slack.com/thumb",  # not kept
+    }
+    connect = {"id": "F2", "file_access": "check_file_info", "mode": "file_access"}
+    parsed = _parse(
+        _body(_event(subtype="file_share", text="", files=[shot, connect, {"name": "no id"}, 7]))
+    )
+    assert isinstance(parsed, InboundMessage)
+    assert parsed.text == ""
+    assert [f["id"] for f in parsed.files] == ["F1", "F2"]
+    assert "thumb_64" not in parsed.files[0] and parsed.files[0]["size"] == 1234
+    assert parsed.files[1] == {"id": "F2", "file_access": "check_file_info", "mode": "file_access"}
+    # Through the job's payload and back, unchanged.
+    assert InboundMessage.from_payload(parsed.to_payload()) == parsed
+
+
+def test_odd_file_fields_are_dropped_not_trusted() -> None:
+    odd = {"id": "F1", "size": "huge", "name": 5, "mimetype": "text/plain"}
+    parsed = _parse(_body(_event(subtype="file_share", files=[odd])))
+    assert isinstance(parsed, InboundMessage)
+    assert parsed.files == ({"id": "F1", "mimetype": "text/plain"},)
+    assert isinstance(_parse(_body(_event(files="not a list"))), InboundMessage)
