@@ -24,6 +24,8 @@ TABLES: list[tuple[str, str]] = [
     ("escalation_drafts", "id"),
     ("verified_answers", "id"),
     ("ticket_notes", "id"),
+    ("translations", "id"),
+    ("ui_translations", "language"),
     ("answer_feedback", "id"),
     ("jobs", "id"),
     ("ticket_events", "id"),

@@ -33,6 +33,10 @@ def _escalation(row: Row) -> Escalation:
         work_by=row["work_by"],
         reminders=row["reminders"],
         shown_turn_id=row["shown_turn_id"],
+        edit_text=row["edit_text"],
+        edit_by=row["edit_by"],
+        edit_translation=row["edit_translation"],
+        edit_problem=row["edit_problem"],
     )
 
 

@@ -9,6 +9,7 @@ from persistence.db import Database
 from persistence.escalations import EscalationRepository
 from persistence.jobs import JobRepository
 from persistence.knowledge import KnowledgeRepository
+from persistence.languages import LanguageRepository
 from persistence.tickets import TicketRepository
 from persistence.trail import TrailRepository
 from persistence.verified import VerifiedRepository
@@ -24,6 +25,7 @@ class Repositories:
     knowledge: KnowledgeRepository
     config: ConfigRepository
     verified: VerifiedRepository
+    languages: LanguageRepository
 
     @classmethod
     def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
@@ -38,4 +40,5 @@ class Repositories:
             knowledge=KnowledgeRepository(db),
             config=ConfigRepository(db),
             verified=VerifiedRepository(db),
+            languages=LanguageRepository(db),
         )

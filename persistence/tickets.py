@@ -39,6 +39,7 @@ def _ticket(row: Row) -> Ticket:
         human_owner=row["human_owner"],
         resolved_by=row["resolved_by"],
         resolved_at=row["resolved_at"],
+        language=row["language"],
     )
 
 
@@ -57,7 +58,14 @@ def _turn(row: Row) -> Turn:
 
 # Columns a state transition may set alongside the state; JSON columns are serialised here.
 _JSON_COLUMNS = {"classification", "retrieval", "draft", "decision"}
-_PLAIN_COLUMNS = {"round", "processed_turn_id", "human_owner", "resolved_by", "resolved_at"}
+_PLAIN_COLUMNS = {
+    "round",
+    "processed_turn_id",
+    "human_owner",
+    "resolved_by",
+    "resolved_at",
+    "language",
+}
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:

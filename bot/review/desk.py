@@ -18,6 +18,7 @@ from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.slack.text import slack_date
+from bot.tickets.languages import locale_for
 from bot.tickets.schemas import Draft
 from persistence.db import Tx
 from persistence.records import Escalation, TicketState
@@ -195,6 +196,7 @@ class ReviewDesk:
                     draft.sources if draft else [],
                     ticket_id=ticket.id,
                     round=ticket.round,
+                    locale=await locale_for(repos, ticket.language, tx),
                 )
             else:
                 message = plain_reply(final_text)

@@ -22,6 +22,7 @@ from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.tickets.escalate import open_escalation
+from bot.tickets.languages import locale_for
 from bot.tickets.rounds import start_next_round
 from bot.tickets.status import closing_teammate_reply, last_word
 from persistence.db import Tx
@@ -211,7 +212,9 @@ class Handoffs:
             tx,
             key=jobkinds.resolved_note_key(ticket.id, ticket.round),
             ticket=ticket,
-            message=resolved_note(by_bot=by == "bot"),
+            message=resolved_note(
+                by_bot=by == "bot", locale=await locale_for(repos, ticket.language, tx)
+            ),
             purpose="resolved_note",
         )
         await repos.trail.record(

@@ -27,6 +27,7 @@ from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
 from bot.jobs.worker import complete_running_job
 from bot.kb.base import KnowledgeBase
+from bot.llm.language import ENGLISH, language_name
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig
@@ -42,6 +43,7 @@ from bot.tickets.answering import (
     team_notes_text,
 )
 from bot.tickets.escalate import open_escalation
+from bot.tickets.languages import Languages, locale_for
 from bot.tickets.rounds import split_round, start_next_round
 from bot.tickets.schemas import Draft, DraftReply
 from persistence.db import Tx
@@ -87,6 +89,7 @@ class Workflow:
         self.knowledge = knowledge
         self.model = model
         self.answerer = Answerer(knowledge, model, link_hosts=settings.answer_link_hosts)
+        self.languages = Languages(repos, model)
 
     def jobs(self) -> list[JobKind]:
         async def run(job: Job) -> None:
@@ -144,10 +147,23 @@ class Workflow:
     async def _work_out(self, ticket: Ticket, run: _Run) -> Ticket | None:
         """A new round: worked out whole, then decided and stored in one transaction."""
         question, history, upto = await self._round_text(ticket, run)
+        # The customer's language: this round's words if they say so clearly, else the
+        # ticket's so far ("ok thx" after a German question stays German), else English.
+        language, detected = await self.languages.detect(question, ticket.language)
+        await self.languages.prepare_locale(language)
         worked = await self.answerer.work_out(
-            question, history, run.earlier, await self.repos.tickets.notes(ticket.id)
+            question,
+            history,
+            run.earlier,
+            await self.repos.tickets.notes(ticket.id),
+            language=language,
         )
-        steps = worked_steps(worked, [ticket.processed_turn_id, upto])
+        spoken = _Step(
+            "language",
+            {"language": language},
+            detail={"language": language, "detected": detected, "was": ticket.language},
+        )
+        steps = [spoken, *worked_steps(worked, [ticket.processed_turn_id, upto])]
         return await self._decide_new(ticket, run, steps)
 
     async def _retrieve(self, ticket: Ticket, run: _Run) -> Ticket | None:
@@ -173,6 +189,7 @@ class Workflow:
             classification=ticket.classification or {},
             retrieval=retrieval,
             notes=await self.repos.tickets.notes(ticket.id),
+            language=ticket.language or ENGLISH,
         )
         drafted = _Step("drafted", {"draft": written.draft}, written.usage)
         return await self._decide_new(ticket, run, [*steps, drafted])
@@ -207,6 +224,7 @@ class Workflow:
             raise LlmFailure("No LLM is configured (OPENAI_API_KEY is not set).", None)
         question, history = await self._card_question(ticket)
         values = {
+            "language": language_name(ticket.language),
             "question": question[:QUESTION_CHARS_FOR_LLM],
             "history": history,
             "articles": articles_text(hits),
@@ -223,7 +241,9 @@ class Workflow:
                 feedback=feedback,
                 **values,
             )
-        draft = answerer.checked_draft(reply.value, hits, notes=notes, question=question)
+        draft = answerer.checked_draft(
+            reply.value, hits, notes=notes, question=question, language=ticket.language or ENGLISH
+        )
         if answerer.leaks_instructions(draft.text):
             raise LlmFailure("the new draft repeated the bot's instructions; it was withheld", None)
         if feedback is None and notes:
@@ -287,11 +307,16 @@ class Workflow:
             await complete_running_job(repos.jobs, tx)  # the round's job ends with its decision
             if answer:
                 draft = Draft.model_validate(moved.draft)
+                locale = await locale_for(repos, moved.language, tx)
                 message = (
-                    plain_reply(draft.text)  # a greeting asked what they need: no buttons
+                    plain_reply(locale["greeting"])  # a greeting asked what they need: no buttons
                     if draft.origin == "canned"
                     else answer_message(
-                        draft.text, draft.sources, ticket_id=moved.id, round=moved.round
+                        draft.text,
+                        draft.sources,
+                        ticket_id=moved.id,
+                        round=moved.round,
+                        locale=locale,
                     )
                 )
                 await queue_thread_post(

@@ -48,7 +48,11 @@ def draft_request(
 ) -> dict[str, Any]:
     prompt = load_prompt("draft")
     messages = prompt.render(
-        question=question, history=history, articles=articles, team_notes="(none)"
+        language="English",
+        question=question,
+        history=history,
+        articles=articles,
+        team_notes="(none)",
     )
     return {"messages": messages}
 

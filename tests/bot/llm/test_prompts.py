@@ -45,8 +45,15 @@ def test_every_shipped_prompt_loads_with_name_version_and_variables(name: str) -
 
 def test_classify_and_draft_declare_the_variables_the_workflow_passes() -> None:
     assert load_prompt("classify").variables == {"question", "history"}
-    assert load_prompt("draft").variables == {"question", "history", "articles", "team_notes"}
+    assert load_prompt("draft").variables == {
+        "language",
+        "question",
+        "history",
+        "articles",
+        "team_notes",
+    }
     assert load_prompt("redraft").variables == {
+        "language",
         "question",
         "history",
         "articles",
@@ -54,7 +61,7 @@ def test_classify_and_draft_declare_the_variables_the_workflow_passes() -> None:
         "previous_draft",
         "feedback",
     }
-    assert load_prompt("classify").version == "2"
+    assert load_prompt("classify").version == "3"
 
 
 def test_prompts_are_read_as_package_data_not_from_the_working_directory(
@@ -98,7 +105,7 @@ def test_values_are_inserted_literally_never_re_expanded() -> None:
 
 def test_render_with_a_missing_variable_raises() -> None:
     prompt = load_prompt("draft")
-    with pytest.raises(PromptError, match=r"missing \['articles', 'team_notes'\]"):
+    with pytest.raises(PromptError, match=r"missing \['articles', 'language', 'team_notes'\]"):
         prompt.render(question="q", history="h")
 
 
