@@ -5,7 +5,8 @@ Each kind is declared beside the code that runs it, by a ``jobs()`` method retur
 ``JobKind``: ``Intake`` (inbound_message), ``Workflow`` (advance_ticket), ``SlackOutbox``
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
 (auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
-(propose_verified) and ``SourceSync`` (kb_sync). The runtime hands them all to the worker.
+(propose_verified), ``TranslatedEdits`` (translate_edit, translate_card) and ``SourceSync``
+(kb_sync). The runtime hands them all to the worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ REDRAFT = "redraft"  # a new draft from a reviewer's feedback or a teammate's an
 PREPARE_ARTICLE = "prepare_article"  # the model's general version into a "Save as article" form
 KB_SYNC = "kb_sync"  # a knowledge source read into the knowledge base
 PROPOSE_VERIFIED = "propose_verified"  # a sent reply, generalised, proposed as a verified answer
+TRANSLATE_EDIT = "translate_edit"  # a reviewer's edit into the customer's language, to confirm
+TRANSLATE_CARD = "translate_card"  # a card's texts in another language, into English
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync
@@ -106,6 +109,14 @@ def thread_verified_key(ticket_id: int) -> str:
 def kb_sync_key(source_id: int, occasion: str) -> str:
     """One per scheduled slot (the time the previous sync started) or per request."""
     return f"kb-source:{source_id}:sync:{occasion}"
+
+
+def translate_edit_key(escalation_id: int, version: int) -> str:
+    return f"escalation:{escalation_id}:translate-edit:v{version}"
+
+
+def translate_card_key(escalation_id: int, texts_hash: str) -> str:
+    return f"escalation:{escalation_id}:translate-card:{texts_hash}"
 
 
 def card_key(escalation_id: int, reason: str) -> str:

@@ -40,6 +40,7 @@ from bot.review.home import HomeDesk
 from bot.review.redraft import Redrafter
 from bot.review.reminders import Reminders
 from bot.review.saved_articles import ArticleDesk
+from bot.review.translated_edit import TranslatedEdits
 from bot.review.verified import VerifiedAnswers
 from bot.runtime.app import build_app
 from bot.runtime.services import Services
@@ -53,6 +54,7 @@ from bot.slack.people import People, Workspace
 from bot.slack.text import slack_error
 from bot.tickets.handoffs import Handoffs, resume_paused
 from bot.tickets.intake import Intake
+from bot.tickets.languages import Languages
 from bot.tickets.workflow import Workflow
 from persistence.connect import database_for
 from persistence.db import Database
@@ -161,6 +163,7 @@ class BotRuntime:
             after_reply=handoffs.schedule_auto_close,
             on_failed=failures.failed,
         )
+        languages = Languages(repos, self.model)
         cards = CardSync(
             outbox,
             repos,
@@ -169,10 +172,12 @@ class BotRuntime:
             can_redraft=settings.llm_enabled,
             max_redrafts=settings.review_max_redrafts,
             on_failed=failures.failed,
+            languages=languages,
         )
         intake = Intake(repos, people, handoffs)
         workflow = Workflow(settings, config, repos, knowledge, self.model)
-        review = ReviewDesk(repos, people)
+        review = ReviewDesk(repos, people, languages)
+        translated_edits = TranslatedEdits(repos, review, languages)
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
@@ -192,6 +197,7 @@ class BotRuntime:
             redrafter,
             articles,
             verified,
+            translated_edits,
             source_sync,
         )
         worker = JobWorker(
@@ -230,6 +236,7 @@ class BotRuntime:
             home=HomeDesk(settings, config, repos, people, client, verified),
             verified=verified,
             config=config,
+            translated_edits=translated_edits,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()

@@ -12,6 +12,7 @@ from bot.kb.base import KnowledgeBase
 from bot.review.desk import ReviewDesk
 from bot.review.home import HomeDesk
 from bot.review.redraft import Redrafter
+from bot.review.translated_edit import TranslatedEdits
 from bot.review.verified import VerifiedAnswers
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
@@ -38,6 +39,7 @@ class Services:
     home: HomeDesk
     config: LiveConfig
     verified: VerifiedAnswers
+    translated_edits: TranslatedEdits
 
     @property
     def watched_channels(self) -> frozenset[str]:

@@ -20,6 +20,11 @@ from handlers.actions.approve import handle_approve
 from handlers.actions.edit import handle_edit
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry_delivery
+from handlers.actions.translated_edit import (
+    handle_discard_edit,
+    handle_send_as_written,
+    handle_send_translation,
+)
 from handlers.actions.verified import handle_verified_approve, handle_verified_discard
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,9 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_TALK_TO_PERSON: _talk,
     ids.ACTION_VERIFIED_APPROVE: handle_verified_approve,
     ids.ACTION_VERIFIED_DISCARD: handle_verified_discard,
+    ids.ACTION_SEND_TRANSLATION: handle_send_translation,
+    ids.ACTION_SEND_AS_WRITTEN: handle_send_as_written,
+    ids.ACTION_DISCARD_EDIT: handle_discard_edit,
 }
 
 

@@ -46,6 +46,25 @@ class NotDelivered:
 
 
 @dataclass(frozen=True)
+class Translated:
+    """A text of the card in English, or why it is not (yet) there."""
+
+    english: str | None
+    note: str = ""  # "on its way", or why it is unavailable
+
+
+@dataclass(frozen=True)
+class HeldEdit:
+    """A reviewer's edit waiting to be sent, translated into the customer's language or as
+    written (``translation`` None: ``problem`` says why there is none)."""
+
+    text: str
+    by: str | None
+    translation: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
 class CardContent:
     escalation_id: int
     ticket_id: int
@@ -80,6 +99,12 @@ class CardContent:
     status: str = ""
     shown_turn_id: int = 0  # the newest customer message on the card
     not_delivered: list[NotDelivered] = field(default_factory=list)
+    # The customer's language when it is not English (its name), with the question and the
+    # draft in English below the originals, and an edit waiting to be sent translated.
+    language: str | None = None
+    question_english: Translated | None = None
+    draft_english: Translated | None = None
+    held_edit: HeldEdit | None = None
 
 
 _DECIDED_HEADERS = {
@@ -92,6 +117,7 @@ _DECIDED_HEADERS = {
 _WORK_LINES = {
     "redraft": "⏳ Writing a new draft with <@{by}>'s feedback…",
     "compose": "⏳ Writing a reply from <@{by}>'s answer…",
+    "translate": "⏳ Translating <@{by}>'s edit into the customer's language…",
 }
 
 
@@ -116,8 +142,12 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     facts.append(f"Owner: <@{card.owner}>" if card.owner else "Unclaimed")
     if card.status:
         facts.append(f"Status: {card.status}")
+    if card.language:
+        facts.append(f"Language: {card.language}")
     blocks.append(context(" · ".join(facts)))
     blocks.append(section("*Question*\n" + truncate_escaped(card.question, 2800)))
+    if card.question_english is not None:
+        blocks.append(_english(card.question_english))
     if card.summary:
         blocks.append(context("Summary: " + truncate_escaped(card.summary, 500)))
     blocks.append(context("Why it needs you: " + truncate_escaped(card.reason, 1500)))
@@ -137,6 +167,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
         label = f"*Suggested reply{number}*" if pending else "*Reply*"
         # Escaped as customer text is: a model-written link shows where it really goes.
         blocks.append(section(label + "\n" + truncate_escaped(card.draft, 2900)))
+        if card.draft_english is not None:
+            blocks.append(_english(card.draft_english))
         if card.sources:
             blocks.append(context(sources_line(card.sources)))
         if card.unsupported_facts and pending:
@@ -165,6 +197,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
                 "*The bot's question for you:* " + truncate_escaped(card.missing_information, 1000)
             )
         )
+    if card.held_edit is not None and pending and not card.work:
+        blocks.extend(_held_edit_blocks(card, card.held_edit))
     if card.not_delivered:
         blocks.extend(_not_delivered_blocks(card.not_delivered))
     if card.activity:
@@ -211,6 +245,48 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     blocks = blocks[:MESSAGE_BLOCKS_MAX]
     text = f"Question needs review (ticket #{card.ticket_id})" if pending else header
     return OutgoingMessage(text=text, blocks=blocks)
+
+
+def _english(translated: Translated) -> Block:
+    """The English translation under a text in the customer's language (or why there is none)."""
+    if translated.english is None:
+        return context("🇬🇧 _" + escape(translated.note) + "_")
+    return context("🇬🇧 *In English:* " + truncate_escaped(translated.english, 1900))
+
+
+def _held_edit_blocks(card: CardContent, edit: HeldEdit) -> list[Block]:
+    """A reviewer's edit before it goes out: its translation for the customer (or why there is
+    none), their own text, and Send translation / Send as written / Discard."""
+    who = f"<@{edit.by}>" if edit.by else "A reviewer"
+    language = card.language or "the customer's language"
+    value = str(card.escalation_id)
+    buttons: list[Block] = []
+    if edit.translation is not None:
+        lead = section(
+            f"*{who}'s edit in {language}, as the customer will read it:*\n"
+            + truncate_escaped(edit.translation, 2700)
+        )
+        mine = context("As written: " + truncate_escaped(edit.text, 1900))
+        buttons.append(
+            button(
+                ids.edit_action(ids.ACTION_SEND_TRANSLATION, edit.translation),
+                f"Send in {language}",
+                value,
+                "primary",
+            )
+        )
+    else:
+        lead = section(
+            f"⚠️ *{who}'s edit could not be translated into {language}:* "
+            + truncate_escaped(edit.problem or "no translation", 500)
+            + f". Send it as written, or use Edit to write it in {language}."
+        )
+        mine = context("As written: " + truncate_escaped(edit.text, 1900))
+    buttons.append(
+        button(ids.edit_action(ids.ACTION_SEND_AS_WRITTEN, edit.text), "Send as written", value)
+    )
+    buttons.append(button(ids.ACTION_DISCARD_EDIT, "Discard edit", value))
+    return [lead, mine, {"type": "actions", "block_id": "held_edit", "elements": buttons}]
 
 
 def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:
