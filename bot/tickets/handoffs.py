@@ -267,13 +267,11 @@ class Handoffs:
             await repos.tickets.add_feedback(
                 tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="wants_person"
             )
+            locale = await locale_for(repos, ticket.language, tx)
             if ticket.state in ("awaiting_review", "human"):
-                return "A teammate already has this conversation and will reply in the thread."
+                return locale["person_already"]
             if ticket.state in IN_PROGRESS_STATES:
-                return (
-                    "I'm still working on your latest message. If my answer doesn't help, press"
-                    " Talk to a person under it."
-                )
+                return locale["person_wait"]
             latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
             new_round = ticket.round + 1
             await repos.tickets.move(
@@ -304,7 +302,7 @@ class Handoffs:
                 draft={},
                 actor=user_id,
             )
-        return "Done: I've asked a teammate to join. They will reply in this thread."
+        return locale["person_asked"]
 
     async def helpful(self, ticket_id: int, round: int, *, user_id: str) -> str:
         async with self.repos.db.transaction() as tx:
@@ -314,6 +312,7 @@ class Handoffs:
             new = await self.repos.tickets.add_feedback(
                 tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="helpful"
             )
+            locale = await locale_for(self.repos, ticket.language, tx)
             if new:
                 await self.repos.trail.record(
                     tx,
@@ -322,7 +321,7 @@ class Handoffs:
                     actor=user_id,
                     detail={"verdict": "helpful", "round": round},
                 )
-        return "Thanks for letting us know!" if new else "You already told us; thanks!"
+        return locale["thanks_feedback" if new else "feedback_again"]
 
 
 def _now() -> float:

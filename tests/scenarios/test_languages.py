@@ -20,9 +20,12 @@ from bot.slack.blocks.locales import STRINGS
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.utils.harness import (
+    CUSTOMER,
+    CUSTOMER_TEAM,
     ESCALATION,
     OTHER_REVIEWER,
     REVIEWER,
+    SUPPORT,
     RunningBot,
     card_buttons,
     card_text,
@@ -45,6 +48,14 @@ ENGLISH_EDIT = "We refunded the duplicate charge; it reaches your card within 5 
 GERMAN_EDIT = (
     "Wir haben die doppelte Abbuchung erstattet; sie ist innerhalb von 5 Tagen auf deiner Karte."
 )
+
+
+NO_ANSWER = {
+    "English": "A teammate will check the invoice.",
+    "German": "Ein Teammitglied prüft die Rechnung.",
+    "Japanese": "担当者が請求書を確認します。",
+    "Italian": "Un collega controllerà la fattura.",
+}
 
 
 class MultilingualModel:
@@ -77,12 +88,13 @@ class MultilingualModel:
             )
         if "You write replies to customers" in system:
             shown = {heading: int(n) for n, _title, heading in ARTICLE_LINE.findall(user)}
-            german = "Write it in German" in system
+            german = "The customer's language: German" in user
             if CSV_SECTION in shown:
                 answer = GERMAN_ANSWER if german else "Click **Export** and choose **CSV**."
                 used = [shown[CSV_SECTION]]
             else:
-                answer, used = "Ein Teammitglied prüft die Rechnung.", []
+                language = re.search(r"The customer's language: (\w+)", user)
+                answer, used = NO_ANSWER[language[1] if language else "English"], []
             return json.dumps(
                 {
                     "answer": answer,
@@ -93,11 +105,11 @@ class MultilingualModel:
             )
         if "You translate messages" in system:
             text = user.split("Message:\n", 1)[1]
-            into = re.search(r"into (\w+)\.", system)
+            into = re.search(r"Into: (\w+)", user)
             found = self.translations.get(text, f"[{into[1] if into else '?'}] {text}")
             return json.dumps({"translation": found})
         if "You translate the short messages" in system:
-            texts = json.loads(user)
+            texts = json.loads(user.split("\n\n", 1)[1])
             return json.dumps({k: f"[it] {v}" for k, v in texts.items()})
         return "{}"
 
@@ -180,8 +192,22 @@ async def test_a_german_question_is_answered_in_german_from_the_english_kb(
     assert any('"export report csv"' in r["detail"] for r in queries)
     # The draft was asked in German, and our checks passed it (the names are the articles').
     drafts = model.calls("You write replies to customers")
-    assert drafts and all("Write it in German" in s for s, _ in drafts)
+    assert drafts and all("The customer's language: German" in u for _, u in drafts)
     assert await bot.ticket_states() == ["answered"]
+    # The customer's buttons answer in German too, and Talk to a person escalates with a
+    # German holding reply.
+    value = card_buttons(answer)[ids.ACTION_HELPFUL]
+    for action in (ids.ACTION_HELPFUL, ids.ACTION_TALK_TO_PERSON):
+        await bot.send.block_action(
+            CUSTOMER, action, value, team_id=CUSTOMER_TEAM, channel=SUPPORT, message=answer
+        )
+    await bot.drained()
+    assert [e["text"] for e in slack.ephemerals] == [
+        STRINGS["de"]["thanks_feedback"],
+        STRINGS["de"]["person_asked"],
+    ]
+    assert bot.thread(ts)[-1]["text"] == STRINGS["de"]["holding"]
+    assert "Language: German" in card_text(current_card(bot, slack))
 
 
 async def test_holding_reply_and_card_in_japanese_with_the_english_below(
@@ -197,7 +223,7 @@ async def test_holding_reply_and_card_in_japanese_with_the_english_below(
     assert JAPANESE_BILLING in text  # the customer's own words
     assert "*In English:* We were charged twice this month. Could you check the invoice?" in text
     # The draft (in the customer's language) has its English below it too.
-    assert "*In English:* [English] Ein Teammitglied prüft die Rechnung." in text
+    assert "*In English:* [English] 担当者が請求書を確認します。" in text
     assert await language_of(bot) == ["ja"]
 
 
@@ -280,7 +306,7 @@ async def test_an_edit_written_in_the_customers_language_is_sent_at_once(
     await bot.drained()
     assert [m["text"] for m in bot.thread(ts)[1:]] == [GERMAN_EDIT]
     # Nothing was translated into German (the card's English translations go the other way).
-    assert not [s for s, _ in model.calls("You translate messages") if "into German." in s]
+    assert not [u for _, u in model.calls("You translate messages") if "Into: German" in u]
 
 
 async def test_short_messages_keep_the_tickets_language_or_english(

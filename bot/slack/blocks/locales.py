@@ -29,6 +29,11 @@ KEYS = (
     "sources",
     "resolved_by_bot",
     "resolved_by_team",
+    "person_asked",
+    "person_already",
+    "person_wait",
+    "thanks_feedback",
+    "feedback_again",
 )
 # Button labels (Slack: 75 characters); the other texts go in messages and context blocks.
 BUTTON_KEYS = ("helpful", "talk_to_person")
@@ -65,6 +70,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "resolved_by_team": (
             "The team marked this conversation resolved. Reply here if you need anything else."
         ),
+        "person_asked": "Done: I've asked a teammate to join. They will reply in this thread.",
+        "person_already": "A teammate already has this conversation and will reply in the thread.",
+        "person_wait": (
+            "I'm still working on your latest message. If my answer doesn't help, press"
+            " *Talk to a person* under it."
+        ),
+        "thanks_feedback": "Thanks for letting us know!",
+        "feedback_again": "You already told us; thanks!",
     },
     "de": {
         "greeting": (
@@ -99,6 +112,18 @@ STRINGS: dict[str, dict[str, str]] = {
             "Das Team hat dieses Gespräch als erledigt markiert. Antworte hier, wenn du noch"
             " etwas brauchst."
         ),
+        "person_asked": (
+            "Erledigt: Ich habe jemanden aus dem Team dazugeholt. Die Antwort kommt hier im Thread."
+        ),
+        "person_already": (
+            "Jemand aus dem Team kümmert sich bereits um dieses Gespräch und antwortet im Thread."
+        ),
+        "person_wait": (
+            "Ich arbeite noch an deiner letzten Nachricht. Wenn meine Antwort nicht hilft, klicke"
+            " darunter auf *Mit einem Menschen sprechen*."
+        ),
+        "thanks_feedback": "Danke für die Rückmeldung!",
+        "feedback_again": "Das hast du uns schon gesagt, danke!",
     },
     "fr": {
         "greeting": (
@@ -133,6 +158,20 @@ STRINGS: dict[str, dict[str, str]] = {
             "L'équipe a marqué cette conversation comme résolue. Répondez ici si vous avez"
             " besoin d'autre chose."
         ),
+        "person_asked": (
+            "C'est fait : j'ai demandé à un membre de l'équipe de vous rejoindre. Il vous"
+            " répondra dans ce fil."
+        ),
+        "person_already": (
+            "Un membre de l'équipe s'occupe déjà de cette conversation et vous répondra dans"
+            " le fil."
+        ),
+        "person_wait": (
+            "Je travaille encore sur votre dernier message. Si ma réponse ne vous aide pas,"
+            " cliquez sur *Parler à une personne* en dessous."
+        ),
+        "thanks_feedback": "Merci pour votre retour !",
+        "feedback_again": "Vous nous l'avez déjà dit, merci !",
     },
     "es": {
         "greeting": (
@@ -165,6 +204,18 @@ STRINGS: dict[str, dict[str, str]] = {
             "El equipo ha marcado esta conversación como resuelta. Responde aquí si necesitas"
             " algo más."
         ),
+        "person_asked": (
+            "Hecho: he pedido a alguien del equipo que se una. Te responderá en este hilo."
+        ),
+        "person_already": (
+            "Alguien del equipo ya lleva esta conversación y te responderá en el hilo."
+        ),
+        "person_wait": (
+            "Todavía estoy con tu último mensaje. Si mi respuesta no te ayuda, pulsa *Hablar con"
+            " una persona* debajo."
+        ),
+        "thanks_feedback": "¡Gracias por avisarnos!",
+        "feedback_again": "Ya nos lo dijiste, ¡gracias!",
     },
     "pt": {
         "greeting": (
@@ -198,6 +249,18 @@ STRINGS: dict[str, dict[str, str]] = {
             "A equipe marcou esta conversa como resolvida. Responda aqui se precisar de mais"
             " alguma coisa."
         ),
+        "person_asked": (
+            "Pronto: pedi para alguém da equipe entrar na conversa. A resposta vem neste tópico."
+        ),
+        "person_already": (
+            "Alguém da equipe já está cuidando desta conversa e vai responder no tópico."
+        ),
+        "person_wait": (
+            "Ainda estou trabalhando na sua última mensagem. Se a minha resposta não ajudar,"
+            " clique em *Falar com uma pessoa* embaixo dela."
+        ),
+        "thanks_feedback": "Obrigado pelo retorno!",
+        "feedback_again": "Você já nos disse isso, obrigado!",
     },
     "ja": {
         "greeting": (
@@ -229,6 +292,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "resolved_by_team": (
             "チームがこの会話を解決済みにしました。ほかにご用件があれば、ここに返信してください。"
         ),
+        "person_asked": "担当者に参加を依頼しました。このスレッドでお返事します。",
+        "person_already": "すでに担当者がこの会話を担当しており、スレッドでお返事します。",
+        "person_wait": (
+            "最新のメッセージをまだ確認中です。回答が役に立たなかった場合は、その下の"
+            " *担当者と話す* を押してください。"
+        ),
+        "thanks_feedback": "ご意見ありがとうございます！",
+        "feedback_again": "すでにお知らせいただいています。ありがとうございます！",
     },
 }
 
