@@ -15,6 +15,7 @@ near zero; unclear costs little (the ticket's language, or English, is kept).
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from collections import Counter
 
@@ -152,6 +153,11 @@ UNCLEAR = [
     "ok danke",
     "perfect, merci",
     "super danke!",
+    "cancel pls",
+    "any update?",
+    "sso broken again",
+    "pdf export fails",
+    "api down?",
 ]
 
 
@@ -208,6 +214,7 @@ def main() -> None:
     for text, found in guessed:
         print(f"  unclear -> {found}: {text}")
     print(f"first detection {result['warm_s']:.2f} s, then {result['ms_per_message']:.2f} ms each")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
