@@ -173,12 +173,14 @@ class CardSync:
     async def _queue_translations(self, content: CardContent) -> None:
         """The card's texts still waiting for their English translation, as one job (once per
         set of texts); the job puts them on the card."""
+        pairs = [
+            (content.question, content.question_english),
+            (content.draft, content.draft_english),
+            *zip(content.follow_ups[-5:], content.follow_ups_english, strict=False),
+        ]
         waiting = [
             text
-            for text, translated in (
-                (content.question, content.question_english),
-                (content.draft, content.draft_english),
-            )
+            for text, translated in pairs
             if text and translated is not None and translated.note == TRANSLATING
         ]
         if not waiting or self.languages is None or self.languages.model is None:
@@ -269,6 +271,11 @@ class CardSync:
                 await self._english(ticket.id, shown_draft, events) if foreign else None
             ),
             held_edit=held if foreign else None,
+            follow_ups_english=(
+                [await self._english(ticket.id, text, events) for text in follow_ups[-5:]]
+                if foreign
+                else []
+            ),
             escalation_id=escalation.id,
             ticket_id=ticket.id,
             state=escalation.state,

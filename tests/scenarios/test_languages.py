@@ -225,6 +225,14 @@ async def test_holding_reply_and_card_in_japanese_with_the_english_below(
     # The draft (in the customer's language) has its English below it too.
     assert "*In English:* [English] 担当者が請求書を確認します。" in text
     assert await language_of(bot) == ["ja"]
+    # A follow-up while the card waits shows on it, with its English too.
+    follow_up = "請求書番号は INV-4411 です。よろしくお願いします。"
+    await bot.ask(follow_up, thread_ts=ts)
+    await bot.drained()
+    text = card_text(current_card(bot, slack))
+    assert f"*Follow-up 1*\n{follow_up}" in text
+    assert f"*In English:* [English] {follow_up}" in text
+    assert len(bot.thread(ts)) == 1  # nothing more was posted to the customer
 
 
 async def test_an_english_edit_is_translated_and_confirmed_before_it_is_sent(

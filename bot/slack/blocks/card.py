@@ -104,6 +104,8 @@ class CardContent:
     language: str | None = None
     question_english: Translated | None = None
     draft_english: Translated | None = None
+    # The English of follow_ups[-5:], one each (None: nothing to translate).
+    follow_ups_english: list[Translated | None] = field(default_factory=list)
     held_edit: HeldEdit | None = None
 
 
@@ -153,6 +155,9 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     blocks.append(context("Why it needs you: " + truncate_escaped(card.reason, 1500)))
     for i, follow_up in enumerate(card.follow_ups[-5:], start=1):
         blocks.append(section(f"*Follow-up {i}*\n" + truncate_escaped(follow_up, 1500)))
+        english = card.follow_ups_english[i - 1 : i]
+        if english and english[0] is not None:
+            blocks.append(_english(english[0]))
     blocks.append({"type": "divider"})
     for earlier in card.earlier_drafts[-3:]:
         line = f"Draft {earlier.n}: " + truncate_escaped(
