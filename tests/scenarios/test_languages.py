@@ -63,6 +63,7 @@ class MultilingualModel:
 
     def __init__(self) -> None:
         self.prompts: list[tuple[str, str]] = []  # (system, user) of every call
+        self.broken_translations = False  # translate prompts get no JSON back
         self.translations: dict[str, str] = {
             GERMAN_BILLING: "We were charged twice this month, please check our invoice.",
             JAPANESE_BILLING: "We were charged twice this month. Could you check the invoice?",
@@ -104,6 +105,8 @@ class MultilingualModel:
                 }
             )
         if "You translate messages" in system:
+            if self.broken_translations:
+                return "Sorry, I can't translate that."
             text = user.split("Message:\n", 1)[1]
             into = re.search(r"Into: (\w+)", user)
             found = self.translations.get(text, f"[{into[1] if into else '?'}] {text}")
@@ -402,3 +405,29 @@ async def test_a_forged_or_malformed_click_ends_in_a_clear_line(
     assert "changed since you looked" in told[0] and "changed since you looked" in told[1]
     assert told[2] == "There is no edit waiting on this card."
     assert len(bot.thread(ts)) == 1
+
+
+async def test_when_the_model_cannot_translate_the_card_and_the_edit_say_so(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, model = await started(make_bot, llm)
+    model.broken_translations = True
+    ts = await bot.ask(GERMAN_BILLING)
+    await bot.drained()
+    text = card_text(current_card(bot, slack))
+    assert "English translation unavailable: the LLM's reply was malformed" in text
+    await submit_edit(bot, slack, ENGLISH_EDIT)
+    await bot.drained()
+    assert len(bot.thread(ts)) == 1
+    card = current_card(bot, slack)
+    text = card_text(card)
+    assert "edit could not be translated into German:* the LLM's reply was malformed" in text
+    assert not any(k.startswith(ids.ACTION_SEND_TRANSLATION) for k in card_buttons(card))
+    # The reviewer may write it in German instead: that goes out at once.
+    await submit_edit(bot, slack, GERMAN_EDIT)
+    await bot.drained()
+    assert [m["text"] for m in bot.thread(ts)[1:]] == [GERMAN_EDIT]
+    steps = await bot.db.fetchall("SELECT step FROM ticket_events ORDER BY id")
+    assert {"translation_failed", "edit_held", "edit_not_translated", "edited"} <= {
+        r["step"] for r in steps
+    }
