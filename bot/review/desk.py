@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_advance, queue_card_sync
-from bot.llm.language import is_english
+from bot.llm.language import is_english, language_name
 from bot.slack.blocks.answers import answer_message, plain_reply
 from bot.slack.blocks.modals import edit_modal
 from bot.slack.interactions import ReviewOutcome, unknown_card
@@ -111,8 +111,13 @@ class ReviewDesk:
             return None, ReviewOutcome(done=False, notice=busy_notice(escalation))
         turns = await self.repos.tickets.turns(escalation.ticket_id)
         question = next((t.text for t in turns if t.role == "customer"), "")
+        ticket = await self.repos.tickets.get(escalation.ticket_id)
+        foreign = ticket is not None and not is_english(ticket.language)
         view = edit_modal(
-            escalation_id=escalation.id, draft=escalation.draft_text or "", question=question
+            escalation_id=escalation.id,
+            draft=escalation.draft_text or "",
+            question=question,
+            language=language_name(ticket.language) if ticket is not None and foreign else None,
         )
         return view, None
 

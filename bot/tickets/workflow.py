@@ -158,13 +158,23 @@ class Workflow:
             await self.repos.tickets.notes(ticket.id),
             language=language,
         )
+        classified, *rest = worked_steps(worked, [ticket.processed_turn_id, upto])
+        # The language is stored with the classification, and on its trail entry: what was
+        # detected, whether the text said so, and what the ticket had before.
+        detail = classified.detail if classified.detail is not None else _trail_detail(classified)
         spoken = _Step(
-            "language",
-            {"language": language},
-            detail={"language": language, "detected": detected, "was": ticket.language},
+            classified.name,
+            {**classified.fields, "language": language},
+            classified.usage,
+            classified.duration_ms,
+            detail={
+                **detail,
+                "language": language,
+                "language_detected": detected,
+                "language_was": ticket.language,
+            },
         )
-        steps = [spoken, *worked_steps(worked, [ticket.processed_turn_id, upto])]
-        return await self._decide_new(ticket, run, steps)
+        return await self._decide_new(ticket, run, [spoken, *rest])
 
     async def _retrieve(self, ticket: Ticket, run: _Run) -> Ticket | None:
         """A round stored at ``classified``: searched with its classification, drafted, decided."""

@@ -19,6 +19,7 @@ from bot.slack import ids
 from bot.slack.blocks.locales import STRINGS
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
+from tests.scenarios.test_review_timers import wait_for_posts
 from tests.utils.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -157,6 +158,7 @@ async def press(
 async def submit_edit(bot: RunningBot, slack: SlackStandIn, text: str) -> tuple[int, str]:
     await click(bot, ids.ACTION_EDIT, card=current_card(bot, slack))
     view = slack.calls_to("views.open")[-1]["view"]
+    assert "The customer writes German" in str(view["blocks"])
     return await bot.send.view_submission(
         REVIEWER,
         ids.VIEW_EDIT,
@@ -331,10 +333,13 @@ async def test_short_messages_keep_the_tickets_language_or_english(
     await bot.drained()
     assert await language_of(bot) == ["de"]
     steps = await bot.db.fetchall(
-        "SELECT detail FROM ticket_events WHERE step = 'language' ORDER BY id"
+        "SELECT detail FROM ticket_events WHERE step = 'classified' ORDER BY id"
     )
     details = [json.loads(r["detail"]) for r in steps]
-    assert details[-1] == {"language": "de", "detected": False, "was": "de"}
+    assert [(d["language"], d["language_detected"], d["language_was"]) for d in details] == [
+        ("de", True, None),
+        ("de", False, "de"),
+    ]
     assert GERMAN_ANSWER in bot.thread(ts)[-1]["text"]
     # A new ticket that only says hello is greeted in English.
     hello = await bot.ask("hi :wave:")
@@ -431,3 +436,19 @@ async def test_when_the_model_cannot_translate_the_card_and_the_edit_say_so(
     assert {"translation_failed", "edit_held", "edit_not_translated", "edited"} <= {
         r["step"] for r in steps
     }
+
+
+async def test_still_on_it_and_the_resolved_note_in_the_customers_language(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, _model = await started(make_bot, llm, review_timeout="1s")
+    ts = await bot.ask(GERMAN_BILLING)
+    await wait_for_posts(slack, lambda: bot.thread(ts), 2, timeout=20, what="still on it")
+    assert [m["text"] for m in bot.thread(ts)] == [
+        STRINGS["de"]["holding"],
+        STRINGS["de"]["still_on_it"],
+    ]
+    await bot.drained()
+    await click(bot, ids.ACTION_RESOLVE, card=current_card(bot, slack))
+    await bot.drained()
+    assert bot.thread(ts)[-1]["text"] == STRINGS["de"]["resolved_by_team"]
