@@ -29,6 +29,7 @@ KEYS = (
     "sources",
     "resolved_by_bot",
     "resolved_by_team",
+    "resolved_by_customer",
     "person_asked",
     "person_already",
     "person_wait",
@@ -69,6 +70,10 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "resolved_by_team": (
             "The team marked this conversation resolved. Reply here if you need anything else."
+        ),
+        "resolved_by_customer": (
+            "Glad that helped! :tada: I've marked this conversation resolved. Reply here any time"
+            " if you need anything else, and it will reopen."
         ),
         "person_asked": "Done: I've asked a teammate to join. They will reply in this thread.",
         "person_already": "A teammate already has this conversation and will reply in the thread.",
@@ -111,6 +116,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "resolved_by_team": (
             "Das Team hat dieses Gespräch als erledigt markiert. Antworte hier, wenn du noch"
             " etwas brauchst."
+        ),
+        "resolved_by_customer": (
+            "Schön, dass es geholfen hat! :tada: Ich habe dieses Gespräch als erledigt markiert."
+            " Antworte hier jederzeit, wenn du noch etwas brauchst, dann wird es wieder geöffnet."
         ),
         "person_asked": (
             "Erledigt: Ich habe jemanden aus dem Team dazugeholt. Die Antwort kommt hier im Thread."
@@ -158,6 +167,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "L'équipe a marqué cette conversation comme résolue. Répondez ici si vous avez"
             " besoin d'autre chose."
         ),
+        "resolved_by_customer": (
+            "Ravi que cela ait aidé ! :tada: J'ai marqué cette conversation comme résolue."
+            " Répondez ici à tout moment si vous avez besoin d'autre chose : elle sera rouverte."
+        ),
         "person_asked": (
             "C'est fait : j'ai demandé à un membre de l'équipe de vous rejoindre. Il vous"
             " répondra dans ce fil."
@@ -204,6 +217,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "El equipo ha marcado esta conversación como resuelta. Responde aquí si necesitas"
             " algo más."
         ),
+        "resolved_by_customer": (
+            "¡Me alegra que te haya servido! :tada: He marcado esta conversación como resuelta."
+            " Responde aquí cuando quieras si necesitas algo más y se volverá a abrir."
+        ),
         "person_asked": (
             "Hecho: he pedido a alguien del equipo que se una. Te responderá en este hilo."
         ),
@@ -249,6 +266,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "A equipe marcou esta conversa como resolvida. Responda aqui se precisar de mais"
             " alguma coisa."
         ),
+        "resolved_by_customer": (
+            "Que bom que ajudou! :tada: Marquei esta conversa como resolvida. Responda aqui"
+            " quando quiser se precisar de mais alguma coisa, e ela será reaberta."
+        ),
         "person_asked": (
             "Pronto: pedi para alguém da equipe entrar na conversa. A resposta vem neste tópico."
         ),
@@ -291,6 +312,10 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "resolved_by_team": (
             "チームがこの会話を解決済みにしました。ほかにご用件があれば、ここに返信してください。"
+        ),
+        "resolved_by_customer": (
+            "お役に立ててよかったです！:tada: この会話を解決済みにしました。ほかにご用件があれば、"
+            "いつでもここに返信してください。会話が再開されます。"
         ),
         "person_asked": "担当者に参加を依頼しました。このスレッドでお返事します。",
         "person_already": "すでに担当者がこの会話を担当しており、スレッドでお返事します。",
