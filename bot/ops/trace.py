@@ -31,6 +31,8 @@ _DETAIL_KEYS = (
     "verdict",
     "article_id",
     "unsupported_facts",
+    "language",
+    "language_detected",
 )
 
 

@@ -14,9 +14,12 @@ import json
 import re
 from typing import Any
 
+from bot.jobs.kinds import INTERNAL
+from bot.ops.trace import trace_lines
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
 from bot.slack.blocks.locales import STRINGS
+from persistence.repos import Repositories
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
 from tests.scenarios.test_review_timers import wait_for_posts
@@ -341,6 +344,12 @@ async def test_short_messages_keep_the_tickets_language_or_english(
         ("de", False, "de"),
     ]
     assert GERMAN_ANSWER in bot.thread(ts)[-1]["text"]
+    # `support-bot trace` shows each round's reading.
+    ticket = (await Repositories.over(bot.db, internal_kinds=INTERNAL).tickets.all())[0]
+    events = await Repositories.over(bot.db, internal_kinds=INTERNAL).trail.for_ticket(ticket.id)
+    classified = [line for line in trace_lines(ticket, events) if "classified" in line]
+    assert "language=de language_detected=True" in classified[0]
+    assert "language=de language_detected=False" in classified[1]
     # A new ticket that only says hello is greeted in English.
     hello = await bot.ask("hi :wave:")
     await bot.drained()
