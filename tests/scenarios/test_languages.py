@@ -355,6 +355,13 @@ async def test_short_messages_keep_the_tickets_language_or_english(
     await bot.drained()
     assert [m["text"] for m in bot.thread(hello)] == [STRINGS["en"]["greeting"]]
     assert (await language_of(bot))[-1] == "en"
+    # One in German is greeted in German; a lone "danke!" after an answer wakes no one.
+    hallo = await bot.ask("Hallo zusammen! 👋")
+    await bot.drained()
+    assert [m["text"] for m in bot.thread(hallo)] == [STRINGS["de"]["greeting"]]
+    await bot.ask("Vielen Dank!", thread_ts=ts)
+    await bot.drained()
+    assert GERMAN_ANSWER in bot.thread(ts)[-1]["text"] and bot.cards() == []
 
 
 async def test_a_language_outside_the_table_gets_the_models_translation_once(
