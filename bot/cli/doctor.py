@@ -9,12 +9,14 @@ import ssl
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.llm.language import LANGUAGES, Detector
 from bot.llm.model import model_url
 from bot.ops.health import Check, llm_health
 from bot.runtime.runtime import SOCKET_MODE_URL, StartupError, identify, slack_client
 from bot.settings.environment import Settings, problems_for_start
 from bot.settings.live import ConfigSnapshot, LiveConfig, defaults
 from bot.settings.network import proxy_for, shown, tls_context
+from bot.slack.blocks.locales import STRINGS
 from bot.slack.channel_safety import customer_channel_problem, shared_problem
 from bot.slack.people import Profile, Workspace
 from bot.slack.text import slack_error
@@ -37,7 +39,29 @@ async def run_checks(settings: Settings) -> list[Check]:
     else:
         checks.append(Check("slack", False, "skipped: SLACK_BOT_TOKEN is not set"))
     checks.append(await llm_health(settings))
+    checks.append(await _languages(settings))
     return checks
+
+
+async def _languages(settings: Settings) -> Check:
+    """Language detection loads and reads a German sentence (``bot/llm/language.py``)."""
+    try:
+        found = await Detector().detect_async("Wie exportiere ich einen Bericht als CSV-Datei?")
+    except Exception as exc:  # a missing or broken lingua wheel
+        return Check("languages", False, f"language detection does not load: {exc}")
+    if found != "de":
+        return Check("languages", False, f"language detection read German as {found!r}")
+    others = (
+        "translated by the model once"
+        if settings.llm_enabled
+        else "English (no LLM to translate them)"
+    )
+    return Check(
+        "languages",
+        True,
+        f"detection works ({len(LANGUAGES)} languages); the bot's own texts in"
+        f" {', '.join(sorted(STRINGS))}; for other languages {others}",
+    )
 
 
 def _network(settings: Settings) -> Check:

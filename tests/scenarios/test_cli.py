@@ -76,6 +76,7 @@ async def test_doctor_passes_against_a_healthy_setup(
     assert "[ok] slack: authenticated as <@UBOT>" in out
     assert f"[ok] channel {SUPPORT}" in out and f"[ok] channel {ESCALATION}" in out
     assert "[ok] llm" in out
+    assert "[ok] languages: detection works" in out
 
 
 async def change_config(env: dict[str, str], *, action: str, **change: Any) -> None:
