@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_advance, queue_card_sync
-from bot.llm.language import is_english, language_name
+from bot.llm.language import ENGLISH, is_english, language_name
 from bot.slack.blocks.answers import answer_message, plain_reply
 from bot.slack.blocks.modals import edit_modal
 from bot.slack.interactions import ReviewOutcome, unknown_card
@@ -118,6 +118,11 @@ class ReviewDesk:
             draft=escalation.draft_text or "",
             question=question,
             language=language_name(ticket.language) if ticket is not None and foreign else None,
+            question_english=(
+                await self.repos.languages.translation(ticket.id, question, ENGLISH)
+                if ticket is not None and foreign
+                else None
+            ),
         )
         return view, None
 

@@ -158,10 +158,15 @@ async def press(
     return await bot.send.block_action(user, full, value, channel=ESCALATION, message=card)
 
 
-async def submit_edit(bot: RunningBot, slack: SlackStandIn, text: str) -> tuple[int, str]:
+async def submit_edit(
+    bot: RunningBot, slack: SlackStandIn, text: str, *, english: str | None = None
+) -> tuple[int, str]:
+    """Edit on the current card; ``english``: the question's translation the modal must show."""
     await click(bot, ids.ACTION_EDIT, card=current_card(bot, slack))
     view = slack.calls_to("views.open")[-1]["view"]
     assert "The customer writes German" in str(view["blocks"])
+    if english is not None:
+        assert f"*In English:* {english}" in str(view["blocks"])
     return await bot.send.view_submission(
         REVIEWER,
         ids.VIEW_EDIT,
@@ -250,14 +255,16 @@ async def test_an_english_edit_is_translated_and_confirmed_before_it_is_sent(
     ts = await bot.ask(GERMAN_BILLING)
     await bot.drained()
     assert [m["text"] for m in bot.thread(ts)] == [STRINGS["de"]["holding"]]
-    status, body = await submit_edit(bot, slack, ENGLISH_EDIT)
+    status, body = await submit_edit(
+        bot, slack, ENGLISH_EDIT, english=model.translations[GERMAN_BILLING]
+    )
     assert status == 200 and "errors" not in body
     await bot.drained()
     # Nothing went to the customer: the card shows the translation to confirm.
     assert len(bot.thread(ts)) == 1
     text = card_text(current_card(bot, slack))
     assert f"edit in German, as the customer will read it:*\n{GERMAN_EDIT}" in text
-    assert f"As written: {ENGLISH_EDIT}" in text
+    assert f"_As written:_\n{ENGLISH_EDIT}" in text
     assert model.calls("You translate messages")
     # A restart before anyone confirms loses nothing.
     await bot.restart()

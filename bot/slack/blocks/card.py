@@ -24,7 +24,7 @@ from bot.slack.blocks.common import (
     sources_line,
 )
 from bot.slack.limits import HEADER_TEXT_MAX, MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
-from bot.slack.text import escape, slack_date, truncate, truncate_escaped
+from bot.slack.text import escape, slack_date, split_for_sections, truncate, truncate_escaped
 
 
 @dataclass(frozen=True)
@@ -261,17 +261,16 @@ def _english(translated: Translated) -> Block:
 
 def _held_edit_blocks(card: CardContent, edit: HeldEdit) -> list[Block]:
     """A reviewer's edit before it goes out: its translation for the customer (or why there is
-    none), their own text, and Send translation / Send as written / Discard."""
+    none), the text as written, and Send in <language> / Send as written / Discard edit. Both
+    texts are shown whole (in as many sections as they need): either may be what is sent."""
     who = f"<@{edit.by}>" if edit.by else "A reviewer"
     language = card.language or "the customer's language"
     value = str(card.escalation_id)
     buttons: list[Block] = []
     if edit.translation is not None:
-        lead = section(
-            f"*{who}'s edit in {language}, as the customer will read it:*\n"
-            + truncate_escaped(edit.translation, 2700)
+        lead = _whole(
+            f"*{who}'s edit in {language}, as the customer will read it:*", edit.translation
         )
-        mine = context("As written: " + truncate_escaped(edit.text, 1900))
         buttons.append(
             button(
                 ids.edit_action(ids.ACTION_SEND_TRANSLATION, edit.translation),
@@ -281,17 +280,29 @@ def _held_edit_blocks(card: CardContent, edit: HeldEdit) -> list[Block]:
             )
         )
     else:
-        lead = section(
-            f"⚠️ *{who}'s edit could not be translated into {language}:* "
-            + truncate_escaped(edit.problem or "no translation", 500)
-            + f". Send it as written, or use Edit to write it in {language}."
-        )
-        mine = context("As written: " + truncate_escaped(edit.text, 1900))
+        lead = [
+            section(
+                f"⚠️ *{who}'s edit could not be translated into {language}:* "
+                + truncate_escaped(edit.problem or "no translation", 500)
+                + f". Send it as written, or use Edit to write it in {language}."
+            )
+        ]
     buttons.append(
         button(ids.edit_action(ids.ACTION_SEND_AS_WRITTEN, edit.text), "Send as written", value)
     )
     buttons.append(button(ids.ACTION_DISCARD_EDIT, "Discard edit", value))
-    return [lead, mine, {"type": "actions", "block_id": "held_edit", "elements": buttons}]
+    return [
+        *lead,
+        *_whole("_As written:_", edit.text),
+        {"type": "actions", "block_id": "held_edit", "elements": buttons},
+    ]
+
+
+def _whole(label: str, text: str) -> list[Block]:
+    """``label`` and the whole of ``text`` (escaped), in sections of at most 2,800 characters
+    (a held edit is at most 3,000 characters, its translation 6,000: three sections)."""
+    pieces = split_for_sections(escape(text), 2800)[:3] or [""]
+    return [section(label + "\n" + pieces[0]), *(section(piece) for piece in pieces[1:])]
 
 
 def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:

@@ -28,18 +28,28 @@ FEEDBACK_MAX = 2000  # a reviewer's feedback on a draft (redraft.py refuses long
 
 
 def edit_modal(
-    *, escalation_id: int, draft: str, question: str, language: str | None = None
+    *,
+    escalation_id: int,
+    draft: str,
+    question: str,
+    language: str | None = None,
+    question_english: str | None = None,
 ) -> dict[str, Any]:
     """The Edit modal: the draft in a multi-line input; what is submitted is sent verbatim.
     ``language``: the customer's, when not English (an edit in another language is translated
-    and shown on the card before it is sent)."""
+    and shown on the card before it is sent), with the question in English if known."""
     note = (
         [
+            *(
+                [context("🇬🇧 *In English:* " + truncate_escaped(question_english, 1500))]
+                if question_english
+                else []
+            ),
             context(
                 f"The customer writes {language}. Write the reply in {language}, or in English:"
                 f" the bot then translates it, and the card shows the {language} text for you to"
                 " send."
-            )
+            ),
         ]
         if language
         else []

@@ -88,6 +88,21 @@ def test_the_longest_texts_stay_within_slacks_limits() -> None:
     assert validate_blocks(message.blocks, surface="message") == []
 
 
+def test_a_long_edit_and_its_translation_are_shown_whole() -> None:
+    translation = " ".join(["Übersetzung"] * 500)  # about 6,000 characters
+    written = " ".join(["written"] * 370)  # about 3,000
+    edit = HeldEdit(text=written, by="UREV", translation=translation, problem=None)
+    message = escalation_card(_card(held_edit=edit))
+    assert validate_blocks(message.blocks, surface="message") == []
+    shown = " ".join(
+        b["text"]["text"].split("\n", 1)[-1]
+        for b in message.blocks
+        if b["type"] == "section" and "Übersetzung" in b["text"]["text"]
+    )
+    assert shown.split() == translation.split()
+    assert any(b.get("block_id") == "held_edit" for b in message.blocks)
+
+
 def test_action_suffix_reads_only_a_number_after_the_dot() -> None:
     assert ids.action_suffix(ids.edit_action(ids.ACTION_SEND_AS_WRITTEN, "x")) == ids.text_checksum(
         "x"
