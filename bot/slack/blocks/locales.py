@@ -1,8 +1,8 @@
 """What the bot itself says in a customer's thread, in the customer's language.
 
 ``STRINGS`` is the translated set for English, German, French, Spanish, Portuguese and Japanese:
-the greeting, the holding replies, the "still on it" message, the line and buttons under an
-answer, and the resolved notes. For another language the model translates the English set once
+the greeting, the holding replies, the "still on it" message, the line, "Sources" and buttons
+under an answer, the resolved notes, and the private replies to the customer's buttons. For another language the model translates the English set once
 and the translation is stored (``bot/tickets/languages.py``); without a model, such a customer
 reads English. ``{hours}`` and ``{when}`` are filled in by the builders; every language keeps the
 same placeholders (a test checks it, and that each text fits the Slack field it goes in).
