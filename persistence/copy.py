@@ -26,6 +26,8 @@ TABLES: list[tuple[str, str]] = [
     ("verified_answers", "id"),
     ("tracker_issues", "id"),
     ("ticket_notes", "id"),
+    ("translations", "id"),
+    ("ui_translations", "language"),
     ("answer_feedback", "id"),
     ("csat_ratings", "ticket_id"),
     ("jobs", "id"),

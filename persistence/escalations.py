@@ -33,6 +33,10 @@ def _escalation(row: Row) -> Escalation:
         work_by=row["work_by"],
         reminders=row["reminders"],
         shown_turn_id=row["shown_turn_id"],
+        edit_text=row["edit_text"],
+        edit_by=row["edit_by"],
+        edit_translation=row["edit_translation"],
+        edit_problem=row["edit_problem"],
     )
 
 
@@ -154,6 +158,64 @@ class EscalationRepository:
             f"UPDATE escalations SET {sets} WHERE id = ? AND state = 'pending'"
             " AND work IS NOT NULL",
             [*params, escalation_id],
+        )
+        return cur.rowcount == 1
+
+    # -- an edit waiting to be sent translated (``bot/review/translated_edit.py``) -----------
+
+    async def hold_edit(
+        self,
+        tx: Tx,
+        *,
+        escalation_id: int,
+        text: str,
+        by: str,
+        translating: bool,
+        problem: str | None = None,
+    ) -> bool:
+        """Keep a reviewer's edit on a pending card instead of sending it: being translated
+        (``translating``: the card is busy until ``finish_edit_translation``), or with the
+        ``problem`` that stops its translation. False if decided or busy."""
+        cur = await tx.execute(
+            "UPDATE escalations SET edit_text = ?, edit_by = ?, edit_translation = NULL,"
+            " edit_problem = ?, work = ?, work_by = ?, version = version + 1"
+            " WHERE id = ? AND state = 'pending' AND work IS NULL",
+            (
+                text,
+                by,
+                problem,
+                "translate" if translating else None,
+                by if translating else None,
+                escalation_id,
+            ),
+        )
+        return cur.rowcount == 1
+
+    async def finish_edit_translation(
+        self,
+        tx: Tx,
+        *,
+        escalation_id: int,
+        text: str,
+        translation: str | None,
+        problem: str | None,
+    ) -> bool:
+        """Put the translation of the held edit ``text`` (or why there is none) on the card and
+        make it decidable again; False if the card moved on (decided, or another edit)."""
+        cur = await tx.execute(
+            "UPDATE escalations SET edit_translation = ?, edit_problem = ?, work = NULL,"
+            " work_by = NULL, version = version + 1 WHERE id = ? AND state = 'pending'"
+            " AND work = 'translate' AND edit_text = ?",
+            (translation, problem, escalation_id, text),
+        )
+        return cur.rowcount == 1
+
+    async def discard_edit(self, tx: Tx, *, escalation_id: int) -> bool:
+        cur = await tx.execute(
+            "UPDATE escalations SET edit_text = NULL, edit_by = NULL, edit_translation = NULL,"
+            " edit_problem = NULL, version = version + 1 WHERE id = ? AND state = 'pending'"
+            " AND work IS NULL AND edit_text IS NOT NULL",
+            (escalation_id,),
         )
         return cur.rowcount == 1
 

@@ -400,6 +400,40 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
+        "0015_languages",
+        [
+            # The language the customer writes in (ISO 639-1, ``bot/llm/language.py``); NULL
+            # until a message says so clearly: English.
+            "ALTER TABLE tickets ADD COLUMN language TEXT",
+            # A reviewer's edit in English for a customer who writes another language waits
+            # here, with its translation (or why there is none), until they send one or the
+            # other from the card (``bot/review/translated_edit.py``).
+            "ALTER TABLE escalations ADD COLUMN edit_text TEXT",
+            "ALTER TABLE escalations ADD COLUMN edit_by TEXT",
+            "ALTER TABLE escalations ADD COLUMN edit_translation TEXT",
+            "ALTER TABLE escalations ADD COLUMN edit_problem TEXT",
+            # Texts of a ticket translated by the model (for the card: the customer's messages
+            # and the draft in English), keyed by a hash of the source text: translated once.
+            """CREATE TABLE translations (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+                source_hash TEXT NOT NULL,
+                target TEXT NOT NULL,
+                text TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                UNIQUE (ticket_id, source_hash, target)
+            )""",
+            # The bot's own texts (``bot/slack/blocks/locales.py``) translated by the model for
+            # a language the built-in table lacks, once per language.
+            """CREATE TABLE ui_translations (
+                language TEXT PRIMARY KEY,
+                texts TEXT NOT NULL,
+                model TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )""",
+        ],
+    ),
+    (
         "0016_csat",
         [
             # Customer satisfaction: one survey per ticket (asked when it is first resolved in

@@ -58,6 +58,7 @@ class Ticket:
     opened_by: str | None = (
         None  # a teammate who opened it by hand (a reaction); None: the customer
     )
+    language: str | None = None  # ISO 639-1; None: not known yet (English)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ class Escalation:
     work_by: str | None = None
     reminders: int = 0
     shown_turn_id: int = 0
+    # A reviewer's edit waiting to be sent translated or as written (``edit_by`` wrote it);
+    # ``edit_translation`` None with ``edit_problem`` saying why it could not be translated.
+    edit_text: str | None = None
+    edit_by: str | None = None
+    edit_translation: str | None = None
+    edit_problem: str | None = None
 
 
 @dataclass(frozen=True)

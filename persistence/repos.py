@@ -11,6 +11,7 @@ from persistence.db import Database
 from persistence.escalations import EscalationRepository
 from persistence.jobs import JobRepository
 from persistence.knowledge import KnowledgeRepository
+from persistence.languages import LanguageRepository
 from persistence.tickets import TicketRepository
 from persistence.trackers import TrackerIssueRepository
 from persistence.trail import TrailRepository
@@ -30,6 +31,7 @@ class Repositories:
     csat: CsatRepository
     issues: TrackerIssueRepository
     attachments: AttachmentRepository
+    languages: LanguageRepository
 
     @classmethod
     def over(cls, db: Database, *, internal_kinds: frozenset[str]) -> Repositories:
@@ -47,4 +49,5 @@ class Repositories:
             csat=CsatRepository(db),
             issues=TrackerIssueRepository(db),
             attachments=AttachmentRepository(db),
+            languages=LanguageRepository(db),
         )

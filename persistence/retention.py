@@ -135,6 +135,13 @@ class RetentionRepository:
             " WHERE ticket_id = ?",
             (PURGED, ticket_id),
         )
+        # Translations of its texts, and a translated edit that was never sent.
+        await tx.execute("DELETE FROM translations WHERE ticket_id = ?", (ticket_id,))
+        await tx.execute(
+            "UPDATE escalations SET edit_text = NULL, edit_by = NULL, edit_translation = NULL,"
+            " edit_problem = NULL WHERE ticket_id = ?",
+            (ticket_id,),
+        )
         # A verified answer proposed from it: generalised, but made of the customer's words;
         # one still waiting is discarded (an approved one's article stays, checked by an admin).
         await tx.execute(

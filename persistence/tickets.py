@@ -40,6 +40,7 @@ def _ticket(row: Row) -> Ticket:
         resolved_by=row["resolved_by"],
         resolved_at=row["resolved_at"],
         opened_by=row["opened_by"],
+        language=row["language"],
     )
 
 
@@ -58,7 +59,14 @@ def _turn(row: Row) -> Turn:
 
 # Columns a state transition may set alongside the state; JSON columns are serialised here.
 _JSON_COLUMNS = {"classification", "retrieval", "draft", "decision"}
-_PLAIN_COLUMNS = {"round", "processed_turn_id", "human_owner", "resolved_by", "resolved_at"}
+_PLAIN_COLUMNS = {
+    "round",
+    "processed_turn_id",
+    "human_owner",
+    "resolved_by",
+    "resolved_at",
+    "language",
+}
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:

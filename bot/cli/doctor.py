@@ -9,6 +9,7 @@ import ssl
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.llm.language import LANGUAGES, Detector
 from bot.llm.model import model_url
 from bot.ops.health import Check, llm_health
 from bot.review.trackers import TrackerError, tracker_from_settings
@@ -17,6 +18,7 @@ from bot.settings.durations import format_duration
 from bot.settings.environment import Settings, problems_for_start, tracker_problems
 from bot.settings.live import ConfigSnapshot, LiveConfig, defaults
 from bot.settings.network import proxy_for, shown, tls_context
+from bot.slack.blocks.locales import STRINGS
 from bot.slack.channel_safety import customer_channel_problem, shared_problem
 from bot.slack.people import Profile, Workspace
 from bot.slack.scopes import BOT_SCOPES, granted_scopes, missing_scopes
@@ -42,6 +44,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(await llm_health(settings))
     if settings.issue_tracker is not None:
         checks.append(await _tracker(settings))
+    checks.append(await _languages(settings))
     return checks
 
 
@@ -67,6 +70,27 @@ async def _tracker(settings: Settings) -> Check:
     else:
         closes = f"closed issues arrive by webhook at /trackers/{tracker.name} on PORT"
     return Check("issue tracker", True, f"{tracker.label}: {works}; {closes}")
+
+
+async def _languages(settings: Settings) -> Check:
+    """Language detection loads and reads a German sentence (``bot/llm/language.py``)."""
+    try:
+        found = await Detector().detect_async("Wie exportiere ich einen Bericht als CSV-Datei?")
+    except Exception as exc:  # a missing or broken lingua wheel
+        return Check("languages", False, f"language detection does not load: {exc}")
+    if found != "de":
+        return Check("languages", False, f"language detection read German as {found!r}")
+    others = (
+        "translated by the model once"
+        if settings.llm_enabled
+        else "English (no LLM to translate them)"
+    )
+    return Check(
+        "languages",
+        True,
+        f"detection works ({len(LANGUAGES)} languages); the bot's own texts in"
+        f" {', '.join(sorted(STRINGS))}; for other languages {others}",
+    )
 
 
 def _network(settings: Settings) -> Check:

@@ -6,8 +6,8 @@ Each kind is declared beside the code that runs it, by a ``jobs()`` method retur
 (slack_post), ``CardSync`` (sync_card), ``Reminders`` (remind, review_timeout), ``Handoffs``
 (auto_close), ``Redrafter`` (redraft), ``ArticleDesk`` (prepare_article), ``VerifiedAnswers``
 (propose_verified), ``SourceSync`` (kb_sync), ``Csat`` (csat_update), ``Reactions``
-(reaction) and ``IssueDesk`` (create_issue, issue_closed, poll_issues). The runtime hands them
-all to the worker.
+(reaction), ``IssueDesk`` (create_issue, issue_closed, poll_issues) and ``TranslatedEdits``
+(translate_edit, translate_card). The runtime hands them all to the worker.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ ISSUE_CLOSED = (
     "issue_closed"  # its issue closed: the owner told, a message for the customer offered
 )
 POLL_ISSUES = "poll_issues"  # the tracker asked which open issues closed (no webhook)
+TRANSLATE_EDIT = "translate_edit"  # a reviewer's edit into the customer's language, to confirm
+TRANSLATE_CARD = "translate_card"  # a card's texts in another language, into English
 
 # Durability: the kinds whose handlers only write the database (what they tell Slack goes
 # through jobs they enqueue durably). They may be enqueued without an fsync
@@ -141,6 +143,14 @@ def issue_closed_key(issue_row_id: int) -> str:
 def issue_poll_key(slot: int) -> str:
     """One poll per interval across replicas."""
     return f"trackers:poll:{slot}"
+
+
+def translate_edit_key(escalation_id: int, version: int) -> str:
+    return f"escalation:{escalation_id}:translate-edit:v{version}"
+
+
+def translate_card_key(escalation_id: int, texts_hash: str) -> str:
+    return f"escalation:{escalation_id}:translate-card:{texts_hash}"
 
 
 def card_key(escalation_id: int, reason: str) -> str:

@@ -41,6 +41,8 @@ _DETAIL_KEYS = (
     "url",
     "resolution",
     "via",
+    "language",
+    "language_detected",
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.kb.provenance import Source
+from bot.llm.language import ENGLISH, is_english, language_name
 from bot.review.deliveries import describe, undelivered
 from bot.review.trackers import LABELS
 from bot.settings.logs import current_ticket
@@ -22,8 +23,10 @@ from bot.slack.blocks.card import (
     AttachmentLine,
     CardContent,
     EarlierDraft,
+    HeldEdit,
     IssueLine,
     NotDelivered,
+    Translated,
     escalation_card,
 )
 from bot.slack.files import size_text
@@ -31,10 +34,15 @@ from bot.slack.outbox import SlackOutbox, outbox_metadata
 from bot.slack.people import Workspace
 from bot.slack.text import message_link, slack_date
 from bot.tickets.attachments import display_name, unread_summary
+from bot.tickets.languages import NO_MODEL, Languages
 from bot.tickets.rounds import split_round
 from bot.tickets.status import last_word, ticket_status
+from persistence.languages import text_hash
 from persistence.records import Attachment, Job, TrailEvent
 from persistence.repos import Repositories
+
+TRANSLATING = "English translation on its way…"
+TRANSLATION_FAILED = "translation_failed"  # the trail step of a text the model did not translate
 
 # How many times a card update renders again for changes made while it was sent.
 CATCH_UP_RENDERS = 3
@@ -89,9 +97,11 @@ class CardSync:
         max_redrafts: int = 0,
         on_failed: Callable[[Job, str], Awaitable[None]] | None = None,
         tracker: str | None = None,
+        languages: Languages | None = None,
     ) -> None:
         self.tracker = tracker  # the issue tracker's name ("Linear"), when one is configured
         self.outbox = outbox
+        self.languages = languages  # with a model: the card's texts are translated to English
         self.repos = repos
         self.workspace = workspace
         self.escalation_channel = escalation_channel
@@ -115,6 +125,7 @@ class CardSync:
             raise PermanentFailure(f"escalation {escalation_id} does not exist")
         current_ticket.set(escalation.ticket_id)
         content = await self.card_content(escalation_id)
+        await self._queue_translations(content)
         message = escalation_card(content)
         if escalation.card_ts is not None and escalation.card_channel is not None:
             await self.outbox.call(
@@ -177,6 +188,48 @@ class CardSync:
                 "chat.update", channel=channel, ts=ts, text=again.text, blocks=again.blocks
             )
 
+    async def _queue_translations(self, content: CardContent) -> None:
+        """The card's texts still waiting for their English translation, as one job (once per
+        set of texts); the job puts them on the card."""
+        pairs = [
+            (content.question, content.question_english),
+            (content.draft, content.draft_english),
+            *zip(content.follow_ups[-5:], content.follow_ups_english, strict=False),
+        ]
+        waiting = [
+            text
+            for text, translated in pairs
+            if text and translated is not None and translated.note == TRANSLATING
+        ]
+        if not waiting or self.languages is None or self.languages.model is None:
+            return
+        async with self.repos.db.transaction() as tx:
+            await self.repos.jobs.enqueue(
+                tx,
+                kind=jobkinds.TRANSLATE_CARD,
+                dedupe_key=jobkinds.translate_card_key(
+                    content.escalation_id, text_hash("\n\0".join(waiting))
+                ),
+                payload={"escalation_id": content.escalation_id, "texts": waiting},
+            )
+
+    async def _english(
+        self, ticket_id: int, text: str | None, events: list[TrailEvent]
+    ) -> Translated | None:
+        """``text`` (in the customer's language) in English for the card, or why not yet."""
+        if not text or text == "(no text)":
+            return None
+        known = await self.repos.languages.translation(ticket_id, text, ENGLISH)
+        if known is not None:
+            return Translated(known)
+        key = text_hash(text)
+        for event in reversed(events):
+            if event.step == TRANSLATION_FAILED and event.detail.get("text") == key:
+                return Translated(None, f"English translation unavailable: {event.detail['error']}")
+        if self.languages is None or self.languages.model is None:
+            return Translated(None, f"English translation unavailable: {NO_MODEL}")
+        return Translated(None, TRANSLATING)
+
     async def card_content(self, escalation_id: int) -> CardContent:
         repos = self.repos
         escalation = await repos.escalations.get(escalation_id)
@@ -218,16 +271,44 @@ class CardSync:
             ),
             None,
         )
+        written = "\n".join(t.text for t in question_turns).strip()
+        question = written or ("(only files)" if attached else "(no text)")
+        shown_draft = (
+            escalation.final_text if escalation.state == "edited" else escalation.draft_text
+        )
+        foreign = not is_english(ticket.language)
+        held = (
+            HeldEdit(
+                text=escalation.edit_text,
+                by=escalation.edit_by,
+                translation=escalation.edit_translation,
+                problem=escalation.edit_problem,
+            )
+            if escalation.edit_text is not None and escalation.work is None
+            else None
+        )
         issue = await self._issue_line(ticket.id, events)
         return CardContent(
             tracker=self.tracker,
             issue=issue,
+            language=language_name(ticket.language) if foreign else None,
+            question_english=(
+                await self._english(ticket.id, written, events) if foreign and written else None
+            ),
+            draft_english=(
+                await self._english(ticket.id, shown_draft, events) if foreign else None
+            ),
+            held_edit=held if foreign else None,
+            follow_ups_english=(
+                [await self._english(ticket.id, text, events) for text in follow_ups[-5:]]
+                if foreign
+                else []
+            ),
             escalation_id=escalation.id,
             ticket_id=ticket.id,
             state=escalation.state,
             customer_user_id=ticket.customer_user_id,
-            question="\n".join(t.text for t in question_turns).strip()
-            or ("(only files)" if attached else "(no text)"),
+            question=question,
             message_link=message_link(
                 self.workspace.url, ticket.channel_id, question_ts or ticket.thread_ts
             ),
@@ -235,7 +316,7 @@ class CardSync:
             category=classification.get("category"),
             confidence=classification.get("confidence"),
             summary=classification.get("summary"),
-            draft=escalation.final_text if escalation.state == "edited" else escalation.draft_text,
+            draft=shown_draft,
             sources=[Source.model_validate(s) for s in sources],
             missing_information=missing if escalation.draft_text or missing else "",
             also_found=_also_found(ticket.retrieval or {}, sources),

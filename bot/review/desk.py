@@ -7,17 +7,20 @@ everyone after is told who did, and nothing more is sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Literal
 
 from bot.jobs import kinds as jobkinds
 from bot.jobs.queueing import queue_advance, queue_card_sync
+from bot.llm.language import ENGLISH, is_english, language_name
 from bot.slack.blocks.answers import answer_message, plain_reply
 from bot.slack.blocks.modals import edit_modal
 from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.slack.text import slack_date
+from bot.tickets.languages import NO_MODEL, Languages, locale_for
 from bot.tickets.schemas import Draft
 from persistence.db import Tx
 from persistence.records import Escalation, TicketState
@@ -36,7 +39,10 @@ _PAST = {
 
 
 def busy_notice(escalation: Escalation) -> str:
-    what = "a new draft" if escalation.work == "redraft" else "a reply from a teammate's answer"
+    what = {
+        "redraft": "a new draft",
+        "translate": "the translation of an edit for the customer",
+    }.get(escalation.work or "", "a reply from a teammate's answer")
     who = f" (asked by <@{escalation.work_by}>)" if escalation.work_by else ""
     return f"The bot is writing {what}{who}; it will be on the card in a moment."
 
@@ -48,10 +54,24 @@ def already_decided(escalation: Escalation) -> str:
     return f"Already {verb} by {who} {when}. Nothing more was sent.".replace("  ", " ")
 
 
+# How long a submitted edit's language is looked for while Slack waits for the modal's answer;
+# past it (the detector's models still loading), the edit is held and translated as if English.
+DETECT_IN_ACK_SECONDS = 0.5
+
+
 class ReviewDesk:
-    def __init__(self, repos: Repositories, people: People) -> None:
+    def __init__(
+        self, repos: Repositories, people: People, languages: Languages | None = None
+    ) -> None:
         self.repos = repos
         self.people = people
+        # Edits for customers who write another language are translated before they are sent
+        # (``bot/review/translated_edit.py``).
+        self.languages = languages
+
+    async def refusal(self, user_id: str) -> ReviewOutcome | None:
+        """Why ``user_id`` may not act on a card (None: they may)."""
+        return await self._allowed(user_id)
 
     async def _allowed(self, user_id: str) -> ReviewOutcome | None:
         if await self.people.can_review(user_id):
@@ -91,8 +111,18 @@ class ReviewDesk:
             return None, ReviewOutcome(done=False, notice=busy_notice(escalation))
         turns = await self.repos.tickets.turns(escalation.ticket_id)
         question = next((t.text for t in turns if t.role == "customer"), "")
+        ticket = await self.repos.tickets.get(escalation.ticket_id)
+        foreign = ticket is not None and not is_english(ticket.language)
         view = edit_modal(
-            escalation_id=escalation.id, draft=escalation.draft_text or "", question=question
+            escalation_id=escalation.id,
+            draft=escalation.draft_text or "",
+            question=question,
+            language=language_name(ticket.language) if ticket is not None and foreign else None,
+            question_english=(
+                await self.repos.languages.translation(ticket.id, question, ENGLISH)
+                if ticket is not None and foreign
+                else None
+            ),
         )
         return view, None
 
@@ -104,10 +134,79 @@ class ReviewDesk:
             return ReviewOutcome(done=False, field_errors={field: refusal.notice or ""})
         if not text.strip():
             return ReviewOutcome(done=False, field_errors={field: "Write the reply to send."})
+        held = await self._hold_for_translation(escalation_id, user_id=user_id, text=text)
+        if held is not None:
+            if not held.done and held.notice:
+                return ReviewOutcome(done=False, field_errors={field: held.notice})
+            return held
         outcome = await self._decide(escalation_id, "edited", user_id=user_id, edited_text=text)
         if not outcome.done and outcome.notice:
             return ReviewOutcome(done=False, field_errors={field: outcome.notice})
         return outcome
+
+    async def _hold_for_translation(
+        self, escalation_id: int, *, user_id: str, text: str
+    ) -> ReviewOutcome | None:
+        """An edit for a customer who writes another language, not written in it: kept on the
+        card to be translated (or, offline, to be sent as written once the reviewer has seen
+        that it cannot be). None: send it now (an English customer, or an edit written in the
+        customer's language)."""
+        if self.languages is None:
+            return None
+        repos = self.repos
+        escalation = await repos.escalations.get(escalation_id)
+        if escalation is None or escalation.state != "pending":
+            return None  # the decision says why
+        ticket = await repos.tickets.get(escalation.ticket_id)
+        if ticket is None or is_english(ticket.language):
+            return None
+        try:
+            written_in = await asyncio.wait_for(
+                self.languages.detector.detect_async(text), DETECT_IN_ACK_SECONDS
+            )
+        except TimeoutError:
+            written_in = None  # held: the translation job looks again
+        if written_in == ticket.language:
+            return None
+        translating = self.languages.model is not None
+        async with repos.db.transaction(urgent=True) as tx:
+            held = await repos.escalations.hold_edit(
+                tx,
+                escalation_id=escalation_id,
+                text=text,
+                by=user_id,
+                translating=translating,
+                problem=None if translating else NO_MODEL,
+            )
+            current = await repos.escalations.get(escalation_id, tx)
+            assert current is not None
+            if not held:
+                if current.state == "pending":
+                    return ReviewOutcome(done=False, notice=busy_notice(current))
+                return ReviewOutcome(done=False, notice=already_decided(current))
+            if translating:
+                await repos.jobs.enqueue(
+                    tx,
+                    kind=jobkinds.TRANSLATE_EDIT,
+                    dedupe_key=jobkinds.translate_edit_key(escalation_id, current.version),
+                    payload={"escalation_id": escalation_id},
+                )
+            await queue_card_sync(
+                repos.jobs, tx, escalation_id=escalation_id, reason=f"edit:v{current.version}"
+            )
+            await repos.trail.record(
+                tx,
+                ticket_id=ticket.id,
+                step="edit_held",
+                actor=user_id,
+                detail={
+                    "escalation_id": escalation_id,
+                    "language": ticket.language,
+                    "written_in": written_in,
+                    "translating": translating,
+                },
+            )
+        return ReviewOutcome(done=True)
 
     async def _decide(
         self, escalation_id: int, verdict: Verdict, *, user_id: str, edited_text: str | None
@@ -195,6 +294,7 @@ class ReviewDesk:
                     draft.sources if draft else [],
                     ticket_id=ticket.id,
                     round=ticket.round,
+                    locale=await locale_for(repos, ticket.language, tx),
                 )
             else:
                 message = plain_reply(final_text)

@@ -15,6 +15,7 @@ from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_timer
 from bot.jobs.trail import JobTrail
+from bot.llm.language import is_english
 from bot.settings.durations import format_duration
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
@@ -23,6 +24,7 @@ from bot.slack.blocks.answers import still_on_it_message
 from bot.slack.blocks.card import reminder_message
 from bot.slack.outbox import queue_card_thread_post, queue_thread_post
 from bot.slack.people import People
+from bot.tickets.languages import locale_for
 from persistence.records import Job
 from persistence.repos import Repositories
 
@@ -169,7 +171,11 @@ class Reminders:
                 tx,
                 key=jobkinds.still_on_it_key(escalation_id),
                 ticket=ticket,
-                message=still_on_it_message(self.settings.still_on_it_message),
+                message=still_on_it_message(
+                    self.settings.still_on_it_message
+                    if is_english(ticket.language)
+                    else (await locale_for(repos, ticket.language, tx))["still_on_it"]
+                ),
                 purpose="still_on_it",
             )
             await repos.trail.record(

@@ -43,6 +43,7 @@ from bot.review.redraft import Redrafter
 from bot.review.reminders import Reminders
 from bot.review.saved_articles import ArticleDesk
 from bot.review.trackers import tracker_from_settings
+from bot.review.translated_edit import TranslatedEdits
 from bot.review.verified import VerifiedAnswers
 from bot.runtime.app import build_app
 from bot.runtime.services import Services
@@ -58,6 +59,7 @@ from bot.slack.text import slack_error
 from bot.tickets.csat import Csat
 from bot.tickets.handoffs import Handoffs, resume_paused
 from bot.tickets.intake import Intake
+from bot.tickets.languages import Languages
 from bot.tickets.reactions import Reactions
 from bot.tickets.workflow import Workflow
 from persistence.connect import database_for
@@ -176,6 +178,7 @@ class BotRuntime:
         )
         csat.outbox = outbox  # it updates the survey message once a rating is recorded
         tracker = tracker_from_settings(settings)
+        languages = Languages(repos, self.model)
         cards = CardSync(
             outbox,
             repos,
@@ -185,6 +188,7 @@ class BotRuntime:
             max_redrafts=settings.review_max_redrafts,
             on_failed=failures.failed,
             tracker=tracker.label if tracker is not None else None,
+            languages=languages,
         )
         intake = Intake(repos, people, handoffs)
         reactions = Reactions(repos, people, handoffs, config, client, workspace)
@@ -196,7 +200,8 @@ class BotRuntime:
             tls=tls_context(settings.support_bot_ca_bundle),
         )
         workflow = Workflow(settings, config, repos, knowledge, self.model, files)
-        review = ReviewDesk(repos, people)
+        review = ReviewDesk(repos, people, languages)
+        translated_edits = TranslatedEdits(repos, review, languages)
         redrafter = Redrafter(settings, repos, people, workflow, review)
         reminders = Reminders(settings, config, repos, people)
         articles = ArticleDesk(repos, people, knowledge, self.model, workspace, client)
@@ -218,6 +223,7 @@ class BotRuntime:
             redrafter,
             articles,
             verified,
+            translated_edits,
             source_sync,
             csat,
             issues,
@@ -261,6 +267,7 @@ class BotRuntime:
             config=config,
             csat=csat,
             issues=issues,
+            translated_edits=translated_edits,
         )
         app = build_app(self.services)
         await worker.reclaim_from_dead_processes()

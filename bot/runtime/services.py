@@ -13,6 +13,7 @@ from bot.review.desk import ReviewDesk
 from bot.review.home import HomeDesk
 from bot.review.issues import IssueDesk
 from bot.review.redraft import Redrafter
+from bot.review.translated_edit import TranslatedEdits
 from bot.review.verified import VerifiedAnswers
 from bot.settings.environment import Settings
 from bot.settings.live import LiveConfig
@@ -44,6 +45,7 @@ class Services:
     verified: VerifiedAnswers
     csat: Csat
     issues: IssueDesk
+    translated_edits: TranslatedEdits
 
     @property
     def watched_channels(self) -> frozenset[str]:

@@ -76,7 +76,9 @@ SUPPORT = Channel(
     (CUSTOMER.id, REVIEWER.id, ADMIN.id),
     "shared with Acme Corp (Slack Connect): the bot answers here",
     "Ask something as Dana, the way customers write: \u201cHi team! I printed a label by"
-    " mistake yesterday for order #55123, can I still void it and get my money back?\u201d",
+    " mistake yesterday for order #55123, can I still void it and get my money back?\u201d"
+    " Or in another language: \u201cHallo! Kann ich ein Etikett noch stornieren, das ich"
+    " aus Versehen gedruckt habe?\u201d",
     shared=True,
 )
 ESCALATIONS = Channel(

@@ -1,5 +1,7 @@
 """Action ids, callback ids and block ids shared by the Block Kit builders and the handlers."""
 
+import zlib
+
 ACTION_APPROVE = "escalation_approve"
 ACTION_EDIT = "escalation_edit"
 ACTION_REJECT = "escalation_reject"
@@ -116,3 +118,25 @@ ISSUE_ACTIONS = (ACTION_ISSUE_TELL, ACTION_ISSUE_EDIT, ACTION_ISSUE_DISMISS)
 VIEW_ISSUE_MESSAGE = "issue_message_submit"
 BLOCK_ISSUE_MESSAGE = "issue_message"
 ACTION_ISSUE_MESSAGE = "issue_message_input"
+
+# A reviewer's edit for a customer who writes another language: sent translated or as written
+# once the reviewer has seen it (``bot/review/translated_edit.py``). The send buttons' action
+# ids end in a checksum of the text they send (``edit_action``), so a click on a card showing
+# an earlier edit sends nothing.
+ACTION_SEND_TRANSLATION = "escalation_send_translation"
+ACTION_SEND_AS_WRITTEN = "escalation_send_as_written"
+ACTION_DISCARD_EDIT = "escalation_discard_edit"
+
+
+def text_checksum(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def edit_action(action_id: str, text: str) -> str:
+    return home_action(action_id, text_checksum(text))
+
+
+def action_suffix(action_id: str) -> int | None:
+    """The number after the dot of ``escalation_approve.7``; None without one."""
+    head, _, tail = action_id.rpartition(".")
+    return int(tail) if head and tail.isdigit() and len(tail) <= 12 else None

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from bot.kb.base import KnowledgeBase
 from bot.kb.provenance import Source, customer_citable
 from bot.kb.retrieval import RRF_K, Lookup
+from bot.llm.language import ENGLISH, is_english, language_name
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.llm.prompts import load_prompt
 from bot.slack.blocks.answers import GREETING_REPLY
@@ -160,14 +161,22 @@ class Answerer:
         earlier: str = "",
         notes: Sequence[TicketNote] = (),
         files: RoundFiles = NO_FILES,
+        language: str = ENGLISH,
     ) -> Worked:
         """Classify, search and draft, waiting for one model call where the rules allow.
 
         ``earlier``: the customer's turns before this round's (a follow-up is also searched
         with them while no standalone query is known). ``files``: the round's attached files
-        as read (``bot/tickets/attachments.py``), shown to the model, never searched."""
+        as read (``bot/tickets/attachments.py``), shown to the model, never searched.
+        ``language``: the customer's (ISO 639-1): the draft is written in it; the search stays
+        English (the classification's query is English whatever the customer writes)."""
         draft = functools.partial(
-            self.draft, question=question, history=history, notes=list(notes), files=files
+            self.draft,
+            question=question,
+            history=history,
+            notes=list(notes),
+            files=files,
+            language=language,
         )
         ruled = self.reading_by_rule(question, files)
         if ruled is not None:
@@ -348,6 +357,7 @@ class Answerer:
         notes: list[TicketNote],
         first_step: bool = False,
         files: RoundFiles = NO_FILES,
+        language: str = ENGLISH,
     ) -> Drafted:
         """The model's draft from the passages (checked), or offline the best passage for a
         reviewer; None when there is nothing to draft from. ``first_step``: drafted beside the
@@ -373,6 +383,7 @@ class Answerer:
                 self.draft_prompt,
                 DraftReply,
                 images=files.images,
+                language=language_name(language),
                 question=asked(question, files),
                 history=history,
                 articles=articles_text(hits),
@@ -380,7 +391,9 @@ class Answerer:
                 attachments=files.prompt,
             )
             usage = reply.usage
-            written = self.checked_draft(reply.value, hits, notes=notes, question=question)
+            written = self.checked_draft(
+                reply.value, hits, notes=notes, question=question, language=language
+            )
             if self.leaks_instructions(written.text):
                 # Never sent, not even on approval: the reviewer gets the best passage.
                 raise LlmFailure(
@@ -405,9 +418,12 @@ class Answerer:
         *,
         notes: list[TicketNote] = (),  # type: ignore[assignment]
         question: str = "",
+        language: str = ENGLISH,
     ) -> Draft:
         """The model's draft with our checks' findings: which citations it was not shown, and
-        which of its facts none of its cited passages (nor the team's answers) state."""
+        which of its facts none of its cited passages (nor the team's answers) state (for a
+        draft in another language than the English passages, the checks that can apply:
+        ``bot/tickets/grounding.py``)."""
         by_article: dict[int, list[dict[str, Any]]] = {}
         for hit in hits:
             by_article.setdefault(hit["article_id"], []).append(hit)
@@ -425,7 +441,11 @@ class Answerer:
             origin="llm",
             missing_information=reply.missing_information.strip(),
             attachment_notes=reply.attachments,
-            unsupported_facts=unsupported_facts(text, evidence, question) if reply.grounded else [],
+            unsupported_facts=(
+                unsupported_facts(text, evidence, question, english=is_english(language))
+                if reply.grounded
+                else []
+            ),
             unknown_citations=[i for i in wanted if i not in by_article],
             unsupported_links=unsupported_links(text, evidence + addresses, self.link_hosts),
         )

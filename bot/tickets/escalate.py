@@ -14,7 +14,9 @@ from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot
 from bot.slack.blocks.answers import holding_message
 from bot.slack.blocks.common import OutgoingMessage
+from bot.slack.blocks.locales import Locale
 from bot.slack.outbox import queue_thread_post
+from bot.tickets.languages import locale_for
 from persistence.db import Tx
 from persistence.records import Escalation, Ticket
 from persistence.repos import Repositories
@@ -57,7 +59,7 @@ async def open_escalation(
         tx,
         key=jobkinds.holding_key(ticket.id, round),
         ticket=ticket,
-        message=_holding(config),
+        message=_holding(config, await locale_for(repos, ticket.language, tx)),
         purpose="holding",
     )
     await queue_card_sync(repos.jobs, tx, escalation_id=escalation.id, reason="open")
@@ -72,12 +74,12 @@ async def open_escalation(
     return escalation
 
 
-def _holding(config: ConfigSnapshot) -> OutgoingMessage:
+def _holding(config: ConfigSnapshot, locale: Locale) -> OutgoingMessage:
     hours = config.hours
     now = time.time()
     if hours is None or hours.is_open(now):
-        return holding_message()
-    return holding_message(back_at=hours.next_open(now), hours=hours.describe())
+        return holding_message(locale=locale)
+    return holding_message(back_at=hours.next_open(now), hours=hours.describe(), locale=locale)
 
 
 async def schedule_review_timers(

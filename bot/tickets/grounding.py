@@ -217,9 +217,12 @@ def number_facts(text: str) -> list[Fact]:
     return found
 
 
-def name_facts(text: str) -> list[Fact]:
+def name_facts(text: str, *, emphasis: bool = True) -> list[Fact]:
+    """Names of settings, buttons and menus the text states. ``emphasis`` False: from `code`
+    and menu paths only, not from *bold* or "quoted" words (in German every noun is
+    capitalised, so bold emphasis would read as a name)."""
     names: list[str] = []
-    for pattern in (_BOLD, _CODE, _QUOTED):
+    for pattern in (_BOLD, _CODE, _QUOTED) if emphasis else (_CODE,):
         names += [m.group(1) for m in pattern.finditer(text)]
     plain = _MARKUP.sub("", text)
     for m in _PATH.finditer(plain):
@@ -258,8 +261,16 @@ def _stands_alone(number: str, text: str) -> bool:
     return re.search(r"(?<![\w.,])" + re.escape(number) + r"(?![\w]|[.,]\d)", text) is not None
 
 
-def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -> list[str]:
-    """The facts of ``answer`` that none of ``sources`` states, as the answer wrote them."""
+def unsupported_facts(
+    answer: str, sources: Iterable[str], question: str = "", *, english: bool = True
+) -> list[str]:
+    """The facts of ``answer`` that none of ``sources`` states, as the answer wrote them.
+
+    ``english`` False: the answer is in the customer's language and the passages in English.
+    Digits, prices, percentages, versions and times read the same in any language and are
+    checked as always (a unit word the rules do not know leaves the bare number, which must
+    still be in the passages); names are checked from `code` and menu paths only, which the
+    draft prompt tells the model to keep as the articles write them."""
     source_text = normalise(" ¶ ".join(sources))  # a fact cannot span two passages
     source_numbers = number_facts(source_text)
     plain_numbers = {f.value for f in source_numbers}
@@ -286,7 +297,7 @@ def unsupported_facts(answer: str, sources: Iterable[str], question: str = "") -
         if not ok and fact.text not in missing:
             missing.append(fact.text)
     question_text = normalise(question)
-    for fact in name_facts(answer):
+    for fact in name_facts(answer, emphasis=english):
         # From a word's start: *Active* is not said by "Inactive", nor *Locked* by "Unlocked".
         said = re.compile(r"(?<!\w)" + re.escape(fact.value))
         if said.search(source_text) or (question and said.search(question_text)):

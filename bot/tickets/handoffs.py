@@ -28,6 +28,7 @@ from bot.slack.outbox import queue_thread_post
 from bot.slack.people import People
 from bot.tickets.csat import Csat
 from bot.tickets.escalate import open_escalation
+from bot.tickets.languages import locale_for
 from bot.tickets.rounds import start_next_round
 from bot.tickets.status import closing_teammate_reply, last_word
 from persistence.db import Tx
@@ -268,7 +269,11 @@ class Handoffs:
             tx,
             key=jobkinds.resolved_note_key(ticket.id, ticket.round),
             ticket=ticket,
-            message=resolved_note(by_bot=by == "bot", by_customer=by_customer),
+            message=resolved_note(
+                by_bot=by == "bot",
+                by_customer=by_customer,
+                locale=await locale_for(repos, ticket.language, tx),
+            ),
             purpose="resolved_note",
         )
         await repos.trail.record(
@@ -325,13 +330,11 @@ class Handoffs:
             await repos.tickets.add_feedback(
                 tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="wants_person"
             )
+            locale = await locale_for(repos, ticket.language, tx)
             if ticket.state in ("awaiting_review", "human"):
-                return "A teammate already has this conversation and will reply in the thread."
+                return locale["person_already"]
             if ticket.state in IN_PROGRESS_STATES:
-                return (
-                    "I'm still working on your latest message. If my answer doesn't help, press"
-                    " Talk to a person under it."
-                )
+                return locale["person_wait"]
             latest_customer = await repos.tickets.latest_customer_turn_id(tx, ticket.id)
             new_round = ticket.round + 1
             await repos.tickets.move(
@@ -362,7 +365,7 @@ class Handoffs:
                 draft={},
                 actor=user_id,
             )
-        return "Done: I've asked a teammate to join. They will reply in this thread."
+        return locale["person_asked"]
 
     async def helpful(
         self, ticket_id: int, round: int, *, user_id: str, user_team: str | None = None
@@ -376,6 +379,7 @@ class Handoffs:
             new = await self.repos.tickets.add_feedback(
                 tx, ticket_id=ticket_id, round=round, user_id=user_id, verdict="helpful"
             )
+            locale = await locale_for(self.repos, ticket.language, tx)
             if new:
                 await self.repos.trail.record(
                     tx,
@@ -391,8 +395,8 @@ class Handoffs:
                 and self.csat.may_rate(ticket, user_id=user_id, user_team=user_team)
             ):
                 await self._resolve(tx, ticket, by=user_id, via="helpful", by_customer=True)
-                return "Thanks for letting us know! I've marked this conversation resolved."
-        return "Thanks for letting us know!" if new else "You already told us; thanks!"
+                return locale["thanks_resolved"]
+        return locale["thanks_feedback" if new else "feedback_again"]
 
 
 def _now() -> float:

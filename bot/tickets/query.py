@@ -46,20 +46,29 @@ _EMPTY_BRACKETS = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
 
 # Pleasantries that stand as a sentence of their own, or open or close the message. A greeting
 # may follow the comma of a mention removed before it ("<@U0SUPPORT>, hi team!").
+# Greetings and thanks in the six languages the bot's own texts are in (bot/slack/blocks/
+# locales.py) count as English ones do: "Hallo zusammen! 👋" is asked what it needs.
 _GREETING = re.compile(
-    r"^[\s,;:.!-]*(?:(?:hi|hii+|hey+|hello|hallo|howdy|yo|greetings|good\s+(?:morning|afternoon|"
-    r"evening|day))(?:\s+(?:there|all|everyone|folks|guys|support\s+team|team|support|sir"
-    r"|madam|ma'?am|friends|y'?all|again)){0,2}|dear\s+(?:support\s+team|support|team))\b"
-    r"[\s,!.:;-]*",
+    r"^[\s,;:.!¡-]*(?:(?:hi|hii+|hey+|hello|hallo|howdy|yo|greetings|good\s+(?:morning|afternoon|"
+    r"evening|day)|moin|servus|guten\s+(?:morgen|tag|abend)|bonjour|bonsoir|salut|coucou|hola"
+    r"|buen(?:os|as)\s+(?:d[ií]as|tardes|noches)|buenas|ol[aá]|oi|bom\s+dia|boa\s+(?:tarde|noite)"
+    r"|こんにちは|こんばんは|おはようございます)"
+    r"(?:\s+(?:there|all|everyone|folks|guys|support\s+team|team|support|sir"
+    r"|madam|ma'?am|friends|y'?all|again|zusammen|allerseits|[àa]\s+tous|tout\s+le\s+monde"
+    r"|l'[ée]quipe|[ée]quipe|team|equipo|a\s+todos|todos|pessoal|gente)){0,2}"
+    r"|dear\s+(?:support\s+team|support|team))\b"
+    r"[\s,!.:;。！-]*",
     re.IGNORECASE,
 )
 _SIGN_OFF = re.compile(
-    r"(?:^|[\s,.!;:-])(?:(?:many\s+|thanks\s+a\s+lot|thank\s+you\s+so\s+much|thanks\s+so\s+much)"
+    r"(?:^[¡\s]*|[\s,.!¡;:-])(?:(?:many\s+|thanks\s+a\s+lot|thank\s+you\s+so\s+much|thanks\s+so\s+much)"
     r"|thanks(?:\s+(?:a\s+lot|again|in\s+advance|so\s+much|all|team|guys|everyone))?|thank\s+you"
     r"(?:\s+(?:in\s+advance|so\s+much|very\s+much))?|thx|ty|tia|cheers|regards|best"
     r"(?:\s+regards)?|kind\s+regards|br|much\s+appreciated|appreciate\s+(?:it|the\s+help|any"
     # A name after the sign-off is capitalised ("Thanks Dana"), so "the best plan" stays.
-    r"\s+help))\b[\s!.,:;-]*(?:(?-i:[A-Z][a-z]+)\s*)?[\s!.]*$",
+    r"\s+help)|(?:vielen\s+)?dank(?:e(?:\s+(?:sch[öo]n|sehr))?)?|merci(?:\s+beaucoup)?"
+    r"|(?:muchas\s+)?gracias|(?:muito\s+)?obrigad[oa]|ありがとう(?:ございます)?)"
+    r"\b[\s!.,:;。！-]*(?:(?-i:[A-Z][a-z]+)\s*)?[\s!.。！]*$",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -102,7 +111,9 @@ _ACKNOWLEDGEMENT = re.compile(
     r"|works\s+now|problem\s+solved|solved|fixed|no\s+problem|np|yes|yep|yeah|sure|lol"
     r"|you(?:'re|\s+are)\s+(?:the\s+best|a\s+star|awesome|great)|much\s+appreciated"
     r"|appreciate\s+it|thx|(?:thanks|thank\s+you)(?:\s+(?:so|very)\s+much|\s+a\s+lot"
-    r"|\s+again|\s+all)?|ty|cheers)[\s,.!]*)+$",
+    r"|\s+again|\s+all)?|ty|cheers|(?:vielen\s+)?dank(?:e(?:\s+(?:sch[öo]n|sehr))?)?"
+    r"|merci(?:\s+beaucoup)?|(?:muchas\s+)?gracias|(?:muito\s+)?obrigad[oa]"
+    r"|ありがとう(?:ございます)?)[\s,.!。！]*)+$",
     re.IGNORECASE,
 )
 
@@ -125,7 +136,8 @@ def is_pleasantry(text: str) -> bool:
 
 _THANKS_OR_ACK = re.compile(
     r"\b(?:thank|thanks|thx|ty|tnq|cheers|appreciate|ok(?:ay)?|great|perfect|cool|awesome|nice"
-    r"|super|got\s+it|worked|works|helped|solved|fixed|yes|yep|yeah|sure|noted|understood)",
+    r"|super|got\s+it|worked|works|helped|solved|fixed|yes|yep|yeah|sure|noted|understood"
+    r"|dank|merci|gracias|obrigad|ありがとう)",
     re.IGNORECASE,
 )
 

@@ -27,6 +27,7 @@ from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
 from bot.jobs.worker import complete_running_job
 from bot.kb.base import KnowledgeBase
+from bot.llm.language import ENGLISH, language_name
 from bot.llm.model import LlmFailure, LlmUsage, SupportModel
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig
@@ -52,6 +53,7 @@ from bot.tickets.attachments import (
     unread_summary,
 )
 from bot.tickets.escalate import open_escalation
+from bot.tickets.languages import Languages, locale_for
 from bot.tickets.rounds import split_round, start_next_round
 from bot.tickets.schemas import Decision, Draft, DraftReply
 from persistence.db import Tx
@@ -106,6 +108,7 @@ class Workflow:
             vision=settings.llm_vision,
             sees_images=lambda: model is None or model.sees_images,
         )
+        self.languages = Languages(repos, model)
 
     def jobs(self) -> list[JobKind]:
         async def run(job: Job) -> None:
@@ -169,14 +172,35 @@ class Workflow:
     async def _work_out(self, ticket: Ticket, run: _Run) -> Ticket | None:
         """A new round: worked out whole, then decided and stored in one transaction."""
         question, history, upto = await self._round_text(ticket, run)
+        # The customer's language: this round's words if they say so clearly, else the
+        # ticket's so far ("ok thx" after a German question stays German), else English.
+        language, detected = await self.languages.detect(question, ticket.language)
+        await self.languages.prepare_locale(language)
         worked = await self.answerer.work_out(
             question,
             history,
             run.earlier,
             await self.repos.tickets.notes(ticket.id),
             files=run.files,
+            language=language,
         )
-        steps = worked_steps(worked, [ticket.processed_turn_id, upto])
+        classified, *rest = worked_steps(worked, [ticket.processed_turn_id, upto])
+        # The language is stored with the classification, and on its trail entry: what was
+        # detected, whether the text said so, and what the ticket had before.
+        detail = classified.detail if classified.detail is not None else _trail_detail(classified)
+        spoken = _Step(
+            classified.name,
+            {**classified.fields, "language": language},
+            classified.usage,
+            classified.duration_ms,
+            detail={
+                **detail,
+                "language": language,
+                "language_detected": detected,
+                "language_was": ticket.language,
+            },
+        )
+        steps = [spoken, *rest]
         if run.files.images and self.model is not None and not self.model.sees_images:
             run.files = await self.reader.images_refused(run.files)
         if run.files.attachments:
@@ -207,6 +231,7 @@ class Workflow:
             retrieval=retrieval,
             notes=await self.repos.tickets.notes(ticket.id),
             files=run.files,
+            language=ticket.language or ENGLISH,
         )
         drafted = _Step("drafted", {"draft": written.draft}, written.usage)
         return await self._decide_new(ticket, run, [*steps, drafted])
@@ -241,6 +266,7 @@ class Workflow:
             raise LlmFailure("No LLM is configured (OPENAI_API_KEY is not set).", None)
         question, history, files = await self._card_question(ticket)
         values = {
+            "language": language_name(ticket.language),
             "question": asked(question, files),
             "history": history,
             "articles": articles_text(hits),
@@ -258,7 +284,9 @@ class Workflow:
                 feedback=feedback,
                 **values,
             )
-        draft = answerer.checked_draft(reply.value, hits, notes=notes, question=question)
+        draft = answerer.checked_draft(
+            reply.value, hits, notes=notes, question=question, language=ticket.language or ENGLISH
+        )
         if answerer.leaks_instructions(draft.text):
             raise LlmFailure("the new draft repeated the bot's instructions; it was withheld", None)
         if feedback is None and notes:
@@ -346,11 +374,16 @@ class Workflow:
             await complete_running_job(repos.jobs, tx)  # the round's job ends with its decision
             if answer:
                 draft = Draft.model_validate(moved.draft)
+                locale = await locale_for(repos, moved.language, tx)
                 message = (
-                    plain_reply(draft.text)  # a greeting asked what they need: no buttons
+                    plain_reply(locale["greeting"])  # a greeting asked what they need: no buttons
                     if draft.origin == "canned"
                     else answer_message(
-                        draft.text, draft.sources, ticket_id=moved.id, round=moved.round
+                        draft.text,
+                        draft.sources,
+                        ticket_id=moved.id,
+                        round=moved.round,
+                        locale=locale,
                     )
                 )
                 await queue_thread_post(

@@ -27,6 +27,11 @@ from handlers.actions.issues import (
 )
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry_delivery
+from handlers.actions.translated_edit import (
+    handle_discard_edit,
+    handle_send_as_written,
+    handle_send_translation,
+)
 from handlers.actions.verified import handle_verified_approve, handle_verified_discard
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,9 @@ HANDLERS: dict[str, Handler] = {
     ids.ACTION_ISSUE_TELL: handle_issue_tell,
     ids.ACTION_ISSUE_EDIT: handle_issue_edit,
     ids.ACTION_ISSUE_DISMISS: handle_issue_dismiss,
+    ids.ACTION_SEND_TRANSLATION: handle_send_translation,
+    ids.ACTION_SEND_AS_WRITTEN: handle_send_as_written,
+    ids.ACTION_DISCARD_EDIT: handle_discard_edit,
 }
 
 

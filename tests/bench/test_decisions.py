@@ -48,6 +48,7 @@ def draft_request(
 ) -> dict[str, Any]:
     prompt = load_prompt("draft")
     messages = prompt.render(
+        language="English",
         question=question,
         history=history,
         articles=articles,

@@ -77,6 +77,7 @@ async def test_doctor_passes_against_a_healthy_setup(
     assert f"[ok] channel {SUPPORT}" in out and f"[ok] channel {ESCALATION}" in out
     assert "[ok] llm" in out
     assert "[ok] files: files:read granted; screenshots go to the model as images" in out
+    assert "[ok] languages: detection works" in out
 
 
 async def test_doctor_says_when_the_bot_cannot_read_attached_files(

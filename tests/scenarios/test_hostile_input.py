@@ -62,7 +62,17 @@ DRAFT = load_prompt("draft")
 REDRAFT = load_prompt("redraft")
 # A sent reply is generalised into a proposed verified answer (bot/review/verified.py).
 GENERALISE = load_prompt("generalise")
-SYSTEM_PROMPTS = {CLASSIFY.system, DRAFT.system, REDRAFT.system, GENERALISE.system}
+# A customer's text, or a reviewer's, translated (a card's English, an edit for the customer).
+TRANSLATE = load_prompt("translate")
+TRANSLATE_UI = load_prompt("translate_ui")
+SYSTEM_PROMPTS = {
+    CLASSIFY.system,
+    DRAFT.system,
+    REDRAFT.system,
+    GENERALISE.system,
+    TRANSLATE.system,
+    TRANSLATE_UI.system,
+}
 # Distinctive sentences of the system prompts: none may reach a customer.
 PROMPT_SENTENCES = (
     "You triage customer questions for a software company's support team in Slack.",

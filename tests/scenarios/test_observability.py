@@ -101,7 +101,7 @@ async def test_trace_prints_every_step_with_model_prompt_tokens_and_reasons(
     ):
         assert step in steps, step
     classified = next(line for line in text.splitlines() if "  classified  " in line)
-    assert "classify@v3" in classified and "tokens " in classified and " ms" in classified
+    assert "classify@v4" in classified and "tokens " in classified and " ms" in classified
     decided = next(line for line in text.splitlines() if "  decided  " in line)
     assert "action=escalate" in decided and "reason=Category is Complex issue" in decided
     assert "UREVIEWER" in next(line for line in text.splitlines() if "  approved  " in line)

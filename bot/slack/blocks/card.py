@@ -26,7 +26,7 @@ from bot.slack.blocks.common import (
 )
 from bot.slack.blocks.issues import issue_link
 from bot.slack.limits import HEADER_TEXT_MAX, MESSAGE_BLOCKS_MAX, SECTION_TEXT_MAX
-from bot.slack.text import escape, slack_date, truncate, truncate_escaped
+from bot.slack.text import escape, slack_date, split_for_sections, truncate, truncate_escaped
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,25 @@ class AttachmentLine:
 
 
 @dataclass(frozen=True)
+class Translated:
+    """A text of the card in English, or why it is not (yet) there."""
+
+    english: str | None
+    note: str = ""  # "on its way", or why it is unavailable
+
+
+@dataclass(frozen=True)
+class HeldEdit:
+    """A reviewer's edit waiting to be sent, translated into the customer's language or as
+    written (``translation`` None: ``problem`` says why there is none)."""
+
+    text: str
+    by: str | None
+    translation: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
 class CardContent:
     escalation_id: int
     ticket_id: int
@@ -112,6 +131,14 @@ class CardContent:
     attachments: list[AttachmentLine] = field(default_factory=list)
     attachment_notes: str = ""
     unread_files: str = ""
+    # The customer's language when it is not English (its name), with the question and the
+    # draft in English below the originals, and an edit waiting to be sent translated.
+    language: str | None = None
+    question_english: Translated | None = None
+    draft_english: Translated | None = None
+    # The English of follow_ups[-5:], one each (None: nothing to translate).
+    follow_ups_english: list[Translated | None] = field(default_factory=list)
+    held_edit: HeldEdit | None = None
 
 
 _DECIDED_HEADERS = {
@@ -124,6 +151,7 @@ _DECIDED_HEADERS = {
 _WORK_LINES = {
     "redraft": "⏳ Writing a new draft with <@{by}>'s feedback…",
     "compose": "⏳ Writing a reply from <@{by}>'s answer…",
+    "translate": "⏳ Translating <@{by}>'s edit into the customer's language…",
 }
 
 
@@ -148,13 +176,20 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
     facts.append(f"Owner: <@{card.owner}>" if card.owner else "Unclaimed")
     if card.status:
         facts.append(f"Status: {card.status}")
+    if card.language:
+        facts.append(f"Language: {card.language}")
     blocks.append(context(" · ".join(facts)))
     blocks.append(section("*Question*\n" + truncate_escaped(card.question, 2800)))
+    if card.question_english is not None:
+        blocks.append(_english(card.question_english))
     if card.summary:
         blocks.append(context("Summary: " + truncate_escaped(card.summary, 500)))
     blocks.append(context("Why it needs you: " + truncate_escaped(card.reason, 1500)))
     for i, follow_up in enumerate(card.follow_ups[-5:], start=1):
         blocks.append(section(f"*Follow-up {i}*\n" + truncate_escaped(follow_up, 1500)))
+        english = card.follow_ups_english[i - 1 : i]
+        if english and english[0] is not None:
+            blocks.append(_english(english[0]))
     blocks.extend(_attachment_blocks(card))
     blocks.append({"type": "divider"})
     for earlier in card.earlier_drafts[-3:]:
@@ -170,6 +205,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
         label = f"*Suggested reply{number}*" if pending else "*Reply*"
         # Escaped as customer text is: a model-written link shows where it really goes.
         blocks.append(section(label + "\n" + truncate_escaped(card.draft, 2900)))
+        if card.draft_english is not None:
+            blocks.append(_english(card.draft_english))
         if card.sources:
             blocks.append(context(sources_line(card.sources)))
         if card.unsupported_facts and pending:
@@ -198,6 +235,8 @@ def escalation_card(card: CardContent) -> OutgoingMessage:
                 "*The bot's question for you:* " + truncate_escaped(card.missing_information, 1000)
             )
         )
+    if card.held_edit is not None and pending and not card.work:
+        blocks.extend(_held_edit_blocks(card, card.held_edit))
     if card.not_delivered:
         blocks.extend(_not_delivered_blocks(card.not_delivered))
     if card.activity:
@@ -313,6 +352,59 @@ def _attachment_blocks(card: CardContent) -> list[Block]:
             )
         )
     return blocks
+
+
+def _english(translated: Translated) -> Block:
+    """The English translation under a text in the customer's language (or why there is none)."""
+    if translated.english is None:
+        return context("🇬🇧 _" + escape(translated.note) + "_")
+    return context("🇬🇧 *In English:* " + truncate_escaped(translated.english, 1900))
+
+
+def _held_edit_blocks(card: CardContent, edit: HeldEdit) -> list[Block]:
+    """A reviewer's edit before it goes out: its translation for the customer (or why there is
+    none), the text as written, and Send in <language> / Send as written / Discard edit. Both
+    texts are shown whole (in as many sections as they need): either may be what is sent."""
+    who = f"<@{edit.by}>" if edit.by else "A reviewer"
+    language = card.language or "the customer's language"
+    value = str(card.escalation_id)
+    buttons: list[Block] = []
+    if edit.translation is not None:
+        lead = _whole(
+            f"*{who}'s edit in {language}, as the customer will read it:*", edit.translation
+        )
+        buttons.append(
+            button(
+                ids.edit_action(ids.ACTION_SEND_TRANSLATION, edit.translation),
+                f"Send in {language}",
+                value,
+                "primary",
+            )
+        )
+    else:
+        lead = [
+            section(
+                f"⚠️ *{who}'s edit could not be translated into {language}:* "
+                + truncate_escaped(edit.problem or "no translation", 500)
+                + f". Send it as written, or use Edit to write it in {language}."
+            )
+        ]
+    buttons.append(
+        button(ids.edit_action(ids.ACTION_SEND_AS_WRITTEN, edit.text), "Send as written", value)
+    )
+    buttons.append(button(ids.ACTION_DISCARD_EDIT, "Discard edit", value))
+    return [
+        *lead,
+        *_whole("_As written:_", edit.text),
+        {"type": "actions", "block_id": "held_edit", "elements": buttons},
+    ]
+
+
+def _whole(label: str, text: str) -> list[Block]:
+    """``label`` and the whole of ``text`` (escaped), in sections of at most 2,800 characters
+    (a held edit is at most 3,000 characters, its translation 6,000: three sections)."""
+    pieces = split_for_sections(escape(text), 2800)[:3] or [""]
+    return [section(label + "\n" + pieces[0]), *(section(piece) for piece in pieces[1:])]
 
 
 def _not_delivered_blocks(items: list[NotDelivered]) -> list[Block]:

@@ -74,7 +74,7 @@ def category_list(names: Iterable[str]) -> str:
     return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-def sources_line(sources: list[Source]) -> str:
+def sources_line(sources: list[Source], *, label: str = "Sources") -> str:
     """``Sources: Title › Heading; …`` for the first five sources (escaped), or ``""``. A
     verified answer (``bot/kb/provenance.py``) is named "Verified answer", once."""
     if not sources:
@@ -85,4 +85,4 @@ def sources_line(sources: list[Source]) -> str:
             names.append(escape(f"{s.title} › {s.heading}" if s.heading != s.title else s.title))
         elif VERIFIED_LABEL not in names:
             names.append(VERIFIED_LABEL)
-    return "Sources: " + "; ".join(names[:5])
+    return f"{label}: " + "; ".join(names[:5])

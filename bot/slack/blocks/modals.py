@@ -27,8 +27,33 @@ ARTICLE_TITLE_MAX = 150  # an article's title (saved_articles.py cuts generated 
 FEEDBACK_MAX = 2000  # a reviewer's feedback on a draft (redraft.py refuses longer)
 
 
-def edit_modal(*, escalation_id: int, draft: str, question: str) -> dict[str, Any]:
-    """The Edit modal: the draft in a multi-line input; what is submitted is sent verbatim."""
+def edit_modal(
+    *,
+    escalation_id: int,
+    draft: str,
+    question: str,
+    language: str | None = None,
+    question_english: str | None = None,
+) -> dict[str, Any]:
+    """The Edit modal: the draft in a multi-line input; what is submitted is sent verbatim.
+    ``language``: the customer's, when not English (an edit in another language is translated
+    and shown on the card before it is sent), with the question in English if known."""
+    note = (
+        [
+            *(
+                [context("🇬🇧 *In English:* " + truncate_escaped(question_english, 1500))]
+                if question_english
+                else []
+            ),
+            context(
+                f"The customer writes {language}. Write the reply in {language}, or in English:"
+                f" the bot then translates it, and the card shows the {language} text for you to"
+                " send."
+            ),
+        ]
+        if language
+        else []
+    )
     return {
         "type": "modal",
         "callback_id": ids.VIEW_EDIT,
@@ -41,6 +66,7 @@ def edit_modal(*, escalation_id: int, draft: str, question: str) -> dict[str, An
                 "type": "context",
                 "elements": [mrkdwn("*Question:* " + truncate_escaped(question, 1500))],
             },
+            *note,
             {
                 "type": "input",
                 "block_id": ids.BLOCK_EDIT_TEXT,

@@ -46,6 +46,7 @@ def test_every_shipped_prompt_loads_with_name_version_and_variables(name: str) -
 def test_classify_and_draft_declare_the_variables_the_workflow_passes() -> None:
     assert load_prompt("classify").variables == {"question", "history", "attachments"}
     assert load_prompt("draft").variables == {
+        "language",
         "question",
         "history",
         "articles",
@@ -53,6 +54,7 @@ def test_classify_and_draft_declare_the_variables_the_workflow_passes() -> None:
         "attachments",
     }
     assert load_prompt("redraft").variables == {
+        "language",
         "question",
         "history",
         "articles",
@@ -61,7 +63,7 @@ def test_classify_and_draft_declare_the_variables_the_workflow_passes() -> None:
         "feedback",
         "attachments",
     }
-    assert load_prompt("classify").version == "3"
+    assert load_prompt("classify").version == "4"
 
 
 def test_prompts_are_read_as_package_data_not_from_the_working_directory(
@@ -105,7 +107,9 @@ def test_values_are_inserted_literally_never_re_expanded() -> None:
 
 def test_render_with_a_missing_variable_raises() -> None:
     prompt = load_prompt("draft")
-    with pytest.raises(PromptError, match=r"missing \['articles', 'attachments', 'team_notes'\]"):
+    with pytest.raises(
+        PromptError, match=r"missing \['articles', 'attachments', 'language', 'team_notes'\]"
+    ):
         prompt.render(question="q", history="h")
 
 

@@ -470,3 +470,32 @@ def test_links_to_hosts_the_passages_mention_or_the_allowlist_lists_pass(answer:
 )
 def test_links_elsewhere_and_disguised_links_are_flagged(answer: str, flagged: list[str]) -> None:
     assert unsupported_links(answer, LINK_SOURCES, []) == flagged
+
+
+def test_a_german_answer_is_checked_against_english_passages_where_it_can_be() -> None:
+    passages = [
+        "Refunds are possible within 14 days. Open *Settings › Billing* and press `Refund`."
+    ]
+    # Digits are checked whatever the language: 30 is in no passage.
+    assert unsupported_facts(
+        "Eine Rückerstattung ist innerhalb von 30 Tagen möglich.", passages, english=False
+    ) == ["30"]
+    assert (
+        unsupported_facts(
+            "Eine Rückerstattung ist innerhalb von 14 Tagen möglich: öffne *Settings › Billing*"
+            " und klicke auf `Refund`.",
+            passages,
+            english=False,
+        )
+        == []
+    )
+    # German capitalises nouns: bold emphasis is no button name in a German answer...
+    assert unsupported_facts("*Wichtig:* innerhalb von 14 Tagen.", passages, english=False) == []
+    # ...but a button or menu the articles do not name is still caught.
+    assert unsupported_facts("Klicke auf `Erstatten`.", passages, english=False) == ["Erstatten"]
+    assert unsupported_facts("Öffne Einstellungen › Abrechnung.", passages, english=False) == [
+        "Einstellungen",
+        "Abrechnung",
+    ]
+    # In English, bold names are checked as always.
+    assert unsupported_facts("Press *Refund now*.", passages) == ["Refund now"]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.tickets.query import is_pleasantry, substance
+from bot.tickets.query import greeting_only, is_pleasantry, substance
 
 
 def _words(text: str) -> list[str]:
@@ -472,3 +472,43 @@ def test_thanks_and_acknowledgements_are_pleasantries(text: str) -> None:
 )
 def test_a_message_with_anything_else_in_it_is_not(text: str) -> None:
     assert not is_pleasantry(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hallo zusammen! 👋",
+        "Guten Morgen",
+        "Bonjour à tous !",
+        "¡Hola equipo!",
+        "Olá pessoal!",
+        "こんにちは！",
+    ],
+)
+def test_greetings_in_the_bots_languages_only_greet(text: str) -> None:
+    assert greeting_only(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "danke!",
+        "Vielen Dank!",
+        "merci beaucoup",
+        "¡Muchas gracias!",
+        "muito obrigado",
+        "ありがとうございます！",
+    ],
+)
+def test_thanks_in_the_bots_languages_are_pleasantries(text: str) -> None:
+    assert is_pleasantry(text)
+
+
+def test_greetings_and_thanks_in_other_languages_leave_the_question() -> None:
+    assert (
+        substance("Hallo zusammen! Wie exportiere ich einen Bericht als CSV? Danke :pray:")
+        == "Wie exportiere ich einen Bericht als CSV?"
+    )
+    assert substance("¿Cómo exporto un informe? ¡Muchas gracias!") == "¿Cómo exporto un informe?"
+    assert not greeting_only("Hola, ¿cómo exporto un informe?")
+    assert not is_pleasantry("danke, aber wie exportiere ich den Bericht?")
