@@ -17,9 +17,13 @@ from bot.sandbox.blockkit import validate_blocks, validate_view
 from bot.slack import limits
 from bot.slack.blocks.answers import answer_message
 from bot.slack.blocks.card import (
+    AttachmentLine,
     CardContent,
     EarlierDraft,
+    HeldEdit,
+    IssueLine,
     NotDelivered,
+    Translated,
     delivery_failed_notice,
     escalation_card,
     reminder_message,
@@ -289,6 +293,21 @@ def _card(**overrides: Any) -> CardContent:
         "can_redraft": True,
         "status": LONG[:900],
         "not_delivered": [NotDelivered(job_id=i, what=LONG[:300], reason=LONG) for i in range(9)],
+        # Issue 25: the tracker's issue, the customer's files, the English under a customer who
+        # writes another language, and an edit held until it is sent translated or as written.
+        "tracker": LONG[:300],
+        "issue": IssueLine(tracker=LONG[:300], failed=LONG),
+        "attachments": [
+            AttachmentLine(LONG[:900], "https://acme.slack.com/files/U1/F1/x", "12 MB", LONG)
+            for _ in range(40)
+        ],
+        "attachment_notes": LONG,
+        "unread_files": LONG[:900],
+        "language": LONG[:300],
+        "question_english": Translated(LONG),
+        "draft_english": Translated(None, LONG),
+        "follow_ups_english": [Translated(LONG)] * 50,
+        "held_edit": HeldEdit(text=LONG, by="U1", translation=LONG, problem=None),
     }
     values.update(overrides)
     return CardContent(**values)
