@@ -529,7 +529,7 @@ async def test_a_german_customer_is_asked_rated_and_thanked_in_german(
 
     # The message everyone sees says, in German, that a rating was recorded.
     shown = survey_now(bot, slack, ts)
-    assert shown["text"] == STRINGS["de"]["csat_recorded"]
+    assert shown["text"] == f"{survey['text']} {STRINGS['de']['csat_recorded']}"
     assert STRINGS["de"]["csat_recorded"] in json.dumps(shown, ensure_ascii=False)
     labels = [
         e["text"]["text"] for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]

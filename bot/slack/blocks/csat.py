@@ -57,7 +57,7 @@ def survey_message(
                 ],
             }
         )
-        text = recorded
+        text = f"{text} {recorded}"
     return OutgoingMessage(text=text, blocks=blocks)
 
 

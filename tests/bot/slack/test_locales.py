@@ -102,7 +102,7 @@ def test_the_survey_and_its_form_follow_the_locale() -> None:
         == "Wie war unser Support? Bewerte dieses Gespräch von 1 (schlecht) bis 5 (super)."
     )
     rated = survey_message(7, rated=True, locale=german)
-    assert rated.text == STRINGS["de"]["csat_recorded"]
+    assert rated.text == f"{asked.text} {STRINGS['de']['csat_recorded']}"
     assert rated.blocks[2]["elements"][0]["text"] == STRINGS["de"]["csat_recorded"]
     assert rated.blocks[3]["elements"][0]["text"]["text"] == "💬 Kommentar hinzufügen"
     # The score buttons are digits with emoji in every language.
