@@ -212,7 +212,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "Danke! Du hast dieses Gespräch mit {score}/5 bewertet. Klicke unter der Umfrage auf"
             " *Kommentar hinzufügen*, wenn du uns mehr erzählen möchtest."
         ),
-        "csat_changed": "Geändert: Du bewertest dieses Gespräch jetzt mit {score}/5. Danke!",
+        "csat_changed": "Geändert: Deine Bewertung für dieses Gespräch ist jetzt {score}/5. Danke!",
         "csat_same": "Du hast dieses Gespräch schon mit {score}/5 bewertet, danke!",
         "csat_team_rated": (
             "Jemand aus deinem Team hat dieses Gespräch schon bewertet, danke! Es wurde nichts"
@@ -312,7 +312,7 @@ STRINGS: dict[str, dict[str, str]] = {
             " commentaire* sous le sondage si vous souhaitez nous en dire plus."
         ),
         "csat_changed": (
-            "C'est modifié : vous notez maintenant cette conversation {score}/5. Merci !"
+            "Note modifiée : vous donnez maintenant {score}/5 à cette conversation. Merci !"
         ),
         "csat_same": "Vous avez déjà noté cette conversation {score}/5, merci !",
         "csat_team_rated": (
@@ -404,7 +404,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "¡Gracias! Has valorado esta conversación con {score}/5. Pulsa *Añadir un"
             " comentario* debajo de la encuesta si quieres contarnos más."
         ),
-        "csat_changed": "Cambiado: ahora valoras esta conversación con {score}/5. ¡Gracias!",
+        "csat_changed": "Hecho: ahora tu valoración de esta conversación es {score}/5. ¡Gracias!",
         "csat_same": "Ya valoraste esta conversación con {score}/5, ¡gracias!",
         "csat_team_rated": (
             "Alguien de tu equipo ya valoró esta conversación, ¡gracias! No se ha cambiado nada."
@@ -492,7 +492,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "Obrigado! Você avaliou esta conversa com {score}/5. Clique em *Adicionar"
             " comentário* embaixo da pesquisa se quiser contar mais."
         ),
-        "csat_changed": "Alterado: agora você avalia esta conversa com {score}/5. Obrigado!",
+        "csat_changed": "Pronto: sua nota para esta conversa agora é {score}/5. Obrigado!",
         "csat_same": "Você já avaliou esta conversa com {score}/5, obrigado!",
         "csat_team_rated": (
             "Alguém da sua equipe já avaliou esta conversa, obrigado! Nada foi alterado."
