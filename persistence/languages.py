@@ -42,10 +42,20 @@ class LanguageRepository:
         texts = json.loads(row["texts"])
         return {str(k): str(v) for k, v in texts.items()} if isinstance(texts, dict) else None
 
-    async def save_ui_texts(self, language: str, texts: dict[str, str], model: str) -> None:
+    async def save_ui_texts(
+        self, language: str, texts: dict[str, str], model: str, *, replace: bool = False
+    ) -> None:
+        """Keep the first translation of a language; ``replace``: this one takes its place (a
+        new translation of a set that has since gained texts)."""
+        conflict = (
+            "DO UPDATE SET texts = excluded.texts, model = excluded.model,"
+            " created_at = excluded.created_at"
+            if replace
+            else "DO NOTHING"
+        )
         async with self.db.transaction(durable=False) as tx:
             await tx.execute(
                 "INSERT INTO ui_translations(language, texts, model, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT(language) DO NOTHING",
+                f" VALUES (?, ?, ?, ?) ON CONFLICT(language) {conflict}",
                 (language, json.dumps(texts, ensure_ascii=False), model, now()),
             )

@@ -14,6 +14,10 @@ rated may change their score (the latest click counts) and add or replace a comm
 else allowed hears it was already rated. The thread's message then says a rating was recorded,
 never the score or the comment.
 
+Language: the survey, its form and what a rater or their colleague is told are in the ticket's
+language (``locale_for``, as the resolved note and the Helpful replies); the refusal our own
+staff hear (``NOT_YOURS``) and a click on a survey that no longer exists stay English.
+
 Whose answer the customer got (``answered_by``): the last answer from our side in the thread
 when the survey is asked: the bot's own (sent automatically, or approved as drafted: role
 ``bot``) is ``ai``; a person's (an edited reply, a teammate writing in the thread) is ``human``;
@@ -36,9 +40,11 @@ from bot.slack.blocks.csat import (
     comment_thanks_view,
     survey_message,
 )
+from bot.slack.blocks.locales import ENGLISH_LOCALE, Locale
 from bot.slack.interactions import FormResult
 from bot.slack.outbox import SlackOutbox, queue_thread_post
 from bot.slack.people import People
+from bot.tickets.languages import locale_for
 from bot.tickets.status import ANSWER_PURPOSES
 from persistence.csat import AnsweredBy, CsatRating
 from persistence.db import Tx
@@ -110,7 +116,7 @@ class Csat:
             tx,
             key=jobkinds.csat_survey_key(ticket.id),
             ticket=ticket,
-            message=survey_message(ticket.id),
+            message=survey_message(ticket.id, locale=await locale_for(repos, ticket.language, tx)),
             purpose="csat_survey",
         )
         await repos.trail.record(
@@ -157,13 +163,11 @@ class Csat:
             if not self.may_rate(ticket, user_id=user_id, user_team=user_team):
                 log.info("csat: %s may not rate ticket %s; nothing recorded", user_id, ticket_id)
                 return NOT_YOURS
+            locale = await locale_for(repos, ticket.language, tx)
             if rating.rated_by is not None and rating.rated_by != user_id:
-                return (
-                    "Someone from your team already rated this conversation; thanks! Nothing"
-                    " was changed."
-                )
+                return locale["csat_team_rated"]
             if rating.score == score:
-                return f"You already rated this conversation {score}/5; thanks!"
+                return locale["csat_same"].format(score=score)
             await repos.csat.rate(tx, ticket_id=ticket_id, score=score, user_id=user_id)
             await repos.trail.record(
                 tx,
@@ -186,63 +190,60 @@ class Csat:
                 )
         log.info("csat: ticket %s rated %s by %s", ticket_id, score, user_id)
         if rating.score is None:
-            return (
-                f"Thanks! You rated this conversation {score}/5. Press *Add a comment* under"
-                " the survey if you'd like to tell us more."
-            )
-        return f"Changed: you now rate this conversation {score}/5. Thanks!"
+            return locale["csat_thanks"].format(score=score)
+        return locale["csat_changed"].format(score=score)
 
     # -- the comment ----------------------------------------------------------------------------
 
     async def _rater_check(
         self, ticket_id: int, *, user_id: str, user_team: str | None, tx: Tx | None = None
-    ) -> tuple[CsatRating | None, str | None]:
+    ) -> tuple[CsatRating | None, str | None, Locale]:
+        """The rating the clicker may comment on, or why not; and the ticket's texts."""
         ticket = await self.repos.tickets.get(ticket_id, tx)
         rating = await self.repos.csat.get(ticket_id, tx)
         if ticket is None or rating is None:
-            return None, UNKNOWN_SURVEY
+            return None, UNKNOWN_SURVEY, ENGLISH_LOCALE
         if not self.may_rate(ticket, user_id=user_id, user_team=user_team):
-            return None, NOT_YOURS
+            return None, NOT_YOURS, ENGLISH_LOCALE
+        locale = await locale_for(self.repos, ticket.language, tx)
         if rating.score is None:
-            return None, "Pick a score from 1 to 5 first; then you can add a comment."
+            return None, locale["csat_score_first"], locale
         if rating.rated_by != user_id:
-            return None, (
-                "Only the person who rated this conversation can add the comment. Nothing was"
-                " recorded."
-            )
-        return rating, None
+            return None, locale["csat_not_rater"], locale
+        return rating, None, locale
 
     async def comment_form(
         self, ticket_id: int, *, user_id: str, user_team: str | None
     ) -> tuple[dict[str, Any] | None, str | None]:
         """The comment's form, or why not."""
-        rating, refusal = await self._rater_check(ticket_id, user_id=user_id, user_team=user_team)
+        rating, refusal, locale = await self._rater_check(
+            ticket_id, user_id=user_id, user_team=user_team
+        )
         if rating is None or rating.score is None:
             return None, refusal
-        return comment_modal(ticket_id=ticket_id, score=rating.score), None
+        return comment_modal(ticket_id=ticket_id, score=rating.score, locale=locale), None
 
     async def comment(
         self, ticket_id: int, *, user_id: str, user_team: str | None, text: str
     ) -> FormResult:
-        """Record the comment (replacing an earlier one), or say what is wrong on the form."""
+        """Record the comment (replacing an earlier one), or say what is wrong on the form (who
+        may comment first, then what was written)."""
         field = ids.BLOCK_CSAT_COMMENT
         comment = text.strip()
-        if not comment:
-            return FormResult(errors={field: "Write a comment, or press Cancel to leave it out."})
-        if len(comment) > CSAT_COMMENT_MAX:
-            return FormResult(
-                errors={
-                    field: f"Please keep it to {CSAT_COMMENT_MAX} characters (this one has"
-                    f" {len(comment)}); nothing was recorded yet."
-                }
-            )
         repos = self.repos
         async with repos.db.transaction() as tx:
-            rating, refusal = await self._rater_check(
+            rating, refusal, locale = await self._rater_check(
                 ticket_id, user_id=user_id, user_team=user_team, tx=tx
             )
             if rating is None:
                 return FormResult(errors={field: refusal or UNKNOWN_SURVEY})
+            if not comment:
+                return FormResult(errors={field: locale["csat_comment_empty"]})
+            if len(comment) > CSAT_COMMENT_MAX:
+                too_long = locale["csat_comment_long"]
+                return FormResult(
+                    errors={field: too_long.format(max=CSAT_COMMENT_MAX, length=len(comment))}
+                )
             await repos.csat.set_comment(tx, ticket_id=ticket_id, comment=comment)
             await repos.trail.record(
                 tx,
@@ -256,7 +257,7 @@ class Csat:
                 },
             )
         log.info("csat: ticket %s comment of %d characters", ticket_id, len(comment))
-        return FormResult(view=comment_thanks_view())
+        return FormResult(view=comment_thanks_view(locale))
 
     # -- the survey message shows a rating was recorded ----------------------------------------
 
@@ -286,7 +287,8 @@ class Csat:
         if ticket is None or not posted or self.outbox is None:
             log.info("csat: no survey message to update for ticket %s", ticket_id)
             return
-        message = survey_message(ticket_id, rated=True)
+        locale = await locale_for(self.repos, ticket.language)
+        message = survey_message(ticket_id, rated=True, locale=locale)
         await self.outbox.call(
             "chat.update",
             channel=ticket.channel_id,

@@ -6,7 +6,8 @@
   ``bot/slack/blocks/locales.py``, or the model's translation stored for another language, or
   English), read inside the transaction that queues a post, with no model call.
 - ``Languages.prepare_locale``: the model translates the English set for a language the table
-  lacks, once (stored); called before a round's decision, outside any transaction.
+  lacks, once (stored; again when the set has gained texts since); called before a round's
+  decision, outside any transaction.
 - ``Languages.translate``: one text into another language with the model (``prompts/
   translate.md``); ``to_english`` keeps a ticket's translations so each is made once.
 """
@@ -21,7 +22,14 @@ from pydantic import BaseModel, Field
 from bot.llm.language import ENGLISH, Detector, detector, language_name
 from bot.llm.model import LlmFailure, SupportModel
 from bot.llm.prompts import load_prompt
-from bot.slack.blocks.locales import ENGLISH_LOCALE, STRINGS, Locale, builtin, usable_translation
+from bot.slack.blocks.locales import (
+    ENGLISH_LOCALE,
+    KEYS,
+    STRINGS,
+    Locale,
+    builtin,
+    usable_translation,
+)
 from persistence.db import Tx
 from persistence.repos import Repositories
 
@@ -68,11 +76,13 @@ class Languages:
 
     async def prepare_locale(self, code: str) -> None:
         """For a language the built-in table lacks: the model's translation of the English
-        texts, made once and stored. Offline, or if the model fails, such a customer reads
+        texts, made once and stored, and made again when the set has gained texts since (until
+        then the new ones read English). Offline, or if the model fails, such a customer reads
         English (logged)."""
         if builtin(code) is not None or self.model is None:
             return
-        if await self.repos.languages.ui_texts(code) is not None:
+        stored = await self.repos.languages.ui_texts(code)
+        if stored is not None and all(stored.get(key) for key in KEYS):
             return
         try:
             reply = await self.model.structured(
@@ -88,7 +98,9 @@ class Languages:
         if texts is None:
             log.warning("the model's translation of the bot's texts into %s was unusable", code)
             return
-        await self.repos.languages.save_ui_texts(code, texts, self.model.model)
+        await self.repos.languages.save_ui_texts(
+            code, texts, self.model.model, replace=stored is not None
+        )
 
     async def translate(self, text: str, *, source: str, target: str) -> str:
         """``text`` in ``target`` (ISO codes). Raises LlmFailure, offline too."""

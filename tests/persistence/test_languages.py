@@ -46,6 +46,11 @@ async def test_a_translation_is_kept_once_per_text_and_target(db: Database) -> N
     await repo.save_ui_texts("it", {"holding": "Grazie!"}, "gpt")
     await repo.save_ui_texts("it", {"holding": "Ciao"}, "gpt")
     assert await repo.ui_texts("it") == {"holding": "Grazie!"}
+    # A translation of a set that has since gained texts takes the older one's place.
+    await repo.save_ui_texts("it", {"holding": "Ciao", "helpful": "Utile"}, "gpt-2", replace=True)
+    assert await repo.ui_texts("it") == {"holding": "Ciao", "helpful": "Utile"}
+    row = await db.fetchone("SELECT model FROM ui_translations WHERE language = 'it'")
+    assert row is not None and row["model"] == "gpt-2"
 
 
 async def test_an_edit_is_held_translated_and_discarded_only_while_the_card_waits(

@@ -18,15 +18,20 @@ from bot.jobs.kinds import INTERNAL
 from bot.ops.trace import trace_lines
 from bot.sandbox.standin import SlackStandIn
 from bot.slack import ids
+from bot.slack.blocks.csat import CSAT_COMMENT_MAX
 from bot.slack.blocks.locales import STRINGS
+from bot.tickets.csat import NOT_YOURS
 from persistence.repos import Repositories
 from tests.conftest import BotFactory
 from tests.fakes.openai_api import FakeOpenAI
+from tests.scenarios.test_csat import COLLEAGUE, comment, opt_in, rate, survey_now, surveys
 from tests.scenarios.test_review_timers import wait_for_posts
 from tests.utils.harness import (
+    ADMIN,
     CUSTOMER,
     CUSTOMER_TEAM,
     ESCALATION,
+    HOME_TEAM,
     OTHER_REVIEWER,
     REVIEWER,
     SUPPORT,
@@ -478,3 +483,115 @@ async def test_still_on_it_and_the_resolved_note_in_the_customers_language(
     await click(bot, ids.ACTION_RESOLVE, card=current_card(bot, slack))
     await bot.drained()
     assert bot.thread(ts)[-1]["text"] == STRINGS["de"]["resolved_by_team"]
+
+
+async def test_a_german_customer_is_asked_rated_and_thanked_in_german(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, _model = await started(make_bot, llm, support_admins=[ADMIN])
+    await opt_in(bot)
+    ts = await bot.ask(GERMAN_QUESTION)
+    await bot.drained()
+    answer = bot.thread(ts)[0]
+    await bot.send.block_action(
+        CUSTOMER,
+        ids.ACTION_HELPFUL,
+        card_buttons(answer)[ids.ACTION_HELPFUL],
+        team_id=CUSTOMER_TEAM,
+        channel=SUPPORT,
+        message=answer,
+    )
+    await bot.drained()
+    assert await bot.ticket_states() == ["resolved"]
+    # "How did we do?" in German, with the same score buttons.
+    (survey,) = surveys(bot, ts)
+    assert survey["blocks"][0]["text"]["text"] == STRINGS["de"]["csat_question"]
+    assert survey["text"].startswith("Wie war unser Support?")
+    assert "How did we do" not in json.dumps(survey)
+    scores = [k for k in card_buttons(survey) if k.startswith(ids.ACTION_CSAT_RATE)]
+    assert len(scores) == 5
+
+    # The customer rates and is thanked in German; the same score again, and a change, too.
+    await rate(bot, survey, 4)
+    assert slack.ephemerals[-1]["text"] == STRINGS["de"]["csat_thanks"].format(score=4)
+    assert "*Kommentar hinzufügen*" in slack.ephemerals[-1]["text"]
+    await rate(bot, survey, 4)
+    assert slack.ephemerals[-1]["text"] == STRINGS["de"]["csat_same"].format(score=4)
+    await rate(bot, survey, 5)
+    assert slack.ephemerals[-1]["text"] == STRINGS["de"]["csat_changed"].format(score=5)
+    # Their colleague hears it in German; our own reviewer's refusal stays English.
+    await rate(bot, survey, 2, user=COLLEAGUE)
+    assert slack.ephemerals[-1]["text"] == STRINGS["de"]["csat_team_rated"]
+    await rate(bot, survey, 2, user=REVIEWER, team=HOME_TEAM)
+    assert slack.ephemerals[-1]["text"] == NOT_YOURS
+    row = await bot.db.fetchone("SELECT score, rated_by FROM csat_ratings")
+    assert row is not None and (row["score"], row["rated_by"]) == (5, CUSTOMER)
+
+    # The message everyone sees says, in German, that a rating was recorded.
+    shown = survey_now(bot, slack, ts)
+    assert shown["text"] == f"{survey['text']} {STRINGS['de']['csat_recorded']}"
+    assert STRINGS["de"]["csat_recorded"] in json.dumps(shown, ensure_ascii=False)
+    labels = [
+        e["text"]["text"] for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert labels[-1] == "💬 Kommentar hinzufügen"
+    assert "5/5" not in json.dumps(shown)
+
+    # The comment form in German; its errors and its thanks too.
+    reply = await comment(bot, slack, shown, "   ")
+    form = slack.calls_to("views.open")[-1]["view"]
+    assert (form["title"]["text"], form["submit"]["text"], form["close"]["text"]) == (
+        "Dein Feedback",
+        "Senden",
+        "Abbrechen",
+    )
+    assert STRINGS["de"]["csat_form_intro"].format(score=5) in json.dumps(
+        form["blocks"], ensure_ascii=False
+    )
+    (field,) = [b for b in form["blocks"] if b["type"] == "input"]
+    assert field["label"]["text"] == STRINGS["de"]["csat_form_label"]
+    assert reply["errors"][ids.BLOCK_CSAT_COMMENT] == STRINGS["de"]["csat_comment_empty"]
+    reply = await comment(bot, slack, shown, "x" * (CSAT_COMMENT_MAX + 3))
+    assert reply["errors"][ids.BLOCK_CSAT_COMMENT] == STRINGS["de"]["csat_comment_long"].format(
+        max=CSAT_COMMENT_MAX, length=CSAT_COMMENT_MAX + 3
+    )
+    words = "super schnell, danke!! 🙌 export klappt jetzt"
+    reply = await comment(bot, slack, shown, words)
+    assert reply["response_action"] == "update"
+    assert reply["view"]["title"]["text"] == "Dein Feedback"
+    assert reply["view"]["blocks"][0]["text"]["text"] == STRINGS["de"]["csat_comment_thanks"]
+    row = await bot.db.fetchone("SELECT comment FROM csat_ratings")
+    assert row is not None and row["comment"] == words
+    # The team's trace line stays English.
+    await bot.send.slash_command(REVIEWER, "trace 1")
+    trail = json.dumps(slack.calls_to("views.open")[-1]["view"], ensure_ascii=False)
+    assert f"Satisfaction: 5/5 from <@{CUSTOMER}>" in trail
+
+
+async def test_a_stored_translation_older_than_the_survey_is_made_again(
+    make_bot: BotFactory, slack: SlackStandIn, llm: FakeOpenAI
+) -> None:
+    bot, model = await started(make_bot, llm, support_admins=[ADMIN])
+    await opt_in(bot)
+    repos = Repositories.over(bot.db, internal_kinds=INTERNAL)
+    older = {k: f"[it, old] {v}" for k, v in STRINGS["en"].items() if not k.startswith("csat_")}
+    await repos.languages.save_ui_texts("it", older, "an-older-model")
+    ts = await bot.ask(ITALIAN_BILLING)
+    await bot.drained()
+    # Translated again, once, with the survey's texts; the new translation replaced the old.
+    assert len(model.calls("You translate the short messages")) == 1
+    assert [m["text"] for m in bot.thread(ts)] == [f"[it] {STRINGS['en']['holding']}"]
+    stored = await repos.languages.ui_texts("it")
+    assert (
+        stored is not None and stored["csat_question"] == f"[it] {STRINGS['en']['csat_question']}"
+    )
+    # The survey then comes in Italian.
+    _, body = await bot.send.slash_command(REVIEWER, "resolve 1")
+    assert "resolved" in json.loads(body)["text"]
+    await bot.drained()
+    (survey,) = surveys(bot, ts)
+    assert survey["blocks"][0]["text"]["text"] == f"[it] {STRINGS['en']['csat_question']}"
+    # Asked again, the complete translation is kept: no new call.
+    await bot.ask("Buongiorno, anche a noi è stato addebitato due volte questo mese!")
+    await bot.drained()
+    assert len(model.calls("You translate the short messages")) == 1

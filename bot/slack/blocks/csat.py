@@ -2,7 +2,9 @@
 the same message once a rating is recorded (with "Add a comment"), and the comment's form.
 
 The message in the thread is seen by everyone in the channel: once rated it says only that a
-rating was recorded, never the score or the comment (the rater hears those privately).
+rating was recorded, never the score or the comment (the rater hears those privately). All of it
+is in the ticket's language (``locale``, the texts of ``bot/slack/blocks/locales.py``); the
+score buttons are digits with emoji in every language.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from bot.slack import ids
 from bot.slack.blocks.common import Block, OutgoingMessage, button, context, plain, section
+from bot.slack.blocks.locales import ENGLISH_LOCALE, Locale
 from bot.slack.limits import INPUT_LABEL_MAX, MODAL_BUTTON_MAX, MODAL_TITLE_MAX, PLACEHOLDER_MAX
 from bot.slack.text import truncate_escaped
 
@@ -19,7 +22,6 @@ from bot.slack.text import truncate_escaped
 CSAT_COMMENT_MAX = 1000
 SCORES = (1, 2, 3, 4, 5)
 SCORE_LABELS = {1: "1 😞", 2: "2 🙁", 3: "3 😐", 4: "4 🙂", 5: "5 😄"}
-QUESTION = "*How did we do?* Rate this conversation from 1 (poor) to 5 (great)."
 SURVEY_BLOCK = "csat_survey"
 
 
@@ -28,69 +30,71 @@ def score_value(ticket_id: int, score: int) -> str:
     return f"{ticket_id}:{score}"
 
 
-def survey_message(ticket_id: int, *, rated: bool = False) -> OutgoingMessage:
+def survey_message(
+    ticket_id: int, *, rated: bool = False, locale: Locale = ENGLISH_LOCALE
+) -> OutgoingMessage:
     """The survey in the customer's thread; ``rated``: as it stands once a rating is recorded
     (the buttons stay so the rater can change their score, and a comment can be added)."""
     elements = [
         button(ids.home_action(ids.ACTION_CSAT_RATE, score), SCORE_LABELS[score], v)
         for score, v in ((s, score_value(ticket_id, s)) for s in SCORES)
     ]
+    question = locale["csat_question"]
     blocks: list[Block] = [
-        section(QUESTION),
+        section(question),
         {"type": "actions", "block_id": SURVEY_BLOCK, "elements": elements},
     ]
-    text = "How did we do? Rate this conversation from 1 (poor) to 5 (great)."
+    text = question.replace("*", "")
     if rated:
-        blocks.append(
-            context("✅ Thanks, a rating was recorded. Want to tell us more? Add a comment.")
-        )
+        recorded = locale["csat_recorded"]
+        blocks.append(context(recorded))
         blocks.append(
             {
                 "type": "actions",
                 "block_id": "csat_comment_button",
                 "elements": [
-                    button(ids.ACTION_CSAT_COMMENT, "💬 Add a comment", str(ticket_id)),
+                    button(ids.ACTION_CSAT_COMMENT, locale["csat_add_comment"], str(ticket_id)),
                 ],
             }
         )
-        text = "How did we do? Thanks, a rating was recorded."
+        text = f"{text} {recorded}"
     return OutgoingMessage(text=text, blocks=blocks)
 
 
-def comment_modal(*, ticket_id: int, score: int) -> dict[str, Any]:
+def comment_modal(*, ticket_id: int, score: int, locale: Locale = ENGLISH_LOCALE) -> dict[str, Any]:
     """The optional comment on a rating; submitted, it becomes ``comment_thanks_view``."""
     return {
         "type": "modal",
         "callback_id": ids.VIEW_CSAT_COMMENT,
         "private_metadata": json.dumps({"ticket_id": ticket_id}),
-        "title": plain("Your feedback", MODAL_TITLE_MAX),
-        "submit": plain("Send", MODAL_BUTTON_MAX),
-        "close": plain("Cancel", MODAL_BUTTON_MAX),
+        "title": plain(locale["csat_form_title"], MODAL_TITLE_MAX),
+        "submit": plain(locale["csat_form_send"], MODAL_BUTTON_MAX),
+        "close": plain(locale["csat_form_cancel"], MODAL_BUTTON_MAX),
         "blocks": [
-            context(f"You rated this conversation {score}/5. Only the support team reads this."),
+            context(locale["csat_form_intro"].format(score=score)),
             {
                 "type": "input",
                 "block_id": ids.BLOCK_CSAT_COMMENT,
-                "label": plain("What went well, or what could we do better?", INPUT_LABEL_MAX),
+                "label": plain(locale["csat_form_label"], INPUT_LABEL_MAX),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ids.ACTION_CSAT_COMMENT_TEXT,
                     "multiline": True,
                     "max_length": CSAT_COMMENT_MAX,
-                    "placeholder": plain("A sentence or two is plenty.", PLACEHOLDER_MAX),
+                    "placeholder": plain(locale["csat_form_placeholder"], PLACEHOLDER_MAX),
                 },
             },
         ],
     }
 
 
-def comment_thanks_view() -> dict[str, Any]:
+def comment_thanks_view(locale: Locale = ENGLISH_LOCALE) -> dict[str, Any]:
     """What the form becomes once the comment is recorded."""
     return {
         "type": "modal",
-        "title": plain("Your feedback", MODAL_TITLE_MAX),
-        "close": plain("Close", MODAL_BUTTON_MAX),
-        "blocks": [section("Thanks! Your comment was recorded; the support team will read it.")],
+        "title": plain(locale["csat_form_title"], MODAL_TITLE_MAX),
+        "close": plain(locale["csat_form_close"], MODAL_BUTTON_MAX),
+        "blocks": [section(locale["csat_comment_thanks"])],
     }
 
 

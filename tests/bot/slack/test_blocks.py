@@ -21,6 +21,7 @@ from bot.slack.blocks.csat import (
     rating_line,
     survey_message,
 )
+from bot.slack.blocks.locales import STRINGS, Locale
 from bot.slack.blocks.modals import edit_modal
 from bot.slack.blocks.settings_form import ConfigForm, config_modal
 from bot.slack.text import escape, split_for_sections, truncate, truncate_escaped
@@ -518,6 +519,40 @@ def test_the_comment_form_caps_what_is_typed_and_carries_its_ticket() -> None:
     element = next(b for b in view["blocks"] if b["type"] == "input")["element"]
     assert element["max_length"] == CSAT_COMMENT_MAX
     assert validate_view(comment_thanks_view(), expect_type="modal") == []
+
+
+@pytest.mark.parametrize("code", sorted(STRINGS))
+def test_the_survey_and_its_form_are_valid_block_kit_in_every_language(code: str) -> None:
+    locale = Locale(code, STRINGS[code])
+    asked = survey_message(7, locale=locale)
+    rated = survey_message(7, rated=True, locale=locale)
+    for message in (asked, rated):
+        assert validate_blocks(message.blocks, surface="message") == []
+        assert message.text.strip()
+    assert STRINGS[code]["csat_question"] in json.dumps(asked.blocks, ensure_ascii=False)
+    shown = json.dumps(rated.blocks, ensure_ascii=False)
+    assert STRINGS[code]["csat_recorded"] in shown and STRINGS[code]["csat_add_comment"] in shown
+    form = comment_modal(ticket_id=7, score=3, locale=locale)
+    assert validate_view(form, expect_type="modal") == []
+    assert form["title"]["text"] == STRINGS[code]["csat_form_title"]
+    assert "3/5" in json.dumps(form["blocks"], ensure_ascii=False)
+    thanks = comment_thanks_view(locale)
+    assert validate_view(thanks, expect_type="modal") == []
+    assert thanks["close"]["text"] == STRINGS[code]["csat_form_close"]
+
+
+def test_a_survey_in_german_keeps_the_score_buttons_and_their_values() -> None:
+    german = Locale("de", STRINGS["de"])
+    rated = survey_message(9, rated=True, locale=german)
+    assert rated.blocks[0]["text"]["text"].startswith("*Wie war unser Support?*")
+    scores = rated.blocks[1]["elements"]
+    assert [e["value"] for e in scores] == ["9:1", "9:2", "9:3", "9:4", "9:5"]
+    assert [e["text"]["text"] for e in scores] == ["1 😞", "2 🙁", "3 😐", "4 🙂", "5 😄"]
+    (comment_button,) = rated.blocks[3]["elements"]
+    assert comment_button["action_id"] == ids.ACTION_CSAT_COMMENT
+    assert comment_button["text"]["text"] == "💬 Kommentar hinzufügen"
+    assert comment_button["value"] == "9"
+    assert "How did we do" not in json.dumps(rated.blocks, ensure_ascii=False)
 
 
 def test_a_rating_line_escapes_the_comment() -> None:
