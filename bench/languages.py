@@ -4,20 +4,30 @@ A corpus written the way people write in Slack support channels: full questions,
 lower-case ones, typos, emoji, mentions, links and code around the words, in the six languages
 the bot's own texts are translated into; and messages that say too little to tell ("ok thx",
 "CSV export??", a link, an emoji), for which the right result is "unclear" (the ticket keeps its
-language, or English). Run: ``.venv/bin/python -m bench.languages [--distance 0.25]``.
+language, or English). Run: ``.venv/bin/python -m bench.languages [--distance 0.25]
+[--english-datasets ../shared/eval-data]``.
 
 Reported: for the clear messages, how many were recognised, how many were unclear (kept the
 ticket's language) and how many were WRONG (another language: the customer would be answered in
 it); for the unclear ones, how many were (wrongly) given a language. Wrong is what must stay
 near zero; unclear costs little (the ticket's language, or English, is kept).
+
+The corpus above is what the distance was chosen on. ``--english-datasets`` checks it on
+messages it never saw: the test splits of the public English customer-support datasets in
+``shared/eval-data`` (BANKING77, CLINC150 with its out-of-scope queries, HINT3's three live
+bots, Bitext), real users' short and misspelt questions. For each: how many were read as
+English, unclear, or another language (a customer answered in a language they did not write).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import resource
 import time
 from collections import Counter
+from pathlib import Path
 
 from bot.llm.language import MIN_RELATIVE_DISTANCE, Detector
 
@@ -189,9 +199,63 @@ def run(distance: float) -> dict[str, object]:
     }
 
 
+def english_test_splits(root: Path) -> dict[str, list[str]]:
+    """The test questions of each public English dataset (the sentence only)."""
+
+    def column(path: Path, name: str) -> list[str]:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [row[name] for row in csv.DictReader(handle) if row.get(name)]
+
+    clinc = json.loads((root / "clinc150" / "data_full.json").read_text())
+    sets = {
+        "banking77": column(root / "banking77" / "test.csv", "text"),
+        "clinc150": [text for text, _ in clinc["test"] + clinc["oos_test"]],
+        "bitext": column(root / "bitext-customer-service-intent" / "test.csv", "utterance"),
+    }
+    for path in sorted((root / "hint3" / "v2" / "test").glob("*_test.csv")):
+        sets[f"hint3-{path.stem.removesuffix('_test')}"] = column(path, "sentence")
+    return sets
+
+
+def run_english(detector: Detector, root: Path) -> dict[str, Counter[str]]:
+    tallies: dict[str, Counter[str]] = {}
+    for name, questions in english_test_splits(root).items():
+        tally: Counter[str] = Counter()
+        for text in questions:
+            found = detector.detect(text)
+            outcome = "english" if found == "en" else "unclear" if found is None else str(found)
+            tally[outcome] += 1
+        tallies[name] = tally
+    return tallies
+
+
+def print_english(tallies: dict[str, Counter[str]]) -> None:
+    print("\nEnglish test splits never seen (eval-data): read as English, unclear, another")
+    print("dataset              messages  english  unclear  another  (which)")
+    total: Counter[str] = Counter()
+    for name, tally in tallies.items():
+        total += tally
+        n = sum(tally.values())
+        other = {k: v for k, v in tally.items() if k not in ("english", "unclear")}
+        print(
+            f"{name:20} {n:8}  {tally['english']:7}  {tally['unclear']:7}"
+            f"  {sum(other.values()):7}  {dict(sorted(other.items(), key=lambda kv: -kv[1]))}"
+        )
+    n = sum(total.values())
+    others = sum(v for k, v in total.items() if k not in ("english", "unclear"))
+    print(
+        f"all                  {n:8}  {total['english']:7}  {total['unclear']:7}  {others:7}"
+        f"  ({100 * total['english'] / n:.1f}% English, {100 * total['unclear'] / n:.1f}%"
+        f" unclear, {100 * others / n:.2f}% another language)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distance", type=float, default=MIN_RELATIVE_DISTANCE)
+    parser.add_argument(
+        "--english-datasets", type=Path, help="the eval-data folder: check on its English tests"
+    )
     args = parser.parse_args()
     result = run(args.distance)
     per_language: dict[str, Counter[str]] = result["per_language"]  # type: ignore[assignment]
@@ -214,6 +278,8 @@ def main() -> None:
     for text, found in guessed:
         print(f"  unclear -> {found}: {text}")
     print(f"first detection {result['warm_s']:.2f} s, then {result['ms_per_message']:.2f} ms each")
+    if args.english_datasets is not None:
+        print_english(run_english(Detector(args.distance), args.english_datasets))
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -47,6 +47,21 @@ def test_short_or_ambiguous_messages_say_nothing(text: str) -> None:
     assert DETECTOR.detect(text) is None
 
 
+@pytest.mark.parametrize(
+    # Real customers' English (HINT3, CLINC150) that lingua alone reads as another language.
+    "text",
+    ["Ok thanx", "Heloo", "hloo", "211 depisit", "Worange"],
+)
+def test_english_with_typos_is_not_read_as_another_language(text: str) -> None:
+    assert DETECTOR.detect(text) in (None, ENGLISH)
+
+
+def test_a_latin_script_language_needs_three_words_and_japanese_one() -> None:
+    assert DETECTOR.detect("Rechnung doppelt") is None
+    assert DETECTOR.detect("Rechnung doppelt bezahlt") == "de"
+    assert DETECTOR.detect("パスワードのリセット方法は？") == "ja"
+
+
 def test_an_unclear_message_keeps_the_tickets_language_or_english() -> None:
     assert DETECTOR.language_of("ok thx", "de") == "de"
     assert DETECTOR.language_of("ok thx", None) == ENGLISH
