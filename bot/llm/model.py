@@ -106,6 +106,20 @@ class LlmUsage:
     attempts: int
 
 
+def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
+    """A model call's figures as the ticket's trail records them (nothing without a call)."""
+    if usage is None:
+        return {}
+    return {
+        "duration_ms": usage.duration_ms,
+        "model": usage.model,
+        "prompt_name": usage.prompt_name,
+        "prompt_version": usage.prompt_version,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+    }
+
+
 @dataclass(frozen=True)
 class LlmResult(Generic[T]):
     value: T

@@ -32,7 +32,7 @@ from bot.jobs.kinds import JobKind, PermanentFailure, RetryLater
 from bot.jobs.queueing import queue_card_sync
 from bot.jobs.trail import JobTrail
 from bot.jobs.worker import complete_running_job
-from bot.llm.model import LlmFailure, LlmUsage, SupportModel
+from bot.llm.model import LlmFailure, LlmUsage, SupportModel, usage_fields
 from bot.llm.prompts import load_prompt
 from bot.review.trackers import (
     LABELS,
@@ -459,7 +459,7 @@ class IssueDesk:
                 step="issue_update_drafted",
                 actor="bot",
                 detail={"key": row.issue_key, "how": how, "mentions": mentions},
-                **_usage(usage),
+                **usage_fields(usage),
             )
             await complete_running_job(self.repos.jobs, tx)
 
@@ -575,19 +575,6 @@ class IssueDesk:
         if send:
             return ReviewOutcome(done=True, notice="Sent to the customer's thread. ✅")
         return ReviewOutcome(done=True, notice="OK, the customer is not told.")
-
-
-def _usage(usage: LlmUsage | None) -> dict[str, Any]:
-    if usage is None:
-        return {}
-    return {
-        "duration_ms": usage.duration_ms,
-        "model": usage.model,
-        "prompt_name": usage.prompt_name,
-        "prompt_version": usage.prompt_version,
-        "tokens_in": usage.tokens_in,
-        "tokens_out": usage.tokens_out,
-    }
 
 
 def _already_filed(row: TrackerIssue) -> str:

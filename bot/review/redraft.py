@@ -17,7 +17,7 @@ from typing import Any
 from bot.jobs import kinds as jobkinds
 from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_card_sync
-from bot.llm.model import LlmFailure
+from bot.llm.model import LlmFailure, usage_fields
 from bot.review.desk import ReviewDesk, already_decided, busy_notice
 from bot.settings.environment import Settings
 from bot.settings.logs import current_ticket
@@ -25,7 +25,7 @@ from bot.slack.blocks.modals import FEEDBACK_MAX, answer_question_modal, redraft
 from bot.slack.interactions import ReviewOutcome, unknown_card
 from bot.slack.people import People
 from bot.tickets.schemas import Draft
-from bot.tickets.workflow import Workflow, usage_fields
+from bot.tickets.workflow import Workflow
 from persistence.db import Tx
 from persistence.records import Escalation, Job
 from persistence.repos import Repositories

@@ -40,7 +40,7 @@ from bot.jobs.kinds import JobKind
 from bot.jobs.queueing import queue_card_sync
 from bot.kb.base import KnowledgeBase
 from bot.kb.provenance import reviewed_source
-from bot.llm.model import LlmFailure, LlmUsage, SupportModel
+from bot.llm.model import LlmFailure, LlmUsage, SupportModel, usage_fields
 from bot.llm.prompts import load_prompt
 from bot.settings.logs import current_ticket
 from bot.slack import ids
@@ -272,17 +272,7 @@ class ArticleDesk:
     async def _record(
         self, ticket: Ticket, escalation_id: int | None, article: Generalised
     ) -> None:
-        usage = article.usage
-        extra: dict[str, Any] = {}
-        if usage is not None:
-            extra = {
-                "duration_ms": usage.duration_ms,
-                "model": usage.model,
-                "prompt_name": usage.prompt_name,
-                "prompt_version": usage.prompt_version,
-                "tokens_in": usage.tokens_in,
-                "tokens_out": usage.tokens_out,
-            }
+        extra = usage_fields(article.usage)
         async with self.repos.db.transaction() as tx:
             await self.repos.trail.record(
                 tx,

@@ -28,7 +28,7 @@ from bot.jobs.kinds import JobKind
 from bot.jobs.worker import complete_running_job
 from bot.kb.base import KnowledgeBase
 from bot.llm.language import ENGLISH, language_name
-from bot.llm.model import LlmFailure, LlmUsage, SupportModel
+from bot.llm.model import LlmFailure, LlmUsage, SupportModel, usage_fields
 from bot.settings.environment import Settings
 from bot.settings.live import ConfigSnapshot, LiveConfig
 from bot.slack.blocks.answers import answer_message, plain_reply
@@ -65,19 +65,6 @@ log = logging.getLogger(__name__)
 HISTORY_TURNS = 10
 HISTORY_CHARS_PER_TURN = 800
 EARLIER_QUESTION_TURNS = 2  # the customer's turns before a follow-up that offline search adds
-
-
-def usage_fields(usage: LlmUsage | None) -> dict[str, Any]:
-    if usage is None:
-        return {}
-    return {
-        "duration_ms": usage.duration_ms,
-        "model": usage.model,
-        "prompt_name": usage.prompt_name,
-        "prompt_version": usage.prompt_version,
-        "tokens_in": usage.tokens_in,
-        "tokens_out": usage.tokens_out,
-    }
 
 
 def _role_label(turn: Turn) -> str:
