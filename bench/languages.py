@@ -4,7 +4,7 @@ A corpus written the way people write in Slack support channels: full questions,
 lower-case ones, typos, emoji, mentions, links and code around the words, in the six languages
 the bot's own texts are translated into; and messages that say too little to tell ("ok thx",
 "CSV export??", a link, an emoji), for which the right result is "unclear" (the ticket keeps its
-language, or English). Run: ``.venv/bin/python -m bench.languages [--distance 0.25]
+language, or English). Run: ``.venv/bin/python -m bench.languages
 [--english-datasets ../shared/eval-data]``.
 
 Reported: for the clear messages, how many were recognised, how many were unclear (kept the
@@ -12,7 +12,7 @@ ticket's language) and how many were WRONG (another language: the customer would
 it); for the unclear ones, how many were (wrongly) given a language. Wrong is what must stay
 near zero; unclear costs little (the ticket's language, or English, is kept).
 
-The corpus above is what the distance was chosen on. ``--english-datasets`` checks it on
+The corpus above is what the detector was chosen on. ``--english-datasets`` checks it on
 messages it never saw: the test splits of the public English customer-support datasets in
 ``shared/eval-data`` (BANKING77, CLINC150 with its out-of-scope queries, HINT3's three live
 bots, Bitext), real users' short and misspelt questions. For each: how many were read as
@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.llm.language import MIN_RELATIVE_DISTANCE, Detector
+from bot.llm.language import Detector
 
 CLEAR: dict[str, list[str]] = {
     "en": [
@@ -171,8 +171,8 @@ UNCLEAR = [
 ]
 
 
-def run(distance: float) -> dict[str, object]:
-    detector = Detector(distance)
+def run() -> dict[str, object]:
+    detector = Detector()
     started = time.monotonic()
     detector.detect("warm up: build the detector and load its first models")
     warm = time.monotonic() - started
@@ -252,15 +252,13 @@ def print_english(tallies: dict[str, Counter[str]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--distance", type=float, default=MIN_RELATIVE_DISTANCE)
     parser.add_argument(
         "--english-datasets", type=Path, help="the eval-data folder: check on its English tests"
     )
     args = parser.parse_args()
-    result = run(args.distance)
+    result = run()
     per_language: dict[str, Counter[str]] = result["per_language"]  # type: ignore[assignment]
     total: Counter[str] = Counter()
-    print(f"minimum relative distance {args.distance}")
     print("language  messages  right  unclear  wrong")
     for code, tally in per_language.items():
         total += tally
@@ -279,7 +277,7 @@ def main() -> None:
         print(f"  unclear -> {found}: {text}")
     print(f"first detection {result['warm_s']:.2f} s, then {result['ms_per_message']:.2f} ms each")
     if args.english_datasets is not None:
-        print_english(run_english(Detector(args.distance), args.english_datasets))
+        print_english(run_english(Detector(), args.english_datasets))
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

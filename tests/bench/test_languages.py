@@ -4,11 +4,10 @@ recognised, and messages too short to tell are (nearly) never given one."""
 from __future__ import annotations
 
 from bench.languages import CLEAR, UNCLEAR, run
-from bot.llm.language import MIN_RELATIVE_DISTANCE
 
 
 def test_detection_on_the_slack_style_corpus() -> None:
-    result = run(MIN_RELATIVE_DISTANCE)
+    result = run()
     per_language = result["per_language"]
     right = sum(t["right"] for t in per_language.values())  # type: ignore[attr-defined]
     wrong = sum(t["wrong"] for t in per_language.values())  # type: ignore[attr-defined]

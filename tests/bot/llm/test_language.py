@@ -20,7 +20,7 @@ DETECTOR = Detector()
         ("oi, como faço pra resetar minha senha?", "pt"),
         ("請求書をダウンロードする方法を教えてください", "ja"),
         ("I can't log in since this morning, it says my password is wrong", "en"),
-        ("Come posso esportare un report in CSV?", "it"),
+        ("Buongiorno, come posso esportare il mio rapporto mensile in formato CSV?", "it"),
     ],
 )
 def test_clear_messages_are_recognised(text: str, code: str) -> None:
@@ -48,7 +48,8 @@ def test_short_or_ambiguous_messages_say_nothing(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    # Real customers' English (HINT3, CLINC150) that lingua alone reads as another language.
+    # Real customers' English (HINT3, CLINC150) that a detector alone may read as another
+    # language.
     "text",
     ["Ok thanx", "Heloo", "hloo", "211 depisit", "Worange"],
 )
