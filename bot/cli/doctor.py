@@ -76,7 +76,7 @@ async def _languages(settings: Settings) -> Check:
     """Language detection loads and reads a German sentence (``bot/llm/language.py``)."""
     try:
         found = await Detector().detect_async("Wie exportiere ich einen Bericht als CSV-Datei?")
-    except Exception as exc:  # a missing or broken lingua wheel
+    except Exception as exc:  # a missing or broken pycld2 wheel
         return Check("languages", False, f"language detection does not load: {exc}")
     if found != "de":
         return Check("languages", False, f"language detection read German as {found!r}")
