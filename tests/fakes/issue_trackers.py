@@ -29,6 +29,7 @@ import json
 import re
 import time
 import uuid
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,19 +117,23 @@ class FakeTracker(LocalServer):
         issue.resolution = resolution
         issue.updated_at = time.time()
 
+    @abstractmethod
     def creates(self) -> list[Seen]:
-        raise NotImplementedError
+        """The requests that created an issue, in order."""
 
     # -- serving -------------------------------------------------------------------------------
 
+    @abstractmethod
     def authorised(self, request: web.Request) -> bool:
-        raise NotImplementedError
+        """Whether the request carries this tracker's token."""
 
+    @abstractmethod
     def refused(self) -> web.Response:
-        raise NotImplementedError
+        """This tracker's answer to a missing or wrong token."""
 
+    @abstractmethod
     def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        """This tracker's API routes."""
 
     def application(self) -> web.Application:
         @web.middleware
