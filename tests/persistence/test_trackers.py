@@ -7,25 +7,11 @@ import time
 from persistence.db import Database
 from persistence.retention import PURGED, RetentionRepository
 from persistence.trackers import TrackerIssueRepository
+from tests.persistence.rows import ticket_with_escalation
 
 
 async def _ticket(db: Database, n: int) -> tuple[int, int]:
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO tickets(channel_id, thread_ts, customer_user_id, state, created_at,"
-            " updated_at) VALUES ('C1', ?, 'U1', 'replied', 0, 0)",
-            (f"1700000000.{n:06d}",),
-        )
-        ticket = await tx.fetchone("SELECT MAX(id) AS id FROM tickets")
-        assert ticket is not None
-        await tx.execute(
-            "INSERT INTO escalations(ticket_id, round, state, reason, created_at)"
-            " VALUES (?, 1, 'pending', 'r', 0)",
-            (ticket["id"],),
-        )
-        row = await tx.fetchone("SELECT MAX(id) AS id FROM escalations")
-        assert row is not None
-    return int(ticket["id"]), int(row["id"])
+    return await ticket_with_escalation(db, n, state="pending")
 
 
 async def _record(repo: TrackerIssueRepository, ticket: int, escalation: int, key: str):

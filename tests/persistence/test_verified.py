@@ -15,26 +15,14 @@ from persistence.postgres import PostgresDatabase
 from persistence.stats import StatsRepository
 from persistence.trail import TrailRepository
 from persistence.verified import VerifiedRepository, card_origin, thread_origin
+from tests.persistence.rows import ticket_with_escalation
 from tests.utils.databases import empty_database_url
 
 
 async def _escalation(db: Database, n: int) -> tuple[int, int]:
-    async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO tickets(channel_id, thread_ts, customer_user_id, state, created_at,"
-            " updated_at) VALUES ('C1', ?, 'U1', 'replied', 0, 0)",
-            (f"1700000000.{n:06d}",),
-        )
-        ticket = await tx.fetchone("SELECT MAX(id) AS id FROM tickets")
-        assert ticket is not None
-        await tx.execute(
-            "INSERT INTO escalations(ticket_id, round, state, reason, created_at)"
-            " VALUES (?, 1, 'approved', 'r', 0)",
-            (ticket["id"],),
-        )
-        row = await tx.fetchone("SELECT MAX(id) AS id FROM escalations")
-        assert row is not None
-    return int(row["id"]), int(ticket["id"])
+    """An approved escalation and its ticket: their ids, escalation first."""
+    ticket, escalation = await ticket_with_escalation(db, n, state="approved")
+    return escalation, ticket
 
 
 async def test_a_proposal_is_made_once_per_escalation(db: Database) -> None:
