@@ -5,29 +5,19 @@ customer's thread. ``SANDBOX_SCREENSHOTS=docs/screenshots`` keeps a screenshot o
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from bot.sandbox.server import ADMIN, CUSTOMER, ESCALATIONS, REVIEWER, SUPPORT, Sandbox, serve
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from bot.sandbox.server import ADMIN, CUSTOMER, ESCALATIONS, REVIEWER, SUPPORT, Sandbox
+from tests.utils.browser import CHROMIUM, customer_asks, running_sandbox, sandbox_page
 
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, str]]:
-    (tmp_path / "sandbox").mkdir()
-    box = Sandbox(tmp_path / "sandbox")
-    await box.start()
-    runner: web.AppRunner = await serve(box, "127.0.0.1", 0)
-    try:
-        yield box, f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
-        await box.stop()
+    async with running_sandbox(tmp_path) as running:
+        yield running
 
 
 async def test_the_whole_loop_in_a_browser(sandbox: tuple[Sandbox, str], tmp_path: Path) -> None:
@@ -35,83 +25,69 @@ async def test_the_whole_loop_in_a_browser(sandbox: tuple[Sandbox, str], tmp_pat
     assert Path(CHROMIUM).exists(), (
         "Chromium is needed for the browser test: `make install` installs Debian's chromium"
     )
-    from playwright.async_api import async_playwright
 
     shots = Path(os.environ.get("SANDBOX_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+    async with sandbox_page(sandbox_url) as page:
+        # The customer asks in the shared channel.
+        await customer_asks(
+            page,
+            "Hi team! I printed a label by mistake yesterday for order #55123, can I still"
+            " void it and get my money back?",
         )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 760})
-            await page.goto(sandbox_url)
-            await page.wait_for_selector("#who")
+        await page.wait_for_selector("text=passed it to the team", timeout=15_000)
+        await page.screenshot(path=str(shots / "customer.png"))
 
-            # The customer asks in the shared channel.
-            await page.select_option("#who", CUSTOMER.id)
-            await page.click(f"[data-pane={SUPPORT.id}]")
-            composer = page.locator(".pane > .composer .composer-input")
-            await composer.fill(
-                "Hi team! I printed a label by mistake yesterday for order #55123, can I still"
-                " void it and get my money back?"
-            )
-            await composer.press("Enter")
-            await page.wait_for_selector("text=passed it to the team", timeout=15_000)
-            await page.screenshot(path=str(shots / "customer.png"))
+        # The reviewer sees the card and edits the draft.
+        await page.select_option("#who", REVIEWER.id)
+        await page.click(f"[data-pane={ESCALATIONS.id}]")
+        edit = page.locator("button[data-action-id=escalation_edit]")
+        await edit.wait_for(timeout=15_000)
+        await page.screenshot(path=str(shots / "escalation-card.png"))
 
-            # The reviewer sees the card and edits the draft.
-            await page.select_option("#who", REVIEWER.id)
-            await page.click(f"[data-pane={ESCALATIONS.id}]")
-            edit = page.locator("button[data-action-id=escalation_edit]")
-            await edit.wait_for(timeout=15_000)
-            await page.screenshot(path=str(shots / "escalation-card.png"))
+        # The App Home tab renders the review queue from its Block Kit.
+        await page.click("[data-pane=home]")
+        await page.wait_for_selector("text=Waiting for review (1)", timeout=15_000)
+        await page.screenshot(path=str(shots / "app-home.png"))
+        await page.click(f"[data-pane={ESCALATIONS.id}]")
+        await edit.click()
+        form = page.locator(".modal")
+        await form.wait_for(timeout=15_000)
+        reply = "Open the order, click the label and choose Void label (within 14 days)."
+        await form.locator("textarea").fill(reply)
+        await page.screenshot(path=str(shots / "edit-modal.png"))
+        await form.locator("button[type=submit]").click()
+        await form.wait_for(state="detached", timeout=15_000)
+        await page.wait_for_selector("text=Edited reply sent", timeout=15_000)
 
-            # The App Home tab renders the review queue from its Block Kit.
-            await page.click("[data-pane=home]")
-            await page.wait_for_selector("text=Waiting for review (1)", timeout=15_000)
-            await page.screenshot(path=str(shots / "app-home.png"))
-            await page.click(f"[data-pane={ESCALATIONS.id}]")
-            await edit.click()
-            form = page.locator(".modal")
-            await form.wait_for(timeout=15_000)
-            reply = "Open the order, click the label and choose Void label (within 14 days)."
-            await form.locator("textarea").fill(reply)
-            await page.screenshot(path=str(shots / "edit-modal.png"))
-            await form.locator("button[type=submit]").click()
-            await form.wait_for(state="detached", timeout=15_000)
-            await page.wait_for_selector("text=Edited reply sent", timeout=15_000)
+        # The customer sees the reviewer's words in their thread.
+        await page.select_option("#who", CUSTOMER.id)
+        await page.click(f"[data-pane={SUPPORT.id}]")
+        answer = page.locator(".replies .message", has_text="choose Void label (within 14")
+        await answer.wait_for(timeout=15_000)
+        await page.screenshot(path=str(shots / "customer-answered.png"))
 
-            # The customer sees the reviewer's words in their thread.
-            await page.select_option("#who", CUSTOMER.id)
-            await page.click(f"[data-pane={SUPPORT.id}]")
-            answer = page.locator(".replies .message", has_text="choose Void label (within 14")
-            await answer.wait_for(timeout=15_000)
-            await page.screenshot(path=str(shots / "customer-answered.png"))
-
-            # The admin changes a setting in the settings form (every kind of input in it is
-            # read back from the page: selects, multi-selects, a number, text, checkboxes).
-            await page.select_option("#who", ADMIN.id)
-            await page.click(f"[data-pane={ESCALATIONS.id}]")
-            composer = page.locator(".pane > .composer .composer-input")
-            await composer.fill("/support config")
-            await composer.press("Enter")
-            form = page.locator(".modal")
-            await form.wait_for(timeout=15_000)
-            await form.locator("input[type=number]").fill("0.85")
-            await page.screenshot(path=str(shots / "settings.png"))
-            await form.locator("button[type=submit]").click()
-            await form.wait_for(state="detached", timeout=15_000)
-            assert box.runtime is not None and box.runtime.services is not None
-            config = box.runtime.services.config
-            for _ in range(100):
-                if (await config.refresh()).threshold == 0.85:
-                    break
-                await page.wait_for_timeout(50)
-            assert config.current.threshold == 0.85
-            assert config.current.reviewers == {REVIEWER.id}  # the rest kept as it was
-        finally:
-            await browser.close()
+        # The admin changes a setting in the settings form (every kind of input in it is
+        # read back from the page: selects, multi-selects, a number, text, checkboxes).
+        await page.select_option("#who", ADMIN.id)
+        await page.click(f"[data-pane={ESCALATIONS.id}]")
+        composer = page.locator(".pane > .composer .composer-input")
+        await composer.fill("/support config")
+        await composer.press("Enter")
+        form = page.locator(".modal")
+        await form.wait_for(timeout=15_000)
+        await form.locator("input[type=number]").fill("0.85")
+        await page.screenshot(path=str(shots / "settings.png"))
+        await form.locator("button[type=submit]").click()
+        await form.wait_for(state="detached", timeout=15_000)
+        assert box.runtime is not None and box.runtime.services is not None
+        config = box.runtime.services.config
+        for _ in range(100):
+            if (await config.refresh()).threshold == 0.85:
+                break
+            await page.wait_for_timeout(50)
+        assert config.current.threshold == 0.85
+        assert config.current.reviewers == {REVIEWER.id}  # the rest kept as it was
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "app-home.png",
         "customer-answered.png",
@@ -207,71 +183,48 @@ async def test_a_reaction_added_on_the_page_claims_the_ticket(
     sandbox: tuple[Sandbox, str],
 ) -> None:
     box, sandbox_url = sandbox
-    from playwright.async_api import async_playwright
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 760})
-            await page.goto(sandbox_url)
-            await page.wait_for_selector("#who")
-            await page.select_option("#who", CUSTOMER.id)
-            await page.click(f"[data-pane={SUPPORT.id}]")
-            composer = page.locator(".pane > .composer .composer-input")
-            await composer.fill("my tracking page is blank since this morning, can someone look")
-            await composer.press("Enter")
-            await page.wait_for_selector("text=passed it to the team", timeout=15_000)
+    async with sandbox_page(sandbox_url) as page:
+        await customer_asks(page, "my tracking page is blank since this morning, can someone look")
+        await page.wait_for_selector("text=passed it to the team", timeout=15_000)
 
-            # The reviewer reacts :eyes: on Dana's message from the page's emoji picker.
-            await page.select_option("#who", REVIEWER.id)
-            await page.click(f"[data-pane={SUPPORT.id}]")
-            root = page.locator(".thread > .message").first
-            await root.locator(".react-picker").select_option("eyes")
-            await root.locator("[data-reaction=eyes]").wait_for(timeout=15_000)
-            await page.click(f"[data-pane={ESCALATIONS.id}]")
-            await page.wait_for_selector("text=Claimed by", timeout=15_000)
-            assert box.runtime is not None and box.runtime.db is not None
-            rows = await box.runtime.db.fetchall("SELECT owner_user_id FROM tickets")
-            assert [r["owner_user_id"] for r in rows] == [REVIEWER.id]
-        finally:
-            await browser.close()
+        # The reviewer reacts :eyes: on Dana's message from the page's emoji picker.
+        await page.select_option("#who", REVIEWER.id)
+        await page.click(f"[data-pane={SUPPORT.id}]")
+        root = page.locator(".thread > .message").first
+        await root.locator(".react-picker").select_option("eyes")
+        await root.locator("[data-reaction=eyes]").wait_for(timeout=15_000)
+        await page.click(f"[data-pane={ESCALATIONS.id}]")
+        await page.wait_for_selector("text=Claimed by", timeout=15_000)
+        assert box.runtime is not None and box.runtime.db is not None
+        rows = await box.runtime.db.fetchall("SELECT owner_user_id FROM tickets")
+        assert [r["owner_user_id"] for r in rows] == [REVIEWER.id]
 
 
 async def test_a_customer_attaches_a_file_in_the_browser(sandbox: tuple[Sandbox, str]) -> None:
     _box, sandbox_url = sandbox
-    from playwright.async_api import FilePayload, async_playwright
+    from playwright.async_api import FilePayload
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+    async with sandbox_page(sandbox_url) as page:
+        await page.select_option("#who", CUSTOMER.id)
+        await page.click(f"[data-pane={SUPPORT.id}]")
+        await page.set_input_files(
+            f"[data-attach='channel-{SUPPORT.id}']",
+            files=[
+                FilePayload(
+                    name="label-error.log",
+                    mimeType="text/plain",
+                    buffer=b"ERROR void failed for order 55123\n",
+                )
+            ],
         )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 760})
-            await page.goto(sandbox_url)
-            await page.wait_for_selector("#who")
-            await page.select_option("#who", CUSTOMER.id)
-            await page.click(f"[data-pane={SUPPORT.id}]")
-            await page.set_input_files(
-                f"[data-attach='channel-{SUPPORT.id}']",
-                files=[
-                    FilePayload(
-                        name="label-error.log",
-                        mimeType="text/plain",
-                        buffer=b"ERROR void failed for order 55123\n",
-                    )
-                ],
-            )
-            await page.wait_for_selector(".attached >> text=label-error.log", timeout=15_000)
-            composer = page.locator(".pane > .composer .composer-input")
-            await composer.fill("cant void this label, log attached")
-            await composer.press("Enter")
-            # The message shows its file, and the card lists it for the reviewer.
-            await page.wait_for_selector(".message .file >> text=label-error.log", timeout=15_000)
-            await page.select_option("#who", REVIEWER.id)
-            await page.click(f"[data-pane={ESCALATIONS.id}]")
-            await page.wait_for_selector("text=1 file not read", timeout=15_000)
-            await page.wait_for_selector("text=label-error.log", timeout=15_000)
-        finally:
-            await browser.close()
+        await page.wait_for_selector(".attached >> text=label-error.log", timeout=15_000)
+        composer = page.locator(".pane > .composer .composer-input")
+        await composer.fill("cant void this label, log attached")
+        await composer.press("Enter")
+        # The message shows its file, and the card lists it for the reviewer.
+        await page.wait_for_selector(".message .file >> text=label-error.log", timeout=15_000)
+        await page.select_option("#who", REVIEWER.id)
+        await page.click(f"[data-pane={ESCALATIONS.id}]")
+        await page.wait_for_selector("text=1 file not read", timeout=15_000)
+        await page.wait_for_selector("text=label-error.log", timeout=15_000)
